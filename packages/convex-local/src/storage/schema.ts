@@ -1,0 +1,78 @@
+/**
+ * The SQLite schema of the storage layer and its migrations.
+ *
+ * The schema version lives in SQLite's `PRAGMA user_version`; `migrate` brings
+ * a database of any older version up to `SCHEMA_VERSION` in one transaction
+ * and refuses a database written by a newer version.
+ */
+import type Database from "better-sqlite3";
+
+/** The schema version this code reads and writes. */
+export const SCHEMA_VERSION = 1;
+
+/** Migrations by target version: `MIGRATIONS[v - 1]` upgrades version v-1 to v. */
+const MIGRATIONS: string[] = [
+  `
+  -- Single row with the commit clock: the timestamp (ns since the Unix epoch)
+  -- of the last commit and the last _creationTime handed out (ms, float).
+  CREATE TABLE clock (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    last_commit_ts INTEGER NOT NULL,
+    last_creation_time REAL NOT NULL
+  );
+  INSERT INTO clock (id, last_commit_ts, last_creation_time) VALUES (1, 0, 0);
+
+  -- Small deployment state owned by upper layers; values are JSON text.
+  CREATE TABLE meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+  );
+
+  CREATE TABLE tables (
+    number INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE
+  );
+
+  -- fields_json: the indexed field paths as defined (without the implicit
+  -- trailing _creationTime and _id).
+  CREATE TABLE indexes (
+    id INTEGER PRIMARY KEY,
+    table_number INTEGER NOT NULL REFERENCES tables (number) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    fields_json TEXT NOT NULL,
+    UNIQUE (table_number, name)
+  );
+
+  -- json: the whole document in Convex's JSON encoding, system fields
+  -- included; ts: commit timestamp of its last write.
+  CREATE TABLE documents (
+    id TEXT PRIMARY KEY,
+    table_number INTEGER NOT NULL REFERENCES tables (number) ON DELETE CASCADE,
+    json TEXT NOT NULL,
+    ts INTEGER NOT NULL
+  );
+  CREATE INDEX documents_by_table ON documents (table_number, id);
+
+  CREATE TABLE index_entries (
+    index_id INTEGER NOT NULL REFERENCES indexes (id) ON DELETE CASCADE,
+    key BLOB NOT NULL,
+    document_id TEXT NOT NULL,
+    PRIMARY KEY (index_id, key)
+  ) WITHOUT ROWID;
+  `,
+];
+
+/** Creates or upgrades the schema of `db`. */
+export function migrate(db: Database.Database): void {
+  const current = db.pragma("user_version", { simple: true }) as number;
+  if (current > SCHEMA_VERSION) {
+    throw new Error(
+      `Database schema version ${current} is newer than this convex-local supports (${SCHEMA_VERSION}); upgrade convex-local`,
+    );
+  }
+  if (current === SCHEMA_VERSION) return;
+  db.transaction(() => {
+    for (let v = current + 1; v <= SCHEMA_VERSION; v++) db.exec(MIGRATIONS[v - 1]);
+    db.pragma(`user_version = ${SCHEMA_VERSION}`);
+  }).immediate();
+}

@@ -1,0 +1,654 @@
+/**
+ * `Storage`: the durable store of a deployment on one SQLite file.
+ *
+ * Holds tables, their documents (Convex JSON text), index entries (keys from
+ * `keys.ts`), a monotonic commit clock and a small JSON key/value area for
+ * upper layers. Everything is synchronous (better-sqlite3). Every write runs
+ * inside a transaction; a commit is acknowledged only once durable (WAL with
+ * `synchronous = FULL`).
+ */
+import Database from "better-sqlite3";
+import type { JSONValue } from "convex/values";
+
+import { documentJson, indexKeyOf, parseDocument, type JsonObject } from "./documents.js";
+import { decodeDocumentId, encodeDocumentId, newInternalId } from "./ids.js";
+import type { KeyRange } from "./keys.js";
+import { migrate } from "./schema.js";
+
+/** Name of the index every table has on `_id`. */
+export const BY_ID_INDEX = "by_id";
+/** Name of the index every table has on `_creationTime`. */
+export const BY_CREATION_TIME_INDEX = "by_creation_time";
+
+/**
+ * First table number given to user tables: Convex reserves numbers up to
+ * 10000 for system tables and numbers user tables from 10001
+ * (`NUM_RESERVED_SYSTEM_TABLE_NUMBERS` in convex-backend's
+ * `crates/database/src/bootstrap_model/table.rs`).
+ */
+export const FIRST_USER_TABLE_NUMBER = 10001;
+/** First table number for system tables without a default number (Convex: 512 legacy numbers reserved). */
+export const FIRST_SYSTEM_TABLE_NUMBER = 513;
+const LAST_SYSTEM_TABLE_NUMBER = 10000;
+
+/**
+ * Default numbers of the system tables user code can see, as Convex assigns
+ * them (512 + `DefaultTableNumber` in convex-backend's `crates/model/src/lib.rs`).
+ */
+export const SYSTEM_TABLE_NUMBERS: Readonly<Record<string, number>> = {
+  _scheduled_functions: 512 + 27,
+  _storage: 512 + 28,
+};
+
+/** A user-defined index: its name and indexed field paths (dotted for nested fields). */
+export interface IndexDefinition {
+  name: string;
+  fields: string[];
+}
+
+/** An index of a table as stored. */
+export interface IndexInfo {
+  name: string;
+  /** Field paths as defined (`["_id"]` for by_id, `["_creationTime"]` for by_creation_time). */
+  fields: string[];
+  /** Every field path the key is made of, in order: the fields, then `_creationTime` (except by_id), then `_id`. */
+  keyFields: string[];
+}
+
+/** A row returned by an index scan. */
+export interface ScanRow {
+  /** The index key of the entry (usable as a cursor). */
+  key: Buffer;
+  /** The document id. */
+  id: string;
+  /** The document as Convex JSON text. */
+  json: string;
+}
+
+/** The result of an insert. */
+export interface InsertResult {
+  id: string;
+  creationTime: number;
+  /** The stored document as Convex JSON text (system fields included). */
+  json: string;
+}
+
+/** Options of `scanIndex`. */
+export interface ScanOptions {
+  /** Stop after this many rows. */
+  limit?: number;
+  /** Rows fetched per query (default 256). */
+  batchSize?: number;
+}
+
+interface IndexRecord extends IndexInfo {
+  id: number;
+}
+
+interface TableRecord {
+  number: number;
+  name: string;
+  indexes: IndexRecord[];
+}
+
+const DEFAULT_BATCH_SIZE = 256;
+
+function keyFieldsOf(name: string, fields: readonly string[]): string[] {
+  if (name === BY_ID_INDEX) return ["_id"];
+  if (name === BY_CREATION_TIME_INDEX) return ["_creationTime", "_id"];
+  return [...fields, "_creationTime", "_id"];
+}
+
+/** Converts a commit timestamp (ns) to milliseconds as Convex does for `_creationTime`. */
+export function timestampToMs(ts: bigint): number {
+  return Number(ts / 1_000_000n) + Number(ts % 1_000_000n) * 1e-6;
+}
+
+/** The next float64 above a non-negative finite `x`. */
+function nextUp(x: number): number {
+  const view = new DataView(new ArrayBuffer(8));
+  view.setFloat64(0, x);
+  view.setBigUint64(0, view.getBigUint64(0) + 1n);
+  return view.getFloat64(0);
+}
+
+const clockAnchorNs = BigInt(Date.now()) * 1_000_000n - process.hrtime.bigint();
+/** Wall-clock time in nanoseconds since the Unix epoch, with sub-millisecond resolution. */
+function nowNs(): bigint {
+  return clockAnchorNs + process.hrtime.bigint();
+}
+
+function isSystemField(name: string): boolean {
+  return name === "_id" || name === "_creationTime";
+}
+
+/** The durable document store. Not safe for concurrent use from several processes' writers at once beyond SQLite's locking. */
+export class Storage {
+  private readonly db: Database.Database;
+  private readonly statements = new Map<string, Database.Statement>();
+  private readonly tableCache = new Map<string, TableRecord | null>();
+  private depth = 0;
+  private committedTs: bigint;
+  private committedCreationTime: number;
+  private pendingTs: bigint | undefined;
+  private pendingCreationTime: number;
+
+  private constructor(db: Database.Database) {
+    this.db = db;
+    const clock = this.stmt("SELECT last_commit_ts, last_creation_time FROM clock WHERE id = 1")
+      .safeIntegers(true)
+      .get() as { last_commit_ts: bigint; last_creation_time: number };
+    this.committedTs = clock.last_commit_ts;
+    this.committedCreationTime = Number(clock.last_creation_time);
+    this.pendingCreationTime = this.committedCreationTime;
+  }
+
+  /**
+   * Opens (creating if needed) the store at `path` (`":memory:"` for a
+   * throwaway store), in WAL mode with `synchronous = FULL`, and creates or
+   * migrates its schema.
+   */
+  static open(path: string): Storage {
+    const db = new Database(path);
+    try {
+      db.pragma("journal_mode = WAL");
+      db.pragma("synchronous = FULL");
+      db.pragma("foreign_keys = ON");
+      db.pragma("busy_timeout = 5000");
+      migrate(db);
+      return new Storage(db);
+    } catch (e) {
+      db.close();
+      throw e;
+    }
+  }
+
+  /** Closes the database. Throws if a transaction is still running. */
+  close(): void {
+    if (this.depth > 0) throw new Error("Cannot close storage inside a transaction");
+    this.db.close();
+  }
+
+  private stmt(sql: string): Database.Statement {
+    let s = this.statements.get(sql);
+    if (!s) {
+      s = this.db.prepare(sql);
+      this.statements.set(sql, s);
+    }
+    return s;
+  }
+
+  // ---------------------------------------------------------------- transactions
+
+  /**
+   * Runs `fn` in a transaction and returns its result. The outermost call is
+   * `BEGIN IMMEDIATE … COMMIT` and returns only once the commit is durable;
+   * nested calls are savepoints. If `fn` throws, its changes (only those of
+   * this nesting level) are rolled back and the error is rethrown. `fn` must
+   * be synchronous. Several units of work run as nested calls inside one
+   * outer call share one commit (group commit) and one commit timestamp.
+   */
+  transaction<T>(fn: () => T): T {
+    if (this.depth === 0) return this.outerTransaction(fn);
+    const name = `sp${this.depth}`;
+    this.db.exec(`SAVEPOINT ${name}`);
+    this.depth++;
+    try {
+      const result = fn();
+      assertSynchronous(result);
+      this.db.exec(`RELEASE ${name}`);
+      return result;
+    } catch (e) {
+      this.tableCache.clear();
+      if (this.db.inTransaction) {
+        this.db.exec(`ROLLBACK TO ${name}`);
+        this.db.exec(`RELEASE ${name}`);
+      }
+      throw e;
+    } finally {
+      this.depth--;
+    }
+  }
+
+  private outerTransaction<T>(fn: () => T): T {
+    this.stmt("BEGIN IMMEDIATE").run();
+    this.depth = 1;
+    try {
+      const result = fn();
+      assertSynchronous(result);
+      if (this.pendingTs !== undefined) {
+        this.stmt("UPDATE clock SET last_commit_ts = ?, last_creation_time = ? WHERE id = 1").run(
+          this.pendingTs,
+          this.pendingCreationTime,
+        );
+      }
+      this.stmt("COMMIT").run();
+      if (this.pendingTs !== undefined) {
+        this.committedTs = this.pendingTs;
+        this.committedCreationTime = this.pendingCreationTime;
+      }
+      return result;
+    } catch (e) {
+      this.tableCache.clear();
+      this.pendingCreationTime = this.committedCreationTime;
+      if (this.db.inTransaction) this.stmt("ROLLBACK").run();
+      throw e;
+    } finally {
+      this.depth = 0;
+      this.pendingTs = undefined;
+    }
+  }
+
+  /** True while inside `transaction`. */
+  get inTransaction(): boolean {
+    return this.depth > 0;
+  }
+
+  /** The commit timestamp (ns since the Unix epoch) of the last committed write transaction; 0n if none. */
+  lastCommitTs(): bigint {
+    return this.committedTs;
+  }
+
+  /**
+   * The commit timestamp the current transaction will commit with (assigned
+   * on first use: `max(now, last + 1)` in ns). Throws outside a transaction.
+   * Upper layers use it e.g. to resolve commit-timestamp placeholders.
+   */
+  transactionTs(): bigint {
+    if (this.depth === 0) throw new Error("transactionTs() called outside a transaction");
+    if (this.pendingTs === undefined) {
+      const now = nowNs();
+      this.pendingTs = now > this.committedTs ? now : this.committedTs + 1n;
+    }
+    return this.pendingTs;
+  }
+
+  /** A fresh `_creationTime` (ms): from this transaction's timestamp, strictly above every earlier one. */
+  private nextCreationTime(): number {
+    const fromTs = timestampToMs(this.transactionTs());
+    const t = Math.max(fromTs, nextUp(this.pendingCreationTime));
+    this.pendingCreationTime = t;
+    return t;
+  }
+
+  // ---------------------------------------------------------------- meta
+
+  /** The JSON value stored under `key`, or undefined. */
+  getMeta<T = unknown>(key: string): T | undefined {
+    const row = this.stmt("SELECT value FROM meta WHERE key = ?").get(key) as { value: string } | undefined;
+    return row === undefined ? undefined : (JSON.parse(row.value) as T);
+  }
+
+  /** Stores a JSON-serializable value under `key` (durably, in its own or the current transaction). */
+  setMeta(key: string, value: unknown): void {
+    const text = JSON.stringify(value);
+    if (text === undefined) throw new Error(`Meta value for ${key} is not JSON-serializable`);
+    this.transaction(() => {
+      this.stmt("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value").run(
+        key,
+        text,
+      );
+    });
+  }
+
+  /** Removes `key`; returns whether it existed. */
+  deleteMeta(key: string): boolean {
+    return this.transaction(() => this.stmt("DELETE FROM meta WHERE key = ?").run(key).changes > 0);
+  }
+
+  /** All meta entries whose key starts with `prefix`, in key order. */
+  listMeta(prefix = ""): [string, unknown][] {
+    const rows = this.stmt("SELECT key, value FROM meta WHERE substr(key, 1, length(?)) = ? ORDER BY key").all(
+      prefix,
+      prefix,
+    ) as { key: string; value: string }[];
+    return rows.map((r) => [r.key, JSON.parse(r.value)]);
+  }
+
+  // ---------------------------------------------------------------- tables
+
+  private table(name: string): TableRecord | null {
+    const cached = this.tableCache.get(name);
+    if (cached !== undefined) return cached;
+    const row = this.stmt("SELECT number FROM tables WHERE name = ?").get(name) as { number: number } | undefined;
+    let record: TableRecord | null = null;
+    if (row) {
+      const indexes = (
+        this.stmt("SELECT id, name, fields_json FROM indexes WHERE table_number = ? ORDER BY id").all(row.number) as {
+          id: number;
+          name: string;
+          fields_json: string;
+        }[]
+      ).map((r) => {
+        const fields = JSON.parse(r.fields_json) as string[];
+        return { id: r.id, name: r.name, fields, keyFields: keyFieldsOf(r.name, fields) };
+      });
+      record = { number: row.number, name, indexes };
+    }
+    this.tableCache.set(name, record);
+    return record;
+  }
+
+  private requireTable(name: string): TableRecord {
+    const t = this.table(name);
+    if (!t) throw new Error(`Table "${name}" does not exist`);
+    return t;
+  }
+
+  /** The number of table `name`, or undefined if it does not exist. */
+  tableNumber(name: string): number | undefined {
+    return this.table(name)?.number;
+  }
+
+  /** The name of the table numbered `number`, or undefined. */
+  tableName(number: number): string | undefined {
+    const row = this.stmt("SELECT name FROM tables WHERE number = ?").get(number) as { name: string } | undefined;
+    return row?.name;
+  }
+
+  /** All tables, by number. */
+  listTables(): { name: string; number: number }[] {
+    return this.stmt("SELECT name, number FROM tables ORDER BY number").all() as { name: string; number: number }[];
+  }
+
+  /**
+   * Returns the number of table `name`, creating the table (with its by_id
+   * and by_creation_time indexes) if needed. User tables get the lowest free
+   * number from 10001; tables named `_…` get their Convex default number
+   * when known and free, else the lowest free number from 513.
+   */
+  ensureTable(name: string): number {
+    const existing = this.table(name);
+    if (existing) return existing.number;
+    if (typeof name !== "string" || name.length === 0) throw new Error(`Invalid table name ${JSON.stringify(name)}`);
+    return this.transaction(() => {
+      const number = this.freeTableNumber(name);
+      this.stmt("INSERT INTO tables (number, name) VALUES (?, ?)").run(number, name);
+      const insertIndex = this.stmt("INSERT INTO indexes (table_number, name, fields_json) VALUES (?, ?, ?)");
+      insertIndex.run(number, BY_ID_INDEX, JSON.stringify(["_id"]));
+      insertIndex.run(number, BY_CREATION_TIME_INDEX, JSON.stringify(["_creationTime"]));
+      this.tableCache.delete(name);
+      return number;
+    });
+  }
+
+  private freeTableNumber(name: string): number {
+    const taken = (n: number) => this.stmt("SELECT 1 FROM tables WHERE number = ?").get(n) !== undefined;
+    const preferred = SYSTEM_TABLE_NUMBERS[name];
+    if (preferred !== undefined && !taken(preferred)) return preferred;
+    const system = name.startsWith("_");
+    const start = system ? FIRST_SYSTEM_TABLE_NUMBER : FIRST_USER_TABLE_NUMBER;
+    const end = system ? LAST_SYSTEM_TABLE_NUMBER : 0xffff_ffff;
+    // Lowest number >= start not taken: the first gap after `start` in the sorted numbers.
+    const row = this.stmt(
+      `SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM tables WHERE number = @start) THEN @start
+              ELSE (SELECT MIN(t.number) + 1 FROM tables t
+                    WHERE t.number >= @start AND t.number < @end
+                      AND NOT EXISTS (SELECT 1 FROM tables u WHERE u.number = t.number + 1)) END AS n`,
+    ).get({ start, end }) as { n: number };
+    if (row.n >= end) throw new Error(`No free table number for table "${name}"`);
+    return row.n;
+  }
+
+  /** Deletes table `name` with all its documents and indexes; returns whether it existed. */
+  deleteTable(name: string): boolean {
+    return this.transaction(() => {
+      const t = this.table(name);
+      if (!t) return false;
+      this.stmt("DELETE FROM tables WHERE number = ?").run(t.number);
+      this.tableCache.delete(name);
+      return true;
+    });
+  }
+
+  // ---------------------------------------------------------------- indexes
+
+  /** The indexes of table `name` (by_id, by_creation_time, then user indexes). Throws if the table does not exist. */
+  listIndexes(table: string): IndexInfo[] {
+    return this.requireTable(table).indexes.map(({ name, fields, keyFields }) => ({
+      name,
+      fields: [...fields],
+      keyFields: [...keyFields],
+    }));
+  }
+
+  /**
+   * Makes the user indexes of `table` (created if needed) exactly `defs`:
+   * adds and backfills new ones, drops ones not listed, and rebuilds ones
+   * whose fields changed (reported as both removed and added). by_id and
+   * by_creation_time always stay. Returns the names added and removed.
+   */
+  setIndexes(table: string, defs: readonly IndexDefinition[]): { added: string[]; removed: string[] } {
+    const wanted = new Map<string, string[]>();
+    for (const def of defs) {
+      if (def.name === BY_ID_INDEX || def.name === BY_CREATION_TIME_INDEX) {
+        throw new Error(`Index name "${def.name}" is reserved (table "${table}")`);
+      }
+      if (wanted.has(def.name)) throw new Error(`Duplicate index "${def.name}" on table "${table}"`);
+      if (def.fields.length === 0 || new Set(def.fields).size !== def.fields.length) {
+        throw new Error(`Index "${table}.${def.name}" needs distinct fields, got ${JSON.stringify(def.fields)}`);
+      }
+      for (const f of def.fields) {
+        if (typeof f !== "string" || f.length === 0 || f.split(".").some((s) => s.length === 0 || isSystemField(s))) {
+          throw new Error(`Index "${table}.${def.name}" has invalid field ${JSON.stringify(f)}`);
+        }
+      }
+      wanted.set(def.name, [...def.fields]);
+    }
+    return this.transaction(() => {
+      this.ensureTable(table);
+      const t = this.requireTable(table);
+      const added: string[] = [];
+      const removed: string[] = [];
+      for (const index of t.indexes) {
+        if (index.name === BY_ID_INDEX || index.name === BY_CREATION_TIME_INDEX) continue;
+        const fields = wanted.get(index.name);
+        if (fields === undefined || JSON.stringify(fields) !== JSON.stringify(index.fields)) {
+          this.stmt("DELETE FROM indexes WHERE id = ?").run(index.id);
+          removed.push(index.name);
+        }
+      }
+      const remaining = new Set(t.indexes.map((i) => i.name).filter((n) => !removed.includes(n)));
+      for (const [name, fields] of wanted) {
+        if (remaining.has(name)) continue;
+        const id = Number(
+          this.stmt("INSERT INTO indexes (table_number, name, fields_json) VALUES (?, ?, ?)").run(
+            t.number,
+            name,
+            JSON.stringify(fields),
+          ).lastInsertRowid,
+        );
+        this.backfill(t.number, id, keyFieldsOf(name, fields));
+        added.push(name);
+      }
+      this.tableCache.delete(table);
+      return { added, removed };
+    });
+  }
+
+  /** Adds entries for every document of a table to a new index, in batches by id. */
+  private backfill(tableNumber: number, indexId: number, keyFields: readonly string[]): void {
+    const page = this.stmt("SELECT id, json FROM documents WHERE table_number = ? AND id > ? ORDER BY id LIMIT 500");
+    const insert = this.stmt("INSERT INTO index_entries (index_id, key, document_id) VALUES (?, ?, ?)");
+    let after = "";
+    for (;;) {
+      const rows = page.all(tableNumber, after) as { id: string; json: string }[];
+      for (const row of rows) insert.run(indexId, indexKeyOf(parseDocument(row.json), keyFields), row.id);
+      if (rows.length < 500) return;
+      after = rows[rows.length - 1].id;
+    }
+  }
+
+  // ---------------------------------------------------------------- documents
+
+  /** The document's Convex JSON text, or null if there is no such document. */
+  getDocument(id: string): string | null {
+    const row = this.stmt("SELECT json FROM documents WHERE id = ?").get(id) as { json: string } | undefined;
+    return row?.json ?? null;
+  }
+
+  /** The number of documents in `table` (0 if it does not exist). */
+  countDocuments(table: string): number {
+    const t = this.table(table);
+    if (!t) return 0;
+    return (this.stmt("SELECT COUNT(*) AS n FROM documents WHERE table_number = ?").get(t.number) as { n: number }).n;
+  }
+
+  /**
+   * Inserts a document into `table` (created if needed). `fields` is the
+   * document in Convex's JSON encoding without system fields (any `_id` /
+   * `_creationTime` in it are replaced). `creationTime` (ms) defaults to a
+   * fresh one derived from the commit timestamp, strictly increasing.
+   */
+  insertDocument(table: string, fields: JsonObject, creationTime?: number): InsertResult {
+    return this.transaction(() => {
+      this.ensureTable(table);
+      const t = this.requireTable(table);
+      let ct: number;
+      if (creationTime === undefined) {
+        ct = this.nextCreationTime();
+      } else {
+        if (!Number.isFinite(creationTime) || creationTime <= 0) throw new Error(`Invalid creation time ${creationTime}`);
+        ct = creationTime;
+        this.pendingCreationTime = Math.max(this.pendingCreationTime, ct);
+      }
+      const id = encodeDocumentId(t.number, newInternalId());
+      const json = documentJson(fields, id, ct);
+      this.stmt("INSERT INTO documents (id, table_number, json, ts) VALUES (?, ?, ?, ?)").run(
+        id,
+        t.number,
+        json,
+        this.transactionTs(),
+      );
+      this.addIndexEntries(t, id, json);
+      return { id, creationTime: ct, json };
+    });
+  }
+
+  /**
+   * Replaces the user fields of document `id`, keeping its `_id` and
+   * `_creationTime`; returns the new JSON text. Throws if it does not exist.
+   */
+  replaceDocument(id: string, fields: JsonObject): string {
+    return this.transaction(() => {
+      const { table, json: oldJson } = this.requireDocument(id);
+      const creationTime = (JSON.parse(oldJson) as { _creationTime: number })._creationTime;
+      const json = documentJson(fields, id, creationTime);
+      this.removeIndexEntries(table, oldJson);
+      this.stmt("UPDATE documents SET json = ?, ts = ? WHERE id = ?").run(json, this.transactionTs(), id);
+      this.addIndexEntries(table, id, json);
+      return json;
+    });
+  }
+
+  /** Deletes document `id`; returns its last JSON text, or null if it did not exist. */
+  deleteDocument(id: string): string | null {
+    return this.transaction(() => {
+      const found = this.findDocument(id);
+      if (!found) return null;
+      this.removeIndexEntries(found.table, found.json);
+      this.stmt("DELETE FROM documents WHERE id = ?").run(id);
+      // Deleting is a write: it advances the commit clock like any other.
+      this.transactionTs();
+      return found.json;
+    });
+  }
+
+  private findDocument(id: string): { table: TableRecord; json: string } | null {
+    const row = this.stmt("SELECT table_number, json FROM documents WHERE id = ?").get(id) as
+      | { table_number: number; json: string }
+      | undefined;
+    if (!row) return null;
+    const name = this.tableName(row.table_number);
+    if (name === undefined) throw new Error(`Corrupt store: document ${id} has no table`);
+    return { table: this.requireTable(name), json: row.json };
+  }
+
+  private requireDocument(id: string): { table: TableRecord; json: string } {
+    const found = this.findDocument(id);
+    if (!found) {
+      const what = decodeDocumentId(id) === null ? "Invalid document id" : "Document not found";
+      throw new Error(`${what}: ${id}`);
+    }
+    return found;
+  }
+
+  private addIndexEntries(table: TableRecord, id: string, json: string): void {
+    const doc = parseDocument(json);
+    const insert = this.stmt("INSERT INTO index_entries (index_id, key, document_id) VALUES (?, ?, ?)");
+    for (const index of table.indexes) insert.run(index.id, indexKeyOf(doc, index.keyFields), id);
+  }
+
+  private removeIndexEntries(table: TableRecord, json: string): void {
+    const doc = parseDocument(json);
+    const remove = this.stmt("DELETE FROM index_entries WHERE index_id = ? AND key = ?");
+    for (const index of table.indexes) remove.run(index.id, indexKeyOf(doc, index.keyFields));
+  }
+
+  // ---------------------------------------------------------------- scans
+
+  /**
+   * Scans index `indexName` of `tableName` over `range` in key order (or
+   * reverse), yielding `{ key, id, json }`. Rows are fetched in batches,
+   * each batch re-querying from the last key returned, so no SQLite cursor
+   * stays open between yields and the caller may write in between; such
+   * writes are seen by later batches if they land beyond the last key read.
+   * A table that does not exist yet scans as empty through by_id and
+   * by_creation_time; any other unknown table or index throws.
+   */
+  *scanIndex(
+    tableName: string,
+    indexName: string,
+    range: KeyRange,
+    order: "asc" | "desc",
+    options: ScanOptions = {},
+  ): Generator<ScanRow, void, undefined> {
+    const table = this.table(tableName);
+    if (!table) {
+      if (indexName === BY_ID_INDEX || indexName === BY_CREATION_TIME_INDEX) return;
+      throw new Error(`Index "${tableName}.${indexName}" not found: table "${tableName}" does not exist`);
+    }
+    const index = table.indexes.find((i) => i.name === indexName);
+    if (!index) throw new Error(`Index "${tableName}.${indexName}" not found`);
+    const batchSize = options.batchSize ?? DEFAULT_BATCH_SIZE;
+    let remaining = options.limit ?? Infinity;
+    let { lower, lowerInclusive, upper, upperInclusive } = range;
+    while (remaining > 0) {
+      const conditions = ["e.index_id = ?"];
+      const params: unknown[] = [index.id];
+      if (lower !== undefined) {
+        conditions.push(lowerInclusive ? "e.key >= ?" : "e.key > ?");
+        params.push(lower);
+      }
+      if (upper !== undefined) {
+        conditions.push(upperInclusive ? "e.key <= ?" : "e.key < ?");
+        params.push(upper);
+      }
+      const take = Math.min(batchSize, remaining);
+      params.push(take);
+      const rows = this.stmt(
+        `SELECT e.key AS key, e.document_id AS id, d.json AS json
+         FROM index_entries e JOIN documents d ON d.id = e.document_id
+         WHERE ${conditions.join(" AND ")}
+         ORDER BY e.key ${order === "asc" ? "ASC" : "DESC"} LIMIT ?`,
+      ).all(...params) as ScanRow[];
+      for (const row of rows) yield row;
+      remaining -= rows.length;
+      if (rows.length < take) return;
+      const last = rows[rows.length - 1].key;
+      if (order === "asc") {
+        lower = last;
+        lowerInclusive = false;
+      } else {
+        upper = last;
+        upperInclusive = false;
+      }
+    }
+  }
+}
+
+function assertSynchronous(result: unknown): void {
+  if (result instanceof Promise) {
+    throw new Error("Storage.transaction() needs a synchronous function (got a Promise)");
+  }
+}
