@@ -585,6 +585,37 @@ export class Storage {
     for (const index of table.indexes) remove.run(index.id, indexKeyOf(doc, index.keyFields));
   }
 
+  /**
+   * Checks the store's consistency: SQLite's integrity and foreign-key checks,
+   * and that every index has exactly one entry per document of its table.
+   * Returns a list of problems (empty when healthy).
+   */
+  verify(): string[] {
+    const problems: string[] = [];
+    for (const row of this.db.pragma("integrity_check") as { integrity_check: string }[]) {
+      if (row.integrity_check !== "ok") problems.push(`integrity_check: ${row.integrity_check}`);
+    }
+    for (const row of this.db.pragma("foreign_key_check") as { table: string; rowid: number }[]) {
+      problems.push(`foreign_key_check: ${row.table} row ${row.rowid}`);
+    }
+    const counts = this.stmt(
+      `SELECT t.name AS table_name, i.name AS index_name,
+              (SELECT COUNT(*) FROM documents d WHERE d.table_number = t.number) AS documents,
+              (SELECT COUNT(*) FROM index_entries e JOIN documents d ON d.id = e.document_id
+                 WHERE e.index_id = i.id AND d.table_number = t.number) AS matched,
+              (SELECT COUNT(*) FROM index_entries e WHERE e.index_id = i.id) AS entries
+       FROM indexes i JOIN tables t ON t.number = i.table_number ORDER BY t.number, i.id`,
+    ).all() as { table_name: string; index_name: string; documents: number; matched: number; entries: number }[];
+    for (const c of counts) {
+      if (c.documents !== c.entries || c.matched !== c.entries) {
+        problems.push(
+          `index ${c.table_name}.${c.index_name}: ${c.entries} entries (${c.matched} matching) for ${c.documents} documents`,
+        );
+      }
+    }
+    return problems;
+  }
+
   // ---------------------------------------------------------------- scans
 
   /**
