@@ -1,0 +1,31 @@
+/**
+ * The Auth.js adapter for Convex. It calls the functions that
+ * `defineAuthAdapter()` (from `convex-authjs/convex`) defines in the app's
+ * `convex/authAdapter.ts`, passing the shared secret with every call.
+ *
+ * @example
+ * ```ts
+ * // auth.ts
+ * import NextAuth from "next-auth";
+ * import GitHub from "next-auth/providers/github";
+ * import { ConvexAdapter } from "convex-authjs/adapter";
+ * import { convexSessionCallback } from "convex-authjs/jwt";
+ *
+ * export const { handlers, auth, signIn, signOut } = NextAuth({
+ *   providers: [GitHub],
+ *   // Reads NEXT_PUBLIC_CONVEX_URL and CONVEX_AUTH_ADAPTER_SECRET.
+ *   adapter: ConvexAdapter(),
+ *   callbacks: { session: convexSessionCallback() },
+ * });
+ * ```
+ *
+ * @module
+ */
+export { ConvexAdapter, type ConvexAdapterOptions, type ConvexFunctionCaller } from "./adapter.js";
+export {
+  AdapterSecretRejectedError,
+  AuthenticatorNotFoundError,
+  DuplicateRecordError,
+  UserNotFoundError,
+} from "./errors.js";
+export { MissingEnvironmentVariableError } from "../shared/errors.js";

@@ -1,0 +1,72 @@
+/**
+ * The wire contract between the Auth.js adapter (Next.js side) and the
+ * functions it calls on the Convex deployment. Both sides import these
+ * names, so they cannot drift apart.
+ */
+
+/** Module the app's adapter functions live in: `convex/authAdapter.ts`. */
+export const DEFAULT_FUNCTIONS_MODULE = "authAdapter";
+
+/** Public adapter functions, each taking the shared secret. */
+export const ADAPTER_QUERIES = [
+  "getUser",
+  "getUserByEmail",
+  "getUserByAccount",
+  "getAccount",
+  "getSessionAndUser",
+  "getAuthenticator",
+  "listAuthenticatorsByUserId",
+] as const;
+
+export const ADAPTER_MUTATIONS = [
+  "createUser",
+  "updateUser",
+  "deleteUser",
+  "linkAccount",
+  "unlinkAccount",
+  "createSession",
+  "updateSession",
+  "deleteSession",
+  "createVerificationToken",
+  "useVerificationToken",
+  "createAuthenticator",
+  "updateAuthenticatorCounter",
+] as const;
+
+export type AdapterQueryName = (typeof ADAPTER_QUERIES)[number];
+export type AdapterMutationName = (typeof ADAPTER_MUTATIONS)[number];
+export type AdapterFunctionName = AdapterQueryName | AdapterMutationName;
+
+/** Internal mutation that deletes expired sessions and verification tokens. */
+export const CLEANUP_MUTATION = "deleteExpiredAuthData";
+
+/**
+ * `ConvexError` data codes thrown by the Convex functions. The adapter maps
+ * each to its own error class.
+ */
+export const ErrorCode = {
+  secretNotConfigured: "CONVEX_AUTH_ADAPTER_SECRET_NOT_CONFIGURED",
+  secretMismatch: "CONVEX_AUTH_ADAPTER_SECRET_MISMATCH",
+  userNotFound: "USER_NOT_FOUND",
+  authenticatorNotFound: "AUTHENTICATOR_NOT_FOUND",
+  duplicate: "DUPLICATE",
+} as const;
+
+export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+export type AdapterErrorData = {
+  code: ErrorCodeValue;
+  message: string;
+};
+
+/** Environment variable names from the Convex + Auth.js setup guide. */
+export const Env = {
+  adapterSecret: "CONVEX_AUTH_ADAPTER_SECRET",
+  privateKey: "CONVEX_AUTH_PRIVATE_KEY",
+  jwks: "JWKS",
+  convexUrl: "NEXT_PUBLIC_CONVEX_URL",
+  siteUrl: "CONVEX_SITE_URL",
+} as const;
+
+/** Audience (`aud`) of the Convex tokens and `applicationID` of the provider. */
+export const CONVEX_AUDIENCE = "convex";

@@ -1,0 +1,12 @@
+import { defineProject } from "vitest/config";
+
+export default defineProject({
+  test: {
+    name: "convex-authjs",
+    environment: "node",
+    include: ["src/**/*.test.{ts,tsx}"],
+    // The CLI tests run the real bin, which loads dist/: build it when stale.
+    globalSetup: ["./vitest.global-setup.ts"],
+    unstubEnvs: true,
+  },
+});
