@@ -534,9 +534,17 @@ export class Storage {
       const { table, json: oldJson } = this.requireDocument(id);
       const creationTime = (JSON.parse(oldJson) as { _creationTime: number })._creationTime;
       const json = documentJson(fields, id, creationTime);
-      this.removeIndexEntries(table, oldJson);
       this.stmt("UPDATE documents SET json = ?, ts = ? WHERE id = ?").run(json, this.transactionTs(), id);
-      this.addIndexEntries(table, id, json);
+      // Rewrite only the index entries whose key changed.
+      const oldDoc = parseDocument(oldJson);
+      const newDoc = parseDocument(json);
+      for (const index of table.indexes) {
+        const oldKey = indexKeyOf(oldDoc, index.keyFields);
+        const newKey = indexKeyOf(newDoc, index.keyFields);
+        if (oldKey.equals(newKey)) continue;
+        this.stmt("DELETE FROM index_entries WHERE index_id = ? AND key = ?").run(index.id, oldKey);
+        this.stmt("INSERT INTO index_entries (index_id, key, document_id) VALUES (?, ?, ?)").run(index.id, newKey, id);
+      }
       return json;
     });
   }
