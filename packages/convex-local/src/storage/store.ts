@@ -122,7 +122,7 @@ function isSystemField(name: string): boolean {
   return name === "_id" || name === "_creationTime";
 }
 
-/** The durable document store. Not safe for concurrent use from several processes' writers at once beyond SQLite's locking. */
+/** The durable document store. Use one instance per process; writers in other processes wait on SQLite's lock (busy_timeout 5 s). */
 export class Storage {
   private readonly db: Database.Database;
   private readonly statements = new Map<string, Database.Statement>();
