@@ -1,0 +1,242 @@
+import { createLocalJWKSet, decodeProtectedHeader, generateKeyPair, exportPKCS8, jwtVerify, type JSONWebKeySet } from "jose";
+import { beforeAll, describe, expect, test, vi } from "vitest";
+import { startFixtureApp } from "../testing/convexTestApp.js";
+import {
+  convexSessionCallback,
+  convexSiteUrl,
+  createConvexTokenMinter,
+  generateSigningKeyPair,
+  importSigningKey,
+  InvalidSigningKeyError,
+  IssuerDerivationError,
+  MissingEnvironmentVariableError,
+  parseJwks,
+  rotateJwks,
+  type SigningKeyPair,
+} from "./index.js";
+
+const ISSUER = "https://happy-otter-123.convex.site";
+
+/** The JWKS exactly as the fixture deployment's `addAuthRoutes` serves it. */
+async function servedJwks(jwks: unknown): Promise<JSONWebKeySet> {
+  vi.stubEnv("JWKS", JSON.stringify(jwks));
+  const response = await startFixtureApp().t.fetch("/.well-known/jwks.json");
+  expect(response.status).toBe(200);
+  return (await response.json()) as JSONWebKeySet;
+}
+
+const verify = (token: string, jwks: JSONWebKeySet) =>
+  jwtVerify(token, createLocalJWKSet(jwks), { issuer: ISSUER, audience: "convex" });
+
+let rsa: SigningKeyPair;
+let ec: SigningKeyPair;
+beforeAll(async () => {
+  [rsa, ec] = await Promise.all([generateSigningKeyPair("RS256"), generateSigningKeyPair("ES256")]);
+});
+
+describe("minted tokens", () => {
+  test.each(["RS256", "ES256"] as const)("%s tokens verify against the served JWKS", async (alg) => {
+    const pair = alg === "RS256" ? rsa : ec;
+    const minter = createConvexTokenMinter({ privateKey: pair.privateKeyPem, issuer: ISSUER });
+    const token = await minter.tokenFor("user123");
+    const { payload, protectedHeader } = await verify(token, await servedJwks({ keys: [pair.publicJwk] }));
+    expect(protectedHeader).toEqual({ alg, kid: pair.publicJwk.kid, typ: "JWT" });
+    expect(payload).toEqual({
+      sub: "user123",
+      iss: ISSUER,
+      aud: "convex",
+      iat: expect.any(Number),
+      exp: (payload.iat as number) + 3600,
+    });
+  });
+
+  test("a token from a key outside the JWKS does not verify", async () => {
+    const minter = createConvexTokenMinter({ privateKey: ec.privateKeyPem, issuer: ISSUER });
+    const token = await minter.tokenFor("user123");
+    await expect(verify(token, await servedJwks({ keys: [rsa.publicJwk] }))).rejects.toThrow();
+  });
+
+  test("rotation overlap: tokens of the old and the new key both verify", async () => {
+    const old = rsa;
+    const fresh = await generateSigningKeyPair("RS256");
+    const retired = await generateSigningKeyPair("RS256");
+    const rotated = rotateJwks(fresh.publicJwk, { keys: [old.publicJwk, retired.publicJwk] }, 1);
+    expect(rotated.keys.map((key) => key.kid)).toEqual([fresh.publicJwk.kid, old.publicJwk.kid]);
+    const jwks = await servedJwks(rotated);
+
+    for (const pair of [old, fresh]) {
+      const token = await createConvexTokenMinter({ privateKey: pair.privateKeyPem, issuer: ISSUER }).tokenFor("u");
+      expect(decodeProtectedHeader(token).kid).toBe(pair.publicJwk.kid);
+      await expect(verify(token, jwks)).resolves.toBeDefined();
+    }
+    const dropped = await createConvexTokenMinter({ privateKey: retired.privateKeyPem, issuer: ISSUER }).tokenFor("u");
+    await expect(verify(dropped, jwks)).rejects.toThrow();
+  });
+
+  test("rotating onto a key already in the set does not list it twice", () => {
+    expect(rotateJwks(rsa.publicJwk, { keys: [rsa.publicJwk, ec.publicJwk] }, 5).keys).toEqual([
+      rsa.publicJwk,
+      ec.publicJwk,
+    ]);
+  });
+
+  test("the issuer defaults to the environment's Convex site URL", async () => {
+    vi.stubEnv("CONVEX_SITE_URL", "");
+    vi.stubEnv("NEXT_PUBLIC_CONVEX_URL", "http://127.0.0.1:3210");
+    const token = await createConvexTokenMinter({ privateKey: rsa.privateKeyPem }).tokenFor("u");
+    const { payload } = await jwtVerify(token, createLocalJWKSet({ keys: [rsa.publicJwk] }), {
+      issuer: "http://127.0.0.1:3211",
+      audience: "convex",
+    });
+    expect(payload.sub).toBe("u");
+  });
+});
+
+describe("convexSiteUrl", () => {
+  test.each([
+    [{ CONVEX_SITE_URL: "https://custom.example.com/" }, "https://custom.example.com"],
+    [{ CONVEX_SITE_URL: "https://a.convex.site", NEXT_PUBLIC_CONVEX_URL: "https://b.convex.cloud" }, "https://a.convex.site"],
+    [{ NEXT_PUBLIC_CONVEX_URL: "https://happy-otter-123.convex.cloud" }, "https://happy-otter-123.convex.site"],
+    [{ NEXT_PUBLIC_CONVEX_URL: "https://happy-otter-123.convex.cloud/" }, "https://happy-otter-123.convex.site"],
+    [{ NEXT_PUBLIC_CONVEX_URL: "https://x.eu-west-1.convex.cloud" }, "https://x.eu-west-1.convex.site"],
+    [{ NEXT_PUBLIC_CONVEX_URL: "http://127.0.0.1:3210" }, "http://127.0.0.1:3211"],
+    [{ NEXT_PUBLIC_CONVEX_URL: "http://localhost:3210" }, "http://localhost:3211"],
+    [{ NEXT_PUBLIC_CONVEX_URL: "https://convex.example.com:8443" }, "https://convex.example.com:8444"],
+    [{ CONVEX_SITE_URL: "", NEXT_PUBLIC_CONVEX_URL: "http://127.0.0.1:4000" }, "http://127.0.0.1:4001"],
+  ])("%j → %s", (env, expected) => {
+    expect(convexSiteUrl(env)).toBe(expected);
+  });
+
+  test("a self-hosted URL without a port needs CONVEX_SITE_URL", () => {
+    expect(() => convexSiteUrl({ NEXT_PUBLIC_CONVEX_URL: "https://convex.example.com" })).toThrow(
+      IssuerDerivationError,
+    );
+    expect(() => convexSiteUrl({ NEXT_PUBLIC_CONVEX_URL: "not a url" })).toThrow(IssuerDerivationError);
+  });
+
+  test("with neither variable, the error names CONVEX_SITE_URL", () => {
+    expect(() => convexSiteUrl({})).toThrow(MissingEnvironmentVariableError);
+    expect(() => convexSiteUrl({})).toThrow(/CONVEX_SITE_URL/);
+  });
+});
+
+describe("token reuse", () => {
+  const HOUR = 3_600_000;
+
+  function clockedMinter(options: { renewBeforeSeconds?: number; maxCachedUsers?: number } = {}) {
+    const clock = { now: Date.UTC(2025, 0, 1) };
+    const minter = createConvexTokenMinter({
+      privateKey: rsa.privateKeyPem,
+      issuer: ISSUER,
+      now: () => clock.now,
+      ...options,
+    });
+    return { clock, minter };
+  }
+
+  test("imports the key once and reuses a user's token until shortly before expiry", async () => {
+    const { clock, minter } = clockedMinter({ renewBeforeSeconds: 300 });
+    const first = await minter.tokenFor("alice");
+    expect(minter.stats).toEqual({ keyImports: 1, signatures: 1, reused: 0 });
+
+    clock.now += HOUR - 300_000 - 1; // 1 ms before the renewal point
+    expect(await minter.tokenFor("alice")).toBe(first);
+    expect(minter.stats).toEqual({ keyImports: 1, signatures: 1, reused: 1 });
+
+    clock.now += 1; // at the renewal point
+    const second = await minter.tokenFor("alice");
+    expect(second).not.toBe(first);
+    expect(minter.stats).toEqual({ keyImports: 1, signatures: 2, reused: 1 });
+
+    // The clock is synthetic, so jose checks exp against it too.
+    const { payload } = await jwtVerify(second, createLocalJWKSet({ keys: [rsa.publicJwk] }), {
+      currentDate: new Date(clock.now),
+    });
+    expect(payload.iat).toBe(Math.floor(clock.now / 1000));
+  });
+
+  test("each user gets their own token; the key is still imported once", async () => {
+    const { minter } = clockedMinter();
+    const tokens = await Promise.all(["a", "b", "c"].map((user) => minter.tokenFor(user)));
+    expect(new Set(tokens).size).toBe(3);
+    expect(minter.stats).toMatchObject({ keyImports: 1, signatures: 3 });
+  });
+
+  test("concurrent requests for one user share a single signature", async () => {
+    const { minter } = clockedMinter();
+    const tokens = await Promise.all(Array.from({ length: 10 }, () => minter.tokenFor("alice")));
+    expect(new Set(tokens).size).toBe(1);
+    expect(minter.stats).toMatchObject({ keyImports: 1, signatures: 1 });
+  });
+
+  test("the cache is bounded: the least recently used user is evicted", async () => {
+    const { minter } = clockedMinter({ maxCachedUsers: 2 });
+    await minter.tokenFor("a");
+    await minter.tokenFor("b");
+    await minter.tokenFor("a"); // a is now the most recent
+    await minter.tokenFor("c"); // evicts b
+    expect(minter.stats.signatures).toBe(3);
+    await minter.tokenFor("a");
+    expect(minter.stats.signatures).toBe(3);
+    await minter.tokenFor("b");
+    expect(minter.stats.signatures).toBe(4);
+  });
+
+  test("refuses a renewal margin as long as the lifetime", () => {
+    expect(() => createConvexTokenMinter({ lifetimeSeconds: 60, renewBeforeSeconds: 60 })).toThrow(RangeError);
+  });
+});
+
+describe("signing key", () => {
+  test("accepts the PEM with escaped newlines and quotes, as env files deliver it", async () => {
+    const escaped = `"${rsa.privateKeyPem.replace(/\n/g, "\\n")}"`;
+    const imported = await importSigningKey(escaped);
+    expect(imported).toMatchObject({ alg: "RS256", kid: rsa.publicJwk.kid });
+    expect((await importSigningKey(ec.privateKeyPem)).alg).toBe("ES256");
+  });
+
+  test("refuses a key that is not RSA or P-256", async () => {
+    const { privateKey } = await generateKeyPair("ES384", { extractable: true });
+    await expect(importSigningKey(await exportPKCS8(privateKey))).rejects.toBeInstanceOf(InvalidSigningKeyError);
+    await expect(importSigningKey("not a key")).rejects.toBeInstanceOf(InvalidSigningKeyError);
+    await expect(importSigningKey(rsa.privateKeyPem, "ES256")).rejects.toBeInstanceOf(InvalidSigningKeyError);
+  });
+
+  test("a missing key fails the mint, naming the variable, and is retried once set", async () => {
+    vi.stubEnv("CONVEX_AUTH_PRIVATE_KEY", "");
+    const minter = createConvexTokenMinter({ issuer: ISSUER });
+    await expect(minter.tokenFor("u")).rejects.toThrow(/CONVEX_AUTH_PRIVATE_KEY/);
+    vi.stubEnv("CONVEX_AUTH_PRIVATE_KEY", rsa.privateKeyPem);
+    await expect(minter.tokenFor("u")).resolves.toMatch(/^ey/);
+  });
+
+  test("parseJwks refuses malformed documents", () => {
+    expect(() => parseJwks("{")).toThrow(/JSON/);
+    expect(() => parseJwks('{"keys": {}}')).toThrow(/keys/);
+    expect(() => parseJwks('{"keys": [1]}')).toThrow(/keys/);
+    expect(parseJwks(JSON.stringify({ keys: [rsa.publicJwk] })).keys).toHaveLength(1);
+  });
+});
+
+describe("convexSessionCallback", () => {
+  const session = { user: { name: "Ada", email: "ada@example.com" }, expires: "2030-01-01T00:00:00.000Z" };
+
+  test("adds the user's token with database sessions (user.id)", async () => {
+    const minter = createConvexTokenMinter({ privateKey: rsa.privateKeyPem, issuer: ISSUER });
+    const result = await convexSessionCallback(minter)({ session, user: { id: "user-1" } });
+    expect(result).toEqual({ ...session, convexToken: expect.any(String) });
+    expect((await verify(result.convexToken!, { keys: [rsa.publicJwk] })).payload.sub).toBe("user-1");
+  });
+
+  test("adds the user's token with JWT sessions (token.sub)", async () => {
+    const minter = createConvexTokenMinter({ privateKey: rsa.privateKeyPem, issuer: ISSUER });
+    const result = await convexSessionCallback(minter)({ session, token: { sub: "user-2" } });
+    expect((await verify(result.convexToken!, { keys: [rsa.publicJwk] })).payload.sub).toBe("user-2");
+  });
+
+  test("leaves a session without a user unchanged", async () => {
+    const minter = createConvexTokenMinter({ privateKey: rsa.privateKeyPem, issuer: ISSUER });
+    expect(await convexSessionCallback(minter)({ session })).toBe(session);
+    expect(minter.stats.signatures).toBe(0);
+  });
+});

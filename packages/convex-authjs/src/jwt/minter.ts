@@ -1,0 +1,134 @@
+import { SignJWT } from "jose";
+import { MissingEnvironmentVariableError } from "../shared/errors.js";
+import { CONVEX_AUDIENCE, Env } from "../shared/protocol.js";
+import { convexSiteUrl } from "./issuer.js";
+import { importSigningKey, type ImportedSigningKey, type SigningAlgorithm } from "./keys.js";
+
+export interface ConvexTokenMinterOptions {
+  /** PKCS#8 PEM private key. Default: `CONVEX_AUTH_PRIVATE_KEY`, read at the first mint. */
+  privateKey?: string;
+  /** Default: detected from the key (RSA → RS256, P-256 → ES256). */
+  algorithm?: SigningAlgorithm;
+  /** Header `kid`. Default: the key's RFC 7638 thumbprint, as `convex-authjs keys` publishes it. */
+  keyId?: string;
+  /** `iss`. Default: `convexSiteUrl()` of the environment at the first mint. */
+  issuer?: string;
+  /** Token lifetime. Default 3600 (one hour). */
+  lifetimeSeconds?: number;
+  /**
+   * A cached token is reused until this long before it expires, then a new
+   * one is minted. Longer than the Convex client's own refresh lead, so a
+   * forced refresh always yields a fresh token. Default 300.
+   */
+  renewBeforeSeconds?: number;
+  /** Users whose tokens are cached; the least recently used go first. Default 10 000. */
+  maxCachedUsers?: number;
+  /** The clock, in epoch milliseconds. Default `Date.now`. */
+  now?: () => number;
+}
+
+export interface ConvexTokenMinterStats {
+  /** Private key imports: one per minter, unless the import failed. */
+  keyImports: number;
+  /** Tokens signed. */
+  signatures: number;
+  /** Tokens served from the cache. */
+  reused: number;
+}
+
+export interface ConvexTokenMinter {
+  /** A Convex access token for the user: `sub` = `userId`, `aud` = `"convex"`. */
+  tokenFor(userId: string): Promise<string>;
+  /** Counters, for tests and benchmarks. */
+  readonly stats: Readonly<ConvexTokenMinterStats>;
+}
+
+interface CachedToken {
+  token: string;
+  expiresAt: number;
+}
+
+/**
+ * Mints the JWTs Convex accepts for Auth.js users. The private key is imported
+ * once per minter; a user's token is reused until shortly before it expires,
+ * and concurrent requests for the same user share one signature.
+ *
+ * @example
+ * ```ts
+ * const minter = createConvexTokenMinter();
+ * const token = await minter.tokenFor(session.userId);
+ * ```
+ */
+export function createConvexTokenMinter(options: ConvexTokenMinterOptions = {}): ConvexTokenMinter {
+  const now = options.now ?? Date.now;
+  const lifetimeSeconds = options.lifetimeSeconds ?? 3600;
+  const renewBeforeMs = (options.renewBeforeSeconds ?? 300) * 1000;
+  const maxCachedUsers = options.maxCachedUsers ?? 10_000;
+  if (renewBeforeMs >= lifetimeSeconds * 1000) {
+    throw new RangeError("renewBeforeSeconds must be shorter than lifetimeSeconds.");
+  }
+
+  const stats: ConvexTokenMinterStats = { keyImports: 0, signatures: 0, reused: 0 };
+  const cache = new Map<string, CachedToken>();
+  const inFlight = new Map<string, Promise<string>>();
+  let signer: Promise<{ key: ImportedSigningKey; issuer: string }> | undefined;
+
+  function loadSigner() {
+    signer ??= (async () => {
+      const pem = options.privateKey ?? process.env[Env.privateKey];
+      if (!pem) {
+        throw new MissingEnvironmentVariableError(
+          Env.privateKey,
+          "set it to the private key from `npx convex-authjs keys` (or pass { privateKey }).",
+        );
+      }
+      const issuer = options.issuer ?? convexSiteUrl();
+      stats.keyImports++;
+      return { key: await importSigningKey(pem, options.algorithm), issuer };
+    })();
+    // A failed load is not cached, so fixing the environment takes effect without a restart.
+    signer.catch(() => (signer = undefined));
+    return signer;
+  }
+
+  async function mint(userId: string): Promise<string> {
+    const { key, issuer } = await loadSigner();
+    const issuedAt = Math.floor(now() / 1000);
+    const expiresAt = issuedAt + lifetimeSeconds;
+    const token = await new SignJWT({})
+      .setProtectedHeader({ alg: key.alg, kid: options.keyId ?? key.kid, typ: "JWT" })
+      .setSubject(userId)
+      .setIssuer(issuer)
+      .setAudience(CONVEX_AUDIENCE)
+      .setIssuedAt(issuedAt)
+      .setExpirationTime(expiresAt)
+      .sign(key.key);
+    stats.signatures++;
+    cache.delete(userId);
+    cache.set(userId, { token, expiresAt: expiresAt * 1000 });
+    if (cache.size > maxCachedUsers) cache.delete(cache.keys().next().value as string);
+    return token;
+  }
+
+  return {
+    stats,
+    async tokenFor(userId) {
+      if (typeof userId !== "string" || userId === "") {
+        throw new TypeError("tokenFor needs a non-empty user id.");
+      }
+      const cached = cache.get(userId);
+      if (cached && now() < cached.expiresAt - renewBeforeMs) {
+        stats.reused++;
+        // Re-insert to keep the Map in least-recently-used order.
+        cache.delete(userId);
+        cache.set(userId, cached);
+        return cached.token;
+      }
+      const pending = inFlight.get(userId);
+      if (pending) return pending;
+      const minting = mint(userId).finally(() => inFlight.delete(userId));
+      inFlight.set(userId, minting);
+      return minting;
+    },
+  };
+}
