@@ -1,0 +1,274 @@
+/**
+ * The running backend: storage, function runner and deployment state behind two HTTP servers —
+ * the deployment API (functions, push, sync WebSocket) and the site port (HTTP actions) — both on
+ * 127.0.0.1 by default.
+ *
+ * @example
+ * const backend = await startBackend({ dataDir: ".convex-local", port: 3210, sitePort: 3211 });
+ * console.log(backend.url, backend.adminKey);
+ * await backend.close();
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { randomBytes, timingSafeEqual } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { Readable } from "node:stream";
+import type { AddressInfo } from "node:net";
+import type { JSONValue } from "convex/values";
+import { Storage } from "../storage/index.js";
+import type { DocumentWrite } from "../transactions/transaction.js";
+import { DeploymentState } from "../runtime/deployment.js";
+import { IdentityVerifier } from "../runtime/identity.js";
+import { FunctionRunner, type Caller, type FunctionResult } from "../runtime/runner.js";
+import { handleDeployRoute } from "./deployRoutes.js";
+import { FunctionLog } from "./functionLogs.js";
+import { handleFunctionRoute, notAdmin } from "./functionRoutes.js";
+import { RequestError, applyCors, sendRequestError, sendText } from "./http.js";
+import { attachSyncProtocol } from "./sync/index.js";
+
+export const SERVER_VERSION = "convex-local-0.1.0";
+
+export interface BackendOptions {
+  /** Directory holding the database and the generated admin key. */
+  dataDir: string;
+  port?: number;
+  sitePort?: number;
+  host?: string;
+  /** Admin key to accept; generated and stored under dataDir when absent. */
+  adminKey?: string;
+  /** Directory from which `"use node"` actions resolve packages (the app's root). */
+  appDirectory?: string;
+  queryTimeoutMs?: number;
+}
+
+export interface Backend {
+  url: string;
+  siteUrl: string;
+  adminKey: string;
+  storage: Storage;
+  runner: FunctionRunner;
+  deployment: DeploymentState;
+  log: FunctionLog;
+  close(): Promise<void>;
+}
+
+export class AdminKeyError extends Error {}
+
+/** Reads the admin key stored under dataDir, creating one on first start. */
+export function loadOrCreateAdminKey(dataDir: string): string {
+  const file = path.join(dataDir, "admin_key");
+  if (existsSync(file)) return readFileSync(file, "utf8").trim();
+  const key = `convex-local|${randomBytes(32).toString("hex")}`;
+  writeFileSync(file, `${key}\n`, { mode: 0o600 });
+  return key;
+}
+
+export async function startBackend(options: BackendOptions): Promise<Backend> {
+  mkdirSync(options.dataDir, { recursive: true });
+  const host = options.host ?? "127.0.0.1";
+  const adminKey = options.adminKey ?? loadOrCreateAdminKey(options.dataDir);
+  if (adminKey.length < 16) throw new AdminKeyError("The admin key must be at least 16 characters long.");
+  const storage = Storage.open(path.join(options.dataDir, "convex.sqlite3"));
+  const apiServer = createServer();
+  const siteServer = createServer();
+  await listen(apiServer, options.port ?? 3210, host);
+  await listen(siteServer, options.sitePort ?? 3211, host);
+  const url = `http://${host}:${(apiServer.address() as AddressInfo).port}`;
+  const siteUrl = `http://${host}:${(siteServer.address() as AddressInfo).port}`;
+
+  const log = new FunctionLog();
+  const commitListeners = new Set<(writes: DocumentWrite[], ts: bigint) => void>();
+  let deployment: DeploymentState;
+  const runner = new FunctionRunner({
+    storage,
+    environment: () => deployment.environment(),
+    systemEnvironment: { CONVEX_CLOUD_URL: url, CONVEX_SITE_URL: siteUrl },
+    appDirectory: options.appDirectory,
+    queryTimeoutMs: options.queryTimeoutMs,
+    onLog: (entry) => log.record(entry),
+    onCommit: (writes, ts) => {
+      for (const listener of commitListeners) listener(writes, ts);
+    },
+  });
+  deployment = new DeploymentState(storage, runner);
+  try {
+    await deployment.restore();
+  } catch (error) {
+    // A push that no longer loads (e.g. a Node upgrade) must not keep the backend from starting.
+    console.error(`convex-local: could not load the last pushed functions: ${(error as Error).message}`);
+  }
+
+  let verifier: { providers: string; instance: IdentityVerifier } | undefined;
+  const verifyToken = async (token: string): Promise<Record<string, JSONValue>> => {
+    const providers = deployment.authInfo();
+    const key = JSON.stringify(providers);
+    if (verifier?.providers !== key) verifier = { providers: key, instance: new IdentityVerifier(providers) };
+    return await verifier.instance.verify(token);
+  };
+  const isAdminKey = (candidate: string) => constantTimeEqual(candidate, adminKey);
+
+  const context = { deployment, log, cloudUrl: url, siteUrl, serverVersion: SERVER_VERSION };
+  apiServer.on("request", (request: IncomingMessage, response: ServerResponse) => {
+    void (async () => {
+      try {
+        if (applyCors(request, response)) return;
+        const route = (request.url ?? "/").split("?")[0];
+        if (route === "/version" || route === "/instance_version") return sendText(response, 200, SERVER_VERSION);
+        if (route === "/instance_name") return sendText(response, 200, "convex-local");
+        if (route === "/") return sendText(response, 200, "This Convex deployment is running. See https://docs.convex.dev/.");
+        const caller = await callerOf(request, isAdminKey, verifyToken);
+        if (await handleFunctionRoute(route, request, response, runner, caller, () => storage.lastCommitTs())) return;
+        if (isAdminRoute(route)) {
+          if (!caller.admin) throw notAdmin();
+          if (await handleDeployRoute(route, request, response, context)) return;
+        }
+        sendText(response, 404, "");
+      } catch (error) {
+        if (response.headersSent) return response.destroy();
+        if (error instanceof RequestError) return sendRequestError(response, error);
+        sendRequestError(response, new RequestError(400, "BadRequest", (error as Error).message));
+      }
+    })();
+  });
+
+  siteServer.on("request", (request: IncomingMessage, response: ServerResponse) => {
+    void serveHttpAction(runner, siteUrl, request, response);
+  });
+
+  const detachSync = attachSyncProtocol(apiServer, {
+    runner,
+    storage,
+    authenticate: async (token) => {
+      if (token.tokenType === "Admin") {
+        if (token.value === undefined || !isAdminKey(token.value.split(":")[0])) throw new Error("The provided admin key was invalid for this instance");
+        return { identity: null, admin: true };
+      }
+      if (token.tokenType === "User" && token.value !== undefined) return { identity: await verifyToken(token.value), admin: false };
+      return { identity: null, admin: false };
+    },
+    onCommit: (listener) => {
+      commitListeners.add(listener);
+      return () => commitListeners.delete(listener);
+    },
+    systemQuery: (path, args, caller) => systemQuery(deployment, path, args, caller),
+  });
+
+  return {
+    url,
+    siteUrl,
+    adminKey,
+    storage,
+    runner,
+    deployment,
+    log,
+    async close() {
+      log.close();
+      detachSync();
+      await Promise.all([closeServer(apiServer), closeServer(siteServer)]);
+      storage.close();
+    },
+  };
+}
+
+/** The `_system/cli/*` queries the CLI reads over the sync socket (`npx convex env list/get`). */
+function systemQuery(deployment: DeploymentState, path: string, args: JSONValue, caller: Caller): FunctionResult | undefined {
+  if (!path.startsWith("_system/")) return undefined;
+  if (!caller.admin) return { status: "error", errorMessage: `Could not find public function for '${path}'.`, logLines: [] };
+  const environment = deployment.environment();
+  switch (path) {
+    case "_system/cli/queryEnvironmentVariables:default":
+    case "_system/cli/queryEnvironmentVariables":
+      return { status: "success", value: Object.entries(environment).map(([name, value]) => ({ name, value })), logLines: [] };
+    case "_system/cli/queryEnvironmentVariables:get": {
+      const name = (args as { name?: string } | null)?.name ?? "";
+      return { status: "success", value: name in environment ? { name, value: environment[name] } : null, logLines: [] };
+    }
+    default:
+      return { status: "error", errorMessage: `Could not find function for '${path}'.`, logLines: [] };
+  }
+}
+
+function isAdminRoute(route: string): boolean {
+  return (
+    route.startsWith("/api/deploy2/") ||
+    route === "/api/get_config_hashes" ||
+    route === "/api/update_environment_variables" ||
+    route === "/api/stream_function_logs" ||
+    route === "/api/check_admin_key" ||
+    route === "/api/v1/get_canonical_urls"
+  );
+}
+
+/** Resolves the Authorization header: `Convex <admin key>`, `Bearer <JWT>`, or anonymous. */
+async function callerOf(
+  request: IncomingMessage,
+  isAdminKey: (key: string) => boolean,
+  verifyToken: (token: string) => Promise<Record<string, JSONValue>>,
+): Promise<Caller> {
+  const header = request.headers.authorization;
+  if (header === undefined || header === "") return { identity: null, admin: false };
+  if (header.length < 7) throw new RequestError(400, "InvalidHeaderFailure", "Invalid authentication header");
+  if (/^convex /i.test(header)) {
+    const key = header.slice(7).trim().split(":")[0];
+    if (!isAdminKey(key)) throw new RequestError(401, "BadAdminKey", "The provided admin key was invalid for this instance");
+    return { identity: null, admin: true };
+  }
+  if (!/^bearer /i.test(header)) throw new RequestError(400, "InvalidAdminKey", "Invalid admin key");
+  try {
+    return { identity: await verifyToken(header.slice(7).trim()), admin: false };
+  } catch (error) {
+    throw new RequestError(401, (error as { code?: string }).code ?? "Unauthenticated", (error as Error).message);
+  }
+}
+
+function constantTimeEqual(a: string, b: string): boolean {
+  const left = Buffer.from(a);
+  const right = Buffer.from(b);
+  return left.length === right.length && timingSafeEqual(left, right);
+}
+
+async function serveHttpAction(runner: FunctionRunner, siteUrl: string, request: IncomingMessage, response: ServerResponse): Promise<void> {
+  try {
+    const method = request.method ?? "GET";
+    const hasBody = method !== "GET" && method !== "HEAD";
+    const headers = new Headers();
+    for (const [name, value] of Object.entries(request.headers)) {
+      if (value !== undefined) headers.set(name, Array.isArray(value) ? value.join(", ") : value);
+    }
+    const fetchRequest = new Request(new URL(request.url ?? "/", siteUrl), {
+      method,
+      headers,
+      body: hasBody ? (Readable.toWeb(request) as ReadableStream) : undefined,
+      duplex: hasBody ? "half" : undefined,
+    } as RequestInit);
+    const result = await runner.httpAction(fetchRequest);
+    const responseHeaders: Record<string, string | string[]> = {};
+    result.headers.forEach((value, name) => {
+      responseHeaders[name] = name === "set-cookie" ? result.headers.getSetCookie() : value;
+    });
+    response.writeHead(result.status, result.statusText, responseHeaders);
+    if (result.body === null) return void response.end();
+    for await (const chunk of result.body as unknown as AsyncIterable<Uint8Array>) response.write(chunk);
+    response.end();
+  } catch (error) {
+    if (response.headersSent) return void response.destroy();
+    sendText(response, 500, `HTTP action failed: ${(error as Error).message}`);
+  }
+}
+
+function listen(server: Server, port: number, host: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+}
+
+function closeServer(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => resolve());
+    server.closeAllConnections();
+  });
+}

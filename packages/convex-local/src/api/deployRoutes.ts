@@ -1,0 +1,177 @@
+/**
+ * The admin endpoints the official `convex` CLI uses against a self-hosted deployment: canonical
+ * URLs, config hashes, the push sequence (evaluate_push, start_push, wait_for_schema, finish_push),
+ * environment variables and the function log stream. Shapes follow the CLI's own zod schemas
+ * (`convex/dist/*\/cli/lib/deployApi`).
+ */
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { randomBytes } from "node:crypto";
+import type { DeploymentState, PreparedPush } from "../runtime/deployment.js";
+import type { ModuleSource } from "../runtime/modules.js";
+import { RequestError, readJsonObject, sendJson } from "./http.js";
+import type { FunctionLog } from "./functionLogs.js";
+
+export interface DeployContext {
+  deployment: DeploymentState;
+  log: FunctionLog;
+  cloudUrl: string;
+  siteUrl: string;
+  serverVersion: string;
+}
+
+interface PushBody {
+  dryRun?: boolean;
+  appDefinition?: {
+    schema: ModuleSource | null;
+    changedModules: ModuleSource[];
+    unchangedModuleHashes: { path: string; environment: string; sha256: string }[];
+    udfServerVersion: string;
+  };
+  componentDefinitions?: unknown[];
+}
+
+export async function handleDeployRoute(route: string, request: IncomingMessage, response: ServerResponse, context: DeployContext): Promise<boolean> {
+  const { deployment } = context;
+  switch (route) {
+    case "/api/v1/get_canonical_urls":
+      sendJson(response, 200, { convexCloudUrl: context.cloudUrl, convexSiteUrl: context.siteUrl });
+      return true;
+    case "/api/check_admin_key":
+      sendJson(response, 200, { success: true, allowedOps: [], isReadOnly: false });
+      return true;
+    case "/api/stream_function_logs": {
+      const url = new URL(request.url ?? "/", "http://localhost");
+      const cursor = Number(url.searchParams.get("cursor") ?? 0);
+      const aborted = new AbortController();
+      request.on("close", () => aborted.abort());
+      const answer = await context.log.after(Number.isFinite(cursor) ? cursor : 0, 10_000, aborted.signal);
+      if (!response.destroyed) sendJson(response, 200, answer);
+      return true;
+    }
+  }
+  if (request.method !== "POST") return false;
+  switch (route) {
+    case "/api/get_config_hashes":
+      await readJsonObject(request);
+      sendJson(response, 200, {
+        config: { functions: "convex/", authInfo: context.deployment.authInfo() },
+        moduleHashes: deployment.moduleHashes(),
+        nodeDependencies: [],
+        udfServerVersion: context.serverVersion,
+      });
+      return true;
+    case "/api/deploy2/evaluate_push":
+    case "/api/deploy2/start_push": {
+      const body = (await readJsonObject(request)) as PushBody;
+      const app = body.appDefinition;
+      if (app === undefined) throw new RequestError(400, "BadJsonBody", "Failed to deserialize the JSON body into the target type: missing field `appDefinition`");
+      if ((body.componentDefinitions ?? []).length > 0) {
+        throw new RequestError(400, "ComponentsNotSupported", "convex-local does not support Convex components (convex.config.ts with `app.use(...)`) yet.");
+      }
+      const prepared = await deployment.prepare({ modules: app.changedModules, unchangedHashes: app.unchangedModuleHashes, schemaModule: app.schema });
+      sendJson(response, 200, startPushResponse(prepared, context, app.udfServerVersion));
+      return true;
+    }
+    case "/api/deploy2/wait_for_schema": {
+      const body = await readJsonObject(request);
+      sendJson(response, 200, deployment.schemaStatus(pushIdOf(body.schemaChange)));
+      return true;
+    }
+    case "/api/deploy2/finish_push": {
+      const body = await readJsonObject(request);
+      const startPush = body.startPush as { schemaChange?: unknown } | undefined;
+      if (body.dryRun === true) {
+        sendJson(response, 200, { authDiff: { added: [], removed: [] }, definitionDiffs: {}, componentDiffs: {} });
+        return true;
+      }
+      const { push, previousModules } = deployment.finish(pushIdOf(startPush?.schemaChange));
+      sendJson(response, 200, finishPushDiff(push, previousModules));
+      return true;
+    }
+    case "/api/deploy2/report_push_completed":
+      await readJsonObject(request);
+      sendJson(response, 200, {});
+      return true;
+    case "/api/update_environment_variables": {
+      const body = await readJsonObject(request);
+      if (!Array.isArray(body.changes)) throw new RequestError(400, "BadJsonBody", "Failed to deserialize the JSON body into the target type: missing field `changes`");
+      deployment.updateEnvironment(body.changes as { name: string; value: string | null }[]);
+      sendJson(response, 200, {});
+      return true;
+    }
+  }
+  return false;
+}
+
+function pushIdOf(schemaChange: unknown): string {
+  const id = (schemaChange as { schemaIds?: { pushId?: unknown } } | undefined)?.schemaIds?.pushId;
+  if (typeof id !== "string") throw new RequestError(400, "BadJsonBody", "Missing or malformed `schemaChange`: send the object start_push returned.");
+  return id;
+}
+
+function indexConfig(index: { name: string; fields: string[] }) {
+  return { name: index.name, type: "database", fields: index.fields };
+}
+
+function startPushResponse(push: PreparedPush, context: DeployContext, udfServerVersion: string) {
+  const { analysis } = push;
+  const exports: Record<string, unknown> = {};
+  for (const info of analysis.functions.values()) {
+    const [modulePath, name] = info.path.split(":");
+    let node = exports;
+    for (const part of modulePath.split("/")) {
+      const branch = (node[part] ??= { type: "branch", children: {} }) as { children: Record<string, unknown> };
+      node = branch.children;
+    }
+    node[name] = { type: "leaf", resource: { type: "function", path: { component: "", udfPath: info.path } } };
+  }
+  return {
+    environmentVariables: context.deployment.environment(),
+    externalDepsId: null,
+    componentDefinitionPackages: {},
+    appAuth: analysis.auth,
+    analysis: {
+      "": {
+        definition: { path: "", definitionType: { type: "app" }, childComponents: [], httpMounts: {}, exports: { type: "branch", branch: [] } },
+        schema: analysis.schema,
+        functions: analysis.modules,
+        udfConfig: {
+          serverVersion: udfServerVersion,
+          importPhaseRngSeed: { $bytes: randomBytes(32).toString("base64") },
+          importPhaseUnixTimestamp: { $integer: Buffer.from(new BigInt64Array([BigInt(Date.now())]).buffer).toString("base64") },
+        },
+      },
+    },
+    app: {
+      definitionPath: "",
+      componentPath: "",
+      args: {},
+      childComponents: {},
+      httpRoutes: { httpModuleRoutes: analysis.httpRoutes, mounts: [] },
+      exports,
+    },
+    schemaChange: {
+      allocatedComponentIds: {},
+      schemaIds: { pushId: push.id },
+      indexDiffs: { "": { added_indexes: push.indexDiff.added.map(indexConfig), removed_indexes: push.indexDiff.removed.map(indexConfig) } },
+    },
+  };
+}
+
+function finishPushDiff(push: PreparedPush, previousModules: string[]) {
+  const next = [...push.modules.keys()];
+  return {
+    authDiff: { added: [], removed: [] },
+    definitionDiffs: {},
+    componentDiffs: {
+      "": {
+        diffType: { type: previousModules.length === 0 ? "create" : "modify" },
+        moduleDiff: { added: next.filter((path) => !previousModules.includes(path)), removed: previousModules.filter((path) => !next.includes(path)) },
+        udfConfigDiff: null,
+        cronDiff: { added: push.analysis.crons.map((job) => job.name), updated: [], deleted: [] },
+        indexDiff: { added_indexes: push.indexDiff.added.map(indexConfig), removed_indexes: push.indexDiff.removed.map(indexConfig) },
+        schemaDiff: null,
+      },
+    },
+  };
+}

@@ -1,0 +1,86 @@
+/**
+ * The deployment's function log: a bounded in-memory ring of completed executions, long-polled by
+ * `npx convex logs` / `npx convex dev` through `/api/stream_function_logs`, and echoed by the dev
+ * command.
+ */
+import type { FunctionLogEntry } from "../runtime/runner.js";
+
+const CAPACITY = 1000;
+
+export interface StreamedLogEntry {
+  kind: "Completion";
+  udfType: string;
+  identifier: string;
+  componentPath: null;
+  timestamp: number;
+  executionTime: number;
+  logLines: { messages: string[]; level: string; timestamp: number; isTruncated: boolean }[];
+  success: boolean;
+  error: string | null;
+  requestId: string;
+}
+
+export class FunctionLog {
+  private entries: { cursor: number; entry: StreamedLogEntry }[] = [];
+  private nextCursor = 1;
+  private waiters = new Set<() => void>();
+  private listeners = new Set<(entry: FunctionLogEntry) => void>();
+
+  record(entry: FunctionLogEntry): void {
+    for (const listener of this.listeners) listener(entry);
+    const streamed: StreamedLogEntry = {
+      kind: "Completion",
+      udfType: entry.udfType,
+      identifier: entry.path,
+      componentPath: null,
+      timestamp: entry.timestamp / 1000,
+      executionTime: entry.executionTimeMs / 1000,
+      logLines: entry.logLines.map((line) => structuredLogLine(line, entry.timestamp)),
+      success: entry.error === undefined,
+      error: entry.error ?? null,
+      requestId: "",
+    };
+    this.entries.push({ cursor: this.nextCursor++, entry: streamed });
+    if (this.entries.length > CAPACITY) this.entries.splice(0, this.entries.length - CAPACITY);
+    for (const wake of this.waiters) wake();
+    this.waiters.clear();
+  }
+
+  /** Observes every execution as it completes (the dev command prints them). */
+  subscribe(listener: (entry: FunctionLogEntry) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Entries after `cursor`, waiting up to `waitMs` for one to arrive. */
+  async after(cursor: number, waitMs: number, signal?: AbortSignal): Promise<{ entries: StreamedLogEntry[]; newCursor: number }> {
+    const collect = () => {
+      const fresh = this.entries.filter((item) => item.cursor > cursor);
+      return { entries: fresh.map((item) => item.entry), newCursor: fresh.length > 0 ? fresh[fresh.length - 1].cursor : Math.max(cursor, 0) };
+    };
+    const now = collect();
+    if (now.entries.length > 0 || waitMs <= 0) return now;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(done, waitMs);
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.waiters.add(done);
+      signal?.addEventListener("abort", done, { once: true });
+    });
+    return collect();
+  }
+
+  /** Wakes every long poll (on shutdown). */
+  close(): void {
+    for (const wake of this.waiters) wake();
+    this.waiters.clear();
+  }
+}
+
+/** `[LOG] 'hello'` → the structured form the CLI prints. */
+function structuredLogLine(line: string, timestamp: number) {
+  const match = /^\[([A-Z]+)\] ([\s\S]*)$/.exec(line);
+  return { messages: [match ? match[2] : line], level: match ? match[1] : "LOG", timestamp, isTruncated: false };
+}

@@ -1,0 +1,189 @@
+/**
+ * The public function API: `/api/query`, `/api/mutation`, `/api/action`, `/api/function`,
+ * `/api/run/...`, `/api/query_ts`, `/api/query_at_ts`, `/api/query_batch`, with Convex's encodings:
+ * legacy `args: [obj]` or `args: obj`, `format` (encoded or clean JSON), function failures as
+ * `{status: "error", errorMessage, errorData?}` and request failures as `{code, message}`.
+ */
+import { randomBytes } from "node:crypto";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { convexToJson, jsonToConvex, type JSONValue } from "convex/values";
+import type { Caller, FunctionResult, FunctionRunner } from "../runtime/runner.js";
+import { RequestError, readJsonObject, requireString, sendJson } from "./http.js";
+
+type Format = "encoded" | "clean";
+
+/** A function result as the API answers it, with Convex's request-id prefix on errors. */
+export function resultBody(result: FunctionResult, format: Format): Record<string, unknown> {
+  const body: Record<string, unknown> =
+    result.status === "success"
+      ? { status: "success", value: exportValue(result.value, format) }
+      : { status: "error", errorMessage: `[Request ID: ${randomBytes(8).toString("hex")}] Server Error\n${result.errorMessage}` };
+  if (result.status === "error" && result.errorData !== undefined) body.errorData = exportValue(result.errorData, format);
+  if (result.logLines.length > 0) body.logLines = result.logLines;
+  return body;
+}
+
+function exportValue(value: JSONValue, format: Format): JSONValue {
+  return format === "encoded" ? value : cleanJson(value);
+}
+
+/** Convex's clean JSON: int64 as a number, bytes as base64, no `$` wrappers. */
+function cleanJson(value: JSONValue): JSONValue {
+  const converted = jsonToConvex(value);
+  const walk = (item: unknown): JSONValue => {
+    if (typeof item === "bigint") return Number(item);
+    if (item instanceof ArrayBuffer) return Buffer.from(item).toString("base64");
+    if (Array.isArray(item)) return item.map(walk);
+    if (typeof item === "object" && item !== null) {
+      return Object.fromEntries(Object.entries(item).map(([key, inner]) => [key, walk(inner)]));
+    }
+    if (typeof item === "number" && !Number.isFinite(item)) return convexToJson(item);
+    return item as JSONValue;
+  };
+  return walk(converted);
+}
+
+function parseFormat(format: unknown, fallback: Format): Format {
+  if (format === undefined || format === null) return fallback;
+  if (format === "convex_encoded_json" || format === "convex_json") return "encoded";
+  if (format === "json" || format === "convex_clean_json") return "clean";
+  throw new RequestError(400, "BadFormat", `format param must be one of [\`json\`]. Got ${String(format)}`);
+}
+
+/** `args` may be an object or the legacy one-element array the npm client sends. */
+function parseArgs(args: unknown): JSONValue {
+  if (args === undefined) throw new RequestError(400, "BadJsonBody", "Failed to deserialize the JSON body into the target type: missing field `args`");
+  if (Array.isArray(args)) {
+    if (args.length !== 1) {
+      throw new FunctionArgumentsError(`Expected to receive a single object as the function's argument. Instead received ${args.length} arguments: ${JSON.stringify(args)}`);
+    }
+    return args[0] as JSONValue;
+  }
+  return args as JSONValue;
+}
+
+class FunctionArgumentsError extends Error {}
+
+function validPath(path: string): string {
+  if (!/^[A-Za-z0-9_\-./]+(:[A-Za-z_$][A-Za-z0-9_$]*)?$/.test(path)) {
+    throw new RequestError(400, "BadConvexFunctionIdentifier", `${path} is not a valid path to a Convex function.`);
+  }
+  return path;
+}
+
+export type CallKind = "query" | "mutation" | "action" | "any";
+
+/** Runs one call and answers it. */
+async function call(runner: FunctionRunner, kind: CallKind, path: string, args: unknown, caller: Caller): Promise<FunctionResult> {
+  let parsedArgs: JSONValue;
+  try {
+    parsedArgs = parseArgs(args);
+  } catch (error) {
+    if (error instanceof FunctionArgumentsError) return { status: "error", errorMessage: error.message, logLines: [] };
+    throw error;
+  }
+  let resolvedKind = kind;
+  if (kind === "any") {
+    try {
+      resolvedKind = runner.resolve(path, caller).udfType.toLowerCase() as CallKind;
+    } catch {
+      return { status: "error", errorMessage: `Could not find function for '${path}'. Did you forget to run \`npx convex dev\`?`, logLines: [] };
+    }
+  }
+  switch (resolvedKind) {
+    case "query":
+      return runner.query(path, parsedArgs, caller).result;
+    case "mutation":
+      return runner.mutation(path, parsedArgs, caller).result;
+    default:
+      return await runner.action(path, parsedArgs, caller);
+  }
+}
+
+/** Encodes a commit timestamp as the API does: base64 of a little-endian u64. */
+export function encodeTs(ts: bigint): string {
+  const buffer = Buffer.alloc(8);
+  buffer.writeBigUInt64LE(ts);
+  return buffer.toString("base64");
+}
+
+export async function handleFunctionRoute(
+  route: string,
+  request: IncomingMessage,
+  response: ServerResponse,
+  runner: FunctionRunner,
+  caller: Caller,
+  lastCommitTs: () => bigint,
+): Promise<boolean> {
+  if (route === "/api/query_ts" && request.method === "POST") {
+    sendJson(response, 200, { ts: encodeTs(lastCommitTs()) });
+    return true;
+  }
+  if (route === "/api/query" && request.method === "GET") {
+    const url = new URL(request.url ?? "/", "http://localhost");
+    const path = url.searchParams.get("path");
+    const argsText = url.searchParams.get("args") ?? "{}";
+    if (path === null) throw new RequestError(400, "BadQueryArgs", "Failed to deserialize query string: missing field `path`");
+    let args: unknown;
+    try {
+      args = JSON.parse(argsText);
+    } catch (error) {
+      throw new RequestError(400, "BadQueryArgs", `Failed to deserialize query string: args is not JSON: ${(error as Error).message}`);
+    }
+    const format = parseFormat(url.searchParams.get("format"), "clean");
+    sendJson(response, 200, resultBody(await call(runner, "query", validPath(path), args, caller), format));
+    return true;
+  }
+  if (request.method !== "POST") return false;
+  const simple: Record<string, CallKind> = {
+    "/api/query": "query",
+    "/api/query_at_ts": "query",
+    "/api/mutation": "mutation",
+    "/api/action": "action",
+    "/api/function": "any",
+  };
+  const kind = simple[route];
+  if (kind !== undefined) {
+    if (kind === "any" && !caller.admin) throw notAdmin();
+    const body = await readJsonObject(request);
+    const path = validPath(requireString(body, "path"));
+    const format = parseFormat(body.format, defaultFormat(request));
+    sendJson(response, 200, resultBody(await call(runner, kind, path, body.args, caller), format));
+    return true;
+  }
+  if (route === "/api/query_batch") {
+    const body = await readJsonObject(request);
+    if (!Array.isArray(body.queries)) throw new RequestError(400, "BadJsonBody", "Failed to deserialize the JSON body into the target type: missing field `queries`");
+    const results = [];
+    for (const query of body.queries as Record<string, unknown>[]) {
+      const path = validPath(requireString(query, "path"));
+      results.push(resultBody(await call(runner, "query", path, query.args, caller), parseFormat(query.format, defaultFormat(request))));
+    }
+    sendJson(response, 200, { results });
+    return true;
+  }
+  if (route.startsWith("/api/run/")) {
+    const segments = route.slice("/api/run/".length).split("/").filter(Boolean).map(decodeURIComponent);
+    if (segments.length < 2) {
+      throw new RequestError(400, "MissingIdentifier", "Path or function name not provided in path, e.g. /api/run/messages/list");
+    }
+    const path = validPath(`${segments.slice(0, -1).join("/")}:${segments[segments.length - 1]}`);
+    const body = await readJsonObject(request);
+    const format = parseFormat(body.format, "clean");
+    sendJson(response, 200, resultBody(await call(runner, "any", path, body.args ?? {}, caller), format));
+    return true;
+  }
+  return false;
+}
+
+function defaultFormat(request: IncomingMessage): Format {
+  return String(request.headers["convex-client"] ?? "").startsWith("npm-") ? "clean" : "encoded";
+}
+
+export function notAdmin(): RequestError {
+  return new RequestError(
+    403,
+    "BadDeployKey",
+    "The provided deploy key was invalid for this deployment. Double check that the environment this key was generated for matches the desired deployment.",
+  );
+}

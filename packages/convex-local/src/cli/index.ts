@@ -1,0 +1,250 @@
+/**
+ * `convex-local`: start the embedded backend, or drive the official `convex` CLI against it.
+ *
+ *   convex-local start [--port 3210] [--site-port 3211] [--data DIR] [--admin-key KEY]
+ *   convex-local dev [--dir convex] [--port ...] [--data ...] [--once]
+ *   convex-local deploy | env set|get|list|remove NAME [VALUE] | run FUNCTION [ARGS_JSON]
+ */
+import { spawn } from "node:child_process";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import path from "node:path";
+import { parseArgs } from "node:util";
+import { startBackend, loadOrCreateAdminKey, type Backend } from "../api/backend.js";
+
+const USAGE = `Usage: convex-local <command> [options]
+
+Commands:
+  start                         Serve the deployment API and HTTP actions
+  dev                           Start (if needed), push convex/, watch, keep _generated and .env.local current
+  deploy                        Push the app's functions once (npx convex deploy)
+  env set|get|list|remove ...   Manage deployment environment variables
+  run FUNCTION [ARGS_JSON]      Run a function (internal ones too) and print its result
+
+Options:
+  --port N          deployment API port (default 3210)
+  --site-port N     HTTP actions port (default: port + 1)
+  --data DIR        state directory (default ./.convex-local)
+  --admin-key KEY   admin key (default: generated and stored in the state directory)
+  --dir DIR         functions directory for dev (default convex)
+  --url URL         deployment URL for deploy/env/run (default from .env.local or http://127.0.0.1:3210)
+  --once            dev: push once and exit instead of watching
+`;
+
+export class UsageError extends Error {}
+
+interface Options {
+  port: number;
+  sitePort: number;
+  data: string;
+  adminKey?: string;
+  dir: string;
+  url?: string;
+  once: boolean;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      port: { type: "string" },
+      "site-port": { type: "string" },
+      data: { type: "string" },
+      "admin-key": { type: "string" },
+      dir: { type: "string" },
+      url: { type: "string" },
+      once: { type: "boolean" },
+      help: { type: "boolean", short: "h" },
+    },
+  });
+  const [command, ...rest] = positionals;
+  if (values.help || command === undefined) {
+    process.stdout.write(USAGE);
+    return command === undefined && !values.help ? 1 : 0;
+  }
+  const port = parsePort(values.port ?? "3210", "--port");
+  const options: Options = {
+    port,
+    sitePort: parsePort(values["site-port"] ?? String(port + 1), "--site-port"),
+    data: path.resolve(values.data ?? ".convex-local"),
+    adminKey: values["admin-key"],
+    dir: values.dir ?? "convex",
+    url: values.url,
+    once: values.once ?? false,
+  };
+  switch (command) {
+    case "start":
+      return await start(options);
+    case "dev":
+      return await dev(options);
+    case "deploy":
+      return await runOfficialCli(["deploy", "--yes"], deploymentOf(options));
+    case "env":
+      return await env(rest, options);
+    case "run":
+      return await run(rest, options);
+    default:
+      throw new UsageError(`Unknown command "${command}".\n\n${USAGE}`);
+  }
+}
+
+function parsePort(text: string, flag: string): number {
+  const port = Number(text);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`${flag} must be a port number (0-65535), got "${text}"`);
+  return port;
+}
+
+async function start(options: Options): Promise<number> {
+  const backend = await startBackend({ dataDir: options.data, port: options.port, sitePort: options.sitePort, adminKey: options.adminKey, appDirectory: process.cwd() });
+  printLogs(backend);
+  console.log(`convex-local ready: deployment ${backend.url}, HTTP actions ${backend.siteUrl}`);
+  console.log(`admin key: ${backend.adminKey}`);
+  await untilSignal();
+  await backend.close();
+  return 0;
+}
+
+/** Starts the backend in this process unless one already answers on the port, then runs `convex dev`. */
+async function dev(options: Options): Promise<number> {
+  const existing = `http://127.0.0.1:${options.port}`;
+  let backend: Backend | undefined;
+  let deployment: { url: string; adminKey: string; siteUrl: string };
+  if (await answers(existing)) {
+    deployment = { url: existing, siteUrl: `http://127.0.0.1:${options.sitePort}`, adminKey: options.adminKey ?? loadOrCreateAdminKey(options.data) };
+    console.log(`convex-local: using the backend already running at ${existing}`);
+  } else {
+    backend = await startBackend({ dataDir: options.data, port: options.port, sitePort: options.sitePort, adminKey: options.adminKey, appDirectory: process.cwd() });
+    printLogs(backend);
+    deployment = backend;
+  }
+  writeEnvLocal(path.resolve(".env.local"), {
+    NEXT_PUBLIC_CONVEX_URL: deployment.url,
+    CONVEX_SITE_URL: deployment.siteUrl,
+    CONVEX_SELF_HOSTED_URL: deployment.url,
+    CONVEX_SELF_HOSTED_ADMIN_KEY: deployment.adminKey,
+  });
+  console.log(`convex-local ready: deployment ${deployment.url}, HTTP actions ${deployment.siteUrl} (.env.local updated)`);
+  const args = ["dev", "--typecheck", "disable", "--tail-logs", "disable"];
+  if (options.dir !== "convex") args.push("--configure", "existing");
+  if (options.once) args.push("--once");
+  const code = await runOfficialCli(args, deployment, options.once ? undefined : () => untilSignal());
+  await backend?.close();
+  return code;
+}
+
+async function env(args: string[], options: Options): Promise<number> {
+  const [action, name, value] = args;
+  const deployment = deploymentOf(options);
+  switch (action) {
+    case "list":
+      return await runOfficialCli(["env", "list"], deployment);
+    case "get":
+    case "remove":
+      if (name === undefined) throw new UsageError(`convex-local env ${action} NAME`);
+      return await runOfficialCli(["env", action, name], deployment);
+    case "set":
+      if (name === undefined || value === undefined) throw new UsageError("convex-local env set NAME VALUE");
+      return await runOfficialCli(["env", "set", name, value], deployment);
+    default:
+      throw new UsageError("convex-local env set|get|list|remove NAME [VALUE]");
+  }
+}
+
+async function run(args: string[], options: Options): Promise<number> {
+  const [functionPath, argsJson = "{}"] = args;
+  if (functionPath === undefined) throw new UsageError("convex-local run FUNCTION [ARGS_JSON]");
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(argsJson);
+  } catch (error) {
+    throw new UsageError(`ARGS_JSON is not valid JSON: ${(error as Error).message}`);
+  }
+  const deployment = deploymentOf(options);
+  const response = await fetch(`${deployment.url}/api/function`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json", Authorization: `Convex ${deployment.adminKey}` },
+    body: JSON.stringify({ path: functionPath, args: parsed, format: "json" }),
+  });
+  const body = (await response.json()) as { status?: string; value?: unknown; errorMessage?: string; logLines?: string[]; message?: string };
+  for (const line of body.logLines ?? []) console.error(line);
+  if (body.status === "success") {
+    console.log(JSON.stringify(body.value, null, 2));
+    return 0;
+  }
+  console.error(body.errorMessage ?? body.message ?? JSON.stringify(body));
+  return 1;
+}
+
+/** Where deploy/env/run talk to: flags, then the environment, then .env.local, then the defaults. */
+function deploymentOf(options: Options): { url: string; adminKey: string } {
+  const fromFile = existsSync(".env.local") ? parseEnvFile(readFileSync(".env.local", "utf8")) : {};
+  const url = options.url ?? process.env.CONVEX_SELF_HOSTED_URL ?? fromFile.CONVEX_SELF_HOSTED_URL ?? `http://127.0.0.1:${options.port}`;
+  const adminKey =
+    options.adminKey ?? process.env.CONVEX_SELF_HOSTED_ADMIN_KEY ?? fromFile.CONVEX_SELF_HOSTED_ADMIN_KEY ?? loadOrCreateAdminKey(options.data);
+  return { url, adminKey };
+}
+
+/** Runs the official `convex` CLI in self-hosted mode against the deployment. */
+function runOfficialCli(args: string[], deployment: { url: string; adminKey: string }, stopWhen?: () => Promise<void>): Promise<number> {
+  const cli = createRequire(path.resolve("package.json")).resolve("convex/bin/main.js");
+  const environment: NodeJS.ProcessEnv = { ...process.env, CONVEX_SELF_HOSTED_URL: deployment.url, CONVEX_SELF_HOSTED_ADMIN_KEY: deployment.adminKey };
+  delete environment.CONVEX_DEPLOYMENT;
+  delete environment.CONVEX_DEPLOY_KEY;
+  const child = spawn(process.execPath, [cli, ...args], { stdio: "inherit", env: environment });
+  void stopWhen?.().then(() => child.kill("SIGINT"));
+  return new Promise((resolve) => child.on("exit", (code, signal) => resolve(code ?? (signal === "SIGINT" ? 0 : 1))));
+}
+
+async function answers(url: string): Promise<boolean> {
+  try {
+    return (await fetch(`${url}/version`, { signal: AbortSignal.timeout(1000) })).ok;
+  } catch {
+    return false;
+  }
+}
+
+/** Sets the given variables in an env file, keeping every other line as it was. */
+export function writeEnvLocal(file: string, variables: Record<string, string>): void {
+  const lines = existsSync(file) ? readFileSync(file, "utf8").split("\n") : [];
+  const remaining = new Map(Object.entries(variables));
+  const updated = lines.map((line) => {
+    const name = /^\s*([A-Za-z_][A-Za-z0-9_]*)\s*=/.exec(line)?.[1];
+    if (name === undefined || !remaining.has(name)) return line;
+    const value = remaining.get(name)!;
+    remaining.delete(name);
+    return `${name}=${value}`;
+  });
+  while (updated.length > 0 && updated[updated.length - 1] === "") updated.pop();
+  for (const [name, value] of remaining) updated.push(`${name}=${value}`);
+  writeFileSync(file, `${updated.join("\n")}\n`);
+}
+
+export function parseEnvFile(text: string): Record<string, string> {
+  const result: Record<string, string> = {};
+  for (const line of text.split("\n")) {
+    const match = /^\s*([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*)\s*$/.exec(line);
+    if (match) result[match[1]] = match[2].replace(/^(['"])(.*)\1$/, "$2");
+  }
+  return result;
+}
+
+function printLogs(backend: Backend): void {
+  backend.log.subscribe((entry) => {
+    const kind = entry.udfType === "HttpAction" ? "H" : entry.udfType[0];
+    for (const line of entry.logLines) console.log(`${new Date(entry.timestamp).toLocaleTimeString()} [${kind}] ${entry.path} ${line}`);
+    if (entry.error !== undefined) console.log(`${new Date(entry.timestamp).toLocaleTimeString()} [${kind}] ${entry.path} failed: ${entry.error}`);
+  });
+}
+
+function untilSignal(): Promise<void> {
+  return new Promise((resolve) => {
+    const stop = () => {
+      process.off("SIGINT", stop);
+      process.off("SIGTERM", stop);
+      resolve();
+    };
+    process.on("SIGINT", stop);
+    process.on("SIGTERM", stop);
+  });
+}

@@ -1,0 +1,199 @@
+/**
+ * The deployment's durable configuration — pushed modules, environment variables — and the push
+ * lifecycle the official CLI drives: prepare (compile + analyze), check the schema against stored
+ * documents, then commit indexes and modules in one transaction.
+ */
+import { randomUUID } from "node:crypto";
+import { jsonToConvex, type JSONValue, type Value } from "convex/values";
+import type { Storage } from "../storage/index.js";
+import { analyzeModules } from "./analyze.js";
+import type { AnalyzedSchema, AuthProvider, CronJob, DeploymentAnalysis } from "./functions.js";
+import { compileModule, type CompiledModule, type ModuleSource } from "./modules.js";
+import type { FunctionRunner } from "./runner.js";
+import { validateValue } from "./validator.js";
+import { decodeDocumentId } from "../storage/ids.js";
+
+const MODULES_KEY = "deployment/modules";
+const ENV_KEY = "deployment/environment";
+const SCHEMA_KEY = "deployment/schema";
+
+export interface PushRequest {
+  modules: ModuleSource[];
+  /** Modules the CLI sent as hashes only: taken from the current push. */
+  unchangedHashes: { path: string; environment: string; sha256: string }[];
+  schemaModule: ModuleSource | null;
+}
+
+export interface PreparedPush {
+  id: string;
+  modules: Map<string, CompiledModule>;
+  analysis: DeploymentAnalysis;
+  indexDiff: IndexDiff;
+}
+
+export interface IndexDiff {
+  added: { table: string; name: string; fields: string[] }[];
+  removed: { table: string; name: string; fields: string[] }[];
+}
+
+export type SchemaStatus =
+  | { type: "complete" }
+  | { type: "failed"; error: string; componentPath: string; tableName: string | null };
+
+export class PushError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "PushError";
+  }
+}
+
+export class DeploymentState {
+  private modules = new Map<string, CompiledModule>();
+  private readonly pending = new Map<string, PreparedPush>();
+
+  constructor(
+    private readonly storage: Storage,
+    private readonly runner: FunctionRunner,
+  ) {}
+
+  /** Loads the last committed push, so functions are served again after a restart. */
+  async restore(): Promise<void> {
+    const sources = this.storage.getMeta<ModuleSource[]>(MODULES_KEY);
+    if (sources === undefined) return;
+    const modules = new Map(sources.map((source) => [source.path, compileModule(source)]));
+    const analysis = await analyzeModules(this.runner, modules);
+    this.modules = modules;
+    this.runner.install({ modules, analysis });
+  }
+
+  authInfo(): AuthProvider[] {
+    return this.runner.analysis?.auth ?? [];
+  }
+
+  get crons(): CronJob[] {
+    return this.runner.analysis?.crons ?? [];
+  }
+
+  environment(): Record<string, string> {
+    return this.storage.getMeta<Record<string, string>>(ENV_KEY) ?? {};
+  }
+
+  /** Applies `{name, value}` changes; a null value removes the variable. */
+  updateEnvironment(changes: { name: string; value: string | null }[]): void {
+    const environment = this.environment();
+    for (const { name, value } of changes) {
+      if (!/^[a-zA-Z_][a-zA-Z0-9_]{0,39}$/.test(name)) {
+        throw new PushError(`Invalid environment variable name: "${name}". Names must start with a letter or underscore and contain only letters, digits and underscores (at most 40 characters).`);
+      }
+      if (value === null) delete environment[name];
+      else if (value.length > 8192) throw new PushError(`Environment variable ${name} is too long (${value.length} > 8192 characters)`);
+      else environment[name] = value;
+    }
+    this.storage.setMeta(ENV_KEY, environment);
+  }
+
+  moduleHashes(): { path: string; environment: string; sha256: string }[] {
+    return [...this.modules.values()].map(({ path, environment, sha256 }) => ({ path, environment, sha256 }));
+  }
+
+  /** Compiles and analyzes a push without changing anything yet. */
+  async prepare(request: PushRequest): Promise<PreparedPush> {
+    const modules = new Map<string, CompiledModule>();
+    for (const source of request.modules) modules.set(source.path, compileModule(source));
+    for (const hash of request.unchangedHashes) {
+      const existing = this.modules.get(hash.path);
+      if (existing === undefined || existing.sha256 !== hash.sha256) {
+        throw new PushError(`Module ${hash.path} was sent as unchanged, but this deployment has no module with hash ${hash.sha256}. Push again.`);
+      }
+      modules.set(hash.path, existing);
+    }
+    if (request.schemaModule !== null) modules.set("schema.js", compileModule(request.schemaModule));
+    const analysis = await analyzeModules(this.runner, modules);
+    const prepared: PreparedPush = { id: randomUUID(), modules, analysis, indexDiff: this.indexDiff(analysis.schema) };
+    this.pending.set(prepared.id, prepared);
+    // Keep only a few unfinished pushes (an abandoned CLI run must not hold memory forever).
+    while (this.pending.size > 4) this.pending.delete(this.pending.keys().next().value!);
+    return prepared;
+  }
+
+  /** Checks every stored document of every table the new schema validates. */
+  schemaStatus(pushId: string): SchemaStatus {
+    const push = this.requirePending(pushId);
+    const schema = push.analysis.schema;
+    if (schema === null || !schema.schemaValidation) return { type: "complete" };
+    const idTable = (id: string) => {
+      const decoded = decodeDocumentId(id);
+      return decoded === null ? null : this.storage.tableName(decoded.tableNumber) ?? null;
+    };
+    for (const table of schema.tables) {
+      if (table.documentType === null || this.storage.tableNumber(table.tableName) === undefined) continue;
+      for (const row of this.storage.scanIndex(table.tableName, "by_id", { lowerInclusive: true, upperInclusive: false }, "asc")) {
+        const { _id, _creationTime, ...fields } = jsonToConvex(JSON.parse(row.json) as JSONValue) as Record<string, Value>;
+        const failure = validateValue(fields, table.documentType, idTable);
+        if (failure) {
+          return {
+            type: "failed",
+            tableName: table.tableName,
+            componentPath: "",
+            error: `Schema validation failed.\nDocument with ID "${String(_id)}" in table "${table.tableName}" does not match the schema: ${failure.message}`,
+          };
+        }
+      }
+    }
+    return { type: "complete" };
+  }
+
+  /** Commits a prepared push: indexes (backfilled) and modules in one transaction, then serves it. */
+  finish(pushId: string): { push: PreparedPush; previousModules: string[] } {
+    const push = this.requirePending(pushId);
+    const status = this.schemaStatus(pushId);
+    if (status.type === "failed") throw new PushError(status.error);
+    const previousModules = [...this.modules.keys()];
+    this.storage.transaction(() => {
+      const schema = push.analysis.schema;
+      const wanted = new Map<string, { name: string; fields: string[] }[]>();
+      for (const table of schema?.tables ?? []) {
+        wanted.set(table.tableName, table.indexes.map((index) => ({ name: index.indexDescriptor, fields: index.fields })));
+      }
+      for (const { name } of this.storage.listTables()) {
+        if (!name.startsWith("_") && !wanted.has(name)) wanted.set(name, []);
+      }
+      for (const [table, indexes] of wanted) this.storage.setIndexes(table, indexes);
+      this.storage.setMeta(MODULES_KEY, [...push.modules.values()].map(({ path, source, sourceMap, environment }) => ({ path, source, sourceMap, environment })));
+      this.storage.setMeta(SCHEMA_KEY, schema);
+    });
+    this.pending.delete(pushId);
+    this.modules = push.modules;
+    this.runner.install({ modules: push.modules, analysis: push.analysis });
+    return { push, previousModules };
+  }
+
+  private indexDiff(schema: AnalyzedSchema | null): IndexDiff {
+    const diff: IndexDiff = { added: [], removed: [] };
+    const next = new Map<string, string>();
+    for (const table of schema?.tables ?? []) {
+      for (const index of table.indexes) next.set(`${table.tableName}.${index.indexDescriptor}`, JSON.stringify(index.fields));
+    }
+    const current = new Map<string, string>();
+    for (const { name: table } of this.storage.listTables()) {
+      if (table.startsWith("_")) continue;
+      for (const index of this.storage.listIndexes(table)) {
+        if (index.name === "by_id" || index.name === "by_creation_time") continue;
+        current.set(`${table}.${index.name}`, JSON.stringify(index.fields));
+      }
+    }
+    const describe = (key: string, fields: string) => {
+      const dot = key.indexOf(".");
+      return { table: key.slice(0, dot), name: key.slice(dot + 1), fields: JSON.parse(fields) as string[] };
+    };
+    for (const [key, fields] of next) if (current.get(key) !== fields) diff.added.push(describe(key, fields));
+    for (const [key, fields] of current) if (next.get(key) !== fields) diff.removed.push(describe(key, fields));
+    return diff;
+  }
+
+  private requirePending(pushId: string): PreparedPush {
+    const push = this.pending.get(pushId);
+    if (push === undefined) throw new PushError("This push is unknown or already finished (the backend may have restarted). Push again.");
+    return push;
+  }
+}

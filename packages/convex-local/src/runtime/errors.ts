@@ -1,0 +1,37 @@
+/** Errors a function call can end with, and how Convex words them for clients. */
+import type { JSONValue } from "convex/values";
+
+/** A failure to report to the caller as a function error (HTTP 560, `status: "error"`). */
+export class FunctionError extends Error {
+  constructor(
+    message: string,
+    readonly errorData?: JSONValue,
+  ) {
+    super(message);
+    this.name = "FunctionError";
+  }
+}
+
+/** The function path names nothing callable by this caller. */
+export class FunctionNotFoundError extends FunctionError {
+  constructor(path: string, visibility: "public" | "internal" = "public") {
+    super(
+      `Could not find ${visibility === "public" ? "public " : ""}function for '${path}'. Did you forget to run \`npx convex dev\` or \`npx convex deploy\`?`,
+    );
+    this.name = "FunctionNotFoundError";
+  }
+}
+
+export class ArgumentValidationError extends FunctionError {
+  constructor(detail: string) {
+    super(`ArgumentValidationError: ${detail}`);
+    this.name = "ArgumentValidationError";
+  }
+}
+
+export class ReturnsValidationError extends FunctionError {
+  constructor(detail: string) {
+    super(`ReturnsValidationError: ${detail}`);
+    this.name = "ReturnsValidationError";
+  }
+}

@@ -1,0 +1,75 @@
+/**
+ * What a push tells us about the deployment's functions: which exports are queries, mutations and
+ * actions, their visibility and validators, the HTTP routes, the crons, the schema and auth config.
+ */
+import type { ModuleEnvironment } from "./modules.js";
+import type { ValidatorJson } from "./validator.js";
+
+export type UdfType = "Query" | "Mutation" | "Action";
+export type Visibility = "public" | "internal";
+
+export interface FunctionInfo {
+  /** Canonical path, `messages:list`. */
+  path: string;
+  udfType: UdfType;
+  visibility: Visibility;
+  args: ValidatorJson | null;
+  returns: ValidatorJson | null;
+  environment: ModuleEnvironment;
+}
+
+/** The JSON that `start_push` reports per module, as the CLI's zod schema expects it. */
+export interface AnalyzedModule {
+  functions: { name: string; pos: null; udfType: UdfType; visibility: { kind: Visibility } | null; args: string | null; returns: string | null }[];
+  httpRoutes: { route: { path: string; method: string }; pos: null }[] | null;
+  cronSpecs: { identifier: string; cronSpec: { udfPath: string; udfArgs: string; cronSchedule: unknown } }[] | null;
+  sourceMapped: null;
+}
+
+export interface CronJob {
+  name: string;
+  udfPath: string;
+  /** JSON array with one Convex-JSON args object, as `crons.export()` stores it. */
+  args: unknown[];
+  schedule: CronSchedule;
+}
+
+export type CronSchedule =
+  | { type: "interval"; seconds: number }
+  | { type: "hourly"; minuteUTC: number }
+  | { type: "daily"; hourUTC: number; minuteUTC: number }
+  | { type: "weekly"; dayOfWeek: number; hourUTC: number; minuteUTC: number }
+  | { type: "monthly"; day: number; hourUTC: number; minuteUTC: number }
+  | { type: "cron"; cron: string };
+
+export interface SchemaTable {
+  tableName: string;
+  indexes: { indexDescriptor: string; fields: string[] }[];
+  searchIndexes: unknown[];
+  vectorIndexes: unknown[];
+  documentType: ValidatorJson | null;
+}
+
+export interface AnalyzedSchema {
+  tables: SchemaTable[];
+  schemaValidation: boolean;
+}
+
+/** One `auth.config.ts` provider, normalized to the shape the push response reports. */
+export type AuthProvider =
+  | { type: "customJwt"; applicationID: string | null; issuer: string; jwks: string; algorithm: string }
+  | { applicationID: string; domain: string };
+
+export interface DeploymentAnalysis {
+  modules: Record<string, AnalyzedModule>;
+  functions: Map<string, FunctionInfo>;
+  httpRoutes: { path: string; method: string }[] | null;
+  crons: CronJob[];
+  schema: AnalyzedSchema | null;
+  auth: AuthProvider[];
+}
+
+/** Module paths that hold functions (not shared chunks, not config files). */
+export function isFunctionModule(modulePath: string): boolean {
+  return !modulePath.startsWith("_deps/") && modulePath !== "schema.js" && modulePath !== "auth.config.js" && !modulePath.startsWith("_generated/");
+}

@@ -1,0 +1,196 @@
+/**
+ * An isolate is one `node:vm` context with Convex's globals and the deployment's modules loaded
+ * into it. Queries and mutations run in an isolate whose microtasks drain inside `runInContext`,
+ * so a whole async function completes synchronously, bounded by the vm timeout (an infinite loop
+ * is stopped like on Convex). Actions run in isolates with an ordinary event loop.
+ */
+import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { types } from "node:util";
+import vm from "node:vm";
+import { CompiledModule, resolveModulePath } from "./modules.js";
+
+const preludeSource = readFileSync(new URL("./prelude.js", import.meta.url), "utf8");
+
+/** What a running function may ask of the host. */
+export interface CallHost {
+  syscall(op: string, args: string): string;
+  /** A JSON string, or a promise of one (a nested call returns the callee's promise). */
+  asyncSyscall(op: string, args: string): unknown;
+  jsSyscall(op: string, args: unknown): unknown;
+  log(level: string, args: unknown[]): void;
+}
+
+export interface InvokeRequest {
+  /** Runs inside the isolate: given the module loader, starts the call and returns its promise. */
+  invoke: (load: (modulePath: string) => Record<string, unknown>) => unknown;
+  /** Frozen `Date.now()` (ms) for deterministic functions, or null for real time. */
+  now: number | null;
+  /** Two 64-bit halves seeding `Math.random`, or null for real randomness. */
+  seed: [bigint, bigint] | null;
+  env: Record<string, string>;
+}
+
+export interface ThrownError {
+  name: string;
+  message: string;
+  stack: string;
+  /** Serialized `ConvexError` data, when a ConvexError was thrown. */
+  data?: string;
+}
+
+export type Outcome = { ok: true; value: unknown } | { ok: false; error: ThrownError };
+
+export class FunctionTimeoutError extends Error {
+  constructor(readonly limitMs: number) {
+    super(`Function execution timed out (maximum duration: ${limitMs / 1000}s)`);
+    this.name = "FunctionTimeoutError";
+  }
+}
+
+export class UnsettledFunctionError extends Error {
+  constructor() {
+    super("Function awaited a promise that never settled (only Convex syscalls complete inside queries and mutations)");
+    this.name = "UnsettledFunctionError";
+  }
+}
+
+interface PendingCall {
+  callId: number;
+  host: CallHost;
+  request: InvokeRequest;
+  outcome?: Outcome;
+  resolve?: (outcome: Outcome) => void;
+}
+
+export interface IsolateOptions {
+  /** Queries and mutations: microtasks drain inside each run, bounded by the timeout. */
+  synchronous: boolean;
+  /** Node actions may `require` Node's built-ins and the app's dependencies from this directory. */
+  nodeRequireFrom?: string;
+  /** Host globals beyond the language built-ins: web APIs the user code may use. */
+  webGlobals: Record<string, unknown>;
+}
+
+const startScript = new vm.Script("__convexStart()", { filename: "convex:start" });
+
+export class Isolate {
+  private readonly context: vm.Context;
+  private readonly calls = new Map<number, PendingCall>();
+  private nextCallId = 1;
+  private current: PendingCall | undefined;
+  /** Set once a run was cut short: the context's state is unknown, so its owner should discard it. */
+  poisoned = false;
+
+  constructor(
+    private readonly modules: ReadonlyMap<string, CompiledModule>,
+    private readonly options: IsolateOptions,
+  ) {
+    this.context = vm.createContext(
+      { ...options.webGlobals },
+      {
+        name: "convex-isolate",
+        codeGeneration: { strings: false, wasm: true },
+        microtaskMode: options.synchronous ? "afterEvaluate" : undefined,
+      },
+    );
+    const nodeRequire = options.nodeRequireFrom ? createRequire(options.nodeRequireFrom) : undefined;
+    const host = {
+      syscall: (op: string, args: string) => this.active().host.syscall(op, args),
+      asyncSyscall: (op: string, args: string) => this.active().host.asyncSyscall(op, args),
+      jsSyscall: (op: string, args: unknown) => this.active().host.jsSyscall(op, args),
+      log: (level: string, args: unknown[]) => this.current?.host.log(level, args),
+      isArrayBuffer: (value: unknown) => types.isArrayBuffer(value),
+      compile: (modulePath: string) => this.compile(modulePath),
+      resolve: (fromPath: string, specifier: string) => {
+        const target = resolveModulePath(fromPath, specifier);
+        if (target !== undefined && this.modules.has(target)) return target;
+        if (nodeRequire !== undefined) return nodeRequire(specifier);
+        throw new Error(`Cannot find module "${specifier}" imported from "${fromPath}"`);
+      },
+      request: () => {
+        const call = this.active();
+        return { callId: call.callId, now: call.request.now, seed: call.request.seed, env: { ...call.request.env } };
+      },
+      invoke: (load: (modulePath: string) => Record<string, unknown>) => this.active().request.invoke(load),
+      settle: (callId: number, outcome: Outcome) => {
+        const call = this.calls.get(callId);
+        if (call === undefined) return;
+        this.calls.delete(callId);
+        call.outcome = outcome;
+        call.resolve?.(outcome);
+      },
+    };
+    const install = new vm.Script(preludeSource, { filename: "convex:prelude" }).runInContext(this.context);
+    install(host);
+    if (options.nodeRequireFrom !== undefined) {
+      Object.assign(this.context, { Buffer, process: { ...process, env: {} }, setImmediate, clearImmediate });
+    }
+  }
+
+  /**
+   * Runs a query or mutation to completion within this turn of the event loop. Throws
+   * FunctionTimeoutError when it exceeds `timeoutMs`, UnsettledFunctionError when it waits on
+   * anything but a syscall.
+   */
+  runSync(host: CallHost, request: InvokeRequest, timeoutMs: number): Outcome {
+    if (!this.options.synchronous) throw new Error("runSync needs a synchronous isolate");
+    const call = this.begin(host, request);
+    try {
+      startScript.runInContext(this.context, { timeout: timeoutMs });
+    } catch (error) {
+      this.calls.delete(call.callId);
+      this.poisoned = true;
+      if (error instanceof Error && /Script execution timed out/.test(error.message)) {
+        throw new FunctionTimeoutError(timeoutMs);
+      }
+      throw error;
+    } finally {
+      this.current = undefined;
+    }
+    if (call.outcome === undefined) {
+      this.calls.delete(call.callId);
+      this.poisoned = true;
+      throw new UnsettledFunctionError();
+    }
+    return call.outcome;
+  }
+
+  /** Starts an action; its syscalls may complete later. Only one call at a time per isolate. */
+  run(host: CallHost, request: InvokeRequest): Promise<Outcome> {
+    if (this.options.synchronous) throw new Error("run needs an asynchronous isolate");
+    return new Promise<Outcome>((resolve) => {
+      const call = this.begin(host, request);
+      call.resolve = resolve;
+      try {
+        startScript.runInContext(this.context);
+      } catch (error) {
+        this.calls.delete(call.callId);
+        resolve({ ok: false, error: { name: "Error", message: String((error as Error).message ?? error), stack: "" } });
+      }
+    });
+  }
+
+  /** Pins an action call as the target of this isolate's syscalls until it settles. */
+  private begin(host: CallHost, request: InvokeRequest): PendingCall {
+    const call: PendingCall = { callId: this.nextCallId++, host, request };
+    this.calls.set(call.callId, call);
+    this.current = call;
+    return call;
+  }
+
+  private active(): PendingCall {
+    if (this.current !== undefined) return this.current;
+    // An action's syscalls arrive after `begin` returned; an action isolate runs one call at a time.
+    const [only] = this.calls.values();
+    if (only === undefined) throw new Error("Convex syscall made outside of a running function");
+    return only;
+  }
+
+  private compile(modulePath: string): unknown {
+    const module = this.modules.get(modulePath);
+    if (module === undefined) throw new Error(`Module "${modulePath}" was not pushed`);
+    const wrapper = `(function (exports, require, module) {${module.code}\n})`;
+    return new vm.Script(wrapper, { filename: `convex/${modulePath}` }).runInContext(this.context);
+  }
+}

@@ -1,0 +1,89 @@
+/**
+ * The pushed functions of a deployment, as the official CLI bundles them: ESM modules (one per file
+ * under `convex/`, plus shared `_deps/*.js` chunks) that import each other by relative path.
+ *
+ * `node:vm` can only evaluate ESM behind `--experimental-vm-modules`, so each module is converted once
+ * to a CommonJS function body with esbuild and evaluated inside an isolate with our own `require`.
+ */
+import { createHash } from "node:crypto";
+import path from "node:path";
+import { transformSync } from "esbuild";
+
+export type ModuleEnvironment = "isolate" | "node";
+
+export interface ModuleSource {
+  /** Path relative to the functions directory, e.g. `messages.js` or `_deps/ABC.js`. */
+  path: string;
+  source: string;
+  sourceMap?: string;
+  environment: ModuleEnvironment;
+}
+
+export interface CompiledModule extends ModuleSource {
+  /** CommonJS body, to be wrapped in `(function (exports, require, module) { ... })`. */
+  code: string;
+  /** The hash the CLI compares against to skip re-uploading an unchanged module. */
+  sha256: string;
+}
+
+export class ModuleCompileError extends Error {
+  constructor(modulePath: string, detail: string) {
+    super(`Failed to load module "${modulePath}": ${detail}`);
+    this.name = "ModuleCompileError";
+  }
+}
+
+/** sha256 over source and source map, as `get_config_hashes` reports it. */
+export function moduleHash(source: string, sourceMap: string | undefined): string {
+  const hash = createHash("sha256");
+  hash.update(source);
+  if (sourceMap !== undefined) hash.update(sourceMap);
+  return hash.digest("hex");
+}
+
+export function compileModule(module: ModuleSource): CompiledModule {
+  let code: string;
+  try {
+    code = transformSync(withInlineSourceMap(module), {
+      format: "cjs",
+      loader: "js",
+      sourcemap: "inline",
+      sourcefile: module.path,
+      target: "es2022",
+      logLevel: "silent",
+    }).code;
+  } catch (error) {
+    throw new ModuleCompileError(module.path, (error as Error).message);
+  }
+  return { ...module, code, sha256: moduleHash(module.source, module.sourceMap) };
+}
+
+/** esbuild chains an inline input source map, so stack traces map back to the user's TypeScript. */
+function withInlineSourceMap(module: ModuleSource): string {
+  const source = module.source.replace(/\n\/\/# sourceMappingURL=.*\s*$/, "\n");
+  if (module.sourceMap === undefined) return source;
+  const encoded = Buffer.from(module.sourceMap).toString("base64");
+  return `${source}\n//# sourceMappingURL=data:application/json;base64,${encoded}\n`;
+}
+
+/** Resolves an import specifier written inside `fromPath` to a module path of the same bundle. */
+export function resolveModulePath(fromPath: string, specifier: string): string | undefined {
+  if (!specifier.startsWith("./") && !specifier.startsWith("../")) return undefined;
+  const resolved = path.posix.normalize(path.posix.join(path.posix.dirname(fromPath), specifier));
+  return resolved.startsWith("../") ? undefined : resolved;
+}
+
+/** `messages:list` → module `messages.js`, export `list`; `dir/file` → `dir/file.js`, `default`. */
+export function parseFunctionPath(udfPath: string): { modulePath: string; exportName: string } {
+  const colon = udfPath.lastIndexOf(":");
+  const modulePart = colon === -1 ? udfPath : udfPath.slice(0, colon);
+  const exportName = colon === -1 ? "default" : udfPath.slice(colon + 1);
+  const stripped = modulePart.replace(/\.(js|ts|jsx|tsx|mjs|cjs)$/, "");
+  return { modulePath: `${stripped}.js`, exportName };
+}
+
+/** The canonical `module:export` form Convex reports (no `.js`, `default` spelled out). */
+export function canonicalFunctionPath(udfPath: string): string {
+  const { modulePath, exportName } = parseFunctionPath(udfPath);
+  return `${modulePath.slice(0, -3)}:${exportName}`;
+}

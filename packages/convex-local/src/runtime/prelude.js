@@ -1,0 +1,123 @@
+// Evaluated once inside every isolate context, before any user module. `host` is the only way out:
+// it carries the current call's syscalls and log sink, swapped by the host between calls.
+(function installConvexGlobals(host) {
+  "use strict";
+  const RealDate = Date;
+  const realRandom = Math.random;
+  let frozenNow = null;
+  let rngState = null;
+
+  // xorshift128+ seeded per call, so queries and mutations are deterministic as on Convex.
+  function nextRandom() {
+    let [s1, s0] = rngState;
+    rngState[0] = s0;
+    s1 ^= s1 << 23n & 0xffffffffffffffffn;
+    s1 ^= s1 >> 17n;
+    s1 ^= s0;
+    s1 ^= s0 >> 26n;
+    rngState[1] = s1 & 0xffffffffffffffffn;
+    return Number((rngState[0] + rngState[1]) & 0x1fffffffffffffn) / 2 ** 53;
+  }
+  Math.random = function random() {
+    return rngState === null ? realRandom() : nextRandom();
+  };
+
+  class ConvexDate extends RealDate {
+    constructor(...args) {
+      if (args.length === 0) super(frozenNow ?? RealDate.now());
+      else super(...args);
+    }
+    static now() {
+      return frozenNow ?? RealDate.now();
+    }
+  }
+  globalThis.Date = ConvexDate;
+
+  // Bytes made by host APIs (TextEncoder, Response.arrayBuffer, ...) come from the host realm;
+  // Convex values recognise bytes with `instanceof ArrayBuffer`, so accept either realm.
+  Object.defineProperty(ArrayBuffer, Symbol.hasInstance, { value: (v) => host.isArrayBuffer(v) });
+
+  globalThis.Convex = {
+    syscall: (op, args) => host.syscall(op, args),
+    asyncSyscall: (op, args) => {
+      try {
+        return Promise.resolve(host.asyncSyscall(op, args));
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    },
+    jsSyscall: (op, args) => host.jsSyscall(op, args),
+  };
+
+  const levels = { log: "LOG", info: "INFO", warn: "WARN", error: "ERROR", debug: "DEBUG" };
+  const consoleObject = {};
+  for (const [method, level] of Object.entries(levels)) {
+    consoleObject[method] = (...args) => host.log(level, args);
+  }
+  consoleObject.trace = (...args) => host.log("ERROR", args);
+  const timers = new Map();
+  consoleObject.time = (label = "default") => timers.set(label, RealDate.now());
+  consoleObject.timeEnd = (label = "default") => {
+    const start = timers.get(label);
+    timers.delete(label);
+    host.log("INFO", start === undefined ? [`Timer '${label}' does not exist`] : [`${label}: ${RealDate.now() - start}ms`]);
+  };
+  consoleObject.table = consoleObject.log;
+  consoleObject.dir = consoleObject.log;
+  consoleObject.assert = (condition, ...args) => {
+    if (!condition) host.log("ERROR", ["Assertion failed", ...args]);
+  };
+  globalThis.console = consoleObject;
+  globalThis.process = { env: {} };
+
+  const moduleCache = new Map();
+  function load(modulePath) {
+    const cached = moduleCache.get(modulePath);
+    if (cached !== undefined) return cached.exports;
+    const module = { exports: {} };
+    moduleCache.set(modulePath, module);
+    const body = host.compile(modulePath);
+    try {
+      body.call(module.exports, module.exports, (specifier) => requireFrom(modulePath, specifier), module);
+    } catch (error) {
+      moduleCache.delete(modulePath);
+      throw error;
+    }
+    return module.exports;
+  }
+  function requireFrom(fromPath, specifier) {
+    const target = host.resolve(fromPath, specifier);
+    return typeof target === "string" ? load(target) : target;
+  }
+
+  function describeError(error) {
+    if (typeof error !== "object" || error === null) {
+      return { name: "Error", message: String(error), stack: "", data: undefined };
+    }
+    const isConvexError = Symbol.for("ConvexError") in error || error.ConvexErrorSymbol !== undefined;
+    return {
+      name: typeof error.name === "string" ? error.name : "Error",
+      message: typeof error.message === "string" ? error.message : String(error),
+      stack: typeof error.stack === "string" ? error.stack : "",
+      data: isConvexError && typeof error.data === "string" ? error.data : undefined,
+    };
+  }
+
+  // One entry point for every kind of call; the host reads the request and receives the outcome.
+  globalThis.__convexStart = function start() {
+    const request = host.request();
+    frozenNow = request.now;
+    rngState = request.seed === null ? null : [BigInt.asUintN(64, BigInt(request.seed[0])), BigInt.asUintN(64, BigInt(request.seed[1]))];
+    globalThis.process.env = request.env;
+    let promise;
+    try {
+      promise = Promise.resolve(host.invoke(load, request));
+    } catch (error) {
+      promise = Promise.reject(error);
+    }
+    promise.then(
+      (value) => host.settle(request.callId, { ok: true, value }),
+      (error) => host.settle(request.callId, { ok: false, error: describeError(error) }),
+    );
+  };
+})

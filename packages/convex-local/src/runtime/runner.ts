@@ -1,0 +1,678 @@
+/**
+ * Runs the deployment's functions: resolves a path to a pushed export, validates arguments and
+ * return values, executes it in an isolate with the syscalls Convex's server code expects, and
+ * turns the outcome into Convex's result shape. Queries and mutations run one at a time inside a
+ * storage transaction (so each sees a consistent snapshot and a thrown error commits nothing);
+ * actions run concurrently in their own isolates and reach the database through queries and
+ * mutations, as on Convex.
+ */
+import { randomBytes, randomUUID } from "node:crypto";
+import { jsonToConvex, type JSONValue, type Value } from "convex/values";
+import type { Storage } from "../storage/index.js";
+import { decodeDocumentId } from "../storage/ids.js";
+import { Transaction, type DocumentWrite, type ReadRange, type SerializedQuery } from "../transactions/transaction.js";
+import { checkDocument, checkTableName } from "./documentValues.js";
+import { ArgumentValidationError, FunctionError, FunctionNotFoundError, ReturnsValidationError } from "./errors.js";
+import type { DeploymentAnalysis, FunctionInfo, SchemaTable, UdfType } from "./functions.js";
+import { Isolate, type CallHost, type Outcome, type ThrownError } from "./isolate.js";
+import { formatLogLine } from "./logs.js";
+import { canonicalFunctionPath, parseFunctionPath, type CompiledModule } from "./modules.js";
+import { validateValue, type ValidatorJson } from "./validator.js";
+import { webGlobals } from "./webGlobals.js";
+
+/** Who is calling: a verified user identity (from a JWT) and whether the admin key was presented. */
+export interface Caller {
+  identity: Record<string, JSONValue> | null;
+  admin: boolean;
+}
+
+export const ANONYMOUS: Caller = { identity: null, admin: false };
+
+export type FunctionResult =
+  | { status: "success"; value: JSONValue; logLines: string[] }
+  | { status: "error"; errorMessage: string; errorData?: JSONValue; logLines: string[] };
+
+export interface QueryResult {
+  result: FunctionResult;
+  reads: ReadRange[];
+}
+
+export interface MutationResult {
+  result: FunctionResult;
+  writes: DocumentWrite[];
+}
+
+export interface FunctionLogEntry {
+  path: string;
+  udfType: UdfType | "HttpAction";
+  timestamp: number;
+  executionTimeMs: number;
+  logLines: string[];
+  error?: string;
+}
+
+export interface RunnerOptions {
+  storage: Storage;
+  /** Deployment environment variables, read at each call. */
+  environment: () => Record<string, string>;
+  /** Variables every function sees, e.g. CONVEX_CLOUD_URL and CONVEX_SITE_URL. */
+  systemEnvironment: Record<string, string>;
+  /** Directory from which `"use node"` actions resolve packages. */
+  appDirectory?: string;
+  queryTimeoutMs?: number;
+  onLog?: (entry: FunctionLogEntry) => void;
+  /** Called after every committed mutation that wrote something: reactivity starts here. */
+  onCommit?: (writes: DocumentWrite[], commitTs: bigint) => void;
+}
+
+export interface Deployment {
+  modules: ReadonlyMap<string, CompiledModule>;
+  analysis: DeploymentAnalysis;
+}
+
+type Load = (modulePath: string) => Record<string, unknown>;
+type ConvexFunction = Record<string, (...args: unknown[]) => unknown>;
+
+/** The state of one query or mutation (and the queries/mutations it calls). */
+interface SyncCall {
+  transaction: Transaction;
+  caller: Caller;
+  logLines: string[];
+  load?: Load;
+}
+
+export class FunctionRunner {
+  private deployment: Deployment | undefined;
+  private syncIsolateInstance: Isolate | undefined;
+  private readonly idleActionIsolates: Isolate[] = [];
+  private readonly queryTimeoutMs: number;
+
+  constructor(private readonly options: RunnerOptions) {
+    this.queryTimeoutMs = options.queryTimeoutMs ?? 1000;
+  }
+
+  get analysis(): DeploymentAnalysis | undefined {
+    return this.deployment?.analysis;
+  }
+
+  /** Switches to a newly pushed set of modules; isolates of the previous push are dropped. */
+  install(deployment: Deployment): void {
+    this.deployment = deployment;
+    this.syncIsolateInstance = undefined;
+    this.idleActionIsolates.length = 0;
+  }
+
+  /** Looks a function up as `caller` may see it: internal functions only for the admin. */
+  resolve(path: string, caller: Caller, expected?: UdfType): FunctionInfo {
+    const canonical = canonicalFunctionPath(path);
+    const info = this.deployment?.analysis.functions.get(canonical);
+    if (info === undefined || (info.visibility === "internal" && !caller.admin)) {
+      throw new FunctionNotFoundError(canonical);
+    }
+    if (expected !== undefined && info.udfType !== expected) {
+      throw new FunctionError(
+        `Trying to execute ${canonical} as ${expected}, but it is defined as ${info.udfType}.`,
+      );
+    }
+    return info;
+  }
+
+  query(path: string, args: JSONValue, caller: Caller): QueryResult {
+    const logLines: string[] = [];
+    const started = performance.now();
+    const transaction = new Transaction(this.options.storage, false);
+    let result: FunctionResult;
+    try {
+      const info = this.resolve(path, caller, "Query");
+      result = this.storageRead(() => this.runSync(info, args, { transaction, caller, logLines }));
+    } catch (error) {
+      result = failure(error, logLines);
+    }
+    transaction.finish();
+    this.report(path, "Query", started, result);
+    return { result, reads: transaction.reads };
+  }
+
+  mutation(path: string, args: JSONValue, caller: Caller): MutationResult {
+    const logLines: string[] = [];
+    const started = performance.now();
+    const transaction = new Transaction(this.options.storage, true);
+    let result: FunctionResult;
+    try {
+      const info = this.resolve(path, caller, "Mutation");
+      result = this.options.storage.transaction(() => {
+        const outcome = this.runSync(info, args, { transaction, caller, logLines });
+        if (outcome.status === "error") throw new RolledBack(outcome);
+        return outcome;
+      });
+    } catch (error) {
+      result = error instanceof RolledBack ? error.result : failure(error, logLines);
+    }
+    this.report(path, "Mutation", started, result);
+    const writes = result.status === "success" ? transaction.writes : [];
+    if (writes.length > 0) this.options.onCommit?.(writes, this.options.storage.lastCommitTs());
+    return { result, writes };
+  }
+
+  async action(path: string, args: JSONValue, caller: Caller): Promise<FunctionResult> {
+    const logLines: string[] = [];
+    const started = performance.now();
+    let result: FunctionResult;
+    try {
+      const info = this.resolve(path, caller, "Action");
+      const validatedArgs = this.checkArgs(info, args);
+      const { modulePath, exportName } = parseFunctionPath(info.path);
+      const outcome = await this.runAsync(caller, logLines, (load) => {
+        const fn = exportedFunction(load, modulePath, exportName);
+        return fn.invokeAction(randomUUID(), JSON.stringify([validatedArgs]));
+      });
+      result = this.completeOutcome(info, outcome, logLines);
+    } catch (error) {
+      result = failure(error, logLines);
+    }
+    this.report(path, "Action", started, result);
+    return result;
+  }
+
+  /** Routes a request through `convex/http.ts`; 404 when no route matches, as on Convex. */
+  async httpAction(request: Request): Promise<Response> {
+    const logLines: string[] = [];
+    const started = performance.now();
+    const url = new URL(request.url);
+    const hasRouter = this.deployment?.modules.has("http.js") ?? false;
+    if (!hasRouter) return new Response("No HTTP routes are defined (convex/http.ts)", { status: 404 });
+    let routePath = url.pathname;
+    const outcome = await this.runAsync(ANONYMOUS, logLines, async (load) => {
+      const router = load("http.js").default as {
+        lookup(path: string, method: string): [{ invokeHttpAction(request: Request): Promise<Response> }, string, string] | null;
+      };
+      const match = router.lookup(url.pathname, request.method);
+      if (match === null) return new Response("No matching routes found", { status: 404 });
+      routePath = match[2];
+      return await match[0].invokeHttpAction(request);
+    });
+    const entry: FunctionLogEntry = {
+      path: `${request.method} ${routePath}`,
+      udfType: "HttpAction",
+      timestamp: Date.now(),
+      executionTimeMs: performance.now() - started,
+      logLines,
+    };
+    if (outcome.ok && outcome.value instanceof Response) {
+      this.options.onLog?.(entry);
+      return outcome.value;
+    }
+    const message = outcome.ok ? "HTTP action did not return a Response" : uncaughtMessage(outcome.error);
+    this.options.onLog?.({ ...entry, error: message });
+    return new Response(JSON.stringify({ code: "HttpActionError", message }), {
+      status: 500,
+      headers: { "Content-Type": "application/json" },
+    });
+  }
+
+  /** Loads modules in a scratch isolate and evaluates `invoke` there (used by push analysis). */
+  async evaluate<T>(modules: ReadonlyMap<string, CompiledModule>, invoke: (load: Load) => T, node: boolean): Promise<T> {
+    const isolate = new Isolate(modules, {
+      synchronous: false,
+      webGlobals: webGlobals({ actions: true }),
+      nodeRequireFrom: node ? this.nodeRequireFrom() : undefined,
+    });
+    const logLines: string[] = [];
+    const outcome = await isolate.run(this.hostWithoutDatabase(ANONYMOUS, logLines), {
+      invoke: (load) => invoke(load),
+      now: null,
+      seed: null,
+      env: this.environment(),
+    });
+    if (!outcome.ok) throw new FunctionError(uncaughtMessage(outcome.error));
+    return outcome.value as T;
+  }
+
+  // ---- queries and mutations -------------------------------------------------------------
+
+  /** Storage reads of a query happen in a read transaction so they see one snapshot. */
+  private storageRead<T>(read: () => T): T {
+    return this.options.storage.transaction(read);
+  }
+
+  private runSync(info: FunctionInfo, args: JSONValue, call: SyncCall): FunctionResult {
+    const validatedArgs = this.checkArgs(info, args);
+    const { modulePath, exportName } = parseFunctionPath(info.path);
+    const isolate = this.syncIsolate();
+    let outcome: Outcome;
+    try {
+      outcome = isolate.runSync(this.syncHost(call), {
+        invoke: (load) => {
+          call.load = load;
+          const fn = exportedFunction(load, modulePath, exportName);
+          const argsJson = JSON.stringify([validatedArgs]);
+          return info.udfType === "Query" ? fn.invokeQuery(argsJson) : fn.invokeMutation(argsJson);
+        },
+        now: Date.now(),
+        seed: randomSeed(),
+        env: this.environment(),
+      }, this.queryTimeoutMs);
+    } finally {
+      if (isolate.poisoned) this.syncIsolateInstance = undefined;
+    }
+    call.transaction.finish();
+    return this.completeOutcome(info, outcome, call.logLines);
+  }
+
+  private syncIsolate(): Isolate {
+    if (this.deployment === undefined) throw new FunctionError("No functions have been pushed to this deployment yet.");
+    this.syncIsolateInstance ??= new Isolate(this.deployment.modules, {
+      synchronous: true,
+      webGlobals: webGlobals({ actions: false }),
+    });
+    return this.syncIsolateInstance;
+  }
+
+  private syncHost(call: SyncCall): CallHost {
+    const database = new DatabaseSyscalls(call.transaction, this.schemaTables());
+    return {
+      syscall: (op, args) => JSON.stringify(database.syscall(op, JSON.parse(args))),
+      asyncSyscall: (op, args) => {
+        const parsed = JSON.parse(args);
+        if (op === "1.0/getUserIdentity") return JSON.stringify(call.caller.identity);
+        if (op === "1.0/runUdf") return this.nestedCall(call, parsed);
+        return JSON.stringify(database.asyncSyscall(op, parsed));
+      },
+      jsSyscall: (op) => {
+        throw new Error(`Unsupported syscall ${op}`);
+      },
+      log: (level, args) => call.logLines.push(formatLogLine(level, args)),
+    };
+  }
+
+  /** `ctx.runQuery` / `ctx.runMutation` inside a query or mutation: same transaction, same identity. */
+  private nestedCall(call: SyncCall, request: { udfType: string; args: JSONValue; name?: string; reference?: string }): unknown {
+    const path = request.name ?? request.reference;
+    if (path === undefined) throw new Error("Function handles are not supported by convex-local");
+    const expected: UdfType = request.udfType === "mutation" ? "Mutation" : "Query";
+    if (expected === "Mutation" && !call.transaction.writable) throw new Error("Can't run a mutation from a query");
+    const info = this.resolve(path, { ...call.caller, admin: true }, expected);
+    const validatedArgs = this.checkArgs(info, request.args);
+    const { modulePath, exportName } = parseFunctionPath(info.path);
+    const fn = exportedFunction(call.load!, modulePath, exportName);
+    const argsJson = JSON.stringify([validatedArgs]);
+    const promise = (expected === "Query" ? fn.invokeQuery(argsJson) : fn.invokeMutation(argsJson)) as Promise<string>;
+    return promise.then((value) => {
+      this.checkReturns(info, value);
+      return value;
+    });
+  }
+
+  // ---- actions --------------------------------------------------------------------------
+
+  private async runAsync(caller: Caller, logLines: string[], invoke: (load: Load) => unknown): Promise<Outcome> {
+    if (this.deployment === undefined) throw new FunctionError("No functions have been pushed to this deployment yet.");
+    const deployment = this.deployment;
+    const isolate =
+      this.idleActionIsolates.pop() ??
+      new Isolate(deployment.modules, {
+        synchronous: false,
+        webGlobals: webGlobals({ actions: true }),
+        nodeRequireFrom: this.nodeRequireFrom(),
+      });
+    try {
+      return await isolate.run(this.actionHost(caller, logLines), { invoke, now: null, seed: null, env: this.environment() });
+    } finally {
+      if (this.deployment === deployment && !isolate.poisoned) this.idleActionIsolates.push(isolate);
+    }
+  }
+
+  private actionHost(caller: Caller, logLines: string[]): CallHost {
+    const base = this.hostWithoutDatabase(caller, logLines);
+    return {
+      ...base,
+      asyncSyscall: async (op, args) => {
+        const request = JSON.parse(args) as { name?: string; reference?: string; args: JSONValue };
+        const path = request.name ?? request.reference ?? "";
+        const innerCaller = { ...caller, admin: true };
+        switch (op) {
+          case "1.0/actions/query": {
+            this.resolve(path, innerCaller, "Query");
+            return unwrap(this.query(path, request.args, innerCaller).result);
+          }
+          case "1.0/actions/mutation": {
+            this.resolve(path, innerCaller, "Mutation");
+            return unwrap(this.mutation(path, request.args, innerCaller).result);
+          }
+          case "1.0/actions/action": {
+            this.resolve(path, innerCaller, "Action");
+            return unwrap(await this.action(path, request.args, innerCaller));
+          }
+          default:
+            return base.asyncSyscall(op, args);
+        }
+      },
+    };
+  }
+
+  private hostWithoutDatabase(caller: Caller, logLines: string[]): CallHost {
+    return {
+      syscall: (op) => {
+        throw new Error(`The syscall ${op} is not available in actions`);
+      },
+      asyncSyscall: (op) => {
+        if (op === "1.0/getUserIdentity") return JSON.stringify(caller.identity);
+        throw new Error(`Unsupported syscall ${op}`);
+      },
+      jsSyscall: (op) => {
+        throw new Error(`Unsupported syscall ${op}`);
+      },
+      log: (level, args) => logLines.push(formatLogLine(level, args)),
+    };
+  }
+
+  // ---- shared ----------------------------------------------------------------------------
+
+  private checkArgs(info: FunctionInfo, args: JSONValue): JSONValue {
+    let value: Value;
+    try {
+      value = jsonToConvex(args);
+    } catch (error) {
+      throw new ArgumentValidationError(`Invalid argument encoding: ${(error as Error).message}`);
+    }
+    if (typeof value !== "object" || value === null || Array.isArray(value) || value instanceof ArrayBuffer) {
+      throw new ArgumentValidationError(`Function arguments for ${info.path} must be an object.`);
+    }
+    if (info.args !== null) {
+      const failure = validateValue(value, info.args, this.idTable);
+      if (failure) throw new ArgumentValidationError(failure.message);
+    }
+    return args;
+  }
+
+  private checkReturns(info: FunctionInfo, valueJson: unknown): void {
+    if (info.returns === null || typeof valueJson !== "string") return;
+    const failure = validateValue(jsonToConvex(JSON.parse(valueJson)), info.returns, this.idTable);
+    if (failure) throw new ReturnsValidationError(failure.message);
+  }
+
+  private readonly idTable = (id: string): string | null => {
+    const decoded = decodeDocumentId(id);
+    return decoded === null ? null : this.options.storage.tableName(decoded.tableNumber) ?? null;
+  };
+
+  private completeOutcome(info: FunctionInfo, outcome: Outcome, logLines: string[]): FunctionResult {
+    if (!outcome.ok) return errorResult(outcome.error, logLines);
+    this.checkReturns(info, outcome.value);
+    return { status: "success", value: JSON.parse(outcome.value as string) as JSONValue, logLines };
+  }
+
+  private schemaTables(): Map<string, SchemaTable> | null {
+    const schema = this.deployment?.analysis.schema;
+    if (!schema || !schema.schemaValidation) return null;
+    return new Map(schema.tables.map((table) => [table.tableName, table]));
+  }
+
+  private environment(): Record<string, string> {
+    return { ...this.options.environment(), ...this.options.systemEnvironment };
+  }
+
+  private nodeRequireFrom(): string {
+    return `${this.options.appDirectory ?? process.cwd()}/package.json`;
+  }
+
+  private report(path: string, udfType: UdfType, started: number, result: FunctionResult): void {
+    this.options.onLog?.({
+      path: canonicalFunctionPath(path),
+      udfType,
+      timestamp: Date.now(),
+      executionTimeMs: performance.now() - started,
+      logLines: result.logLines,
+      error: result.status === "error" ? result.errorMessage : undefined,
+    });
+  }
+}
+
+/**
+ * The database syscalls of `convex/server`'s `ctx.db`, against one transaction, with Convex's
+ * document rules and the schema's validators applied to every write.
+ */
+class DatabaseSyscalls {
+  constructor(
+    private readonly transaction: Transaction,
+    private readonly schema: Map<string, SchemaTable> | null,
+  ) {}
+
+  syscall(op: string, args: Record<string, unknown>): unknown {
+    switch (op) {
+      case "1.0/queryStream":
+        return { queryId: this.transaction.startQuery(args.query as SerializedQuery) };
+      case "1.0/queryCleanup":
+        this.transaction.closeQuery(args.queryId as number);
+        return true;
+      case "1.0/db/normalizeId": {
+        const id = args.idString as string;
+        return { id: this.transaction.tableOfId(id) === args.table ? id : null };
+      }
+      case "1.0/getSnapshotTs":
+        return { $integer: Buffer.from(new BigInt64Array([this.transaction.storage.lastCommitTs()]).buffer).toString("base64") };
+      default:
+        throw new Error(`Unsupported syscall ${op}`);
+    }
+  }
+
+  asyncSyscall(op: string, args: Record<string, unknown>): unknown {
+    switch (op) {
+      case "1.0/get": {
+        const id = this.documentId("get", args.id, args.table as string | undefined);
+        const json = id === null ? null : this.transaction.get(id);
+        return json === null ? null : JSON.parse(json);
+      }
+      case "1.0/insert": {
+        const table = args.table as string;
+        checkTableName(table);
+        const value = args.value as Record<string, JSONValue>;
+        this.checkWrite(table, value);
+        return { _id: this.transaction.insert(table, value) };
+      }
+      case "1.0/shallowMerge": {
+        const id = this.requireId("patch", args.id, args.table as string | undefined);
+        const existing = this.existing(id, "patch");
+        const patch = args.value as Record<string, JSONValue>;
+        const merged: Record<string, JSONValue> = { ...withoutSystemFields(existing) };
+        for (const [field, value] of Object.entries(patch)) {
+          if (field === "_id" || field === "_creationTime") {
+            if (JSON.stringify(value) !== JSON.stringify(existing[field])) {
+              throw new Error(`Provided ${field} field does not match the document's ${field}`);
+            }
+            continue;
+          }
+          if (isUndefinedMarker(value)) delete merged[field];
+          else merged[field] = value;
+        }
+        this.checkWrite(this.transaction.tableOfId(id)!, merged);
+        this.transaction.replace(id, merged);
+        return null;
+      }
+      case "1.0/replace": {
+        const id = this.requireId("replace", args.id, args.table as string | undefined);
+        const existing = this.existing(id, "replace");
+        const value = args.value as Record<string, JSONValue>;
+        for (const field of ["_id", "_creationTime"] as const) {
+          if (field in value && JSON.stringify(value[field]) !== JSON.stringify(existing[field])) {
+            throw new Error(`Provided ${field} field does not match the document's ${field}`);
+          }
+        }
+        const replacement = withoutSystemFields(value);
+        this.checkWrite(this.transaction.tableOfId(id)!, replacement);
+        this.transaction.replace(id, replacement);
+        return null;
+      }
+      case "1.0/remove": {
+        const id = this.requireId("delete", args.id, args.table as string | undefined);
+        this.existing(id, "delete");
+        this.transaction.delete(id);
+        return null;
+      }
+      case "1.0/queryStreamNext": {
+        const json = this.transaction.queryNext(args.queryId as number);
+        return json === null ? { value: null, done: true } : { value: JSON.parse(json), done: false };
+      }
+      case "1.0/queryPage":
+        return this.queryPage(args);
+      case "1.0/count":
+        return this.transaction.count(args.table as string);
+      default:
+        throw new Error(`Unsupported syscall ${op}`);
+    }
+  }
+
+  private queryPage(args: Record<string, unknown>): unknown {
+    const query = args.query as SerializedQuery;
+    const pageSize = args.pageSize as number;
+    const start = decodeCursor(args.cursor as string | null);
+    const end = args.endCursor === null || args.endCursor === undefined ? undefined : decodeCursor(args.endCursor as string);
+    const maximumRowsRead = (args.maximumRowsRead as number | null) ?? Infinity;
+    if (start === "end") return { page: [], isDone: true, continueCursor: END_CURSOR };
+    const stream = this.transaction.openStream(query, start);
+    const page: JSONValue[] = [];
+    let isDone = false;
+    let rowsRead = 0;
+    while (true) {
+      if (end === undefined && page.length >= pageSize) break;
+      if (end !== undefined && end !== "end" && stream.position !== undefined && reachedEnd(stream.position, end, stream.order)) break;
+      if (rowsRead >= maximumRowsRead) break;
+      const row = stream.next();
+      rowsRead++;
+      if (row === null) {
+        isDone = true;
+        break;
+      }
+      if (end !== undefined && end !== "end" && pastEnd(row.key, end, stream.order)) break;
+      page.push(JSON.parse(row.json));
+    }
+    this.transaction.recordStreamRead(stream);
+    const position = stream.position;
+    const continueCursor = isDone ? END_CURSOR : encodeCursor(end !== undefined && end !== "end" ? end : position);
+    return { page, isDone: isDone || end === "end", continueCursor };
+  }
+
+  private checkWrite(table: string, value: Record<string, JSONValue>): void {
+    let converted: Record<string, Value>;
+    try {
+      converted = jsonToConvex(value) as Record<string, Value>;
+    } catch (error) {
+      throw new Error(`Invalid value for table "${table}": ${(error as Error).message}`);
+    }
+    checkDocument(converted, JSON.stringify(value).length);
+    const definition = this.schema?.get(table);
+    if (this.schema !== null && definition === undefined) {
+      throw new Error(`Failed to insert or update a document in table "${table}" because it does not match the schema: table "${table}" is not in the schema`);
+    }
+    if (definition?.documentType) {
+      const failure = validateValue(converted, definition.documentType, (id) => this.transaction.tableOfId(id));
+      if (failure) {
+        throw new Error(`Failed to insert or update a document in table "${table}" because it does not match the schema: ${failure.message}`);
+      }
+    }
+  }
+
+  /** The id of `db.get`: malformed strings and ids of another table give null, as on Convex. */
+  private documentId(operation: string, id: unknown, table: string | undefined): string | null {
+    if (typeof id !== "string") throw new Error(`Invalid argument \`id\` for \`db.${operation}\`: expected a string`);
+    const decoded = decodeDocumentId(id);
+    if (decoded === null) throw new Error(`Invalid argument \`id\` for \`db.${operation}\`: "${id}" is not a valid ID`);
+    const actualTable = this.transaction.tableOfId(id);
+    if (table !== undefined && actualTable !== null && actualTable !== table) return null;
+    return actualTable === null ? null : id;
+  }
+
+  private requireId(operation: string, id: unknown, table: string | undefined): string {
+    const resolved = this.documentId(operation, id, table);
+    if (resolved === null) throw new Error(`Invalid argument \`id\` for \`db.${operation}\`: no document with ID "${String(id)}"${table ? ` in table "${table}"` : ""}`);
+    return resolved;
+  }
+
+  private existing(id: string, operation: string): Record<string, JSONValue> {
+    const json = this.transaction.get(id);
+    if (json === null) throw new Error(`${operation === "delete" ? "Delete" : "Update"} on nonexistent document ID ${id}`);
+    return JSON.parse(json) as Record<string, JSONValue>;
+  }
+}
+
+const END_CURSOR = "_end_cursor";
+
+function encodeCursor(position: Buffer | undefined): string {
+  return position === undefined ? "_start_cursor" : position.toString("base64url");
+}
+
+function decodeCursor(cursor: string | null): Buffer | "end" | undefined {
+  if (cursor === null || cursor === "_start_cursor") return undefined;
+  if (cursor === END_CURSOR) return "end";
+  if (!/^[A-Za-z0-9_-]+$/.test(cursor)) throw new Error(`Invalid pagination cursor: ${JSON.stringify(cursor)}`);
+  return Buffer.from(cursor, "base64url");
+}
+
+function pastEnd(key: Buffer, end: Buffer, order: "asc" | "desc"): boolean {
+  const comparison = Buffer.compare(key, end);
+  return order === "asc" ? comparison > 0 : comparison < 0;
+}
+
+function reachedEnd(position: Buffer, end: Buffer, order: "asc" | "desc"): boolean {
+  const comparison = Buffer.compare(position, end);
+  return order === "asc" ? comparison >= 0 : comparison <= 0;
+}
+
+class RolledBack extends Error {
+  constructor(readonly result: FunctionResult) {
+    super("rolled back");
+  }
+}
+
+function exportedFunction(load: Load, modulePath: string, exportName: string): ConvexFunction {
+  const fn = load(modulePath)[exportName] as ConvexFunction | undefined;
+  if (fn === undefined) throw new FunctionNotFoundError(`${modulePath.slice(0, -3)}:${exportName}`);
+  return fn;
+}
+
+function withoutSystemFields(value: Record<string, JSONValue>): Record<string, JSONValue> {
+  const { _id, _creationTime, ...rest } = value;
+  return rest;
+}
+
+function isUndefinedMarker(value: unknown): boolean {
+  return typeof value === "object" && value !== null && "$undefined" in value;
+}
+
+function randomSeed(): [bigint, bigint] {
+  const bytes = randomBytes(16);
+  return [bytes.readBigUInt64LE(0) | 1n, bytes.readBigUInt64LE(8)];
+}
+
+/** The value of a nested call, or its error rethrown into the caller as Convex does. */
+function unwrap(result: FunctionResult): string {
+  if (result.status === "success") return JSON.stringify(result.value);
+  const error = new Error(result.errorMessage) as Error & { data?: JSONValue };
+  if (result.errorData !== undefined) error.data = result.errorData;
+  throw error;
+}
+
+export function uncaughtMessage(error: ThrownError): string {
+  const frames = error.stack
+    .split("\n")
+    .filter((line) => /^\s+at /.test(line) && line.includes("convex/") && !line.includes("convex/_deps/"));
+  const name = error.data !== undefined ? "ConvexError" : error.name;
+  return [`Uncaught ${name}: ${error.message}`, ...frames].join("\n");
+}
+
+function errorResult(error: ThrownError, logLines: string[]): FunctionResult {
+  const result: FunctionResult = { status: "error", errorMessage: uncaughtMessage(error), logLines };
+  if (error.data !== undefined) result.errorData = JSON.parse(error.data) as JSONValue;
+  return result;
+}
+
+function failure(error: unknown, logLines: string[]): FunctionResult {
+  if (error instanceof FunctionError) {
+    const result: FunctionResult = { status: "error", errorMessage: error.message, logLines };
+    if (error.errorData !== undefined) result.errorData = error.errorData;
+    return result;
+  }
+  const message = error instanceof Error ? `${error.name === "Error" ? "Uncaught Error" : error.name}: ${error.message}` : String(error);
+  return { status: "error", errorMessage: message, logLines };
+}
+

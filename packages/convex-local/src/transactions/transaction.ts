@@ -1,0 +1,338 @@
+/**
+ * One function execution's view of the database: reads and writes go to storage inside the
+ * caller's SQLite transaction (functions run one at a time, so that is a consistent snapshot),
+ * while this object keeps what reactivity and limits need — the index ranges read, the documents
+ * written — and enforces Convex's per-transaction limits.
+ */
+import { jsonToConvex, type JSONValue, type Value } from "convex/values";
+import { decodeDocumentId } from "../storage/ids.js";
+import { encodeIndexKey, rangeForIndexExpression, type FieldBound, type KeyRange } from "../storage/keys.js";
+import { BY_CREATION_TIME_INDEX, BY_ID_INDEX, type Storage } from "../storage/index.js";
+import { evaluateFilter, type FilterExpression } from "./filter.js";
+import { DEFAULT_LIMITS, TransactionLimitError, type TransactionLimits } from "./limits.js";
+
+/** A range of one index that a transaction read; writes into it invalidate the reader. */
+export interface ReadRange {
+  table: string;
+  index: string;
+  range: KeyRange;
+}
+
+export interface DocumentWrite {
+  table: string;
+  id: string;
+  /** JSON text before and after; null when inserted or deleted. */
+  before: string | null;
+  after: string | null;
+}
+
+export type QuerySource =
+  | { type: "FullTableScan"; tableName: string; order: "asc" | "desc" | null }
+  | { type: "IndexRange"; indexName: string; range: RangeExpression[]; order: "asc" | "desc" | null }
+  | { type: "Search"; indexName: string; filters: unknown[] };
+
+export interface RangeExpression {
+  type: "Eq" | "Gt" | "Gte" | "Lt" | "Lte";
+  fieldPath: string;
+  value: JSONValue;
+}
+
+export interface SerializedQuery {
+  source: QuerySource;
+  operators: ({ filter: FilterExpression } | { limit: number })[];
+}
+
+export class QueryError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "QueryError";
+  }
+}
+
+const SCAN_BATCH = 128;
+
+/** A running `db.query(...)`: documents come from storage in batches, resuming after the last key. */
+export class QueryStream {
+  private buffer: { key: Buffer; json: string }[] = [];
+  private lastKey: Buffer | undefined;
+  private exhausted = false;
+  private returned = 0;
+  readonly table: string;
+  readonly index: string;
+  readonly range: KeyRange;
+  readonly order: "asc" | "desc";
+  private readonly filters: FilterExpression[];
+  private readonly limit: number | undefined;
+
+  constructor(
+    private readonly transaction: Transaction,
+    query: SerializedQuery,
+    resumeAfter?: Buffer,
+  ) {
+    const resolved = transaction.resolveSource(query.source);
+    this.table = resolved.table;
+    this.index = resolved.index;
+    this.range = resolved.range;
+    this.order = resolved.order;
+    this.filters = [];
+    let limit: number | undefined;
+    for (const operator of query.operators) {
+      if ("filter" in operator) this.filters.push(operator.filter);
+      else if ("limit" in operator) limit = limit === undefined ? operator.limit : Math.min(limit, operator.limit);
+    }
+    this.limit = limit;
+    this.lastKey = resumeAfter;
+  }
+
+  /** The next matching document as JSON text, with its index key; null at the end. */
+  next(): { key: Buffer; json: string } | null {
+    while (true) {
+      if (this.limit !== undefined && this.returned >= this.limit) return null;
+      if (this.buffer.length === 0 && !this.refill()) return null;
+      const row = this.buffer.shift()!;
+      this.lastKey = row.key;
+      if (this.filters.length > 0) {
+        const document = jsonToConvex(JSON.parse(row.json)) as Record<string, Value>;
+        if (!this.filters.every((filter) => evaluateFilter(filter, document))) continue;
+      }
+      this.returned++;
+      return row;
+    }
+  }
+
+  /** The part of the index this stream has looked at so far (all of it once exhausted). */
+  coveredRange(): KeyRange {
+    if (this.exhausted || this.lastKey === undefined) {
+      return this.exhausted ? this.range : { ...this.range, upper: this.range.lower, upperInclusive: false };
+    }
+    return this.order === "asc"
+      ? { ...this.range, upper: this.lastKey, upperInclusive: true }
+      : { ...this.range, lower: this.lastKey, lowerInclusive: true };
+  }
+
+  get position(): Buffer | undefined {
+    return this.lastKey;
+  }
+
+  get isExhausted(): boolean {
+    return this.exhausted && this.buffer.length === 0;
+  }
+
+  private refill(): boolean {
+    if (this.exhausted) return false;
+    const range: KeyRange = { ...this.range };
+    if (this.lastKey !== undefined) {
+      if (this.order === "asc") {
+        range.lower = this.lastKey;
+        range.lowerInclusive = false;
+      } else {
+        range.upper = this.lastKey;
+        range.upperInclusive = false;
+      }
+    }
+    const rows = this.transaction.scan(this.table, this.index, range, this.order, SCAN_BATCH);
+    if (rows.length < SCAN_BATCH) this.exhausted = true;
+    this.buffer = rows;
+    return rows.length > 0;
+  }
+}
+
+export class Transaction {
+  readonly reads: ReadRange[] = [];
+  readonly writes: DocumentWrite[] = [];
+  private documentsRead = 0;
+  private bytesRead = 0;
+  private bytesWritten = 0;
+  private readonly streams = new Map<number, QueryStream>();
+  private nextStreamId = 1;
+
+  constructor(
+    readonly storage: Storage,
+    readonly writable: boolean,
+    private readonly limits: TransactionLimits = DEFAULT_LIMITS,
+  ) {}
+
+  /** The table an id belongs to, or null when it is no id of any existing table. */
+  tableOfId(id: string): string | null {
+    const decoded = decodeDocumentId(id);
+    if (decoded === null) return null;
+    return this.storage.tableName(decoded.tableNumber) ?? null;
+  }
+
+  get(id: string): string | null {
+    const table = this.tableOfId(id);
+    if (table === null) return null;
+    const json = this.storage.getDocument(id);
+    const point = encodeIndexKey([id]);
+    this.reads.push({ table, index: BY_ID_INDEX, range: { lower: point, lowerInclusive: true, upper: point, upperInclusive: true } });
+    if (json !== null) this.countRead(json);
+    return json;
+  }
+
+  insert(table: string, value: Record<string, JSONValue>): string {
+    this.assertWritable("insert");
+    const { id, json } = this.storage.insertDocument(table, value);
+    this.recordWrite({ table, id, before: null, after: json });
+    return id;
+  }
+
+  replace(id: string, value: Record<string, JSONValue>): void {
+    this.assertWritable("replace");
+    const table = this.requireTable(id);
+    const before = this.storage.getDocument(id);
+    if (before === null) throw new QueryError(`Update on nonexistent document ID ${id}`);
+    const after = this.storage.replaceDocument(id, value);
+    this.recordWrite({ table, id, before, after });
+  }
+
+  delete(id: string): void {
+    this.assertWritable("delete");
+    const table = this.requireTable(id);
+    const before = this.storage.getDocument(id);
+    if (before === null) throw new QueryError(`Delete on nonexistent document ID ${id}`);
+    this.storage.deleteDocument(id);
+    this.recordWrite({ table, id, before, after: null });
+  }
+
+  count(table: string): number {
+    this.reads.push({ table, index: BY_ID_INDEX, range: { lowerInclusive: true, upperInclusive: false } });
+    return this.storage.tableNumber(table) === undefined ? 0 : this.storage.countDocuments(table);
+  }
+
+  openStream(query: SerializedQuery, resumeAfter?: Buffer): QueryStream {
+    return new QueryStream(this, query, resumeAfter);
+  }
+
+  startQuery(query: SerializedQuery): number {
+    const id = this.nextStreamId++;
+    this.streams.set(id, this.openStream(query));
+    return id;
+  }
+
+  queryNext(queryId: number): string | null {
+    const stream = this.streams.get(queryId);
+    if (stream === undefined) throw new QueryError(`Query ${queryId} is not open`);
+    const row = stream.next();
+    if (row === null) this.closeQuery(queryId);
+    return row === null ? null : row.json;
+  }
+
+  closeQuery(queryId: number): void {
+    const stream = this.streams.get(queryId);
+    if (stream === undefined) return;
+    this.streams.delete(queryId);
+    this.recordStreamRead(stream);
+  }
+
+  /** Records the range a finished (or abandoned) stream covered. */
+  recordStreamRead(stream: QueryStream): void {
+    this.reads.push({ table: stream.table, index: stream.index, range: stream.coveredRange() });
+  }
+
+  /** Closes every stream still open (a function may stop iterating early). */
+  finish(): void {
+    for (const id of [...this.streams.keys()]) this.closeQuery(id);
+  }
+
+  /** Storage rows for a stream, counting them against the read limits. */
+  scan(table: string, index: string, range: KeyRange, order: "asc" | "desc", limit: number): { key: Buffer; json: string }[] {
+    if (this.storage.tableNumber(table) === undefined) return [];
+    const rows = [];
+    for (const row of this.storage.scanIndex(table, index, range, order, { limit })) {
+      this.countRead(row.json);
+      rows.push({ key: row.key, json: row.json });
+    }
+    return rows;
+  }
+
+  resolveSource(source: QuerySource): { table: string; index: string; range: KeyRange; order: "asc" | "desc" } {
+    if (source.type === "Search") throw new QueryError("Search indexes are not supported by convex-local yet");
+    const order = source.order ?? "asc";
+    if (source.type === "FullTableScan") {
+      return { table: source.tableName, index: BY_CREATION_TIME_INDEX, range: { lowerInclusive: true, upperInclusive: false }, order };
+    }
+    const dot = source.indexName.indexOf(".");
+    const table = source.indexName.slice(0, dot);
+    const index = source.indexName.slice(dot + 1);
+    const fields = this.indexFields(table, index);
+    return { table, index, range: indexRange(source.indexName, fields, source.range), order };
+  }
+
+  /** The fields an index range may name, in order: the indexed fields, then `_creationTime`, `_id`. */
+  private indexFields(table: string, index: string): string[] {
+    if (this.storage.tableNumber(table) === undefined) {
+      if (index === BY_ID_INDEX) return ["_id"];
+      if (index === BY_CREATION_TIME_INDEX) return ["_creationTime", "_id"];
+      throw new QueryError(`Index ${table}.${index} not found.`);
+    }
+    const definition = this.storage.listIndexes(table).find((candidate) => candidate.name === index);
+    if (definition === undefined) throw new QueryError(`Index ${table}.${index} not found.`);
+    return definition.keyFields;
+  }
+
+  private countRead(json: string): void {
+    this.documentsRead++;
+    this.bytesRead += json.length;
+    if (this.documentsRead > this.limits.maxDocumentsRead) throw new TransactionLimitError("documents read", this.limits.maxDocumentsRead);
+    if (this.bytesRead > this.limits.maxBytesRead) throw new TransactionLimitError("bytes read", this.limits.maxBytesRead);
+  }
+
+  private recordWrite(write: DocumentWrite): void {
+    this.writes.push(write);
+    this.bytesWritten += write.after?.length ?? 0;
+    if (this.writes.length > this.limits.maxDocumentsWritten) throw new TransactionLimitError("documents written", this.limits.maxDocumentsWritten);
+    if (this.bytesWritten > this.limits.maxBytesWritten) throw new TransactionLimitError("bytes written", this.limits.maxBytesWritten);
+  }
+
+  private requireTable(id: string): string {
+    const table = this.tableOfId(id);
+    if (table === null) throw new QueryError(`Invalid document ID: "${id}"`);
+    return table;
+  }
+
+  private assertWritable(operation: string): void {
+    if (!this.writable) throw new QueryError(`${operation} is not allowed in a query: queries are read-only. Use a mutation to change data.`);
+  }
+}
+
+/**
+ * Turns `withIndex(..., q => q.eq(a).eq(b).gt(c)...)` into a key range, checking that the
+ * expressions follow the index's field order as Convex requires.
+ */
+function indexRange(indexName: string, fields: string[], expressions: RangeExpression[]): KeyRange {
+  const eq: (Value | undefined)[] = [];
+  let lower: FieldBound | undefined;
+  let upper: FieldBound | undefined;
+  let boundField: string | undefined;
+  for (const expression of expressions) {
+    const value = isUndefinedMarker(expression.value) ? undefined : jsonToConvex(expression.value);
+    if (expression.type === "Eq") {
+      if (boundField !== undefined) throw new QueryError(`Uncaught Error: Tried to query index ${indexName} but the query didn't use the index fields in order. An equality on ${expression.fieldPath} follows a range on ${boundField}.`);
+      if (fields[eq.length] !== expression.fieldPath) throw outOfOrder(indexName, fields, expression.fieldPath);
+      eq.push(value);
+      continue;
+    }
+    if (fields[eq.length] !== expression.fieldPath) throw outOfOrder(indexName, fields, expression.fieldPath);
+    boundField = expression.fieldPath;
+    const op = expression.type.toLowerCase() as FieldBound["op"];
+    if (op === "gt" || op === "gte") {
+      if (lower !== undefined) throw new QueryError(`Index ${indexName} range has two lower bounds on ${expression.fieldPath}`);
+      lower = { op, value };
+    } else {
+      if (upper !== undefined) throw new QueryError(`Index ${indexName} range has two upper bounds on ${expression.fieldPath}`);
+      upper = { op, value };
+    }
+  }
+  return rangeForIndexExpression(eq, lower, upper);
+}
+
+function outOfOrder(indexName: string, fields: string[], fieldPath: string): QueryError {
+  return new QueryError(
+    `Tried to query index ${indexName} but the query didn't use the index fields in order. ` +
+      `Index fields: [${fields.map((field) => `"${field}"`).join(", ")}], query field: "${fieldPath}".`,
+  );
+}
+
+function isUndefinedMarker(value: unknown): boolean {
+  return typeof value === "object" && value !== null && "$undefined" in value;
+}

@@ -1,0 +1,236 @@
+/**
+ * Conformance of the deployment API with the official clients: the fixture app is pushed with
+ * `npx convex deploy` and called through `ConvexHttpClient` and `convex/nextjs`.
+ */
+import { existsSync, readFileSync } from "node:fs";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ConvexHttpClient } from "convex/browser";
+import { fetchAction, fetchMutation, fetchQuery } from "convex/nextjs";
+import { anyApi, makeFunctionReference } from "convex/server";
+import { ConvexError } from "convex/values";
+import { deployFixture, type TestDeployment } from "./harness.js";
+
+const api = anyApi;
+let deployment: TestDeployment;
+let client: ConvexHttpClient;
+
+beforeAll(async () => {
+  deployment = await deployFixture();
+  client = new ConvexHttpClient(deployment.backend.url);
+}, 180_000);
+
+afterAll(async () => {
+  await deployment?.cleanup();
+});
+
+describe("push with the official CLI", () => {
+  it("generates typed bindings and reports functions", async () => {
+    expect(existsSync(path.join(deployment.appDir, "convex/_generated/api.d.ts"))).toBe(true);
+    expect(readFileSync(path.join(deployment.appDir, "convex/_generated/api.d.ts"), "utf8")).toContain("messages");
+    const info = deployment.backend.runner.resolve("messages:send", { identity: null, admin: false });
+    expect(info).toMatchObject({ udfType: "Mutation", visibility: "public" });
+  });
+
+  it("re-pushes unchanged modules by hash with `dev --once`", async () => {
+    const { stderr } = await deployment.cli(["dev", "--once", "--typecheck", "disable"]);
+    expect(stderr).toMatch(/Convex functions ready/);
+  });
+});
+
+describe("CRUD through ConvexHttpClient", () => {
+  it("inserts, reads, patches and deletes", async () => {
+    const id = await client.mutation(api.messages.send, { author: "ada", body: "hello" });
+    expect(typeof id).toBe("string");
+    const doc = await client.query(api.messages.get, { id });
+    expect(doc).toMatchObject({ _id: id, author: "ada", body: "hello" });
+    expect(typeof doc._creationTime).toBe("number");
+    await client.mutation(api.messages.like, { id });
+    await client.mutation(api.messages.like, { id });
+    expect((await client.query(api.messages.get, { id })).likes).toBe(2);
+    await client.mutation(api.messages.remove, { id });
+    expect(await client.query(api.messages.get, { id })).toBeNull();
+  });
+
+  it("rolls back every write of a mutation that throws", async () => {
+    const before = await client.query(api.messages.list, {});
+    await expect(client.mutation(api.messages.failAfterWrite, { body: "x" })).rejects.toThrow(/boom after write/);
+    expect(await client.query(api.messages.list, {})).toEqual(before);
+  });
+
+  it("carries ConvexError data to the client", async () => {
+    const id = await client.mutation(api.messages.send, { author: "ada", body: "to delete" });
+    await client.mutation(api.messages.remove, { id });
+    const error = await client.mutation(api.messages.like, { id }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ConvexError);
+    expect((error as ConvexError<{ code: string }>).data).toEqual({ code: "NOT_FOUND", id });
+  });
+});
+
+describe("indexes", () => {
+  it("serves every range operator in both orders", async () => {
+    await client.mutation(api.messages.clear as never, {}).catch(() => undefined);
+    const admin = new ConvexHttpClient(deployment.backend.url);
+    admin.setAdminAuth(deployment.backend.adminKey);
+    await admin.mutation(makeFunctionReference<"mutation">("messages:clear"), {});
+    for (const likes of [5, 1, 3, 2, 4]) await client.mutation(api.messages.send, { author: "range", body: `m${likes}`, likes });
+    const likesOf = (docs: { likes: number }[]) => docs.map((doc) => doc.likes);
+    expect(likesOf(await client.query(api.messages.likesBetween, {}))).toEqual([1, 2, 3, 4, 5]);
+    expect(likesOf(await client.query(api.messages.likesBetween, { gt: 2 }))).toEqual([3, 4, 5]);
+    expect(likesOf(await client.query(api.messages.likesBetween, { gte: 2 }))).toEqual([2, 3, 4, 5]);
+    expect(likesOf(await client.query(api.messages.likesBetween, { lt: 3 }))).toEqual([1, 2]);
+    expect(likesOf(await client.query(api.messages.likesBetween, { lte: 3 }))).toEqual([1, 2, 3]);
+    expect(likesOf(await client.query(api.messages.likesBetween, { gt: 1, lte: 4 }))).toEqual([2, 3, 4]);
+    const asc = await client.query(api.messages.byAuthor, { author: "range" });
+    const desc = await client.query(api.messages.byAuthor, { author: "range", order: "desc" });
+    expect(desc).toEqual([...asc].reverse());
+    expect(likesOf(await client.query(api.messages.popular, { min: 4 })).sort()).toEqual([4, 5]);
+  });
+
+  it("orders mixed value types as Convex does", async () => {
+    const values: [unknown, string][] = [
+      [{ a: 1 }, "object"],
+      [[1, 2], "array"],
+      [new Uint8Array([1]).buffer, "bytes"],
+      ["b", "string b"],
+      ["a", "string a"],
+      [true, "true"],
+      [false, "false"],
+      [2.5, "float 2.5"],
+      [-1, "float -1"],
+      [10n, "int 10"],
+      [-10n, "int -10"],
+      [null, "null"],
+    ];
+    for (const [value, tag] of values) await client.mutation(api.values.insert, { value, tag });
+    expect(await client.query(api.values.ordered, {})).toEqual([
+      "null",
+      "int -10",
+      "int 10",
+      "float -1",
+      "float 2.5",
+      "false",
+      "true",
+      "string a",
+      "string b",
+      "bytes",
+      "array",
+      "object",
+    ]);
+  });
+
+  it("paginates to the end with no duplicates or gaps", async () => {
+    const ids = new Set<string>();
+    for (let i = 0; i < 23; i++) ids.add(await client.mutation(api.messages.send, { author: "pager", body: `p${i}` }));
+    const all = (await client.query(api.messages.list, {})).map((doc: { _id: string }) => doc._id);
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    for (let pages = 0; pages < 100; pages++) {
+      const result: { page: { _id: string }[]; isDone: boolean; continueCursor: string } = await client.query(api.messages.page, {
+        paginationOpts: { numItems: 4, cursor },
+      });
+      seen.push(...result.page.map((doc) => doc._id));
+      if (result.isDone) break;
+      cursor = result.continueCursor;
+    }
+    expect(new Set(seen).size).toBe(seen.length);
+    expect([...seen].sort()).toEqual([...all].sort());
+  });
+});
+
+describe("validation and errors", () => {
+  it("rejects wrong argument types with Convex's message", async () => {
+    await expect(client.mutation(api.messages.send, { author: 1, body: "x" } as never)).rejects.toThrow(
+      /ArgumentValidationError: Value does not match validator.\nPath: .author\nValue: 1.0\nValidator: v.string\(\)/,
+    );
+    await expect(client.mutation(api.messages.send, { body: "x" } as never)).rejects.toThrow(/missing the required field `author`/);
+    await expect(client.mutation(api.messages.send, { author: "a", body: "x", extra: 1 } as never)).rejects.toThrow(/extra field `extra`/);
+  });
+
+  it("rejects an id of another table and a malformed id", async () => {
+    const valueId = await client.mutation(api.values.insert, { value: 1, tag: "id test" });
+    await expect(client.query(api.messages.get, { id: valueId })).rejects.toThrow(/ArgumentValidationError/);
+    await expect(client.query(api.messages.get, { id: "not-an-id" })).rejects.toThrow(/ArgumentValidationError/);
+  });
+
+  it("reports unknown functions", async () => {
+    await expect(client.query(makeFunctionReference<"query">("messages:nope"), {})).rejects.toThrow(/Could not find public function for 'messages:nope'/);
+    await expect(client.query(makeFunctionReference<"query">("nowhere:list"), {})).rejects.toThrow(/Could not find public function/);
+  });
+
+  it("stops a query that runs forever and keeps serving", async () => {
+    await expect(client.query(api.messages.spin, {})).rejects.toThrow(/timed out/);
+    expect(Array.isArray(await client.query(api.messages.list, {}))).toBe(true);
+  });
+
+  it("answers malformed requests with a clear error", async () => {
+    const post = (route: string, body: string, headers: Record<string, string> = { "Content-Type": "application/json" }) =>
+      fetch(`${deployment.backend.url}${route}`, { method: "POST", headers, body });
+    const malformed = await post("/api/query", "{not json");
+    expect(malformed.status).toBe(400);
+    expect(await malformed.json()).toMatchObject({ code: "BadJsonBody", message: expect.stringMatching(/Failed to parse the request body as JSON/) });
+    const missing = await post("/api/query", JSON.stringify({ args: {} }));
+    expect(await missing.json()).toMatchObject({ code: "BadJsonBody", message: expect.stringMatching(/missing field `path`/) });
+    const noType = await post("/api/query", "{}", {});
+    expect(await noType.json()).toMatchObject({ code: "BadJsonBody", message: expect.stringMatching(/Content-Type/) });
+    const huge = await post("/api/mutation", JSON.stringify({ path: "messages:send", args: { author: "a", body: "x".repeat(17 * 1024 * 1024) } }));
+    expect(huge.status).toBe(400);
+    expect((await huge.json()).message).toMatch(/length limit exceeded/);
+    expect(Array.isArray(await client.query(api.messages.list, {}))).toBe(true);
+  });
+});
+
+describe("internal functions and the admin key", () => {
+  it("hides internal functions from the public and serves them to the admin", async () => {
+    const count = makeFunctionReference<"query">("messages:count");
+    await expect(client.query(count, {})).rejects.toThrow(/Could not find public function for 'messages:count'/);
+    const admin = new ConvexHttpClient(deployment.backend.url);
+    admin.setAdminAuth(deployment.backend.adminKey);
+    expect(typeof (await admin.query(count, {}))).toBe("number");
+  });
+
+  it("refuses a wrong admin key", async () => {
+    const response = await fetch(`${deployment.backend.url}/api/query`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", Authorization: "Convex wrong-key-wrong-key" },
+      body: JSON.stringify({ path: "messages:list", args: {} }),
+    });
+    expect(response.status).toBe(401);
+    expect(await response.json()).toMatchObject({ code: "BadAdminKey" });
+  });
+});
+
+describe("convex/nextjs helpers, actions, HTTP actions, environment", () => {
+  it("fetchQuery, fetchMutation and fetchAction work", async () => {
+    const options = { url: deployment.backend.url };
+    const id = await fetchMutation(api.messages.send, { author: "next", body: "from next" }, options);
+    expect(await fetchQuery(api.messages.get, { id }, options)).toMatchObject({ body: "from next" });
+    const count = await fetchAction(api.actions.sendAndCount, { author: "next", body: "via action" }, options);
+    expect(count).toBe((await fetchQuery(api.messages.list, {}, options)).length);
+  });
+
+  it("routes HTTP actions on the site port", async () => {
+    const created = await fetch(`${deployment.backend.siteUrl}/messages`, {
+      method: "POST",
+      body: JSON.stringify({ author: "http", body: "over http" }),
+    });
+    expect(created.status).toBe(201);
+    const { id } = await created.json();
+    expect(await client.query(api.messages.get, { id })).toMatchObject({ author: "http" });
+    expect(await (await fetch(`${deployment.backend.siteUrl}/echo/a/b`)).text()).toBe("/echo/a/b");
+    expect((await fetch(`${deployment.backend.siteUrl}/missing`)).status).toBe(404);
+  });
+
+  it("sets environment variables with the CLI and shows them to functions", async () => {
+    await deployment.cli(["env", "set", "GREETING", "hello there"]);
+    expect(await client.query(api.messages.envValue, { name: "GREETING" })).toBe("hello there");
+    expect(await client.query(api.messages.envValue, { name: "CONVEX_SITE_URL" })).toBe(deployment.backend.siteUrl);
+    const { stdout } = await deployment.cli(["env", "list"]);
+    expect(stdout).toContain("GREETING=hello there");
+  });
+
+  it("runs internal functions with `npx convex run`", async () => {
+    const { stdout } = await deployment.cli(["run", "messages:count"]);
+    expect(Number(stdout.trim())).toBeGreaterThan(0);
+  });
+});

@@ -1,0 +1,62 @@
+/**
+ * Test harness: a fresh backend on random ports over a temp data dir, and a scratch copy of a
+ * fixture app pushed to it with the official `convex` CLI, exactly as a user would.
+ */
+import { execFile } from "node:child_process";
+import { cpSync, mkdtempSync, rmSync, symlinkSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import { startBackend, type Backend } from "../src/api/backend.js";
+
+const run = promisify(execFile);
+const here = path.dirname(fileURLToPath(import.meta.url));
+export const repoRoot = path.resolve(here, "../../..");
+const convexCli = path.join(repoRoot, "node_modules/convex/bin/main.js");
+
+export interface TestDeployment {
+  backend: Backend;
+  appDir: string;
+  dataDir: string;
+  /** Runs the official CLI in the app directory against the backend. */
+  cli(args: string[]): Promise<{ stdout: string; stderr: string }>;
+  cleanup(): Promise<void>;
+}
+
+export async function startTestBackend(dataDir = mkdtempSync(path.join(tmpdir(), "convex-local-data-"))): Promise<Backend> {
+  return await startBackend({ dataDir, port: 0, sitePort: 0, queryTimeoutMs: 1000 });
+}
+
+/** Copies `test/fixtures/<name>` to a temp dir, starts a backend and deploys the app to it. */
+export async function deployFixture(name = "app"): Promise<TestDeployment> {
+  const root = mkdtempSync(path.join(tmpdir(), "convex-local-test-"));
+  const appDir = path.join(root, "app");
+  const dataDir = path.join(root, "data");
+  cpSync(path.join(here, "fixtures", name), appDir, { recursive: true });
+  symlinkSync(path.join(repoRoot, "node_modules"), path.join(appDir, "node_modules"), "dir");
+  const backend = await startTestBackend(dataDir);
+  const cli = (args: string[]) =>
+    run(process.execPath, [convexCli, ...args], {
+      cwd: appDir,
+      env: { ...cleanEnv(), CONVEX_SELF_HOSTED_URL: backend.url, CONVEX_SELF_HOSTED_ADMIN_KEY: backend.adminKey },
+      timeout: 120_000,
+    });
+  await cli(["deploy", "--yes", "--typecheck", "disable"]);
+  return {
+    backend,
+    appDir,
+    dataDir,
+    cli,
+    async cleanup() {
+      await backend.close();
+      rmSync(root, { recursive: true, force: true });
+    },
+  };
+}
+
+function cleanEnv(): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  for (const name of Object.keys(env)) if (name.startsWith("CONVEX_")) delete env[name];
+  return env;
+}
