@@ -143,7 +143,9 @@ export class SyncSession {
         .then(() => (this.closed ? undefined : this.handle(message)))
         .catch((error: unknown) => this.fail(error))
         .finally(() => {
-          this.queued--;
+          // Query-set and identity changes that arrive together (Connect, Authenticate,
+          // ModifyQuerySet on open) are answered by one Transition once the queue drains.
+          if (--this.queued === 0 && !this.closed) this.safeFlush();
         });
     });
     ws.on("pong", () => {
@@ -171,7 +173,6 @@ export class SyncSession {
         return;
       case "ModifyQuerySet":
         this.modifyQuerySet(message);
-        this.flush();
         return;
       case "Authenticate":
         await this.authenticate(message);
@@ -255,7 +256,6 @@ export class SyncSession {
     this.caller = caller;
     this.receivedIdentity += 1;
     this.rerunAll = true;
-    this.flush();
   }
 
   private mutation(message: MutationMessage): void {
@@ -265,7 +265,7 @@ export class SyncSession {
       // A retry after a reconnect of a mutation that already ran: answer it again, run nothing.
       this.send(remembered);
       if (remembered.type === "MutationResponse" && remembered.success) this.awaitVisible(this.host.visibleTs());
-      this.flush();
+      this.host.flushAll();
       return;
     }
     const { deps } = this.host;
@@ -372,6 +372,14 @@ export class SyncSession {
       this.receivedQuerySet !== this.sent.querySet ||
       this.receivedIdentity !== this.sent.identity
     );
+  }
+
+  private safeFlush(): void {
+    try {
+      this.flush();
+    } catch (error) {
+      this.fail(error);
+    }
   }
 
   /**

@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import type { AddressInfo } from "node:net";
+import type { AddressInfo, Socket } from "node:net";
 import { build } from "esbuild";
 import type { JSONValue } from "convex/values";
 import { Storage } from "../../../storage/index.js";
@@ -146,6 +146,11 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     res.statusCode = 404;
     res.end();
   });
+  const connections = new Set<Socket>();
+  server.on("connection", (socket) => {
+    connections.add(socket);
+    socket.once("close", () => connections.delete(socket));
+  });
   const sync = attachSyncProtocol(
     server,
     {
@@ -170,7 +175,8 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     if (stopped) return;
     stopped = true;
     await sync.close();
-    server.closeAllConnections();
+    // Includes upgrade requests no handler took (they are no longer the http server's).
+    for (const socket of connections) socket.destroy();
     await new Promise<void>((resolve) => server.close(() => resolve()));
     storage.close();
   };

@@ -1,0 +1,447 @@
+/**
+ * The sync protocol driven by the official `convex` 1.48 clients (and, where the exact frames
+ * matter, by a raw WebSocket speaking what they send) against a real runner + storage.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, test } from "vitest";
+import { ConvexClient } from "convex/browser";
+import { anyApi } from "convex/server";
+import { ConvexError } from "convex/values";
+import WebSocket from "ws";
+import { randomUUID } from "node:crypto";
+import { ADMIN_KEY, envSystemQuery, fakeJwt, startHarness, waitFor, type Harness } from "./test-utils/harness.js";
+import { decodeTs, encodeTs } from "./protocol.js";
+
+const api = anyApi;
+const clients: ConvexClient[] = [];
+const sockets: RawClient[] = [];
+
+function client(h: Harness): ConvexClient {
+  const c = new ConvexClient(h.url, {
+    webSocketConstructor: WebSocket as unknown as typeof globalThis.WebSocket,
+    skipConvexDeploymentUrlCheck: true,
+    logger: false,
+  });
+  clients.push(c);
+  return c;
+}
+
+/** Latest value of a subscription, plus every value seen. */
+function watch(c: ConvexClient, ref: any, args: Record<string, unknown>) {
+  const state = { value: undefined as unknown, values: [] as unknown[], error: undefined as Error | undefined };
+  const unsubscribe = c.onUpdate(
+    ref,
+    args,
+    (v) => {
+      state.value = v;
+      state.values.push(v);
+    },
+    (e) => {
+      state.error = e;
+    },
+  );
+  return Object.assign(state, { unsubscribe });
+}
+
+/** A raw sync-protocol client: records every server frame. */
+class RawClient {
+  readonly messages: any[] = [];
+  closeCode: number | undefined;
+  closeReason = "";
+  private readonly ws: WebSocket;
+  readonly opened: Promise<void>;
+  readonly closed: Promise<void>;
+
+  constructor(url: string, path = "/api/1.48.0/sync") {
+    this.ws = new WebSocket(url.replace("http", "ws") + path);
+    this.ws.on("message", (data) => this.messages.push(JSON.parse(data.toString())));
+    this.opened = new Promise((resolve, reject) => {
+      this.ws.once("open", () => resolve());
+      this.ws.once("error", reject);
+    });
+    this.closed = new Promise((resolve) =>
+      this.ws.once("close", (code, reason) => {
+        this.closeCode = code;
+        this.closeReason = reason.toString();
+        resolve();
+      }),
+    );
+    sockets.push(this);
+  }
+
+  send(message: unknown): void {
+    this.ws.send(typeof message === "string" ? message : JSON.stringify(message));
+  }
+
+  sendBinary(data: Buffer): void {
+    this.ws.send(data, { binary: true });
+  }
+
+  ofType(type: string): any[] {
+    return this.messages.filter((m) => m.type === type);
+  }
+
+  async next(type: string, count = 1): Promise<any> {
+    const list = await waitFor(() => this.ofType(type), (l) => l.length >= count);
+    return list[count - 1];
+  }
+
+  close(): void {
+    this.ws.close();
+  }
+}
+
+function connect(sessionId = randomUUID(), connectionCount = 0) {
+  return { type: "Connect", sessionId, connectionCount, lastCloseReason: "InitialConnect", clientTs: Date.now() };
+}
+
+const ZERO_TS = encodeTs(0n);
+
+afterEach(async () => {
+  await Promise.all(clients.splice(0).map((c) => c.close()));
+  for (const s of sockets.splice(0)) s.close();
+});
+
+describe("with one backend", () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness({ systemQuery: envSystemQuery({ FOO: "bar", SITE: "https://x.test" }) });
+  });
+  afterAll(async () => {
+    await h?.cleanup();
+  });
+
+  test("a subscription gets its initial value, then updates after another client's mutation", async () => {
+    const a = client(h);
+    const b = client(h);
+    const sub = watch(a, api.messages.list, { channel: "initial" });
+    await waitFor(() => sub.value, (v) => Array.isArray(v));
+    expect(sub.value).toEqual([]);
+    await b.mutation(api.messages.send, { channel: "initial", body: "hello" });
+    await waitFor(() => sub.value, (v) => Array.isArray(v) && v.length === 1);
+    expect(sub.value).toEqual(["hello"]);
+    await b.mutation(api.messages.send, { channel: "initial", body: "again" });
+    await waitFor(() => sub.value, (v) => Array.isArray(v) && v.length === 2);
+    expect(sub.values).toEqual([[], ["hello"], ["hello", "again"]]);
+  });
+
+  test("a commit re-runs only the subscriptions whose read ranges it touched", async () => {
+    const b = client(h);
+    const id1 = await b.mutation(api.messages.send, { channel: "ra", body: "one" });
+    const id2 = await b.mutation(api.messages.send, { channel: "rb", body: "two" });
+    const a = client(h);
+    const subs = [
+      watch(a, api.messages.list, { channel: "ra" }),
+      watch(a, api.messages.list, { channel: "rb" }),
+      watch(a, api.messages.notes, {}),
+      watch(a, api.messages.get, { id: id1 }),
+      watch(a, api.messages.get, { id: id2 }),
+    ];
+    await waitFor(() => subs.every((s) => s.value !== undefined), (ok) => ok);
+    const count = () => ({
+      ra: h.executionsOf("messages:list", { channel: "ra" }),
+      rb: h.executionsOf("messages:list", { channel: "rb" }),
+      notes: h.executionsOf("messages:notes"),
+      get1: h.executionsOf("messages:get", { id: id1 }),
+      get2: h.executionsOf("messages:get", { id: id2 }),
+    });
+    const before = count();
+    expect(before).toEqual({ ra: 1, rb: 1, notes: 1, get1: 1, get2: 1 });
+
+    await b.mutation(api.messages.send, { channel: "ra", body: "three" });
+    await waitFor(() => subs[0]!.value, (v) => Array.isArray(v) && v.length === 2);
+    expect(count()).toEqual({ ra: 2, rb: 1, notes: 1, get1: 1, get2: 1 });
+
+    await b.mutation(api.messages.edit, { id: id2, body: "two!" });
+    await waitFor(() => subs[4]!.value, (v) => v === "two!");
+    expect(count()).toEqual({ ra: 2, rb: 2, notes: 1, get1: 1, get2: 2 });
+
+    await b.mutation(api.messages.addNote, { text: "n" });
+    await waitFor(() => subs[2]!.value, (v) => Array.isArray(v) && v.length === 1);
+    expect(count()).toEqual({ ra: 2, rb: 2, notes: 2, get1: 1, get2: 2 });
+    expect(subs[1]!.values).toEqual([["two"], ["two!"]]);
+  });
+
+  test("all of a client's results changed by one commit arrive in one Transition", async () => {
+    const b = client(h);
+    const id = await b.mutation(api.messages.send, { channel: "one-transition", body: "x" });
+    const raw = new RawClient(h.url);
+    await raw.opened;
+    raw.send(connect());
+    raw.send({
+      type: "ModifyQuerySet",
+      baseVersion: 0,
+      newVersion: 1,
+      modifications: [
+        { type: "Add", queryId: 0, udfPath: "messages:list", args: [{ channel: "one-transition" }] },
+        { type: "Add", queryId: 1, udfPath: "messages:get", args: [{ id }] },
+        { type: "Add", queryId: 2, udfPath: "messages:notes", args: [{}] },
+      ],
+    });
+    const first = await raw.next("Transition");
+    expect(first.startVersion).toEqual({ querySet: 0, identity: 0, ts: ZERO_TS });
+    expect(first.endVersion.querySet).toBe(1);
+    expect(first.modifications.map((m: any) => m.queryId).sort()).toEqual([0, 1, 2]);
+    for (const m of first.modifications) expect(m).toMatchObject({ type: "QueryUpdated", logLines: [], journal: null });
+
+    await b.mutation(api.messages.edit, { id, body: "y" });
+    const second = await raw.next("Transition", 2);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(raw.ofType("Transition")).toHaveLength(2);
+    expect(second.startVersion).toEqual(first.endVersion);
+    expect(decodeTs(second.endVersion.ts)).toBeGreaterThan(decodeTs(first.endVersion.ts));
+    expect(second.modifications).toEqual([
+      { type: "QueryUpdated", queryId: 0, value: ["y"], logLines: [], journal: null },
+      { type: "QueryUpdated", queryId: 1, value: "y", logLines: [], journal: null },
+    ]);
+  });
+
+  test("a mutation's result is visible in the mutating client's subscriptions when it resolves", async () => {
+    const a = client(h);
+    const sub = watch(a, api.messages.list, { channel: "visible" });
+    await waitFor(() => sub.value, (v) => Array.isArray(v));
+    for (let i = 0; i < 20; i++) {
+      await a.mutation(api.messages.send, { channel: "visible", body: `m${i}` });
+      expect((sub.value as string[]).at(-1)).toBe(`m${i}`);
+    }
+  });
+
+  test("the MutationResponse carries the commit ts and a Transition reaching it follows", async () => {
+    const raw = new RawClient(h.url);
+    await raw.opened;
+    raw.send(connect());
+    raw.send({ type: "ModifyQuerySet", baseVersion: 0, newVersion: 1, modifications: [] });
+    await raw.next("Transition");
+    raw.send({ type: "Mutation", requestId: 0, udfPath: "messages:send", args: [{ channel: "ts", body: "b" }] });
+    const response = await raw.next("MutationResponse");
+    expect(response).toMatchObject({ requestId: 0, success: true, logLines: [] });
+    expect(decodeTs(response.ts)).toBe(h.storage.lastCommitTs());
+    const transition = await raw.next("Transition", 2);
+    expect(raw.messages.indexOf(transition)).toBeGreaterThan(raw.messages.indexOf(response));
+    expect(decodeTs(transition.endVersion.ts)).toBeGreaterThanOrEqual(decodeTs(response.ts));
+  });
+
+  test("a failing query reaches the client as an error, with ConvexError data", async () => {
+    const a = client(h);
+    const plain = watch(a, api.messages.failing, {});
+    const withData = watch(a, api.messages.failingWithData, {});
+    const missing = watch(a, api.messages.doesNotExist, {});
+    await waitFor(() => [plain.error, withData.error, missing.error], (e) => e.every((x) => x !== undefined));
+    expect(plain.error!.message).toContain("boom from query");
+    expect(withData.error).toBeInstanceOf(ConvexError);
+    expect((withData.error as ConvexError<any>).data).toEqual({ code: 42 });
+    expect(missing.error!.message).toMatch(/Could not find public function/);
+    const failed = watch(a, api.messages.secret, {}); // internal: not for a non-admin
+    await waitFor(() => failed.error, (e) => e !== undefined);
+  });
+
+  test("mutations and actions report errors and values", async () => {
+    const a = client(h);
+    expect(await a.action(api.messages.echo, { value: { n: 5 } })).toEqual({ n: 5 });
+    await expect(a.mutation(api.messages.send, { channel: 1 } as any)).rejects.toThrow(/ArgumentValidationError|Validator/);
+    await expect(a.mutation(api.messages.list, { channel: "x" })).rejects.toThrow();
+  });
+
+  test("setAuth: a token mapped by authenticate() becomes the queries' identity", async () => {
+    const a = client(h);
+    const sub = watch(a, api.messages.whoami, {});
+    await waitFor(() => sub.values.length, (n) => n >= 1);
+    expect(sub.value).toBe(null);
+    const changes: boolean[] = [];
+    a.setAuth(async () => fakeJwt("alice"), (isAuthenticated) => changes.push(isAuthenticated));
+    await waitFor(() => sub.value, (v) => v === "alice");
+    await waitFor(() => changes, (c) => c.includes(true));
+    expect(changes).not.toContain(false);
+    a.client.clearAuth();
+    await waitFor(() => sub.value, (v) => v === null);
+  });
+
+  test("a rejected token gets AuthError (baseVersion, authUpdateAttempted) and the client reports failure", async () => {
+    const raw = new RawClient(h.url);
+    await raw.opened;
+    raw.send(connect());
+    raw.send({ type: "Authenticate", tokenType: "User", value: fakeJwt("bad-user"), baseVersion: 0 });
+    raw.send({ type: "ModifyQuerySet", baseVersion: 0, newVersion: 1, modifications: [] });
+    const error = await raw.next("AuthError");
+    expect(error).toEqual({
+      type: "AuthError",
+      error: "Could not verify OIDC token claim. Check that the token signature is valid.",
+      baseVersion: 0,
+      authUpdateAttempted: true,
+    });
+    await raw.closed;
+    expect(raw.ofType("Transition")).toHaveLength(0);
+
+    const a = client(h);
+    const sub = watch(a, api.messages.whoami, {});
+    const changes: boolean[] = [];
+    a.setAuth(async () => fakeJwt("bad-user"), (ok) => changes.push(ok));
+    await waitFor(() => changes, (c) => c.includes(false));
+    // The client carries on unauthenticated.
+    await waitFor(() => sub.values.length, (n) => n >= 1);
+    expect(sub.value).toBe(null);
+    expect(await a.mutation(api.messages.send, { channel: "after-auth-error", body: "ok" })).toMatch(/./);
+  });
+
+  test("the CLI's `env list` / `env get` exchange", async () => {
+    const raw = new RawClient(h.url);
+    await raw.opened;
+    raw.send({ type: "Connect", sessionId: randomUUID(), connectionCount: 0, lastCloseReason: "InitialConnect", clientTs: Date.now() });
+    raw.send({ type: "Authenticate", tokenType: "Admin", value: ADMIN_KEY, baseVersion: 0 });
+    raw.send({
+      type: "ModifyQuerySet",
+      baseVersion: 0,
+      newVersion: 1,
+      modifications: [{ type: "Add", queryId: 0, udfPath: "_system/cli/queryEnvironmentVariables:default", args: [{}] }],
+    });
+    const t1 = await raw.next("Transition");
+    expect(t1.startVersion).toEqual({ querySet: 0, identity: 0, ts: ZERO_TS });
+    expect(t1.endVersion).toMatchObject({ querySet: 1, identity: 1 });
+    expect(t1.modifications).toEqual([
+      {
+        type: "QueryUpdated",
+        queryId: 0,
+        value: [
+          { name: "FOO", value: "bar" },
+          { name: "SITE", value: "https://x.test" },
+        ],
+        logLines: [],
+        journal: null,
+      },
+    ]);
+    raw.send({
+      type: "ModifyQuerySet",
+      baseVersion: 1,
+      newVersion: 2,
+      modifications: [
+        { type: "Remove", queryId: 0 },
+        { type: "Add", queryId: 1, udfPath: "_system/cli/queryEnvironmentVariables:get", args: [{ name: "FOO" }] },
+        { type: "Add", queryId: 2, udfPath: "messages:secret", args: [{}] },
+      ],
+    });
+    const t2 = await raw.next("Transition", 2);
+    expect(t2.startVersion).toEqual(t1.endVersion);
+    expect(t2.endVersion).toMatchObject({ querySet: 2, identity: 1 });
+    expect(t2.modifications).toEqual([
+      { type: "QueryRemoved", queryId: 0 },
+      { type: "QueryUpdated", queryId: 1, value: { name: "FOO", value: "bar" }, logLines: [], journal: null },
+      { type: "QueryUpdated", queryId: 2, value: "s3cret", logLines: [], journal: null }, // admin may call internal functions
+    ]);
+
+    const anon = new RawClient(h.url, "/api/0.0.1-anything/sync");
+    await anon.opened;
+    anon.send(connect());
+    anon.send({
+      type: "ModifyQuerySet",
+      baseVersion: 0,
+      newVersion: 1,
+      modifications: [{ type: "Add", queryId: 0, udfPath: "_system/cli/queryEnvironmentVariables:default", args: [{}] }],
+    });
+    const t = await anon.next("Transition");
+    expect(t.modifications[0]).toMatchObject({ type: "QueryFailed", queryId: 0, errorMessage: expect.stringMatching(/admin/) });
+  });
+
+  test("a retried Mutation (same session, same requestId) after a reconnect runs once", async () => {
+    const sessionId = randomUUID();
+    const first = new RawClient(h.url);
+    await first.opened;
+    first.send(connect(sessionId, 0));
+    first.send({ type: "Mutation", requestId: 7, udfPath: "messages:send", args: [{ channel: "retry", body: "once" }] });
+    const r1 = await first.next("MutationResponse");
+    first.close();
+    await first.closed;
+
+    const second = new RawClient(h.url);
+    await second.opened;
+    second.send({ ...connect(sessionId, 1), lastCloseReason: "closed with code 1000" });
+    second.send({ type: "ModifyQuerySet", baseVersion: 0, newVersion: 1, modifications: [{ type: "Add", queryId: 0, udfPath: "messages:list", args: [{ channel: "retry" }] }] });
+    second.send({ type: "Mutation", requestId: 7, udfPath: "messages:send", args: [{ channel: "retry", body: "once" }] });
+    second.send({ type: "Mutation", requestId: 8, udfPath: "messages:send", args: [{ channel: "retry", body: "twice" }] });
+    const r2 = await second.next("MutationResponse");
+    expect(r2).toEqual(r1);
+    const r3 = await second.next("MutationResponse", 2);
+    expect(r3.result).not.toEqual(r1.result);
+    const c = client(h);
+    expect(await c.query(api.messages.list, { channel: "retry" })).toEqual(["once", "twice"]);
+  });
+
+  test("malformed frames get FatalError and a close; the server keeps serving", async () => {
+    const cases: [string, (r: RawClient) => void, RegExp][] = [
+      ["not json", (r) => r.send("{not json"), /Invalid JSON/],
+      ["binary", (r) => r.sendBinary(Buffer.from([1, 2, 3])), /binary/],
+      ["unknown type", (r) => r.send({ type: "Bogus" }), /Unknown client message type/],
+      ["bad field", (r) => r.send({ type: "Mutation", requestId: -1, udfPath: "x", args: [] }), /u32/],
+      [
+        "wrong base version",
+        (r) => r.send({ type: "ModifyQuerySet", baseVersion: 5, newVersion: 6, modifications: [] }),
+        /Base version 5/,
+      ],
+      ["array", (r) => r.send("[1,2]"), /Invalid JSON/],
+      ["null", (r) => r.send("null"), /Invalid JSON/],
+    ];
+    for (const [name, sendBad, expected] of cases) {
+      const raw = new RawClient(h.url);
+      await raw.opened;
+      raw.send(connect());
+      sendBad(raw);
+      await raw.closed;
+      const fatal = raw.ofType("FatalError");
+      expect(fatal, name).toHaveLength(1);
+      expect(fatal[0].error, name).toMatch(expected);
+      expect(raw.closeCode, name).toBe(1008);
+      expect(raw.closeReason, name).toMatch(expected);
+    }
+    const a = client(h);
+    expect(await a.query(api.messages.list, { channel: "still-alive" })).toEqual([]);
+  });
+
+  test("other upgrade paths are left alone", async () => {
+    const raw = new RawClient(h.url, "/not-sync");
+    const outcome = await Promise.race([
+      raw.opened.then(() => "opened", () => "failed"),
+      new Promise((r) => setTimeout(() => r("pending"), 300)),
+    ]);
+    expect(outcome).toBe("pending"); // no handler of ours answered it
+  });
+});
+
+describe("keep-alive", () => {
+  test("an idle client gets Ping messages", async () => {
+    const h = await startHarness({ syncOptions: { heartbeatIntervalMs: 50 } });
+    try {
+      const raw = new RawClient(h.url);
+      await raw.opened;
+      raw.send(connect());
+      await raw.next("Ping", 2);
+    } finally {
+      await h.cleanup();
+    }
+  });
+});
+
+describe("restart", () => {
+  test("clients reconnect after a server restart and get their subscriptions back", async () => {
+    let h = await startHarness();
+    const { dataDir, port } = h;
+    try {
+      const a = client(h);
+      const b = client(h);
+      const sub = watch(a, api.messages.list, { channel: "restart" });
+      await b.mutation(api.messages.send, { channel: "restart", body: "before" });
+      await waitFor(() => sub.value, (v) => Array.isArray(v) && v.length === 1);
+
+      await h.stop();
+      // A mutation issued while the server is down is sent when the client reconnects.
+      const pending = b.mutation(api.messages.send, { channel: "restart", body: "during" });
+      h = await startHarness({ dataDir, port });
+      await pending;
+      await waitFor(() => sub.value, (v) => Array.isArray(v) && v.length === 2, 20_000);
+      await b.mutation(api.messages.send, { channel: "restart", body: "after" });
+      await waitFor(() => sub.value, (v) => Array.isArray(v) && v.length === 3);
+      expect(sub.value).toEqual(["before", "during", "after"]);
+      expect(h.sync.connectionCount).toBe(2);
+    } finally {
+      await Promise.all(clients.splice(0).map((c) => c.close()));
+      await h.cleanup();
+    }
+  });
+});
