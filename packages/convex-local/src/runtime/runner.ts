@@ -16,6 +16,7 @@ import { ArgumentValidationError, FunctionError, FunctionNotFoundError, ReturnsV
 import type { DeploymentAnalysis, FunctionInfo, SchemaTable, UdfType } from "./functions.js";
 import { Isolate, type CallHost, type Outcome, type ThrownError } from "./isolate.js";
 import { formatLogLine } from "./logs.js";
+import { cancelJob, insertJob, scheduledTimeOf } from "./scheduling.js";
 import { canonicalFunctionPath, parseFunctionPath, type CompiledModule } from "./modules.js";
 import { validateValue, type ValidatorJson } from "./validator.js";
 import { webGlobals } from "./webGlobals.js";
@@ -63,6 +64,14 @@ export interface RunnerOptions {
   onLog?: (entry: FunctionLogEntry) => void;
   /** Called after every committed mutation that wrote something: reactivity starts here. */
   onCommit?: (writes: DocumentWrite[], commitTs: bigint) => void;
+  /** Called after a new set of modules is installed (the scheduler re-reads crons). */
+  onInstall?: () => void;
+}
+
+/** Hooks of `FunctionRunner.mutation` for system callers (the scheduler). */
+export interface MutationHooks {
+  /** Runs inside the mutation's transaction after it succeeded; its writes commit with it (a throw rolls all back). */
+  beforeCommit?: (transaction: Transaction) => void;
 }
 
 export interface Deployment {
@@ -100,6 +109,7 @@ export class FunctionRunner {
     this.deployment = deployment;
     this.syncIsolateInstance = undefined;
     this.idleActionIsolates.length = 0;
+    this.options.onInstall?.();
   }
 
   /** Looks a function up as `caller` may see it: internal functions only for the admin. */
@@ -124,7 +134,8 @@ export class FunctionRunner {
     let result: FunctionResult;
     try {
       const info = this.resolve(path, caller, "Query");
-      result = this.storageRead(() => this.runSync(info, args, { transaction, caller, logLines }));
+      // A query runs to completion synchronously, so no write can interleave: it reads one snapshot.
+      result = this.runSync(info, args, { transaction, caller, logLines });
     } catch (error) {
       result = failure(error, logLines);
     }
@@ -133,7 +144,7 @@ export class FunctionRunner {
     return { result, reads: transaction.reads };
   }
 
-  mutation(path: string, args: JSONValue, caller: Caller): MutationResult {
+  mutation(path: string, args: JSONValue, caller: Caller, hooks: MutationHooks = {}): MutationResult {
     const logLines: string[] = [];
     const started = performance.now();
     const transaction = new Transaction(this.options.storage, true);
@@ -143,6 +154,7 @@ export class FunctionRunner {
       result = this.options.storage.transaction(() => {
         const outcome = this.runSync(info, args, { transaction, caller, logLines });
         if (outcome.status === "error") throw new RolledBack(outcome);
+        hooks.beforeCommit?.(transaction);
         return outcome;
       });
     } catch (error) {
@@ -172,6 +184,28 @@ export class FunctionRunner {
     }
     this.report(path, "Action", started, result);
     return result;
+  }
+
+  /**
+   * Runs `write` in its own writable transaction outside any function (system bookkeeping such as
+   * the scheduler's job states) and reports its writes like a mutation's, for reactivity.
+   */
+  systemWrite<T>(write: (transaction: Transaction) => T): T {
+    const transaction = new Transaction(this.options.storage, true);
+    const result = this.options.storage.transaction(() => write(transaction));
+    if (transaction.writes.length > 0) this.options.onCommit?.(transaction.writes, this.options.storage.lastCommitTs());
+    return result;
+  }
+
+  /** `1.0/schedule`: checks the target is a mutation or action and adds a pending job; returns its id. */
+  private schedule(transaction: Transaction, request: { name?: string; reference?: string; args: JSONValue; ts: unknown }): string {
+    const path = request.name ?? request.reference;
+    if (path === undefined) throw new Error("Function handles are not supported by convex-local");
+    const info = this.resolve(path, { identity: null, admin: true });
+    if (info.udfType === "Query") throw new Error(`Scheduled functions must be mutations or actions, but ${info.path} is a query.`);
+    const { modulePath, exportName } = parseFunctionPath(info.path);
+    this.checkArgs(info, request.args);
+    return insertJob(transaction, `${modulePath}:${exportName}`, request.args, scheduledTimeOf(request.ts));
   }
 
   /** Routes a request through `convex/http.ts`; 404 when no route matches, as on Convex. */
@@ -230,11 +264,6 @@ export class FunctionRunner {
 
   // ---- queries and mutations -------------------------------------------------------------
 
-  /** Storage reads of a query happen in a read transaction so they see one snapshot. */
-  private storageRead<T>(read: () => T): T {
-    return this.options.storage.transaction(read);
-  }
-
   private runSync(info: FunctionInfo, args: JSONValue, call: SyncCall): FunctionResult {
     const validatedArgs = this.checkArgs(info, args);
     const { modulePath, exportName } = parseFunctionPath(info.path);
@@ -276,6 +305,11 @@ export class FunctionRunner {
         const parsed = JSON.parse(args);
         if (op === "1.0/getUserIdentity") return JSON.stringify(call.caller.identity);
         if (op === "1.0/runUdf") return this.nestedCall(call, parsed);
+        if (op === "1.0/schedule" || op === "1.0/cancel_job") {
+          if (!call.transaction.writable) throw new Error("The scheduler is not available in queries");
+          if (op === "1.0/cancel_job") return JSON.stringify((cancelJob(call.transaction, parsed.id), null));
+          return JSON.stringify(this.schedule(call.transaction, parsed));
+        }
         return JSON.stringify(database.asyncSyscall(op, parsed));
       },
       jsSyscall: (op) => {
@@ -342,6 +376,13 @@ export class FunctionRunner {
           case "1.0/actions/action": {
             this.resolve(path, innerCaller, "Action");
             return unwrap(await this.action(path, request.args, innerCaller));
+          }
+          case "1.0/actions/schedule":
+            return JSON.stringify(this.systemWrite((transaction) => this.schedule(transaction, JSON.parse(args))));
+          case "1.0/actions/cancel_job": {
+            const { id } = JSON.parse(args) as { id: string };
+            this.systemWrite((transaction) => cancelJob(transaction, id));
+            return JSON.stringify(null);
           }
           default:
             return base.asyncSyscall(op, args);
@@ -585,6 +626,7 @@ class DatabaseSyscalls {
   private requireId(operation: string, id: unknown, table: string | undefined): string {
     const resolved = this.documentId(operation, id, table);
     if (resolved === null) throw new Error(`Invalid argument \`id\` for \`db.${operation}\`: no document with ID "${String(id)}"${table ? ` in table "${table}"` : ""}`);
+    if (this.transaction.tableOfId(resolved)?.startsWith("_")) throw new Error(`System tables (prefixed with \`_\`) are read-only: cannot ${operation} ${resolved}`);
     return resolved;
   }
 
