@@ -8,5 +8,8 @@ export default defineProject({
     // The CLI tests run the real bin, which loads dist/: build it when stale.
     globalSetup: ["./vitest.global-setup.ts"],
     unstubEnvs: true,
+    // next-auth imports "next/server" without an extension, which only bundlers
+    // resolve: let vite process it as Next.js would.
+    server: { deps: { inline: ["next-auth"] } },
   },
 });

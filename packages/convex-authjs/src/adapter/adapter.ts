@@ -40,6 +40,34 @@ export interface ConvexAdapterOptions {
   caller?: ConvexFunctionCaller;
 }
 
+type AccountKey = Pick<AdapterAccount, "provider" | "providerAccountId">;
+
+/** Auth.js's `Adapter`, every method present and returning a promise. */
+export interface ConvexAdapterMethods extends Required<Adapter> {
+  createUser(user: AdapterUser): Promise<AdapterUser>;
+  getUser(id: string): Promise<AdapterUser | null>;
+  getUserByEmail(email: string): Promise<AdapterUser | null>;
+  getUserByAccount(account: AccountKey): Promise<AdapterUser | null>;
+  /** Resolves null for an unknown id, like every lookup (Auth.js's type omits that case). */
+  updateUser(user: Partial<AdapterUser> & Pick<AdapterUser, "id">): Promise<AdapterUser>;
+  deleteUser(userId: string): Promise<AdapterUser | null>;
+  linkAccount(account: AdapterAccount): Promise<AdapterAccount>;
+  unlinkAccount(account: AccountKey): Promise<AdapterAccount | undefined>;
+  getAccount(providerAccountId: string, provider: string): Promise<AdapterAccount | null>;
+  createSession(session: AdapterSession): Promise<AdapterSession>;
+  getSessionAndUser(sessionToken: string): Promise<{ session: AdapterSession; user: AdapterUser } | null>;
+  updateSession(
+    session: Partial<AdapterSession> & Pick<AdapterSession, "sessionToken">,
+  ): Promise<AdapterSession | null>;
+  deleteSession(sessionToken: string): Promise<AdapterSession | null>;
+  createVerificationToken(token: VerificationToken): Promise<VerificationToken>;
+  useVerificationToken(params: { identifier: string; token: string }): Promise<VerificationToken | null>;
+  createAuthenticator(authenticator: AdapterAuthenticator): Promise<AdapterAuthenticator>;
+  getAuthenticator(credentialID: string): Promise<AdapterAuthenticator | null>;
+  listAuthenticatorsByUserId(userId: string): Promise<AdapterAuthenticator[]>;
+  updateAuthenticatorCounter(credentialID: string, newCounter: number): Promise<AdapterAuthenticator>;
+}
+
 type Wire = Record<string, unknown> & { id: string };
 
 // Optional fields per model: absent in Convex, `null` in Auth.js.
@@ -131,7 +159,7 @@ function defaultCaller(url: string): ConvexFunctionCaller {
  * Convex deployment. Settings are read when a method is called, so a missing
  * variable fails that call (closed, naming the variable), not the import.
  */
-export function ConvexAdapter(options: ConvexAdapterOptions = {}): Required<Adapter> {
+export function ConvexAdapter(options: ConvexAdapterOptions = {}): ConvexAdapterMethods {
   const functionsModule = options.functionsModule ?? DEFAULT_FUNCTIONS_MODULE;
   let cachedClient: { url: string; caller: ConvexFunctionCaller } | undefined;
 

@@ -21,7 +21,12 @@
  *
  * @module
  */
-export { ConvexAdapter, type ConvexAdapterOptions, type ConvexFunctionCaller } from "./adapter.js";
+export {
+  ConvexAdapter,
+  type ConvexAdapterMethods,
+  type ConvexAdapterOptions,
+  type ConvexFunctionCaller,
+} from "./adapter.js";
 export {
   AdapterSecretRejectedError,
   AuthenticatorNotFoundError,

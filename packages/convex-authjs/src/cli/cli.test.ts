@@ -16,7 +16,7 @@ async function cli(args: string[], cwd: string, env: Record<string, string> = {}
   try {
     const { stdout, stderr } = await run(process.execPath, [BIN, ...args], {
       cwd,
-      env: { PATH: process.env.PATH ?? "", ...env },
+      env: { PATH: process.env.PATH ?? "", ...env } as unknown as NodeJS.ProcessEnv,
     });
     return { code: 0, stdout, stderr };
   } catch (error) {
@@ -66,7 +66,7 @@ if (args[1] === "get") {
 function nextEnv(dir: string): Record<string, string | undefined> {
   const before = { ...process.env };
   // Under NODE_ENV=test (as in vitest) Next.js skips .env.local.
-  process.env.NODE_ENV = "development";
+  (process.env as Record<string, string>).NODE_ENV = "development";
   try {
     return loadEnvConfig(dir, true, { info: () => {}, error: () => {} }, true).parsedEnv ?? {};
   } finally {

@@ -40,7 +40,11 @@ export function defaultConvexTokenMinter(): ConvexTokenMinter {
  * ```
  */
 export function convexSessionCallback(minter?: ConvexTokenMinter) {
-  return async <P extends SessionCallbackParams>({ session, user, token }: P): Promise<P["session"]> => {
+  return async <P extends SessionCallbackParams>({
+    session,
+    user,
+    token,
+  }: P): Promise<P["session"] & { convexToken?: string }> => {
     const userId = user?.id ?? token?.sub;
     if (!userId) return session;
     const convexToken = await (minter ?? defaultConvexTokenMinter()).tokenFor(userId);

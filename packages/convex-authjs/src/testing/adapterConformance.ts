@@ -10,10 +10,11 @@
  * runAdapterConformance("convex-test", () => fixtureConformanceTarget());
  * ```
  */
-import type { Adapter, AdapterAccount, AdapterUser } from "@auth/core/adapters";
+import type { AdapterAccount, AdapterUser } from "@auth/core/adapters";
 import { randomUUID } from "node:crypto";
 import { beforeEach, describe, expect, test } from "vitest";
 import {
+  type ConvexAdapterMethods,
   AuthenticatorNotFoundError,
   DuplicateRecordError,
   UserNotFoundError,
@@ -21,7 +22,7 @@ import {
 import type { AuthTableName } from "../convex/index.js";
 
 export interface ConformanceTarget {
-  adapter: Required<Adapter>;
+  adapter: ConvexAdapterMethods;
   /** Reads a table's documents as stored, bypassing the adapter. */
   readTable(table: AuthTableName): Promise<Record<string, unknown>[]>;
 }
@@ -57,7 +58,7 @@ export function runAdapterConformance(
   setup: () => ConformanceTarget | Promise<ConformanceTarget>,
 ): void {
   describe(`Auth.js adapter conformance (${name})`, () => {
-    let adapter: Required<Adapter>;
+    let adapter: ConvexAdapterMethods;
     let readTable: ConformanceTarget["readTable"];
 
     beforeEach(async () => {
