@@ -1,5 +1,10 @@
 import { beforeEach, describe, expect, test, vi } from "vitest";
-import { TEST_SECRET, fixtureConformanceTarget, startFixtureApp } from "../testing/convexTestApp.js";
+import {
+  TEST_SECRET,
+  fixtureConformanceTarget,
+  startCustomUsersApp,
+  startFixtureApp,
+} from "../testing/convexTestApp.js";
 import { runAdapterConformance } from "../testing/adapterConformance.js";
 import { AdapterSecretRejectedError, ConvexAdapter, MissingEnvironmentVariableError } from "./index.js";
 
@@ -89,5 +94,33 @@ describe("ConvexAdapter settings", () => {
     } finally {
       vi.unstubAllGlobals();
     }
+  });
+});
+
+describe("extra user fields", () => {
+  const profileUser = {
+    id: "ignored",
+    email: "ada@example.com",
+    emailVerified: null,
+    name: "Ada",
+    role: "admin",
+    phone: "+100000000",
+  };
+
+  test("are stored and returned when both tables and functions declare them", async () => {
+    const adapter = ConvexAdapter({ caller: startCustomUsersApp().caller, secret: TEST_SECRET });
+    const user = await adapter.createUser(profileUser);
+    expect(user).toEqual({ ...profileUser, id: user.id, image: null });
+    const updated = await adapter.updateUser({ id: user.id, role: "member", phone: null } as never);
+    expect(updated).toMatchObject({ role: "member" });
+    expect(updated).not.toHaveProperty("phone");
+    expect(await adapter.getUser(user.id)).toEqual(updated);
+  });
+
+  test("are refused, with nothing stored, when not declared", async () => {
+    const { caller, readTable } = startFixtureApp();
+    const adapter = ConvexAdapter({ caller, secret: TEST_SECRET });
+    await expect(adapter.createUser(profileUser)).rejects.toThrow(/role/);
+    expect(await readTable("users")).toEqual([]);
   });
 });

@@ -7,9 +7,11 @@ import { makeFunctionReference } from "convex/server";
 import { ConvexAdapter, type ConvexFunctionCaller } from "../adapter/index.js";
 import type { AuthTableName } from "../convex/index.js";
 import schema from "../../fixtures/convex/schema.js";
+import customUsersSchema from "../../fixtures/custom-users/convex/schema.js";
 import type { ConformanceTarget } from "./adapterConformance.js";
 
 const modules = import.meta.glob("../../fixtures/convex/**/*.ts");
+const customUsersModules = import.meta.glob("../../fixtures/custom-users/convex/**/*.ts");
 
 export const TEST_SECRET = "test-adapter-secret-0123456789";
 
@@ -25,6 +27,16 @@ export function startFixtureApp() {
       unknown
     >[];
   return { t, caller, readTable };
+}
+
+/** The fixture app whose users carry extra fields (`role`, `phone`). */
+export function startCustomUsersApp() {
+  const t = convexTest(customUsersSchema, customUsersModules);
+  const caller: ConvexFunctionCaller = {
+    query: (reference, args) => t.query(reference, args),
+    mutation: (reference, args) => t.mutation(reference, args),
+  };
+  return { t, caller };
 }
 
 /**
