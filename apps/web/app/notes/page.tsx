@@ -1,0 +1,25 @@
+import Link from "next/link";
+import { redirect } from "next/navigation";
+import { auth } from "@/auth";
+import { SignOutButton } from "../AuthButtons";
+import { Notes } from "./Notes";
+
+export default async function NotesPage() {
+  // proxy.ts already turns signed-out visitors away; checked again where the data is served.
+  const session = await auth();
+  if (!session) redirect("/api/auth/signin?callbackUrl=/notes");
+  return (
+    <main>
+      <header>
+        <h1>Notes</h1>
+        <span>
+          {session.user?.email ?? session.user?.name} <SignOutButton />
+        </span>
+      </header>
+      <Notes />
+      <p>
+        <Link href="/">Home</Link>
+      </p>
+    </main>
+  );
+}

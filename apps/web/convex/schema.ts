@@ -1,0 +1,14 @@
+import { defineSchema, defineTable } from "convex/server";
+import { v } from "convex/values";
+import { authTables } from "convex-authjs/convex";
+
+export default defineSchema({
+  // users, accounts, sessions, verificationTokens, authenticators (Auth.js models).
+  ...authTables,
+  notes: defineTable({
+    // The Auth.js user id, which is the `sub` of the Convex token.
+    userId: v.id("users"),
+    text: v.string(),
+    updatedAt: v.number(),
+  }).index("by_user", ["userId"]),
+});
