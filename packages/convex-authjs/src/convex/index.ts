@@ -43,8 +43,7 @@ export {
   type AuthTablesOptions,
   type AuthTableName,
 } from "./schema.js";
-export { defineAuthAdapter, type AuthAdapterOptions, type WireDoc } from "./functions.js";
-export { constantTimeEqual } from "./secret.js";
+export { defineAuthAdapter, type AuthAdapterOptions } from "./functions.js";
 export {
   addAuthRoutes,
   JWKS_PATH,

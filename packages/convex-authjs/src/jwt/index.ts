@@ -38,7 +38,6 @@ export {
   generateSigningKeyPair,
   importSigningKey,
   keyIdOf,
-  normalizePem,
   parseJwks,
   rotateJwks,
   SIGNING_ALGORITHMS,
