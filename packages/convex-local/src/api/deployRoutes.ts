@@ -109,8 +109,9 @@ function pushIdOf(schemaChange: unknown): string {
   return id;
 }
 
-function indexConfig(index: { name: string; fields: string[] }) {
-  return { name: index.name, type: "database", fields: index.fields };
+/** Index names are reported as `table.index`, as the CLI prints them. */
+function indexConfig(index: { table: string; name: string; fields: string[] }) {
+  return { name: `${index.table}.${index.name}`, type: "database", fields: index.fields };
 }
 
 function startPushResponse(push: PreparedPush, context: DeployContext, udfServerVersion: string) {

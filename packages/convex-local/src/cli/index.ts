@@ -187,13 +187,20 @@ function deploymentOf(options: Options): { url: string; adminKey: string } {
 
 /** Runs the official `convex` CLI in self-hosted mode against the deployment. */
 function runOfficialCli(args: string[], deployment: { url: string; adminKey: string }, stopWhen?: () => Promise<void>): Promise<number> {
-  const cli = createRequire(path.resolve("package.json")).resolve("convex/bin/main.js");
+  const cli = officialCliPath();
   const environment: NodeJS.ProcessEnv = { ...process.env, CONVEX_SELF_HOSTED_URL: deployment.url, CONVEX_SELF_HOSTED_ADMIN_KEY: deployment.adminKey };
   delete environment.CONVEX_DEPLOYMENT;
   delete environment.CONVEX_DEPLOY_KEY;
   const child = spawn(process.execPath, [cli, ...args], { stdio: "inherit", env: environment });
   void stopWhen?.().then(() => child.kill("SIGINT"));
   return new Promise((resolve) => child.on("exit", (code, signal) => resolve(code ?? (signal === "SIGINT" ? 0 : 1))));
+}
+
+/** The app's own `convex` CLI (its package exports hide `bin/`, so go through package.json). */
+function officialCliPath(): string {
+  const manifestPath = createRequire(path.resolve("package.json")).resolve("convex/package.json");
+  const manifest = JSON.parse(readFileSync(manifestPath, "utf8")) as { bin: { convex: string } };
+  return path.join(path.dirname(manifestPath), manifest.bin.convex);
 }
 
 async function answers(url: string): Promise<boolean> {
