@@ -31,6 +31,7 @@ export {
 export {
   convexSessionCallback,
   defaultConvexTokenMinter,
+  type ConvexSession,
   type SessionCallbackParams,
 } from "./session.js";
 export { convexSiteUrl } from "./issuer.js";

@@ -219,24 +219,41 @@ describe("signing key", () => {
 });
 
 describe("convexSessionCallback", () => {
-  const session = { user: { name: "Ada", email: "ada@example.com" }, expires: "2030-01-01T00:00:00.000Z" };
+  const session = { user: { name: "Ada", email: "ada@example.com", image: null }, expires: "2030-01-01T00:00:00.000Z" };
+  const minter = () => createConvexTokenMinter({ privateKey: rsa.privateKeyPem, issuer: ISSUER });
 
-  test("adds the user's token with database sessions (user.id)", async () => {
-    const minter = createConvexTokenMinter({ privateKey: rsa.privateKeyPem, issuer: ISSUER });
-    const result = await convexSessionCallback(minter)({ session, user: { id: "user-1" } });
-    expect(result).toEqual({ ...session, convexToken: expect.any(String) });
+  test("database sessions: adds the user's token and sends only public fields", async () => {
+    // What Auth.js passes with database sessions: the adapter's session and user merged.
+    const databaseSession = {
+      ...session,
+      expires: new Date("2030-01-01T00:00:00.000Z"),
+      sessionToken: "secret-session-token",
+      userId: "user-1",
+      user: { ...session.user, id: "user-1", emailVerified: new Date() },
+    };
+    const result = await convexSessionCallback(minter())({
+      session: databaseSession as never,
+      user: { id: "user-1" },
+    });
+    expect(result).toEqual({
+      user: { id: "user-1", name: "Ada", email: "ada@example.com", image: null },
+      expires: "2030-01-01T00:00:00.000Z",
+      convexToken: expect.any(String),
+    });
+    expect(JSON.stringify(result)).not.toContain("secret-session-token");
     expect((await verify(result.convexToken!, { keys: [rsa.publicJwk] })).payload.sub).toBe("user-1");
   });
 
-  test("adds the user's token with JWT sessions (token.sub)", async () => {
-    const minter = createConvexTokenMinter({ privateKey: rsa.privateKeyPem, issuer: ISSUER });
-    const result = await convexSessionCallback(minter)({ session, token: { sub: "user-2" } });
+  test("JWT sessions: adds the token of token.sub", async () => {
+    const result = await convexSessionCallback(minter())({ session, token: { sub: "user-2" } });
+    expect(result.user?.id).toBe("user-2");
     expect((await verify(result.convexToken!, { keys: [rsa.publicJwk] })).payload.sub).toBe("user-2");
   });
 
-  test("leaves a session without a user unchanged", async () => {
-    const minter = createConvexTokenMinter({ privateKey: rsa.privateKeyPem, issuer: ISSUER });
-    expect(await convexSessionCallback(minter)({ session })).toBe(session);
-    expect(minter.stats.signatures).toBe(0);
+  test("a session without a user id gets no token", async () => {
+    const tokens = minter();
+    const result = await convexSessionCallback(tokens)({ session });
+    expect(result).toEqual({ user: { name: "Ada", email: "ada@example.com", image: null }, expires: session.expires });
+    expect(tokens.stats.signatures).toBe(0);
   });
 });

@@ -19,35 +19,51 @@ export function defaultConvexTokenMinter(): ConvexTokenMinter {
   return defaultMinter;
 }
 
+/** The session sent to the browser: the public user fields, expiry and the Convex token. */
+export interface ConvexSession extends Session {
+  user?: { id?: string; name?: string | null; email?: string | null; image?: string | null };
+  expires: string;
+  convexToken?: string;
+}
+
 /**
  * An Auth.js `session` callback that adds `convexToken` to the session, for
  * both database and JWT session strategies. The session goes to the browser
  * through `/api/auth/session`, so the React provider and the server helpers
- * both find the token there. Sessions without a user are returned unchanged.
+ * both find the token there.
+ *
+ * Like Auth.js's default callback it returns only public fields (`user.id`,
+ * `name`, `email`, `image`, and `expires`): with database sessions the object
+ * Auth.js passes in also holds the `sessionToken`, which the httpOnly cookie
+ * exists to keep away from scripts. Sessions without a user id get no token.
  *
  * @example
  * ```ts
  * NextAuth({ adapter: ConvexAdapter(), callbacks: { session: convexSessionCallback() } });
  *
- * // Composed with your own session changes:
+ * // Composed with your own session fields:
  * const addConvexToken = convexSessionCallback();
  * callbacks: {
  *   async session(params) {
- *     const session = await addConvexToken(params);
- *     return { ...session, user: { ...session.user, id: params.user.id } };
+ *     return { ...(await addConvexToken(params)), plan: "pro" };
  *   },
  * }
  * ```
  */
 export function convexSessionCallback(minter?: ConvexTokenMinter) {
-  return async <P extends SessionCallbackParams>({
-    session,
-    user,
-    token,
-  }: P): Promise<P["session"] & { convexToken?: string }> => {
+  return async ({ session, user, token }: SessionCallbackParams): Promise<ConvexSession> => {
     const userId = user?.id ?? token?.sub;
-    if (!userId) return session;
-    const convexToken = await (minter ?? defaultConvexTokenMinter()).tokenFor(userId);
-    return { ...session, convexToken };
+    const expires = session.expires as string | Date;
+    const publicSession: ConvexSession = {
+      user: {
+        ...(userId ? { id: userId } : {}),
+        name: session.user?.name,
+        email: session.user?.email,
+        image: session.user?.image,
+      },
+      expires: expires instanceof Date ? expires.toISOString() : expires,
+    };
+    if (!userId) return publicSession;
+    return { ...publicSession, convexToken: await (minter ?? defaultConvexTokenMinter()).tokenFor(userId) };
   };
 }
