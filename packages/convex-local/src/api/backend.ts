@@ -24,6 +24,7 @@ import { handleDeployRoute } from "./deployRoutes.js";
 import { FunctionLog } from "./functionLogs.js";
 import { handleFunctionRoute, notAdmin } from "./functionRoutes.js";
 import { RequestError, applyCors, sendRequestError, sendText } from "./http.js";
+import { Scheduler } from "./scheduler.js";
 import { attachSyncProtocol } from "./sync/index.js";
 
 export const SERVER_VERSION = "convex-local-0.1.0";
@@ -49,6 +50,7 @@ export interface Backend {
   runner: FunctionRunner;
   deployment: DeploymentState;
   log: FunctionLog;
+  scheduler: Scheduler;
   close(): Promise<void>;
 }
 
@@ -79,6 +81,7 @@ export async function startBackend(options: BackendOptions): Promise<Backend> {
   const log = new FunctionLog();
   const commitListeners = new Set<(writes: DocumentWrite[], ts: bigint) => void>();
   let deployment: DeploymentState;
+  let scheduler: Scheduler | undefined;
   const runner = new FunctionRunner({
     storage,
     environment: () => deployment.environment(),
@@ -88,7 +91,9 @@ export async function startBackend(options: BackendOptions): Promise<Backend> {
     onLog: (entry) => log.record(entry),
     onCommit: (writes, ts) => {
       for (const listener of commitListeners) listener(writes, ts);
+      scheduler?.onCommit(writes);
     },
+    onInstall: () => scheduler?.onInstall(),
   });
   deployment = new DeploymentState(storage, runner);
   try {
@@ -97,6 +102,8 @@ export async function startBackend(options: BackendOptions): Promise<Backend> {
     // A push that no longer loads (e.g. a Node upgrade) must not keep the backend from starting.
     console.error(`convex-local: could not load the last pushed functions: ${(error as Error).message}`);
   }
+  scheduler = new Scheduler(storage, runner);
+  scheduler.start();
 
   let verifier: { providers: string; instance: IdentityVerifier } | undefined;
   const verifyToken = async (token: string): Promise<Record<string, JSONValue>> => {
@@ -161,7 +168,9 @@ export async function startBackend(options: BackendOptions): Promise<Backend> {
     runner,
     deployment,
     log,
+    scheduler,
     async close() {
+      scheduler!.close();
       log.close();
       detachSync();
       await Promise.all([closeServer(apiServer), closeServer(siteServer)]);

@@ -1,0 +1,258 @@
+/**
+ * Runs scheduled functions and crons. A single timer sleeps until the earliest pending job or
+ * cron run (and is woken early by commits that touch `_scheduled_functions` and by pushes).
+ *
+ * - A scheduled mutation moves to `success` in the same transaction as the mutation's own writes,
+ *   so it runs exactly once even across crashes; if it fails it is marked `failed` (with nothing
+ *   of it committed).
+ * - A scheduled action is marked `inProgress` before it starts and `success`/`failed` after, so it
+ *   runs at most once; an action still `inProgress` when the backend starts was interrupted and is
+ *   marked `failed`, as Convex does.
+ * - Crons keep their next run time in storage meta (`scheduler/cron/<name>`), advanced in the same
+ *   transaction as a cron mutation (before a cron action), so a restart neither repeats nor loses
+ *   a run; a run that came due while the backend was down happens once on start.
+ */
+import type { JSONValue } from "convex/values";
+import type { Storage } from "../storage/index.js";
+import { rangeForIndexExpression, rangeForPrefix } from "../storage/keys.js";
+import type { DocumentWrite } from "../transactions/transaction.js";
+import { nextScheduleTime } from "../runtime/cron.js";
+import type { CronJob } from "../runtime/functions.js";
+import type { Caller, FunctionResult, FunctionRunner } from "../runtime/runner.js";
+import {
+  SCHEDULED_BY_STATE_FIELDS,
+  SCHEDULED_BY_STATE_INDEX,
+  SCHEDULED_FUNCTIONS_TABLE,
+  readJob,
+  setJobState,
+  type ScheduledJob,
+} from "../runtime/scheduling.js";
+
+/** Scheduled functions and crons run without a user identity, and may call internal functions. */
+const SYSTEM_CALLER: Caller = { identity: null, admin: true };
+const CRON_META_PREFIX = "scheduler/cron/";
+/** Jobs run per timer turn before yielding to the event loop. */
+const BATCH = 64;
+const MAX_TIMER_MS = 2 ** 31 - 1;
+export const INTERRUPTED_ACTION_ERROR = "Transient error while executing action: the backend restarted while it was running";
+
+interface CronState {
+  /** JSON of the schedule this state was computed for. */
+  schedule: string;
+  nextRun: number;
+  lastRun?: number;
+}
+
+export class Scheduler {
+  private timer: NodeJS.Timeout | undefined;
+  private timerAt = Infinity;
+  private closed = false;
+  private readonly running = new Set<Promise<void>>();
+
+  constructor(
+    private readonly storage: Storage,
+    private readonly runner: FunctionRunner,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** Prepares the job table, fails actions interrupted by the last shutdown, reads crons and arms the timer. */
+  start(): void {
+    this.storage.ensureTable(SCHEDULED_FUNCTIONS_TABLE);
+    if (!this.storage.listIndexes(SCHEDULED_FUNCTIONS_TABLE).some((i) => i.name === SCHEDULED_BY_STATE_INDEX)) {
+      this.storage.setIndexes(SCHEDULED_FUNCTIONS_TABLE, [{ name: SCHEDULED_BY_STATE_INDEX, fields: SCHEDULED_BY_STATE_FIELDS }]);
+    }
+    const interrupted = this.jobsInState("inProgress", Infinity, Infinity);
+    if (interrupted.length > 0) {
+      this.runner.systemWrite((transaction) => {
+        for (const job of interrupted) setJobState(transaction, job, { kind: "failed", error: INTERRUPTED_ACTION_ERROR }, this.now());
+      });
+    }
+    this.syncCrons();
+    this.wake();
+  }
+
+  /**
+   * Stops the timer. Actions still running are not waited for and record nothing: they stay
+   * `inProgress` and are marked failed at the next start, like actions cut off by a crash.
+   */
+  close(): void {
+    this.closed = true;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  /** Actions started by the scheduler that are still running. */
+  get runningActions(): number {
+    return this.running.size;
+  }
+
+  /** A commit listener: new or changed jobs may move the next wake-up earlier. */
+  onCommit(writes: DocumentWrite[]): void {
+    if (writes.some((write) => write.table === SCHEDULED_FUNCTIONS_TABLE)) this.wake();
+  }
+
+  /** After a push: reconcile cron state with the pushed `crons.ts` and re-arm. */
+  onInstall(): void {
+    if (this.closed) return;
+    this.syncCrons();
+    this.wake();
+  }
+
+  /** Runs whatever is due soon (on the next turn of the event loop). */
+  wake(): void {
+    this.arm(this.now());
+  }
+
+  private arm(at: number): void {
+    if (this.closed) return;
+    if (this.timer !== undefined && this.timerAt <= at) return;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timerAt = at;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.timerAt = Infinity;
+      this.tick();
+    }, Math.min(Math.max(at - this.now(), 0), MAX_TIMER_MS));
+    this.timer.unref();
+  }
+
+  private tick(): void {
+    if (this.closed) return;
+    let ran = 0;
+    try {
+      for (const job of this.jobsInState("pending", this.now(), BATCH)) {
+        this.runJob(job);
+        ran++;
+      }
+      ran += this.runDueCrons();
+    } catch (error) {
+      console.error(`convex-local scheduler: ${(error as Error).message}`);
+    }
+    if (ran >= BATCH) return this.wake();
+    const next = Math.min(this.jobsInState("pending", Infinity, 1)[0]?.scheduledTime ?? Infinity, this.nextCronRun());
+    if (next !== Infinity) this.arm(next);
+  }
+
+  /** Jobs in `kind` with scheduledTime <= `until`, earliest first. */
+  private jobsInState(kind: string, until: number, limit: number): ScheduledJob[] {
+    if (this.storage.tableNumber(SCHEDULED_FUNCTIONS_TABLE) === undefined) return [];
+    const range = until === Infinity ? rangeForPrefix([kind]) : rangeForIndexExpression([kind], undefined, { op: "lte", value: until });
+    const jobs: ScheduledJob[] = [];
+    for (const row of this.storage.scanIndex(SCHEDULED_FUNCTIONS_TABLE, SCHEDULED_BY_STATE_INDEX, range, "asc", { limit: limit === Infinity ? undefined : limit })) {
+      jobs.push(JSON.parse(row.json) as ScheduledJob);
+    }
+    return jobs;
+  }
+
+  private runJob(job: ScheduledJob): void {
+    let udfType: string;
+    try {
+      udfType = this.runner.resolve(job.name, SYSTEM_CALLER).udfType;
+    } catch (error) {
+      this.finish(job._id, { status: "error", errorMessage: (error as Error).message, logLines: [] });
+      return;
+    }
+    const args = (job.args[0] ?? {}) as JSONValue;
+    if (udfType === "Mutation") {
+      const { result } = this.runner.mutation(job.name, args, SYSTEM_CALLER, {
+        beforeCommit: (transaction) => {
+          const current = readJob(transaction, job._id);
+          if (current?.state.kind !== "pending") throw new Error(`Scheduled job ${job._id} is no longer pending`);
+          setJobState(transaction, current, { kind: "success" }, this.now());
+        },
+      });
+      if (result.status === "error") this.finish(job._id, result);
+      return;
+    }
+    if (udfType === "Action") {
+      this.runner.systemWrite((transaction) => setJobState(transaction, job, { kind: "inProgress" }));
+      this.track(this.runner.action(job.name, args, SYSTEM_CALLER).then((result) => this.finish(job._id, result)));
+      return;
+    }
+    this.finish(job._id, { status: "error", errorMessage: `${job.name} is a ${udfType}: only mutations and actions can be scheduled`, logLines: [] });
+  }
+
+  /** Records the outcome of a job that is still pending or in progress (a canceled job stays canceled). */
+  private finish(id: string, result: FunctionResult): void {
+    if (this.closed) return;
+    this.runner.systemWrite((transaction) => {
+      const job = readJob(transaction, id);
+      if (job === null || (job.state.kind !== "pending" && job.state.kind !== "inProgress")) return;
+      setJobState(transaction, job, result.status === "success" ? { kind: "success" } : { kind: "failed", error: result.errorMessage }, this.now());
+    });
+  }
+
+  private track(promise: Promise<void>): void {
+    const tracked = promise.catch((error: unknown) => {
+      if (!this.closed) console.error(`convex-local scheduler: ${(error as Error).message}`);
+    });
+    this.running.add(tracked);
+    void tracked.finally(() => this.running.delete(tracked));
+  }
+
+  // ---- crons ---------------------------------------------------------------------------
+
+  private crons(): CronJob[] | undefined {
+    return this.runner.analysis?.crons;
+  }
+
+  /** Keeps the next run of crons whose schedule is unchanged; starts new ones from now; drops removed ones. */
+  private syncCrons(): void {
+    const crons = this.crons();
+    if (crons === undefined) return;
+    const now = this.now();
+    const wanted = new Set<string>();
+    for (const cron of crons) {
+      const key = CRON_META_PREFIX + cron.name;
+      wanted.add(key);
+      const schedule = JSON.stringify(cron.schedule);
+      const state = this.storage.getMeta<CronState>(key);
+      if (state?.schedule === schedule) continue;
+      try {
+        this.storage.setMeta(key, { schedule, nextRun: nextScheduleTime(cron.schedule, now) } satisfies CronState);
+      } catch (error) {
+        console.error(`convex-local scheduler: cron "${cron.name}": ${(error as Error).message}`);
+      }
+    }
+    for (const [key] of this.storage.listMeta(CRON_META_PREFIX)) if (!wanted.has(key)) this.storage.deleteMeta(key);
+  }
+
+  private nextCronRun(): number {
+    let next = Infinity;
+    for (const cron of this.crons() ?? []) {
+      const state = this.storage.getMeta<CronState>(CRON_META_PREFIX + cron.name);
+      if (state !== undefined) next = Math.min(next, state.nextRun);
+    }
+    return next;
+  }
+
+  private runDueCrons(): number {
+    let ran = 0;
+    for (const cron of this.crons() ?? []) {
+      const key = CRON_META_PREFIX + cron.name;
+      const state = this.storage.getMeta<CronState>(key);
+      const now = this.now();
+      if (state === undefined || state.nextRun > now) continue;
+      const advanced: CronState = { ...state, lastRun: now, nextRun: nextScheduleTime(cron.schedule, Math.max(now, state.nextRun)) };
+      const args = (cron.args[0] ?? {}) as JSONValue;
+      ran++;
+      let udfType: string;
+      try {
+        udfType = this.runner.resolve(cron.udfPath, SYSTEM_CALLER).udfType;
+      } catch (error) {
+        console.error(`convex-local scheduler: cron "${cron.name}": ${(error as Error).message}`);
+        this.storage.setMeta(key, advanced);
+        continue;
+      }
+      if (udfType === "Mutation") {
+        const { result } = this.runner.mutation(cron.udfPath, args, SYSTEM_CALLER, { beforeCommit: () => this.storage.setMeta(key, advanced) });
+        if (result.status === "error") this.storage.setMeta(key, advanced);
+      } else {
+        this.storage.setMeta(key, advanced);
+        if (udfType === "Action") this.track(this.runner.action(cron.udfPath, args, SYSTEM_CALLER).then(() => undefined));
+      }
+    }
+    return ran;
+  }
+}
+
