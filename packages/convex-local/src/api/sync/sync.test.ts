@@ -8,6 +8,12 @@ import { anyApi } from "convex/server";
 import { ConvexError } from "convex/values";
 import WebSocket from "ws";
 import { randomUUID } from "node:crypto";
+import { execFile } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
 import { ADMIN_KEY, envSystemQuery, fakeJwt, startHarness, waitFor, type Harness } from "./test-utils/harness.js";
 import { decodeTs, encodeTs } from "./protocol.js";
 
@@ -338,6 +344,22 @@ describe("with one backend", () => {
     });
     const t = await anon.next("Transition");
     expect(t.modifications[0]).toMatchObject({ type: "QueryFailed", queryId: 0, errorMessage: expect.stringMatching(/admin/) });
+  });
+
+  test("the official CLI's `npx convex env list` and `env get` read over the sync socket", async () => {
+    const cwd = mkdtempSync(path.join(tmpdir(), "convex-local-cli-"));
+    try {
+      writeFileSync(path.join(cwd, "package.json"), JSON.stringify({ name: "cli-env", private: true, dependencies: { convex: "1.48.0" } }));
+      const env: NodeJS.ProcessEnv = { ...process.env };
+      for (const name of Object.keys(env)) if (name.startsWith("CONVEX_")) delete env[name];
+      Object.assign(env, { CONVEX_SELF_HOSTED_URL: h.url, CONVEX_SELF_HOSTED_ADMIN_KEY: ADMIN_KEY });
+      const cli = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../../../../node_modules/convex/bin/main.js");
+      const run = (args: string[]) => promisify(execFile)(process.execPath, [cli, ...args], { cwd, env, timeout: 60_000 });
+      expect((await run(["env", "list"])).stdout).toBe("FOO=bar\nSITE=https://x.test\n");
+      expect((await run(["env", "get", "FOO"])).stdout).toBe("bar\n");
+    } finally {
+      rmSync(cwd, { recursive: true, force: true });
+    }
   });
 
   test("a retried Mutation (same session, same requestId) after a reconnect runs once", async () => {

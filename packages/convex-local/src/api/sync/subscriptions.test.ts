@@ -1,0 +1,55 @@
+import { describe, expect, test } from "vitest";
+import { encodeIndexKey, rangeForPrefix, type IndexInfo } from "../../storage/index.js";
+import { ReadSetIndex, rangeContains } from "./subscriptions.js";
+
+const k = (...values: (string | number)[]) => encodeIndexKey(values);
+
+describe("rangeContains", () => {
+  test("bounds, inclusivity and unbounded sides", () => {
+    const r = { lower: k("b"), lowerInclusive: true, upper: k("d"), upperInclusive: false };
+    expect(rangeContains(r, k("a"))).toBe(false);
+    expect(rangeContains(r, k("b"))).toBe(true);
+    expect(rangeContains(r, k("c", 1))).toBe(true);
+    expect(rangeContains(r, k("d"))).toBe(false);
+    expect(rangeContains({ ...r, upperInclusive: true }, k("d"))).toBe(true);
+    expect(rangeContains({ ...r, lowerInclusive: false }, k("b"))).toBe(false);
+    expect(rangeContains({ lowerInclusive: true, upperInclusive: false }, k("anything"))).toBe(true);
+    const prefix = rangeForPrefix(["chan"]);
+    expect(rangeContains(prefix, k("chan", 5, "id"))).toBe(true);
+    expect(rangeContains(prefix, k("chan2", 5, "id"))).toBe(false);
+  });
+});
+
+describe("ReadSetIndex", () => {
+  const indexes: IndexInfo[] = [
+    { name: "by_id", fields: ["_id"], keyFields: ["_id"] },
+    { name: "by_creation_time", fields: ["_creationTime"], keyFields: ["_creationTime", "_id"] },
+    { name: "by_channel", fields: ["channel"], keyFields: ["channel", "_creationTime", "_id"] },
+  ];
+  const lookup = (table: string) => (table === "messages" ? indexes : undefined);
+  const doc = (id: string, channel: string) => JSON.stringify({ _id: id, _creationTime: 1, channel });
+
+  test("a write hits readers of a range containing its old or new key, in any index", () => {
+    const index = new ReadSetIndex<string>();
+    index.set("chanA", [{ table: "messages", index: "by_channel", range: rangeForPrefix(["a"]) }]);
+    index.set("chanB", [{ table: "messages", index: "by_channel", range: rangeForPrefix(["b"]) }]);
+    const point = k("id1");
+    index.set("get1", [{ table: "messages", index: "by_id", range: { lower: point, lowerInclusive: true, upper: point, upperInclusive: true } }]);
+    index.set("other", [{ table: "notes", index: "by_id", range: { lowerInclusive: true, upperInclusive: false } }]);
+    const hits = (before: string | null, after: string | null, id = "id9") =>
+      [...index.affected([{ table: "messages", id, before, after }], lookup)].sort();
+
+    expect(hits(null, doc("id9", "a"))).toEqual(["chanA"]);
+    expect(hits(doc("id9", "a"), doc("id9", "b"))).toEqual(["chanA", "chanB"]); // moved between channels
+    expect(hits(doc("id1", "c"), null, "id1")).toEqual(["get1"]);
+    expect(hits(null, doc("id9", "z"))).toEqual([]);
+    // Unknown indexes (e.g. table deleted): every reader of the table.
+    expect([...index.affected([{ table: "notes", id: "n", before: null, after: "{}" }], lookup)]).toEqual(["other"]);
+
+    index.delete("chanA");
+    expect(hits(null, doc("id9", "a"))).toEqual([]);
+    index.set("chanB", []);
+    expect(hits(null, doc("id9", "b"))).toEqual([]);
+    expect(index.size).toBe(3);
+  });
+});
