@@ -218,8 +218,12 @@ class SyncHub implements SessionHost {
         session.ws.terminate();
         continue;
       }
-      if (now - session.lastSentAt >= interval) {
-        session.send({ type: "Ping" });
+      // Protocol-level Ping keeps the client's 60 s server-inactivity timer quiet...
+      if (now - session.lastSentAt >= interval) session.send({ type: "Ping" });
+      // ...and a WebSocket ping every interval draws a pong, which proves the client alive even
+      // when it has nothing to send (lastReceivedAt).
+      if (now - session.lastPingAt >= interval) {
+        session.lastPingAt = now;
         try {
           session.ws.ping();
         } catch {

@@ -117,6 +117,7 @@ export class SyncSession {
 
   lastSentAt = Date.now();
   lastReceivedAt = Date.now();
+  lastPingAt = Date.now();
 
   constructor(
     readonly ws: WebSocket,

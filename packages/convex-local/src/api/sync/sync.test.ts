@@ -57,8 +57,8 @@ class RawClient {
   readonly opened: Promise<void>;
   readonly closed: Promise<void>;
 
-  constructor(url: string, path = "/api/1.48.0/sync") {
-    this.ws = new WebSocket(url.replace("http", "ws") + path);
+  constructor(url: string, path = "/api/1.48.0/sync", options: WebSocket.ClientOptions = {}) {
+    this.ws = new WebSocket(url.replace("http", "ws") + path, options);
     this.ws.on("message", (data) => this.messages.push(JSON.parse(data.toString())));
     this.opened = new Promise((resolve, reject) => {
       this.ws.once("open", () => resolve());
@@ -434,6 +434,25 @@ describe("keep-alive", () => {
       await raw.opened;
       raw.send(connect());
       await raw.next("Ping", 2);
+    } finally {
+      await h.cleanup();
+    }
+  });
+});
+
+describe("liveness", () => {
+  test("a silent client that answers WebSocket pings stays; one that does not is dropped", async () => {
+    const h = await startHarness({ syncOptions: { heartbeatIntervalMs: 50, clientTimeoutMs: 400 } });
+    try {
+      const alive = new RawClient(h.url);
+      const dead = new RawClient(h.url, "/api/1.48.0/sync", { autoPong: false });
+      await Promise.all([alive.opened, dead.opened]);
+      alive.send(connect());
+      dead.send(connect());
+      await dead.closed;
+      await new Promise((r) => setTimeout(r, 500));
+      expect(alive.closeCode).toBeUndefined();
+      expect(h.sync.connectionCount).toBe(1);
     } finally {
       await h.cleanup();
     }
