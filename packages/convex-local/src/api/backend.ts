@@ -114,7 +114,8 @@ export async function startBackend(options: BackendOptions): Promise<Backend> {
   };
   const isAdminKey = (candidate: string) => constantTimeEqual(candidate, adminKey);
 
-  const context = { deployment, log, cloudUrl: url, siteUrl, serverVersion: SERVER_VERSION };
+  // Subscriptions read code and environment too: re-run them all when either changes.
+  const context = { deployment, log, cloudUrl: url, siteUrl, serverVersion: SERVER_VERSION, changed: () => sync.invalidateAll() };
   apiServer.on("request", (request: IncomingMessage, response: ServerResponse) => {
     void (async () => {
       try {
@@ -142,7 +143,7 @@ export async function startBackend(options: BackendOptions): Promise<Backend> {
     void serveHttpAction(runner, siteUrl, request, response);
   });
 
-  const detachSync = attachSyncProtocol(apiServer, {
+  const sync = attachSyncProtocol(apiServer, {
     runner,
     storage,
     authenticate: async (token) => {
@@ -172,7 +173,7 @@ export async function startBackend(options: BackendOptions): Promise<Backend> {
     async close() {
       scheduler!.close();
       log.close();
-      detachSync();
+      await sync.close();
       await Promise.all([closeServer(apiServer), closeServer(siteServer)]);
       storage.close();
     },

@@ -17,6 +17,8 @@ export interface DeployContext {
   cloudUrl: string;
   siteUrl: string;
   serverVersion: string;
+  /** Called after a push or an environment change takes effect. */
+  changed: () => void;
 }
 
 interface PushBody {
@@ -85,6 +87,7 @@ export async function handleDeployRoute(route: string, request: IncomingMessage,
         return true;
       }
       const { push, previousModules } = deployment.finish(pushIdOf(startPush?.schemaChange));
+      context.changed();
       sendJson(response, 200, finishPushDiff(push, previousModules));
       return true;
     }
@@ -96,6 +99,7 @@ export async function handleDeployRoute(route: string, request: IncomingMessage,
       const body = await readJsonObject(request);
       if (!Array.isArray(body.changes)) throw new RequestError(400, "BadJsonBody", "Failed to deserialize the JSON body into the target type: missing field `changes`");
       deployment.updateEnvironment(body.changes as { name: string; value: string | null }[]);
+      context.changed();
       sendJson(response, 200, {});
       return true;
     }
