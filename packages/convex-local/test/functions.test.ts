@@ -54,7 +54,8 @@ describe("CRUD through ConvexHttpClient", () => {
 
   it("rolls back every write of a mutation that throws", async () => {
     const before = await client.query(api.messages.list, {});
-    await expect(client.mutation(api.messages.failAfterWrite, { body: "x" })).rejects.toThrow(/boom after write/);
+    const error: Error = await client.mutation(api.messages.failAfterWrite, { body: "x" }).catch((e: Error) => e);
+    expect(error.message).toMatch(/Server Error\nUncaught Error: boom after write\n    at handler \(\.\.\/convex\/messages\.ts:\d+:\d+\)/);
     expect(await client.query(api.messages.list, {})).toEqual(before);
   });
 

@@ -16,6 +16,7 @@ import { ArgumentValidationError, FunctionError, FunctionNotFoundError, ReturnsV
 import type { DeploymentAnalysis, FunctionInfo, SchemaTable, UdfType } from "./functions.js";
 import { Isolate, type CallHost, type Outcome, type ThrownError } from "./isolate.js";
 import { formatLogLine } from "./logs.js";
+import { userFrames } from "./stackTraces.js";
 import { cancelJob, insertJob, scheduledTimeOf } from "./scheduling.js";
 import { canonicalFunctionPath, parseFunctionPath, type CompiledModule } from "./modules.js";
 import { validateValue, type ValidatorJson } from "./validator.js";
@@ -236,7 +237,7 @@ export class FunctionRunner {
       this.options.onLog?.(entry);
       return outcome.value;
     }
-    const message = outcome.ok ? "HTTP action did not return a Response" : uncaughtMessage(outcome.error);
+    const message = outcome.ok ? "HTTP action did not return a Response" : uncaughtMessage(outcome.error, this.modules());
     this.options.onLog?.({ ...entry, error: message });
     return new Response(JSON.stringify({ code: "HttpActionError", message }), {
       status: 500,
@@ -258,7 +259,7 @@ export class FunctionRunner {
       seed: null,
       env: this.environment(),
     });
-    if (!outcome.ok) throw new FunctionError(uncaughtMessage(outcome.error));
+    if (!outcome.ok) throw new FunctionError(uncaughtMessage(outcome.error, modules));
     return outcome.value as T;
   }
 
@@ -438,7 +439,7 @@ export class FunctionRunner {
   };
 
   private completeOutcome(info: FunctionInfo, outcome: Outcome, logLines: string[]): FunctionResult {
-    if (!outcome.ok) return errorResult(outcome.error, logLines);
+    if (!outcome.ok) return errorResult(outcome.error, logLines, this.modules());
     this.checkReturns(info, outcome.value);
     return { status: "success", value: JSON.parse(outcome.value as string) as JSONValue, logLines };
   }
@@ -447,6 +448,10 @@ export class FunctionRunner {
     const schema = this.deployment?.analysis.schema;
     if (!schema || !schema.schemaValidation) return null;
     return new Map(schema.tables.map((table) => [table.tableName, table]));
+  }
+
+  private modules(): ReadonlyMap<string, CompiledModule> {
+    return this.deployment?.modules ?? new Map();
   }
 
   private environment(): Record<string, string> {
@@ -694,16 +699,14 @@ function unwrap(result: FunctionResult): string {
   throw error;
 }
 
-export function uncaughtMessage(error: ThrownError): string {
-  const frames = error.stack
-    .split("\n")
-    .filter((line) => /^\s+at /.test(line) && line.includes("convex/") && !line.includes("convex/_deps/"));
+/** `Uncaught Error: message` plus the user's own frames, source-mapped, as Convex reports it. */
+export function uncaughtMessage(error: ThrownError, modules: ReadonlyMap<string, CompiledModule>): string {
   const name = error.data !== undefined ? "ConvexError" : error.name;
-  return [`Uncaught ${name}: ${error.message}`, ...frames].join("\n");
+  return [`Uncaught ${name}: ${error.message}`, ...userFrames(error.stack, modules)].join("\n");
 }
 
-function errorResult(error: ThrownError, logLines: string[]): FunctionResult {
-  const result: FunctionResult = { status: "error", errorMessage: uncaughtMessage(error), logLines };
+function errorResult(error: ThrownError, logLines: string[], modules: ReadonlyMap<string, CompiledModule>): FunctionResult {
+  const result: FunctionResult = { status: "error", errorMessage: uncaughtMessage(error, modules), logLines };
   if (error.data !== undefined) result.errorData = JSON.parse(error.data) as JSONValue;
   return result;
 }
