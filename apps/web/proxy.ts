@@ -1,7 +1,11 @@
 import { NextResponse } from "next/server";
 import { auth } from "./auth";
 
-/** Signed-out visitors of the signed-in area go to the sign-in page, and come back after. */
+/**
+ * Signed-out visitors of the signed-in pages go to the sign-in page, and come back after.
+ * Each page checks the session again itself, and the Convex functions check the token: this
+ * is the first line, not the only one.
+ */
 export const proxy = auth((request) => {
   if (request.auth) return NextResponse.next();
   const signIn = new URL("/api/auth/signin", request.nextUrl.origin);
@@ -10,5 +14,5 @@ export const proxy = auth((request) => {
 });
 
 export const config = {
-  matcher: ["/notes/:path*"],
+  matcher: ["/notes/:path*", "/account/:path*", "/pages-router/:path*"],
 };

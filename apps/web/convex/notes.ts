@@ -1,21 +1,8 @@
 import { ConvexError, v } from "convex/values";
-import { mutation, query, type MutationCtx, type QueryCtx } from "./_generated/server";
+import { mutation, query, type MutationCtx } from "./_generated/server";
 import type { Id } from "./_generated/dataModel";
-
-export const MAX_NOTE_LENGTH = 2000;
-
-/** The signed-in user's id, from the `sub` of the Convex token the Next.js server minted. */
-async function currentUserId(ctx: QueryCtx | MutationCtx): Promise<Id<"users"> | null> {
-  const identity = await ctx.auth.getUserIdentity();
-  if (identity === null) return null;
-  return ctx.db.normalizeId("users", identity.subject);
-}
-
-async function requireUserId(ctx: QueryCtx | MutationCtx): Promise<Id<"users">> {
-  const userId = await currentUserId(ctx);
-  if (userId === null) throw new ConvexError({ code: "UNAUTHENTICATED", message: "Sign in to use notes." });
-  return userId;
-}
+import { MAX_NOTE_LENGTH } from "./limits";
+import { currentUserId, requireUserId } from "./users";
 
 function validText(text: string): string {
   const trimmed = text.trim();
@@ -33,8 +20,10 @@ function validText(text: string): string {
  * The note if it belongs to the user. Another user's note and a missing one
  * answer the same, so ids of other users' notes reveal nothing.
  */
-async function ownNote(ctx: MutationCtx, userId: Id<"users">, id: Id<"notes">) {
-  const note = await ctx.db.get(id);
+async function ownNote(ctx: MutationCtx, userId: Id<"users">, id: string) {
+  // A string, not v.id("notes"): a tampered id gets the same clear "not found" as someone else's.
+  const noteId = ctx.db.normalizeId("notes", id);
+  const note = noteId === null ? null : await ctx.db.get(noteId);
   if (note === null || note.userId !== userId) {
     throw new ConvexError({ code: "NOT_FOUND", message: "Note not found." });
   }
@@ -58,25 +47,25 @@ export const list = query({
 export const create = mutation({
   args: { text: v.string() },
   handler: async (ctx, { text }) => {
-    const userId = await requireUserId(ctx);
+    const userId = await requireUserId(ctx, "use notes");
     return await ctx.db.insert("notes", { userId, text: validText(text), updatedAt: Date.now() });
   },
 });
 
 export const update = mutation({
-  args: { id: v.id("notes"), text: v.string() },
+  args: { id: v.string(), text: v.string() },
   handler: async (ctx, { id, text }) => {
-    const userId = await requireUserId(ctx);
-    await ownNote(ctx, userId, id);
-    await ctx.db.patch(id, { text: validText(text), updatedAt: Date.now() });
+    const userId = await requireUserId(ctx, "use notes");
+    const note = await ownNote(ctx, userId, id);
+    await ctx.db.patch(note._id, { text: validText(text), updatedAt: Date.now() });
   },
 });
 
 export const remove = mutation({
-  args: { id: v.id("notes") },
+  args: { id: v.string() },
   handler: async (ctx, { id }) => {
-    const userId = await requireUserId(ctx);
-    await ownNote(ctx, userId, id);
-    await ctx.db.delete(id);
+    const userId = await requireUserId(ctx, "use notes");
+    const note = await ownNote(ctx, userId, id);
+    await ctx.db.delete(note._id);
   },
 });

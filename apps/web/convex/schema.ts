@@ -11,4 +11,6 @@ export default defineSchema({
     text: v.string(),
     updatedAt: v.number(),
   }).index("by_user", ["userId"]),
+  // Named app-wide counters (convex/counter.ts): the clicks counter of /api/clicks.
+  counters: defineTable({ name: v.string(), value: v.number() }).index("by_name", ["name"]),
 });

@@ -2,7 +2,7 @@ import { convexTest } from "convex-test";
 import { describe, expect, test } from "vitest";
 import { api } from "../convex/_generated/api";
 import schema from "../convex/schema";
-import { MAX_NOTE_LENGTH } from "../convex/notes";
+import { MAX_NOTE_LENGTH } from "../convex/limits";
 
 const modules = import.meta.glob("../convex/**/!(*.*.*)*.*s");
 
@@ -90,5 +90,20 @@ describe("notes", () => {
     const id = await alice.mutation(api.notes.create, { text: "keep me" });
     expect(await errorOf(alice.mutation(api.notes.update, { id, text: " " }))).toMatchObject({ code: "INVALID_NOTE" });
     expect((await alice.query(api.notes.list, {})).find((n) => n._id === id)?.text).toBe("keep me");
+  });
+
+  test("tampered ids get the same clear \"not found\" and change nothing", async () => {
+    const { t, alice, aliceId } = await setup();
+    const id = await alice.mutation(api.notes.create, { text: "untouched" });
+    // Not an id at all, an id of another table (a user), and a note id with its last character changed.
+    const tampered = ["not-an-id", aliceId, id.slice(0, -1) + (id.endsWith("a") ? "b" : "a")];
+    for (const bad of tampered) {
+      expect(await errorOf(alice.mutation(api.notes.update, { id: bad, text: "changed" }))).toEqual({
+        code: "NOT_FOUND",
+        message: "Note not found.",
+      });
+      expect(await errorOf(alice.mutation(api.notes.remove, { id: bad }))).toMatchObject({ code: "NOT_FOUND" });
+    }
+    expect(await t.run((ctx) => ctx.db.get(id))).toMatchObject({ text: "untouched" });
   });
 });

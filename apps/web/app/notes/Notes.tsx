@@ -1,9 +1,10 @@
 "use client";
 
-import { useMutation, useQuery } from "convex/react";
+import { useMutation, usePreloadedQuery, useQuery, type Preloaded } from "convex/react";
 import { ConvexError } from "convex/values";
 import { useState, type FormEvent } from "react";
 import { api } from "@/convex/_generated/api";
+import { MAX_NOTE_LENGTH } from "@/convex/limits";
 import type { Doc } from "@/convex/_generated/dataModel";
 
 /** The message of a ConvexError thrown by convex/notes.ts, or a generic one. */
@@ -15,8 +16,17 @@ function messageOf(error: unknown): string {
   return "Something went wrong. Please try again.";
 }
 
+/** The user's notes, live: loaded by the browser's Convex client. */
 export function Notes() {
-  const notes = useQuery(api.notes.list);
+  return <NotesEditor notes={useQuery(api.notes.list)} />;
+}
+
+/** The same, starting from the server's preloadQuery result, then live like `Notes`. */
+export function PreloadedNotes({ preloaded }: { preloaded: Preloaded<typeof api.notes.list> }) {
+  return <NotesEditor notes={usePreloadedQuery(preloaded)} />;
+}
+
+function NotesEditor({ notes }: { notes: Doc<"notes">[] | undefined }) {
   const create = useMutation(api.notes.create);
   const [text, setText] = useState("");
   const [error, setError] = useState<string | null>(null);
@@ -36,7 +46,10 @@ export function Notes() {
     <section>
       <form onSubmit={onSubmit}>
         <textarea value={text} onChange={(e) => setText(e.target.value)} rows={3} placeholder="Write a note…" aria-label="New note" />
-        <button type="submit">Add note</button>
+        <button type="submit">Add note</button>{" "}
+        <span className="muted">
+          {text.trim().length} / {MAX_NOTE_LENGTH}
+        </span>
         {error && (
           <p className="error" role="alert">
             {error}

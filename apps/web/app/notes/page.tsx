@@ -1,7 +1,7 @@
-import Link from "next/link";
 import { redirect } from "next/navigation";
 import { auth } from "@/auth";
 import { SignOutButton } from "../AuthButtons";
+import { Nav } from "../Nav";
 import { Notes } from "./Notes";
 
 export default async function NotesPage() {
@@ -16,10 +16,12 @@ export default async function NotesPage() {
           {session.user?.email ?? session.user?.name} <SignOutButton />
         </span>
       </header>
-      <Notes />
-      <p>
-        <Link href="/">Home</Link>
+      <Nav />
+      <p className="muted">
+        Loaded and kept live by the browser&apos;s Convex client (<code>useQuery</code>); open a second tab to watch
+        changes arrive.
       </p>
+      <Notes />
     </main>
   );
 }

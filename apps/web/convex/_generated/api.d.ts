@@ -8,10 +8,14 @@
  * @module
  */
 
+import type * as account from "../account.js";
 import type * as authAdapter from "../authAdapter.js";
+import type * as counter from "../counter.js";
 import type * as crons from "../crons.js";
 import type * as http from "../http.js";
+import type * as limits from "../limits.js";
 import type * as notes from "../notes.js";
+import type * as users from "../users.js";
 
 import type {
   ApiFromModules,
@@ -20,10 +24,14 @@ import type {
 } from "convex/server";
 
 declare const fullApi: ApiFromModules<{
+  account: typeof account;
   authAdapter: typeof authAdapter;
+  counter: typeof counter;
   crons: typeof crons;
   http: typeof http;
+  limits: typeof limits;
   notes: typeof notes;
+  users: typeof users;
 }>;
 
 /**
