@@ -210,6 +210,13 @@ describe("convex/nextjs helpers, actions, HTTP actions, environment", () => {
     expect(count).toBe((await fetchQuery(api.messages.list, {}, options)).length);
   });
 
+  it("runs \"use node\" actions in Node with Node's built-ins", async () => {
+    const result = await client.action(api.nodeActions.digest, { text: "abc" });
+    expect(result.sha256).toBe("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    expect(result.node).toBe(process.versions.node);
+    expect(result.messages).toBe((await client.query(api.messages.list, {})).length);
+  });
+
   it("routes HTTP actions on the site port", async () => {
     const created = await fetch(`${deployment.backend.siteUrl}/messages`, {
       method: "POST",
