@@ -6,10 +6,12 @@
  * actions run concurrently in their own isolates and reach the database through queries and
  * mutations, as on Convex.
  */
-import { randomBytes, randomUUID } from "node:crypto";
+import { createHash, randomBytes, randomUUID } from "node:crypto";
 import { jsonToConvex, type JSONValue, type Value } from "convex/values";
 import type { Storage } from "../storage/index.js";
 import { decodeDocumentId } from "../storage/ids.js";
+import { rangeContains, type KeyRange } from "../storage/keys.js";
+import { DEFAULT_LIMITS } from "../transactions/limits.js";
 import { Transaction, type DocumentWrite, type ReadRange, type SerializedQuery } from "../transactions/transaction.js";
 import { checkDocument, checkTableName } from "./documentValues.js";
 import { ArgumentValidationError, FunctionError, FunctionNotFoundError, ReturnsValidationError } from "./errors.js";
@@ -37,6 +39,8 @@ export type FunctionResult =
 export interface QueryResult {
   result: FunctionResult;
   reads: ReadRange[];
+  /** What a re-run must repeat (the end of the query's paginated page); null when nothing. */
+  journal: string | null;
 }
 
 export interface MutationResult {
@@ -88,6 +92,7 @@ interface SyncCall {
   transaction: Transaction;
   caller: Caller;
   logLines: string[];
+  journal: QueryJournal;
   load?: Load;
 }
 
@@ -128,21 +133,23 @@ export class FunctionRunner {
     return info;
   }
 
-  query(path: string, args: JSONValue, caller: Caller): QueryResult {
+  /** Runs a query; `journal` is the one its previous run returned (a subscription's re-run). */
+  query(path: string, args: JSONValue, caller: Caller, journal: string | null = null): QueryResult {
     const logLines: string[] = [];
     const started = performance.now();
     const transaction = new Transaction(this.options.storage, false);
+    const call: SyncCall = { transaction, caller, logLines, journal: { previous: journal, next: null } };
     let result: FunctionResult;
     try {
       const info = this.resolve(path, caller, "Query");
       // A query runs to completion synchronously, so no write can interleave: it reads one snapshot.
-      result = this.runSync(info, args, { transaction, caller, logLines });
+      result = this.runSync(info, args, call);
     } catch (error) {
       result = failure(error, logLines);
     }
     transaction.finish();
     this.report(path, "Query", started, result);
-    return { result, reads: transaction.reads };
+    return { result, reads: transaction.reads, journal: call.journal.next };
   }
 
   mutation(path: string, args: JSONValue, caller: Caller, hooks: MutationHooks = {}): MutationResult {
@@ -153,7 +160,7 @@ export class FunctionRunner {
     try {
       const info = this.resolve(path, caller, "Mutation");
       result = this.options.storage.transaction(() => {
-        const outcome = this.runSync(info, args, { transaction, caller, logLines });
+        const outcome = this.runSync(info, args, { transaction, caller, logLines, journal: { previous: null, next: null } });
         if (outcome.status === "error") throw new RolledBack(outcome);
         hooks.beforeCommit?.(transaction);
         return outcome;
@@ -299,7 +306,7 @@ export class FunctionRunner {
   }
 
   private syncHost(call: SyncCall): CallHost {
-    const database = new DatabaseSyscalls(call.transaction, this.schemaTables());
+    const database = new DatabaseSyscalls(call.transaction, this.schemaTables(), call.journal);
     return {
       syscall: (op, args) => JSON.stringify(database.syscall(op, JSON.parse(args))),
       asyncSyscall: (op, args) => {
@@ -482,6 +489,7 @@ class DatabaseSyscalls {
   constructor(
     private readonly transaction: Transaction,
     private readonly schema: Map<string, SchemaTable> | null,
+    private readonly journal: QueryJournal,
   ) {}
 
   syscall(op: string, args: Record<string, unknown>): unknown {
@@ -568,34 +576,79 @@ class DatabaseSyscalls {
     }
   }
 
+  /**
+   * `1.0/queryPage`: one page of a paginated query, as Convex's `query_page` syscall
+   * (crates/isolate/src/environment/udf/async_syscall.rs). Without an end cursor (from the
+   * arguments or, on a re-run, from the query journal) the page holds `pageSize` documents;
+   * with one it holds everything up to that cursor, so a re-run page keeps its boundary and
+   * consecutive pages stay gap-free while documents come and go. The page's end goes into the
+   * journal for the next re-run.
+   */
   private queryPage(args: Record<string, unknown>): unknown {
     const query = args.query as SerializedQuery;
-    const pageSize = args.pageSize as number;
-    const start = decodeCursor(args.cursor as string | null);
-    const end = args.endCursor === null || args.endCursor === undefined ? undefined : decodeCursor(args.endCursor as string);
-    const maximumRowsRead = (args.maximumRowsRead as number | null) ?? Infinity;
-    if (start === "end") return { page: [], isDone: true, continueCursor: END_CURSOR };
-    const stream = this.transaction.openStream(query, start);
-    const page: JSONValue[] = [];
-    let isDone = false;
-    let rowsRead = 0;
-    while (true) {
-      if (end === undefined && page.length >= pageSize) break;
-      if (end !== undefined && end !== "end" && stream.position !== undefined && reachedEnd(stream.position, end, stream.order)) break;
-      if (rowsRead >= maximumRowsRead) break;
-      const row = stream.next();
-      rowsRead++;
-      if (row === null) {
-        isDone = true;
-        break;
-      }
-      if (end !== undefined && end !== "end" && pastEnd(row.key, end, stream.order)) break;
-      page.push(JSON.parse(row.json));
+    const pageSize = args.pageSize;
+    if (typeof pageSize !== "number" || !Number.isInteger(pageSize) || pageSize < 1) {
+      throw new Error("NoDocumentsForPagination: Must request at least 1 document while paginating");
     }
-    this.transaction.recordStreamRead(stream);
-    const position = stream.position;
-    const continueCursor = isDone ? END_CURSOR : encodeCursor(end !== undefined && end !== "end" ? end : position);
-    return { page, isDone: isDone || end === "end", continueCursor };
+    if (pageSize > DEFAULT_LIMITS.maxDocumentsRead) throw new Error(`PageSizeTooLarge: Requested too many items: ${pageSize}`);
+    const maximumRowsRead = optionalLimit(args.maximumRowsRead, "maximumRowsRead");
+    const maximumBytesRead = optionalLimit(args.maximumBytesRead, "maximumBytesRead");
+    if (this.journal.next !== null) {
+      throw new Error(
+        "MultiplePaginatedDatabaseQueries: This query or mutation function ran multiple paginated queries. Convex only supports a single paginated query in each function.",
+      );
+    }
+    const source = this.transaction.resolveSource(query.source);
+    const fingerprint = queryFingerprint(query, source.fields);
+    const start = args.cursor === null || args.cursor === undefined ? undefined : decodeCursor(args.cursor, fingerprint, source.range);
+    const endArgument = args.endCursor ?? this.journal.previous;
+    const end = endArgument === null || endArgument === undefined ? undefined : decodeCursor(endArgument, fingerprint, source.range);
+
+    const page: JSONValue[] = [];
+    let position: CursorPosition;
+    let splitKey: Buffer | undefined;
+    let pageStatus: "SplitRequired" | "SplitRecommended" | null = null;
+    if (start === "end") {
+      position = "end";
+    } else {
+      const bounded = end !== undefined;
+      const stream = this.transaction.openStream(query, {
+        after: start,
+        through: end === "end" ? undefined : end,
+        // With an end cursor the whole interval must be read for correctness; limits apply only to new pages.
+        maximumRowsScanned: bounded ? undefined : maximumRowsRead,
+      });
+      while (bounded || page.length < pageSize) {
+        if (!bounded && stream.bytesScanned >= maximumBytesRead) break;
+        const row = stream.next();
+        if (row === null) break;
+        page.push(JSON.parse(row.json) as JSONValue);
+      }
+      this.transaction.recordStreamRead(stream);
+      const stoppedByLimit = !bounded && !stream.isExhausted && (stream.scanLimitReached || stream.bytesScanned >= maximumBytesRead);
+      if (stoppedByLimit) pageStatus = "SplitRequired";
+      else if (
+        stream.rowsScanned > softLimit(maximumRowsRead, DEFAULT_LIMITS.maxDocumentsRead) ||
+        stream.bytesScanned > softLimit(maximumBytesRead, DEFAULT_LIMITS.maxBytesRead) ||
+        page.length > SOFT_MAX_PAGE_LENGTH
+      ) {
+        pageStatus = "SplitRecommended";
+      }
+      if (end !== undefined) position = end;
+      else if (stream.isExhausted && !stoppedByLimit) position = "end";
+      else position = stream.position ?? start ?? "end";
+      const keys = stream.scannedKeys;
+      if (keys.length > 2) splitKey = keys[Math.floor(keys.length / 2)];
+    }
+    const continueCursor = encodeCursor(fingerprint, position);
+    this.journal.next = continueCursor;
+    return {
+      page,
+      isDone: position === "end",
+      continueCursor,
+      splitCursor: splitKey === undefined ? null : encodeCursor(fingerprint, splitKey),
+      pageStatus,
+    };
   }
 
   private checkWrite(table: string, value: Record<string, JSONValue>): void {
@@ -642,27 +695,72 @@ class DatabaseSyscalls {
   }
 }
 
-const END_CURSOR = "_end_cursor";
+/**
+ * Where a page ends: after an index key, or at the end of the query's range. A cursor is
+ * base64url of the query's fingerprint, a kind byte and the key, so a cursor only works with the
+ * query that made it (Convex binds cursors the same way, crates/database/src/query/mod.rs).
+ */
+type CursorPosition = Buffer | "end";
 
-function encodeCursor(position: Buffer | undefined): string {
-  return position === undefined ? "_start_cursor" : position.toString("base64url");
+const FINGERPRINT_BYTES = 16;
+const CURSOR_AFTER_KEY = 0;
+const CURSOR_END = 1;
+
+/** Convex's SOFT_MAX_PAGE_LEN: past 3/4 of the 8192-element array limit a split is recommended. */
+const SOFT_MAX_PAGE_LENGTH = softLimit(Infinity, 8192);
+
+/** Convex's `soft_data_limit`: 3/4 of the smaller of the page's limit and the transaction's. */
+function softLimit(pageLimit: number, transactionLimit: number): number {
+  return Math.floor((Math.min(pageLimit, transactionLimit) * 3) / 4);
 }
 
-function decodeCursor(cursor: string | null): Buffer | "end" | undefined {
-  if (cursor === null || cursor === "_start_cursor") return undefined;
-  if (cursor === END_CURSOR) return "end";
-  if (!/^[A-Za-z0-9_-]+$/.test(cursor)) throw new Error(`Invalid pagination cursor: ${JSON.stringify(cursor)}`);
-  return Buffer.from(cursor, "base64url");
+/** Decisions of a query's last run that its re-runs repeat: the end cursor of its paginated query. */
+interface QueryJournal {
+  /** The journal the client (or the previous run) handed in. */
+  previous: string | null;
+  /** The journal of this run; set by the run's paginated query. */
+  next: string | null;
 }
 
-function pastEnd(key: Buffer, end: Buffer, order: "asc" | "desc"): boolean {
-  const comparison = Buffer.compare(key, end);
-  return order === "asc" ? comparison > 0 : comparison < 0;
+function queryFingerprint(query: SerializedQuery, indexFields: string[]): Buffer {
+  return createHash("sha256").update(JSON.stringify({ query, indexFields })).digest().subarray(0, FINGERPRINT_BYTES);
 }
 
-function reachedEnd(position: Buffer, end: Buffer, order: "asc" | "desc"): boolean {
-  const comparison = Buffer.compare(position, end);
-  return order === "asc" ? comparison >= 0 : comparison <= 0;
+function encodeCursor(fingerprint: Buffer, position: CursorPosition): string {
+  const kind = Buffer.of(position === "end" ? CURSOR_END : CURSOR_AFTER_KEY);
+  return Buffer.concat([fingerprint, kind, position === "end" ? Buffer.alloc(0) : position]).toString("base64url");
+}
+
+/**
+ * The position in a cursor made for this query. A cursor of another query, a malformed one, or a
+ * key outside the query's range (which this query could never have produced) is refused.
+ */
+function decodeCursor(cursor: unknown, fingerprint: Buffer, range: KeyRange): CursorPosition {
+  if (typeof cursor !== "string" || !/^[A-Za-z0-9_-]+$/.test(cursor)) throw invalidCursor();
+  const bytes = Buffer.from(cursor, "base64url");
+  if (bytes.length <= FINGERPRINT_BYTES || !bytes.subarray(0, FINGERPRINT_BYTES).equals(fingerprint)) throw invalidCursor();
+  const kind = bytes[FINGERPRINT_BYTES];
+  const key = bytes.subarray(FINGERPRINT_BYTES + 1);
+  if (kind === CURSOR_END && key.length === 0) return "end";
+  if (kind === CURSOR_AFTER_KEY && key.length > 0 && rangeContains(range, key)) return Buffer.from(key);
+  throw invalidCursor();
+}
+
+/** Convex's InvalidCursor error: a ConvexError whose data `usePaginatedQuery` recognises to restart. */
+function invalidCursor(): Error {
+  const error = new Error(
+    "InvalidCursor: Tried to run a query starting from a cursor, but it looks like this cursor is from a different query.",
+  ) as Error & { data: JSONValue };
+  error.data = { isConvexSystemError: true, paginationError: "InvalidCursor" };
+  return error;
+}
+
+function optionalLimit(value: unknown, name: string): number {
+  if (value === null || value === undefined) return Infinity;
+  if (typeof value !== "number" || !Number.isInteger(value) || value < 1) {
+    throw new Error(`InvalidPaginationLimit: ${name} must be an integer greater than 0`);
+  }
+  return value;
 }
 
 class RolledBack extends Error {

@@ -281,6 +281,19 @@ export interface KeyRange {
   upperInclusive: boolean;
 }
 
+/** True when `key` lies in `range` (memcmp order; a missing bound is unbounded). */
+export function rangeContains(range: KeyRange, key: Buffer): boolean {
+  if (range.lower !== undefined) {
+    const c = Buffer.compare(key, range.lower);
+    if (c < 0 || (c === 0 && !range.lowerInclusive)) return false;
+  }
+  if (range.upper !== undefined) {
+    const c = Buffer.compare(key, range.upper);
+    if (c > 0 || (c === 0 && !range.upperInclusive)) return false;
+  }
+  return true;
+}
+
 /** The range of all keys whose leading values equal `prefixValues` (all keys if empty). */
 export function rangeForPrefix(prefixValues: readonly (Value | undefined)[]): KeyRange {
   const prefix = encodeIndexKey(prefixValues);

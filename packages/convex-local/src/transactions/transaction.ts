@@ -51,29 +51,49 @@ export class QueryError extends Error {
 
 const SCAN_BATCH = 128;
 
+/** Where a stream starts and stops inside its query's range: the cursors of a paginated query. */
+export interface StreamBounds {
+  /** Start strictly after this index key (a page's start cursor). */
+  after?: Buffer;
+  /** Stop after this index key, inclusive (a page's end cursor). */
+  through?: Buffer;
+  /** Stop once this many index rows (matching a filter or not) have been scanned. */
+  maximumRowsScanned?: number;
+}
+
 /** A running `db.query(...)`: documents come from storage in batches, resuming after the last key. */
 export class QueryStream {
   private buffer: { key: Buffer; json: string }[] = [];
   private lastKey: Buffer | undefined;
   private exhausted = false;
   private returned = 0;
+  /** Index rows looked at so far, filtered out or not (Convex's "rows read" of a page). */
+  rowsScanned = 0;
+  bytesScanned = 0;
+  /** The key of every row scanned, in order (the candidates for a page's split cursor). */
+  readonly scannedKeys: Buffer[] = [];
   readonly table: string;
   readonly index: string;
+  /** The query's whole range, before any bounds. */
+  readonly queryRange: KeyRange;
+  /** The part of the range this stream reads: the query's range narrowed by its bounds. */
   readonly range: KeyRange;
   readonly order: "asc" | "desc";
   private readonly filters: FilterExpression[];
   private readonly limit: number | undefined;
+  private readonly maximumRowsScanned: number;
 
   constructor(
     private readonly transaction: Transaction,
     query: SerializedQuery,
-    resumeAfter?: Buffer,
+    bounds: StreamBounds = {},
   ) {
     const resolved = transaction.resolveSource(query.source);
     this.table = resolved.table;
     this.index = resolved.index;
-    this.range = resolved.range;
+    this.queryRange = resolved.range;
     this.order = resolved.order;
+    this.range = narrow(resolved.range, resolved.order, bounds);
     this.filters = [];
     let limit: number | undefined;
     for (const operator of query.operators) {
@@ -81,16 +101,20 @@ export class QueryStream {
       else if ("limit" in operator) limit = limit === undefined ? operator.limit : Math.min(limit, operator.limit);
     }
     this.limit = limit;
-    this.lastKey = resumeAfter;
+    this.maximumRowsScanned = bounds.maximumRowsScanned ?? Infinity;
   }
 
-  /** The next matching document as JSON text, with its index key; null at the end. */
+  /** The next matching document as JSON text, with its index key; null at the end (or at the scan limit). */
   next(): { key: Buffer; json: string } | null {
     while (true) {
       if (this.limit !== undefined && this.returned >= this.limit) return null;
+      if (this.scanLimitReached) return null;
       if (this.buffer.length === 0 && !this.refill()) return null;
       const row = this.buffer.shift()!;
       this.lastKey = row.key;
+      this.rowsScanned++;
+      this.bytesScanned += row.json.length;
+      this.scannedKeys.push(row.key);
       if (this.filters.length > 0) {
         const document = jsonToConvex(JSON.parse(row.json)) as Record<string, Value>;
         if (!this.filters.every((filter) => evaluateFilter(filter, document))) continue;
@@ -98,6 +122,11 @@ export class QueryStream {
       this.returned++;
       return row;
     }
+  }
+
+  /** True when the stream stopped at `maximumRowsScanned` rather than at the end of its range. */
+  get scanLimitReached(): boolean {
+    return this.rowsScanned >= this.maximumRowsScanned && !this.isExhausted;
   }
 
   /** The part of the index this stream has looked at so far (all of it once exhausted). */
@@ -135,6 +164,22 @@ export class QueryStream {
     this.buffer = rows;
     return rows.length > 0;
   }
+}
+
+/** `range` from just after `bounds.after` through `bounds.through`, in the direction of `order`. */
+function narrow(range: KeyRange, order: "asc" | "desc", bounds: StreamBounds): KeyRange {
+  const narrowed = { ...range };
+  const start = order === "asc" ? "lower" : "upper";
+  const end = order === "asc" ? "upper" : "lower";
+  if (bounds.after !== undefined) {
+    narrowed[start] = bounds.after;
+    narrowed[`${start}Inclusive`] = false;
+  }
+  if (bounds.through !== undefined) {
+    narrowed[end] = bounds.through;
+    narrowed[`${end}Inclusive`] = true;
+  }
+  return narrowed;
 }
 
 export class Transaction {
@@ -199,8 +244,8 @@ export class Transaction {
     return this.storage.tableNumber(table) === undefined ? 0 : this.storage.countDocuments(table);
   }
 
-  openStream(query: SerializedQuery, resumeAfter?: Buffer): QueryStream {
-    return new QueryStream(this, query, resumeAfter);
+  openStream(query: SerializedQuery, bounds?: StreamBounds): QueryStream {
+    return new QueryStream(this, query, bounds);
   }
 
   startQuery(query: SerializedQuery): number {
@@ -245,17 +290,20 @@ export class Transaction {
     return rows;
   }
 
-  resolveSource(source: QuerySource): { table: string; index: string; range: KeyRange; order: "asc" | "desc" } {
+  /** The index a query reads, the fields that index orders by, the key range and the order. */
+  resolveSource(source: QuerySource): { table: string; index: string; fields: string[]; range: KeyRange; order: "asc" | "desc" } {
     if (source.type === "Search") throw new QueryError("Search indexes are not supported by convex-local yet");
     const order = source.order ?? "asc";
     if (source.type === "FullTableScan") {
-      return { table: source.tableName, index: BY_CREATION_TIME_INDEX, range: { lowerInclusive: true, upperInclusive: false }, order };
+      const table = source.tableName;
+      const fields = this.indexFields(table, BY_CREATION_TIME_INDEX);
+      return { table, index: BY_CREATION_TIME_INDEX, fields, range: { lowerInclusive: true, upperInclusive: false }, order };
     }
     const dot = source.indexName.indexOf(".");
     const table = source.indexName.slice(0, dot);
     const index = source.indexName.slice(dot + 1);
     const fields = this.indexFields(table, index);
-    return { table, index, range: indexRange(source.indexName, fields, source.range), order };
+    return { table, index, fields, range: indexRange(source.indexName, fields, source.range), order };
   }
 
   /** The fields an index range may name, in order: the indexed fields, then `_creationTime`, `_id`. */

@@ -9,8 +9,7 @@
  */
 import type { JSONValue } from "convex/values";
 import type { WebSocket } from "ws";
-import type { Caller, FunctionResult } from "../../runtime/runner.js";
-import type { ReadRange } from "../../transactions/transaction.js";
+import type { Caller, FunctionResult, QueryResult } from "../../runtime/runner.js";
 import {
   encodeTs,
   encodeVersion,
@@ -73,16 +72,17 @@ interface QueryState {
   udfPath: string;
   args: JSONValue[];
   componentPath: string | undefined;
+  /** The journal the next run starts from: the client's at first, then the last run's. */
   journal: string | null;
-  /** Canonical text of the result last sent; undefined before the first send. */
+  /** Canonical text of the result (and journal) last sent; undefined before the first send. */
   lastSent: string | undefined;
   subscription: Subscription;
 }
 
-function resultKey(result: FunctionResult): string {
+function resultKey(result: FunctionResult, journal: string | null): string {
   return result.status === "success"
-    ? JSON.stringify(["ok", result.value])
-    : JSON.stringify(["err", result.errorMessage, result.errorData ?? null]);
+    ? JSON.stringify(["ok", result.value, journal])
+    : JSON.stringify(["err", result.errorMessage, result.errorData ?? null, journal]);
 }
 
 function errorResult(message: string): FunctionResult {
@@ -422,36 +422,39 @@ export class SyncSession {
   }
 
   private runQuery(query: QueryState): StateModification | undefined {
-    const { result, reads } = this.execute(query);
+    const { result, reads, journal } = this.execute(query);
     this.host.readIndex.set(query.subscription, reads);
-    const key = resultKey(result);
+    // A failed run keeps the journal it started from, so a later success resumes the same page.
+    if (result.status === "success") query.journal = journal;
+    const key = resultKey(result, query.journal);
     if (key === query.lastSent) return undefined;
     query.lastSent = key;
     return result.status === "success"
-      ? { type: "QueryUpdated", queryId: query.queryId, value: result.value, logLines: result.logLines, journal: null }
+      ? { type: "QueryUpdated", queryId: query.queryId, value: result.value, logLines: result.logLines, journal: query.journal }
       : {
           type: "QueryFailed",
           queryId: query.queryId,
           errorMessage: result.errorMessage,
           logLines: result.logLines,
-          journal: null,
+          journal: query.journal,
           ...(result.errorData !== undefined ? { errorData: result.errorData } : {}),
         };
   }
 
-  private execute(query: QueryState): { result: FunctionResult; reads: ReadRange[] } {
+  private execute(query: QueryState): QueryResult {
+    const failed = (message: string): QueryResult => ({ result: errorResult(message), reads: [], journal: null });
     const args = singleArgsObject(query.args);
-    if (!args.ok) return { result: errorResult(args.error), reads: [] };
+    if (!args.ok) return failed(args.error);
     if (query.componentPath !== undefined && query.componentPath !== "") {
-      return { result: errorResult(`Components are not supported (componentPath ${JSON.stringify(query.componentPath)})`), reads: [] };
+      return failed(`Components are not supported (componentPath ${JSON.stringify(query.componentPath)})`);
     }
     try {
       const system = this.host.deps.systemQuery?.(query.udfPath, args.value, this.caller);
-      if (system !== undefined) return { result: system, reads: [] };
-      return this.host.deps.runner.query(query.udfPath, args.value, this.caller);
+      if (system !== undefined) return { result: system, reads: [], journal: null };
+      return this.host.deps.runner.query(query.udfPath, args.value, this.caller, query.journal);
     } catch (error) {
       this.host.reportError(error);
-      return { result: errorResult(`InternalServerError: ${messageOf(error)}`), reads: [] };
+      return failed(`InternalServerError: ${messageOf(error)}`);
     }
   }
 

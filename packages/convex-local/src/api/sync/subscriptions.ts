@@ -3,22 +3,12 @@
  * read; a committed write invalidates exactly the subscriptions with a range containing the index
  * key of the written document (before or after the write) in some index of the written table.
  */
-import type { IndexInfo, KeyRange } from "../../storage/index.js";
+import type { IndexInfo } from "../../storage/index.js";
+import { rangeContains } from "../../storage/keys.js";
 import { indexKeyOf, parseDocument } from "../../storage/documents.js";
 import type { DocumentWrite, ReadRange } from "../../transactions/transaction.js";
 
-/** True when `key` lies in `range` (memcmp order; a missing bound is unbounded). */
-export function rangeContains(range: KeyRange, key: Buffer): boolean {
-  if (range.lower !== undefined) {
-    const c = Buffer.compare(key, range.lower);
-    if (c < 0 || (c === 0 && !range.lowerInclusive)) return false;
-  }
-  if (range.upper !== undefined) {
-    const c = Buffer.compare(key, range.upper);
-    if (c > 0 || (c === 0 && !range.upperInclusive)) return false;
-  }
-  return true;
-}
+export { rangeContains };
 
 /** The index keys a write touched, per index name: the key of the old and of the new document. */
 export function writtenKeys(write: DocumentWrite, indexes: readonly IndexInfo[]): Map<string, Buffer[]> {
