@@ -40,6 +40,8 @@ export interface BackendOptions {
   /** Directory from which `"use node"` actions resolve packages (the app's root). */
   appDirectory?: string;
   queryTimeoutMs?: number;
+  /** How long a fetched JWKS / OIDC discovery document is trusted (default 10 minutes). */
+  jwksCacheMs?: number;
 }
 
 export interface Backend {
@@ -56,11 +58,19 @@ export interface Backend {
 
 export class AdminKeyError extends Error {}
 
+/** The admin key stored under dataDir by an earlier start, if any. */
+export function readAdminKey(dataDir: string): string | undefined {
+  const file = path.join(dataDir, "admin_key");
+  return existsSync(file) ? readFileSync(file, "utf8").trim() : undefined;
+}
+
 /** Reads the admin key stored under dataDir, creating one on first start. */
 export function loadOrCreateAdminKey(dataDir: string): string {
+  const existing = readAdminKey(dataDir);
+  if (existing !== undefined) return existing;
   const file = path.join(dataDir, "admin_key");
-  if (existsSync(file)) return readFileSync(file, "utf8").trim();
   const key = `convex-local|${randomBytes(32).toString("hex")}`;
+  mkdirSync(dataDir, { recursive: true });
   writeFileSync(file, `${key}\n`, { mode: 0o600 });
   return key;
 }
@@ -109,14 +119,16 @@ export async function startBackend(options: BackendOptions): Promise<Backend> {
   const verifyToken = async (token: string): Promise<Record<string, JSONValue>> => {
     const providers = deployment.authInfo();
     const key = JSON.stringify(providers);
-    if (verifier?.providers !== key) verifier = { providers: key, instance: new IdentityVerifier(providers) };
+    if (verifier?.providers !== key) verifier = { providers: key, instance: new IdentityVerifier(providers, { jwksCacheMs: options.jwksCacheMs }) };
     return await verifier.instance.verify(token);
   };
   const isAdminKey = (candidate: string) => constantTimeEqual(candidate, adminKey);
 
   // Subscriptions read code and environment too: re-run them all when either changes.
   const context = { deployment, log, cloudUrl: url, siteUrl, serverVersion: SERVER_VERSION, changed: () => sync.invalidateAll() };
+  const inFlight = new InFlightRequests();
   apiServer.on("request", (request: IncomingMessage, response: ServerResponse) => {
+    inFlight.track(response);
     void (async () => {
       try {
         if (applyCors(request, response)) return;
@@ -140,6 +152,7 @@ export async function startBackend(options: BackendOptions): Promise<Backend> {
   });
 
   siteServer.on("request", (request: IncomingMessage, response: ServerResponse) => {
+    inFlight.track(response);
     void serveHttpAction(runner, siteUrl, request, response);
   });
 
@@ -170,11 +183,20 @@ export async function startBackend(options: BackendOptions): Promise<Backend> {
     deployment,
     log,
     scheduler,
+    /**
+     * Graceful shutdown: stop accepting connections and starting scheduled jobs, close sync sockets
+     * with 1001 (clients reconnect elsewhere or later), let every request already received finish
+     * and its response reach the socket, then close the database.
+     */
     async close() {
       scheduler!.close();
       log.close();
+      const stopped = Promise.all([closeServer(apiServer), closeServer(siteServer)]);
       await sync.close();
-      await Promise.all([closeServer(apiServer), closeServer(siteServer)]);
+      await inFlight.drained(SHUTDOWN_DRAIN_MS);
+      apiServer.closeAllConnections();
+      siteServer.closeAllConnections();
+      await stopped;
       storage.close();
     },
   };
@@ -276,9 +298,40 @@ function listen(server: Server, port: number, host: string): Promise<void> {
   });
 }
 
+/** How long shutdown waits for requests already received (a long action) before cutting them off. */
+const SHUTDOWN_DRAIN_MS = 10_000;
+
+/** Responses not yet handed to the socket, so shutdown can wait for them. */
+class InFlightRequests {
+  private readonly open = new Set<ServerResponse>();
+  private idle: (() => void) | undefined;
+
+  track(response: ServerResponse): void {
+    this.open.add(response);
+    const done = () => {
+      this.open.delete(response);
+      if (this.open.size === 0) this.idle?.();
+    };
+    response.once("finish", done);
+    response.once("close", done);
+  }
+
+  drained(timeoutMs: number): Promise<void> {
+    if (this.open.size === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, timeoutMs);
+      this.idle = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  }
+}
+
+/** Stops accepting connections and closes idle keep-alive ones; resolves once every connection is gone. */
 function closeServer(server: Server): Promise<void> {
   return new Promise((resolve) => {
     server.close(() => resolve());
-    server.closeAllConnections();
+    server.closeIdleConnections();
   });
 }

@@ -10,7 +10,7 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
 import { parseArgs } from "node:util";
-import { startBackend, loadOrCreateAdminKey, type Backend } from "../api/backend.js";
+import { startBackend, loadOrCreateAdminKey, readAdminKey, type Backend } from "../api/backend.js";
 
 const USAGE = `Usage: convex-local <command> [options]
 
@@ -111,7 +111,11 @@ async function dev(options: Options): Promise<number> {
   let backend: Backend | undefined;
   let deployment: { url: string; adminKey: string; siteUrl: string };
   if (await answers(existing)) {
-    deployment = { url: existing, siteUrl: `http://127.0.0.1:${options.sitePort}`, adminKey: options.adminKey ?? loadOrCreateAdminKey(options.data) };
+    const adminKey = options.adminKey ?? readAdminKey(options.data);
+    if (adminKey === undefined) {
+      throw new UsageError(`A backend already answers at ${existing}, but ${options.data} holds no admin key for it: pass --admin-key or --data, or stop it.`);
+    }
+    deployment = { url: existing, siteUrl: `http://127.0.0.1:${options.sitePort}`, adminKey };
     console.log(`convex-local: using the backend already running at ${existing}`);
   } else {
     backend = await startBackend({ dataDir: options.data, port: options.port, sitePort: options.sitePort, adminKey: options.adminKey, appDirectory: process.cwd() });
@@ -125,8 +129,8 @@ async function dev(options: Options): Promise<number> {
     CONVEX_SELF_HOSTED_ADMIN_KEY: deployment.adminKey,
   });
   console.log(`convex-local ready: deployment ${deployment.url}, HTTP actions ${deployment.siteUrl} (.env.local updated)`);
+  useFunctionsDirectory(options.dir);
   const args = ["dev", "--typecheck", "disable", "--tail-logs", "disable"];
-  if (options.dir !== "convex") args.push("--configure", "existing");
   if (options.once) args.push("--once");
   const code = await runOfficialCli(args, deployment, options.once ? undefined : () => untilSignal());
   await backend?.close();
@@ -209,6 +213,23 @@ async function answers(url: string): Promise<boolean> {
   } catch {
     return false;
   }
+}
+
+/**
+ * The official CLI reads the functions directory from convex.json: record `--dir` there, refusing
+ * to silently override a different setting.
+ */
+function useFunctionsDirectory(dir: string): void {
+  const file = path.resolve("convex.json");
+  const config = existsSync(file) ? (JSON.parse(readFileSync(file, "utf8")) as { functions?: string }) : {};
+  const current = (config.functions ?? "convex").replace(/\/$/, "");
+  const wanted = dir.replace(/\/$/, "");
+  if (current === wanted) return;
+  if (config.functions !== undefined) {
+    throw new UsageError(`--dir ${dir} conflicts with "functions": "${config.functions}" in convex.json; change one of them.`);
+  }
+  writeFileSync(file, `${JSON.stringify({ ...config, functions: wanted }, null, 2)}\n`);
+  console.log(`convex-local: wrote "functions": "${wanted}" to convex.json`);
 }
 
 /** Sets the given variables in an env file, keeping every other line as it was. */
