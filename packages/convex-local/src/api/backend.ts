@@ -153,7 +153,13 @@ export async function startBackend(options: BackendOptions): Promise<Backend> {
 
   siteServer.on("request", (request: IncomingMessage, response: ServerResponse) => {
     inFlight.track(response);
-    void serveHttpAction(runner, siteUrl, request, response);
+    void (async () => {
+      // HTTP actions are public endpoints (webhooks may carry their own bearer secrets), so a
+      // token that does not verify leaves the request anonymous instead of refusing it.
+      const token = /^bearer (.+)$/i.exec(request.headers.authorization ?? "")?.[1]?.trim();
+      const identity = token === undefined ? null : await verifyToken(token).catch(() => null);
+      await serveHttpAction(runner, siteUrl, request, response, { identity, admin: false });
+    })();
   });
 
   const sync = attachSyncProtocol(apiServer, {
@@ -259,7 +265,7 @@ function constantTimeEqual(a: string, b: string): boolean {
   return left.length === right.length && timingSafeEqual(left, right);
 }
 
-async function serveHttpAction(runner: FunctionRunner, siteUrl: string, request: IncomingMessage, response: ServerResponse): Promise<void> {
+async function serveHttpAction(runner: FunctionRunner, siteUrl: string, request: IncomingMessage, response: ServerResponse, caller: Caller): Promise<void> {
   try {
     const method = request.method ?? "GET";
     const hasBody = method !== "GET" && method !== "HEAD";
@@ -273,7 +279,7 @@ async function serveHttpAction(runner: FunctionRunner, siteUrl: string, request:
       body: hasBody ? (Readable.toWeb(request) as ReadableStream) : undefined,
       duplex: hasBody ? "half" : undefined,
     } as RequestInit);
-    const result = await runner.httpAction(fetchRequest);
+    const result = await runner.httpAction(fetchRequest, caller);
     const responseHeaders: Record<string, string | string[]> = {};
     result.headers.forEach((value, name) => {
       responseHeaders[name] = name === "set-cookie" ? result.headers.getSetCookie() : value;

@@ -216,15 +216,18 @@ export class FunctionRunner {
     return insertJob(transaction, `${modulePath}:${exportName}`, request.args, scheduledTimeOf(request.ts));
   }
 
-  /** Routes a request through `convex/http.ts`; 404 when no route matches, as on Convex. */
-  async httpAction(request: Request): Promise<Response> {
+  /**
+   * Routes a request through `convex/http.ts`; 404 when no route matches, as on Convex. `caller`
+   * carries the identity of a valid `Authorization: Bearer` token, if the request had one.
+   */
+  async httpAction(request: Request, caller: Caller = ANONYMOUS): Promise<Response> {
     const logLines: string[] = [];
     const started = performance.now();
     const url = new URL(request.url);
     const hasRouter = this.deployment?.modules.has("http.js") ?? false;
     if (!hasRouter) return new Response("No HTTP routes are defined (convex/http.ts)", { status: 404 });
     let routePath = url.pathname;
-    const outcome = await this.runAsync(ANONYMOUS, logLines, async (load) => {
+    const outcome = await this.runAsync(caller, logLines, async (load) => {
       const router = load("http.js").default as {
         lookup(path: string, method: string): [{ invokeHttpAction(request: Request): Promise<Response> }, string, string] | null;
       };
