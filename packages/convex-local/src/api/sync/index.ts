@@ -12,7 +12,7 @@ import type { IncomingMessage, Server as HttpServer } from "node:http";
 import type { Duplex } from "node:stream";
 import type { JSONValue } from "convex/values";
 import { WebSocketServer, type WebSocket } from "ws";
-import type { Caller, FunctionResult, FunctionRunner } from "../../runtime/runner.js";
+import type { Caller, FunctionResult, FunctionRunner, QueryResult } from "../../runtime/runner.js";
 import type { IndexInfo, Storage } from "../../storage/index.js";
 import type { DocumentWrite } from "../../transactions/transaction.js";
 import { ReadSetIndex } from "./subscriptions.js";
@@ -77,6 +77,8 @@ class SyncHub implements SessionHost {
   private readonly applied = new WeakSet<object>();
   private visible: bigint;
   private flushScheduled = false;
+  /** Query runs of the flush under way, by query, arguments, identity and journal. */
+  private sharedRuns: Map<string, QueryResult> | undefined;
   private readonly unsubscribe: () => void;
   private readonly timer: NodeJS.Timeout;
   private readonly wss: WebSocketServer;
@@ -150,13 +152,30 @@ class SyncHub implements SessionHost {
   }
 
   flushAll(): void {
-    for (const session of this.sessions) {
-      try {
-        session.flush();
-      } catch (error) {
-        session.fail(error);
+    // Nothing commits while the flush runs (queries are synchronous), so every session asking for
+    // the same query, arguments, identity and journal gets the same answer: run it once.
+    this.sharedRuns = new Map();
+    try {
+      for (const session of this.sessions) {
+        try {
+          session.flush();
+        } catch (error) {
+          session.fail(error);
+        }
       }
+    } finally {
+      this.sharedRuns = undefined;
     }
+  }
+
+  runQuery(udfPath: string, args: JSONValue, caller: Caller, journal: string | null): QueryResult {
+    const key = this.sharedRuns === undefined ? undefined : JSON.stringify([udfPath, args, caller.identity, caller.admin, journal]);
+    const shared = key === undefined ? undefined : this.sharedRuns!.get(key);
+    if (shared !== undefined) return shared;
+    const system = this.deps.systemQuery?.(udfPath, args, caller);
+    const run = system !== undefined ? { result: system, reads: [], journal: null } : this.deps.runner.query(udfPath, args, caller, journal);
+    if (key !== undefined) this.sharedRuns!.set(key, run);
+    return run;
   }
 
   onClose(session: SyncSession): void {

@@ -60,6 +60,8 @@ export interface SessionHost {
   mutationMemory(sessionId: string): Map<number, ServerMessage>;
   /** Runs every session's pending re-executions and sends their transitions. */
   flushAll(): void;
+  /** Runs a query for a session; identical runs within one `flushAll` share one execution. */
+  runQuery(udfPath: string, args: JSONValue, caller: Caller, journal: string | null): QueryResult;
   onClose(session: SyncSession): void;
   /** Reports an unexpected server-side error (not a client protocol error). */
   reportError(error: unknown): void;
@@ -449,9 +451,7 @@ export class SyncSession {
       return failed(`Components are not supported (componentPath ${JSON.stringify(query.componentPath)})`);
     }
     try {
-      const system = this.host.deps.systemQuery?.(query.udfPath, args.value, this.caller);
-      if (system !== undefined) return { result: system, reads: [], journal: null };
-      return this.host.deps.runner.query(query.udfPath, args.value, this.caller, query.journal);
+      return this.host.runQuery(query.udfPath, args.value, this.caller, query.journal);
     } catch (error) {
       this.host.reportError(error);
       return failed(`InternalServerError: ${messageOf(error)}`);
