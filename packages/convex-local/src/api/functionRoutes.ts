@@ -94,7 +94,7 @@ async function call(runner: FunctionRunner, kind: CallKind, path: string, args: 
     case "query":
       return runner.query(path, parsedArgs, caller).result;
     case "mutation":
-      return runner.mutation(path, parsedArgs, caller).result;
+      return (await runner.queueMutation(path, parsedArgs, caller)).result;
     default:
       return await runner.action(path, parsedArgs, caller);
   }

@@ -101,6 +101,7 @@ export class FunctionRunner {
   private syncIsolateInstance: Isolate | undefined;
   private readonly idleActionIsolates: Isolate[] = [];
   private readonly queryTimeoutMs: number;
+  private readonly mutationQueue: { path: string; args: JSONValue; caller: Caller; resolve: (outcome: MutationResult) => void }[] = [];
 
   constructor(private readonly options: RunnerOptions) {
     this.queryTimeoutMs = options.queryTimeoutMs ?? 1000;
@@ -153,6 +154,40 @@ export class FunctionRunner {
   }
 
   mutation(path: string, args: JSONValue, caller: Caller, hooks: MutationHooks = {}): MutationResult {
+    const outcome = this.executeMutation(path, args, caller, hooks);
+    if (outcome.writes.length > 0) this.options.onCommit?.(outcome.writes, this.options.storage.lastCommitTs());
+    return outcome;
+  }
+
+  /**
+   * Runs a mutation with group commit: the mutations queued within one turn of the event loop run
+   * one after another, each in its own savepoint (a failing one rolls back alone), and commit
+   * together with one fsync. Each resolves only once that shared commit is durable.
+   */
+  queueMutation(path: string, args: JSONValue, caller: Caller): Promise<MutationResult> {
+    return new Promise((resolve) => {
+      if (this.mutationQueue.length === 0) setImmediate(() => this.commitQueuedMutations());
+      this.mutationQueue.push({ path, args, caller, resolve });
+    });
+  }
+
+  private commitQueuedMutations(): void {
+    const batch = this.mutationQueue.splice(0);
+    let outcomes: MutationResult[];
+    try {
+      outcomes = this.options.storage.transaction(() => batch.map(({ path, args, caller }) => this.executeMutation(path, args, caller)));
+    } catch (error) {
+      // The shared commit failed: none of the batch is durable, so none of it succeeded.
+      for (const { resolve } of batch) resolve({ result: failure(error, []), writes: [] });
+      return;
+    }
+    const commitTs = this.options.storage.lastCommitTs();
+    for (const outcome of outcomes) if (outcome.writes.length > 0) this.options.onCommit?.(outcome.writes, commitTs);
+    batch.forEach(({ resolve }, i) => resolve(outcomes[i]));
+  }
+
+  /** Runs a mutation in a transaction (a savepoint when inside one); the caller reports its commit. */
+  private executeMutation(path: string, args: JSONValue, caller: Caller, hooks: MutationHooks = {}): MutationResult {
     const logLines: string[] = [];
     const started = performance.now();
     const transaction = new Transaction(this.options.storage, true);
@@ -169,9 +204,7 @@ export class FunctionRunner {
       result = error instanceof RolledBack ? error.result : failure(error, logLines);
     }
     this.report(path, "Mutation", started, result);
-    const writes = result.status === "success" ? transaction.writes : [];
-    if (writes.length > 0) this.options.onCommit?.(writes, this.options.storage.lastCommitTs());
-    return { result, writes };
+    return { result, writes: result.status === "success" ? transaction.writes : [] };
   }
 
   async action(path: string, args: JSONValue, caller: Caller): Promise<FunctionResult> {
