@@ -164,6 +164,15 @@ describe("validation and errors", () => {
     expect(Array.isArray(await client.query(api.messages.list, {}))).toBe(true);
   });
 
+  it("stops a runaway query among queries that arrive together, and answers the others", async () => {
+    const [spin, ...lists] = await Promise.allSettled([
+      client.query(api.messages.spin, {}),
+      ...Array.from({ length: 5 }, () => client.query(api.messages.list, {})),
+    ]);
+    expect(spin).toMatchObject({ status: "rejected", reason: expect.objectContaining({ message: expect.stringMatching(/timed out/) }) });
+    for (const list of lists) expect(list).toMatchObject({ status: "fulfilled", value: expect.any(Array) });
+  });
+
   it("answers malformed requests with a clear error", async () => {
     const post = (route: string, body: string, headers: Record<string, string> = { "Content-Type": "application/json" }) =>
       fetch(`${deployment.backend.url}${route}`, { method: "POST", headers, body });

@@ -104,7 +104,7 @@
   }
 
   // One entry point for every kind of call; the host reads the request and receives the outcome.
-  globalThis.__convexStart = function start() {
+  function start() {
     const request = host.request();
     frozenNow = request.now;
     rngState = request.seed === null ? null : [BigInt.asUintN(64, BigInt(request.seed[0])), BigInt.asUintN(64, BigInt(request.seed[1]))];
@@ -115,9 +115,14 @@
     } catch (error) {
       promise = Promise.reject(error);
     }
-    promise.then(
+    return promise.then(
       (value) => host.settle(request.callId, { ok: true, value }),
       (error) => host.settle(request.callId, { ok: false, error: describeError(error) }),
     );
+  }
+  globalThis.__convexStart = start;
+  // A batch of queries in one run: each starts once the previous one settled, so none interleave.
+  globalThis.__convexStartEach = function startEach() {
+    if (host.next()) start().then(startEach);
   };
 })

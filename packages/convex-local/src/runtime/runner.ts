@@ -16,7 +16,7 @@ import { Transaction, type DocumentWrite, type ReadRange, type SerializedQuery }
 import { checkDocument, checkTableName } from "./documentValues.js";
 import { ArgumentValidationError, FunctionError, FunctionNotFoundError, ReturnsValidationError } from "./errors.js";
 import type { DeploymentAnalysis, FunctionInfo, SchemaTable, UdfType } from "./functions.js";
-import { Isolate, type CallHost, type Outcome, type ThrownError } from "./isolate.js";
+import { Isolate, type BatchResult, type CallHost, type InvokeRequest, type Outcome, type ThrownError } from "./isolate.js";
 import { formatLogLine } from "./logs.js";
 import { userFrames } from "./stackTraces.js";
 import { cancelJob, insertJob, scheduledTimeOf } from "./scheduling.js";
@@ -85,6 +85,14 @@ export interface Deployment {
 }
 
 type Load = (modulePath: string) => Record<string, unknown>;
+
+interface QueuedQuery {
+  path: string;
+  args: JSONValue;
+  caller: Caller;
+  journal: string | null;
+  resolve: (result: QueryResult) => void;
+}
 type ConvexFunction = Record<string, (...args: unknown[]) => unknown>;
 
 /** The state of one query or mutation (and the queries/mutations it calls). */
@@ -101,6 +109,7 @@ export class FunctionRunner {
   private syncIsolateInstance: Isolate | undefined;
   private readonly idleActionIsolates: Isolate[] = [];
   private readonly queryTimeoutMs: number;
+  private readonly queryQueue: QueuedQuery[] = [];
   private readonly mutationQueue: { path: string; args: JSONValue; caller: Caller; resolve: (outcome: MutationResult) => void }[] = [];
 
   constructor(private readonly options: RunnerOptions) {
@@ -148,9 +157,7 @@ export class FunctionRunner {
     } catch (error) {
       result = failure(error, logLines);
     }
-    transaction.finish();
-    this.report(path, "Query", started, result);
-    return { result, reads: transaction.reads, journal: call.journal.next };
+    return this.finishQuery(path, started, call, result);
   }
 
   mutation(path: string, args: JSONValue, caller: Caller, hooks: MutationHooks = {}): MutationResult {
@@ -309,27 +316,96 @@ export class FunctionRunner {
   // ---- queries and mutations -------------------------------------------------------------
 
   private runSync(info: FunctionInfo, args: JSONValue, call: SyncCall): FunctionResult {
-    const validatedArgs = this.checkArgs(info, args);
-    const { modulePath, exportName } = parseFunctionPath(info.path);
+    const request = this.syncRequest(info, args, call);
     const isolate = this.syncIsolate();
     let outcome: Outcome;
     try {
-      outcome = isolate.runSync(this.syncHost(call), {
-        invoke: (load) => {
-          call.load = load;
-          const fn = exportedFunction(load, modulePath, exportName);
-          const argsJson = JSON.stringify([validatedArgs]);
-          return info.udfType === "Query" ? fn.invokeQuery(argsJson) : fn.invokeMutation(argsJson);
-        },
-        now: Date.now(),
-        seed: randomSeed(),
-        env: this.environment(),
-      }, this.queryTimeoutMs);
+      outcome = isolate.runSync(this.syncHost(call), request, this.queryTimeoutMs);
     } finally {
       if (isolate.poisoned) this.syncIsolateInstance = undefined;
     }
     call.transaction.finish();
     return this.completeOutcome(info, outcome, call.logLines);
+  }
+
+  /** Validates the arguments and describes the call for the isolate. */
+  private syncRequest(info: FunctionInfo, args: JSONValue, call: SyncCall): InvokeRequest {
+    const validatedArgs = this.checkArgs(info, args);
+    const { modulePath, exportName } = parseFunctionPath(info.path);
+    return {
+      invoke: (load) => {
+        call.load = load;
+        const fn = exportedFunction(load, modulePath, exportName);
+        const argsJson = JSON.stringify([validatedArgs]);
+        return info.udfType === "Query" ? fn.invokeQuery(argsJson) : fn.invokeMutation(argsJson);
+      },
+      now: Date.now(),
+      seed: randomSeed(),
+      env: this.environment(),
+    };
+  }
+
+  /**
+   * Runs a query together with the others queued within the same turn of the event loop: one vm
+   * run for all of them (see `Isolate.runSyncBatch`), each still reading committed data only and
+   * bounded by the time limit.
+   */
+  queueQuery(path: string, args: JSONValue, caller: Caller, journal: string | null = null): Promise<QueryResult> {
+    return new Promise((resolve) => {
+      if (this.queryQueue.length === 0) setImmediate(() => this.runQueuedQueries());
+      this.queryQueue.push({ path, args, caller, journal, resolve });
+    });
+  }
+
+  private runQueuedQueries(): void {
+    const batch: (QueuedQuery & { started: number; info: FunctionInfo; call: SyncCall; request: InvokeRequest })[] = [];
+    for (const queued of this.queryQueue.splice(0)) {
+      const { path, args, caller, journal, resolve } = queued;
+      const call: SyncCall = { transaction: new Transaction(this.options.storage, false), caller, logLines: [], journal: { previous: journal, next: null } };
+      const started = performance.now();
+      try {
+        const info = this.resolve(path, caller, "Query");
+        batch.push({ ...queued, started, info, call, request: this.syncRequest(info, args, call) });
+      } catch (error) {
+        resolve(this.finishQuery(path, started, call, failure(error, call.logLines)));
+      }
+    }
+    if (batch.length === 0) return;
+    let results: BatchResult[];
+    try {
+      const isolate = this.syncIsolate();
+      try {
+        results = isolate.runSyncBatch(batch.map(({ call, request }) => ({ host: this.syncHost(call), request })), this.queryTimeoutMs);
+      } finally {
+        if (isolate.poisoned) this.syncIsolateInstance = undefined;
+      }
+    } catch (error) {
+      for (const { path, started, call, resolve } of batch) resolve(this.finishQuery(path, started, call, failure(error, call.logLines)));
+      return;
+    }
+    // Calls the batch did not get to start go first in the next one.
+    const notStarted = batch.filter((_, i) => results[i] === undefined);
+    if (notStarted.length > 0) {
+      this.queryQueue.unshift(...notStarted.map(({ path, args, caller, journal, resolve }) => ({ path, args, caller, journal, resolve })));
+      setImmediate(() => this.runQueuedQueries());
+    }
+    batch.forEach(({ path, info, started, call, resolve }, i) => {
+      const result = results[i];
+      if (result === undefined) return;
+      let outcome: FunctionResult;
+      try {
+        outcome = result instanceof Error ? failure(result, call.logLines) : this.completeOutcome(info, result, call.logLines);
+      } catch (error) {
+        outcome = failure(error, call.logLines);
+      }
+      resolve(this.finishQuery(path, started, call, outcome));
+    });
+  }
+
+  private finishQuery(path: string, started: number, call: SyncCall, result: FunctionResult): QueryResult {
+    call.transaction.finish();
+    this.report(path, "Query", started, result);
+    return { result, reads: call.transaction.reads, journal: call.journal.next };
   }
 
   private syncIsolate(): Isolate {
