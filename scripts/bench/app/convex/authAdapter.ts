@@ -1,0 +1,3 @@
+import { defineAuthAdapter } from "convex-authjs/convex";
+
+export const { createUser, createSession, getSessionAndUser } = defineAuthAdapter();

@@ -1,0 +1,138 @@
+/** Shared pieces of the benchmarks: child servers, bounded load loops, statistics, progress. */
+import { spawn } from "node:child_process";
+import http from "node:http";
+import { readFileSync } from "node:fs";
+
+/** Progress goes to stderr so stdout carries only the result. */
+export function progress(message) {
+  process.stderr.write(`[bench] ${message}\n`);
+}
+
+/**
+ * Starts `command args` and resolves once its output (stdout or stderr) matches `readyPattern`,
+ * with the match, the time it took and the child. The child is killed when the bench exits.
+ */
+export function startChild(command, args, { readyPattern, cwd, env, timeoutMs = 60_000 }) {
+  const started = performance.now();
+  const child = spawn(command, args, { cwd, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+  children.add(child);
+  child.on("exit", () => children.delete(child));
+  let output = "";
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => fail(new Error(`${command} ${args.join(" ")} printed no ready line within ${timeoutMs} ms:\n${output}`)), timeoutMs);
+    const fail = (error) => {
+      clearTimeout(timer);
+      child.kill("SIGKILL");
+      reject(error);
+    };
+    const onData = (chunk) => {
+      output += chunk;
+      const match = readyPattern.exec(output);
+      if (match === null) return;
+      clearTimeout(timer);
+      resolve({ child, match, readyMs: performance.now() - started });
+    };
+    child.stdout.on("data", onData);
+    child.stderr.on("data", onData);
+    child.on("exit", (code) => fail(new Error(`${command} ${args.join(" ")} exited with ${code} before it was ready:\n${output}`)));
+  });
+}
+
+const children = new Set();
+process.on("exit", () => {
+  for (const child of children) child.kill("SIGKILL");
+});
+
+/** Stops a child started by `startChild` and waits for it to exit. */
+export function stopChild(child, signal = "SIGTERM") {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    child.once("exit", resolve);
+    child.kill(signal);
+  });
+}
+
+/** Resident set size of a process, in MiB (Linux). */
+export function rssMiB(pid) {
+  const line = readFileSync(`/proc/${pid}/status`, "utf8").split("\n").find((l) => l.startsWith("VmRSS:"));
+  return Number(/(\d+)/.exec(line)[1]) / 1024;
+}
+
+const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+
+/** One HTTP request over a kept-alive connection; resolves with status and body text. */
+export function request(url, { method = "GET", body, headers = {} } = {}) {
+  return new Promise((resolve, reject) => {
+    const payload = body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body);
+    const req = http.request(
+      url,
+      {
+        method,
+        agent,
+        headers: payload === undefined ? headers : { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(payload), ...headers },
+      },
+      (res) => {
+        let text = "";
+        res.setEncoding("utf8");
+        res.on("data", (chunk) => (text += chunk));
+        res.on("end", () => resolve({ status: res.statusCode, text }));
+      },
+    );
+    req.on("error", reject);
+    req.end(payload);
+  });
+}
+
+/** A POST whose answer must be 200; returns the parsed body. */
+export async function postJson(url, body, headers) {
+  const { status, text } = await request(url, { method: "POST", body, headers });
+  if (status !== 200) throw new Error(`POST ${url} answered ${status}: ${text}`);
+  return JSON.parse(text);
+}
+
+/**
+ * Runs `operation(i)` from `concurrency` loops: first for `warmupMs` (not counted), then for
+ * `durationMs`; returns completed operations per second. Any failed operation fails the figure.
+ */
+export async function throughput(operation, { concurrency = 16, warmupMs = 500, durationMs = 3000 } = {}) {
+  let next = 0;
+  let counting = false;
+  let counted = 0;
+  let stop = false;
+  const loop = async () => {
+    while (!stop) {
+      await operation(next++);
+      if (counting) counted++;
+    }
+  };
+  const loops = Array.from({ length: concurrency }, loop);
+  await sleep(warmupMs);
+  counting = true;
+  const started = performance.now();
+  await sleep(durationMs);
+  counting = false;
+  const elapsed = performance.now() - started;
+  stop = true;
+  await Promise.all(loops);
+  return (counted * 1000) / elapsed;
+}
+
+/** Median of `samples` latencies (ms) of `operation(i)`, run one at a time after `warmup` runs. */
+export async function medianLatency(operation, { samples, warmup = 20 }) {
+  for (let i = 0; i < warmup; i++) await operation(i);
+  const times = [];
+  for (let i = 0; i < samples; i++) {
+    const started = performance.now();
+    await operation(warmup + i);
+    times.push(performance.now() - started);
+  }
+  return median(times);
+}
+
+export function median(values) {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+}
+
+export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
