@@ -160,9 +160,8 @@ export class Isolate {
     } catch (error) {
       this.calls.delete(call.callId);
       this.poisoned = true;
-      if (error instanceof Error && /Script execution timed out/.test(error.message)) {
-        throw new FunctionTimeoutError(timeoutMs);
-      }
+      // With its own microtask queue the context throws the timeout from its realm: not `instanceof Error`.
+      if ((error as { code?: unknown } | null)?.code === "ERR_SCRIPT_EXECUTION_TIMEOUT") throw new FunctionTimeoutError(timeoutMs);
       throw error;
     } finally {
       this.current = undefined;
