@@ -4,12 +4,15 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { promisify } from "node:util";
-import { brotliDecompress, gunzip, inflate } from "node:zlib";
+import { brotliDecompress, gunzip, inflate, type ZlibOptions } from "node:zlib";
 
 /** Convex's public API body limit: 16 MiB plus room for the envelope. */
 export const MAX_BODY_BYTES = (1 << 24) + 2000;
 
-const decompressors: Record<string, (buffer: Buffer) => Promise<Buffer>> = {
+/** Push bodies are large JSON with source maps; the inflated size is capped too, so a zip bomb stops early. */
+const MAX_INFLATED_BYTES = 8 * MAX_BODY_BYTES;
+
+const decompressors: Record<string, (buffer: Buffer, options: ZlibOptions) => Promise<Buffer>> = {
   br: promisify(brotliDecompress),
   gzip: promisify(gunzip),
   deflate: promisify(inflate),
@@ -43,23 +46,18 @@ export async function readBody(request: IncomingMessage): Promise<Buffer> {
   const decompress = decompressors[encoding];
   if (decompress === undefined) throw new RequestError(400, "BadJsonBody", `Unsupported Content-Encoding: ${encoding}`);
   try {
-    return await decompressWithLimit(decompress, body);
+    return await decompress(body, { maxOutputLength: MAX_INFLATED_BYTES });
   } catch (error) {
-    if (error instanceof RequestError) throw error;
+    if ((error as { code?: string }).code === "ERR_BUFFER_TOO_LARGE") throw bodyTooLarge();
     throw new RequestError(400, "BadJsonBody", `Failed to decompress the request body (${encoding}): ${(error as Error).message}`);
   }
-}
-
-async function decompressWithLimit(decompress: (buffer: Buffer) => Promise<Buffer>, body: Buffer): Promise<Buffer> {
-  const output = await decompress(body);
-  // Push bodies are large JSON with source maps; cap the inflated size too (a zip bomb must not OOM us).
-  if (output.length > 8 * MAX_BODY_BYTES) throw bodyTooLarge();
-  return output;
 }
 
 function bodyTooLarge(): RequestError {
   return new RequestError(400, "BadJsonBody", "Failed to buffer the request body: length limit exceeded");
 }
+
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
 
 /** Parses a JSON object body, as Convex's JSON extractor does (Content-Type checked first). */
 export async function readJsonObject(request: IncomingMessage): Promise<Record<string, unknown>> {
@@ -67,12 +65,14 @@ export async function readJsonObject(request: IncomingMessage): Promise<Record<s
   if (!/^application\/([a-z0-9.+-]*\+)?json\b/i.test(contentType)) {
     throw new RequestError(400, "BadJsonBody", "Expected request with `Content-Type: application/json`");
   }
-  const text = (await readBody(request)).toString("utf8");
   let parsed: unknown;
   try {
-    parsed = JSON.parse(text);
+    // Strict decoding: invalid UTF-8 is refused (as serde_json does), never replaced with U+FFFD.
+    parsed = JSON.parse(strictUtf8.decode(await readBody(request)));
   } catch (error) {
-    throw new RequestError(400, "BadJsonBody", `Failed to parse the request body as JSON: ${(error as Error).message}`);
+    if (error instanceof RequestError) throw error;
+    const reason = error instanceof TypeError ? "the body is not valid UTF-8" : (error as Error).message;
+    throw new RequestError(400, "BadJsonBody", `Failed to parse the request body as JSON: ${reason}`);
   }
   if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
     throw new RequestError(400, "BadJsonBody", "Failed to deserialize the JSON body into the target type: expected a JSON object");
