@@ -76,3 +76,24 @@ export function checkTableName(name: string): void {
     );
   }
 }
+
+/** Convex's nesting limit for any value: function arguments and return values (crates/value/src/size.rs). */
+export const MAX_VALUE_NESTING = 64;
+
+/**
+ * Throws Convex's "Value is too nested" error when `value` (primitives nest 0, each array or object
+ * one more) is nested deeper than MAX_VALUE_NESTING. Iterative, so hostile depth cannot overflow
+ * the stack before the check.
+ */
+export function checkValueNesting(value: unknown): void {
+  const pending: [unknown, number][] = [[value, 0]];
+  while (pending.length > 0) {
+    const [current, depth] = pending.pop()!;
+    if (typeof current !== "object" || current === null) continue;
+    const nesting = depth + 1;
+    if (nesting > MAX_VALUE_NESTING) {
+      throw new InvalidDocumentError(`Value is too nested (nested ${nesting} levels deep > maximum nesting ${MAX_VALUE_NESTING})`);
+    }
+    for (const item of Object.values(current)) pending.push([item, nesting]);
+  }
+}

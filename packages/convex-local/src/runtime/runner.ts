@@ -13,7 +13,7 @@ import { decodeDocumentId } from "../storage/ids.js";
 import { rangeContains, type KeyRange } from "../storage/keys.js";
 import { DEFAULT_LIMITS } from "../transactions/limits.js";
 import { Transaction, type DocumentWrite, type ReadRange, type SerializedQuery } from "../transactions/transaction.js";
-import { checkDocument, checkTableName } from "./documentValues.js";
+import { checkDocument, checkTableName, checkValueNesting } from "./documentValues.js";
 import { ArgumentValidationError, FunctionError, FunctionNotFoundError, ReturnsValidationError } from "./errors.js";
 import type { DeploymentAnalysis, FunctionInfo, SchemaTable, UdfType } from "./functions.js";
 import { Isolate, type BatchResult, type CallHost, type InvokeRequest, type Outcome, type ThrownError } from "./isolate.js";
@@ -532,6 +532,7 @@ export class FunctionRunner {
   private checkArgs(info: FunctionInfo, args: JSONValue): JSONValue {
     let value: Value;
     try {
+      checkValueNesting(args);
       value = jsonToConvex(args);
     } catch (error) {
       throw new ArgumentValidationError(`Invalid argument encoding: ${(error as Error).message}`);
