@@ -28,8 +28,11 @@ export async function startTestBackend(dataDir = mkdtempSync(path.join(tmpdir(),
   return await startBackend({ dataDir, port: 0, sitePort: 0, queryTimeoutMs: 1000 });
 }
 
-/** Copies `test/fixtures/<name>` to a temp dir, starts a backend and deploys the app to it. */
-export async function deployFixture(name = "app"): Promise<TestDeployment> {
+/**
+ * Copies `test/fixtures/<name>` to a temp dir, starts a backend, sets the deployment's environment
+ * variables (the push evaluates auth.config.ts with them) and deploys the app to it.
+ */
+export async function deployFixture(name = "app", environment: Record<string, string> = {}): Promise<TestDeployment> {
   const root = mkdtempSync(path.join(tmpdir(), "convex-local-test-"));
   const appDir = path.join(root, "app");
   const dataDir = path.join(root, "data");
@@ -42,6 +45,7 @@ export async function deployFixture(name = "app"): Promise<TestDeployment> {
       env: { ...cleanEnv(), CONVEX_SELF_HOSTED_URL: backend.url, CONVEX_SELF_HOSTED_ADMIN_KEY: backend.adminKey },
       timeout: 120_000,
     });
+  for (const [variable, value] of Object.entries(environment)) await cli(["env", "set", variable, value]);
   await cli(["deploy", "--yes", "--typecheck", "disable"]);
   return {
     backend,
