@@ -172,6 +172,22 @@ describe("valid tokens are accepted", () => {
   });
 });
 
+describe("HTTP actions", () => {
+  const whoami = async (authorization?: string) =>
+    await (await fetch(`${deployment.backend.siteUrl}/whoami`, { headers: authorization ? { Authorization: authorization } : {} })).json();
+
+  it("see the identity of a valid Bearer token", async () => {
+    expect(await whoami(`Bearer ${await idp.customToken({ sub: "erin" })}`)).toMatchObject({ tokenIdentifier: `${idp.url}/custom|erin`, subject: "erin" });
+  });
+
+  it("run anonymously without a token or with one that does not verify", async () => {
+    expect(await whoami()).toBeNull();
+    expect(await whoami("Bearer definitely-not-a-jwt")).toBeNull();
+    const [header, payload] = (await idp.customToken({ sub: "mallory" })).split(".");
+    expect(await whoami(`Bearer ${header}.${payload}.forged-signature`)).toBeNull();
+  });
+});
+
 describe("invalid tokens are refused", () => {
   it.each(invalidCases)("$name — over HTTP (Bearer)", async ({ token }) => {
     const { identity, error } = await identityOverHttp(await token());
