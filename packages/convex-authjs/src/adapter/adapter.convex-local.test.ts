@@ -8,9 +8,11 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import { afterAll, beforeAll } from "vitest";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { startBackend, type Backend } from "convex-local";
 import { ConvexAdapter } from "./index.js";
+import { ADAPTER_MUTATIONS, ADAPTER_QUERIES, Env, ErrorCode } from "../shared/protocol.js";
+import { VALID_ADAPTER_ARGS } from "../testing/adapterArgs.js";
 import { runAdapterConformance } from "../testing/adapterConformance.js";
 import { TEST_SECRET } from "../testing/convexTestApp.js";
 
@@ -58,3 +60,66 @@ runAdapterConformance("convex-local", () => ({
     return body.value;
   },
 }));
+
+/** Calls an adapter function over the HTTP API as the adapter does (no admin key). */
+async function callAdapterFunction(name: string, args: Record<string, unknown>): Promise<{ status: string; errorMessage?: string; errorData?: { code?: string } }> {
+  const kind = (ADAPTER_QUERIES as readonly string[]).includes(name) ? "query" : "mutation";
+  const response = await fetch(`${backend.url}/api/${kind}`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ path: `authAdapter:${name}`, args, format: "json" }),
+  });
+  return (await response.json()) as { status: string; errorMessage?: string; errorData?: { code?: string } };
+}
+
+async function setDeploymentSecret(value: string | null): Promise<void> {
+  const response = await fetch(`${backend.url}/api/update_environment_variables`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json", Authorization: `Convex ${backend.adminKey}` },
+    body: JSON.stringify({ changes: [{ name: Env.adapterSecret, value }] }),
+  });
+  if (!response.ok) throw new Error(`could not set ${Env.adapterSecret}: ${response.status} ${await response.text()}`);
+}
+
+const STORED_TABLES = ["users", "accounts", "sessions", "verificationTokens", "authenticators"];
+
+async function tableSizes(): Promise<number[]> {
+  return await Promise.all(
+    STORED_TABLES.map(async (name) => {
+      const response = await fetch(`${backend.url}/api/query`, {
+        method: "POST",
+        headers: { "Content-Type": "application/json", Authorization: `Convex ${backend.adminKey}` },
+        body: JSON.stringify({ path: "inspect:table", args: { name }, format: "json" }),
+      });
+      return ((await response.json()) as { value: unknown[] }).value.length;
+    }),
+  );
+}
+
+describe.each([...ADAPTER_QUERIES, ...ADAPTER_MUTATIONS])("adapter secret of %s on convex-local", (name) => {
+  const args = VALID_ADAPTER_ARGS[name];
+
+  test("refuses a missing, wrong, empty or near-miss secret and writes nothing", async () => {
+    const before = await tableSizes();
+    const missing = await callAdapterFunction(name, args);
+    expect(missing.status).toBe("error");
+    expect(missing.errorMessage).toMatch(/secret/);
+    for (const secret of ["wrong-secret", "", TEST_SECRET.slice(0, -1), `${TEST_SECRET}x`]) {
+      const refused = await callAdapterFunction(name, { ...args, secret });
+      expect(refused).toMatchObject({ status: "error", errorData: { code: ErrorCode.secretMismatch } });
+      expect(refused.errorMessage).not.toContain(TEST_SECRET);
+    }
+    expect(await tableSizes()).toEqual(before);
+  });
+
+  test("refuses every secret while the deployment's secret is unset", async () => {
+    await setDeploymentSecret(null);
+    try {
+      for (const secret of [TEST_SECRET, "", "anything"]) {
+        expect(await callAdapterFunction(name, { ...args, secret })).toMatchObject({ status: "error", errorData: { code: ErrorCode.secretNotConfigured } });
+      }
+    } finally {
+      await setDeploymentSecret(TEST_SECRET);
+    }
+  });
+});

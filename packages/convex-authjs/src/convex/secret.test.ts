@@ -1,41 +1,9 @@
 import { makeFunctionReference } from "convex/server";
 import { describe, expect, test, vi } from "vitest";
 import { ADAPTER_MUTATIONS, ADAPTER_QUERIES, ErrorCode } from "../shared/protocol.js";
+import { VALID_ADAPTER_ARGS } from "../testing/adapterArgs.js";
 import { TEST_SECRET, startFixtureApp } from "../testing/convexTestApp.js";
 import { constantTimeEqual } from "./secret.js";
-
-// Arguments that pass validation, so that the secret check is what decides.
-const VALID_ARGS: Record<string, Record<string, unknown>> = {
-  getUser: { id: "x" },
-  getUserByEmail: { email: "a@example.com" },
-  getUserByAccount: { provider: "github", providerAccountId: "1" },
-  getAccount: { provider: "github", providerAccountId: "1" },
-  getSessionAndUser: { sessionToken: "t" },
-  getAuthenticator: { credentialID: "c" },
-  listAuthenticatorsByUserId: { userId: "x" },
-  createUser: { user: { email: "a@example.com" } },
-  updateUser: { id: "x", set: { name: "n" }, unset: [] },
-  deleteUser: { id: "x" },
-  linkAccount: { account: { userId: "x", type: "oauth", provider: "github", providerAccountId: "1" } },
-  unlinkAccount: { provider: "github", providerAccountId: "1" },
-  createSession: { session: { userId: "x", sessionToken: "t", expires: 1 } },
-  updateSession: { sessionToken: "t", expires: 1 },
-  deleteSession: { sessionToken: "t" },
-  createVerificationToken: { verificationToken: { identifier: "a", token: "t", expires: 1 } },
-  useVerificationToken: { identifier: "a", token: "t" },
-  createAuthenticator: {
-    authenticator: {
-      userId: "x",
-      credentialID: "c",
-      providerAccountId: "p",
-      credentialPublicKey: "k",
-      counter: 0,
-      credentialDeviceType: "singleDevice",
-      credentialBackedUp: false,
-    },
-  },
-  updateAuthenticatorCounter: { credentialID: "c", newCounter: 1 },
-};
 
 const FUNCTIONS = [
   ...ADAPTER_QUERIES.map((name) => ({ name, kind: "query" as const })),
@@ -58,7 +26,7 @@ const errorCode = (promise: Promise<unknown>) =>
   );
 
 describe.each(FUNCTIONS)("secret check of $name", ({ name, kind }) => {
-  const args = VALID_ARGS[name];
+  const args = VALID_ADAPTER_ARGS[name];
 
   test("has test arguments", () => expect(args).toBeDefined());
 
