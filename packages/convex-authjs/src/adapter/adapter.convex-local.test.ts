@@ -34,7 +34,7 @@ beforeAll(async () => {
   writeFileSync(path.join(appDir, "package.json"), JSON.stringify({ name: "fixture", private: true, type: "module", dependencies: { convex: "1.48.0" } }));
   symlinkSync(path.join(repoRoot, "node_modules"), path.join(appDir, "node_modules"), "dir");
   backend = await startBackend({ dataDir: path.join(root, "data"), port: 0, sitePort: 0 });
-  const env = { ...process.env, CONVEX_SELF_HOSTED_URL: backend.url, CONVEX_SELF_HOSTED_ADMIN_KEY: backend.adminKey };
+  const env: NodeJS.ProcessEnv = { ...process.env, CONVEX_SELF_HOSTED_URL: backend.url, CONVEX_SELF_HOSTED_ADMIN_KEY: backend.adminKey };
   delete env.CONVEX_DEPLOYMENT;
   const cli = path.join(repoRoot, "node_modules/convex/bin/main.js");
   const run = promisify(execFile);
