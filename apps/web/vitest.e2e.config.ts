@@ -12,8 +12,8 @@ export default defineProject({
     globalSetup: ["tests/e2e/globalSetup.ts"],
     // Starting the stack compiles the app; a browser flow is several page loads.
     hookTimeout: 300_000,
-    testTimeout: 120_000,
+    testTimeout: 180_000,
     // Two cores: one browser at a time keeps page loads, and so the run, predictable.
-    fileParallelism: false,
+    poolOptions: { forks: { singleFork: true } },
   },
 });

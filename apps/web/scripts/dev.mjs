@@ -11,14 +11,19 @@
  *     or mismatched;
  *  3. the official `convex dev` against it: pushes convex/, keeps convex/_generated current,
  *     re-pushes on change;
- *  4. `next dev -p 3000`.
+ *  4. the development mail server (SMTP on 127.0.0.1:2525, messages in apps/web/.dev-mailbox, read at
+ *     /dev/mailbox) and OpenID provider (127.0.0.1:3212, account dev/dev), in this process, unless
+ *     .env.local points EMAIL_SERVER or AUTH_OIDC_ISSUER somewhere else; first run generates the
+ *     OIDC client secret;
+ *  5. `next dev -p 3000`.
  *
  * This is what `convex-local dev` does, split up so the secrets are in place before the first
  * push and before Next.js reads .env.local. (Also: `convex-local dev|env|deploy` in convex-local
  * 0.1.0 resolve "convex/bin/main.js", which convex's package exports do not allow.)
  *
  * Prints one summary once everything is up; Ctrl-C (SIGINT/SIGTERM) stops everything.
- * Environment: PORT (Next.js, default 3000), CONVEX_LOCAL_PORT (default 3210; HTTP actions +1).
+ * Environment: PORT (Next.js, default 3000), CONVEX_LOCAL_PORT (default 3210; HTTP actions +1),
+ * DEV_SMTP_PORT (default 2525), DEV_IDP_PORT (default 3212).
  */
 import { spawn, spawnSync } from "node:child_process";
 import { createPublicKey, randomBytes } from "node:crypto";
@@ -26,12 +31,16 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { DEV_ACCOUNT, startIdentityProvider, startMailServer } from "./dev-services.mjs";
 
 const appDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const envFile = path.join(appDir, ".env.local");
 const dataDir = path.join(appDir, ".convex-local");
 const nextPort = Number(process.env.PORT ?? 3000);
 const convexPort = Number(process.env.CONVEX_LOCAL_PORT ?? 3210);
+const smtpPort = Number(process.env.DEV_SMTP_PORT ?? 2525);
+const idpPort = Number(process.env.DEV_IDP_PORT ?? 3212);
+const mailboxDir = path.join(appDir, ".dev-mailbox");
 const require = createRequire(path.join(appDir, "package.json"));
 
 /** A package's bin script, resolved from the app. */
@@ -86,6 +95,8 @@ function setEnvFileVariables(variables) {
 // ---------------------------------------------------------------- children
 
 const children = [];
+/** In-process servers (SMTP, IdP) to close on the way out. */
+const services = [];
 let stopping = false;
 
 /** Spawns a child in its own process group, prefixing its output lines. */
@@ -130,6 +141,7 @@ async function stop(code = 0) {
   if (stopping) return;
   stopping = true;
   log("stopping…");
+  await Promise.all(services.map((service) => service.close().catch(() => {})));
   await Promise.all(
     children.map(
       ({ child }) =>
@@ -230,6 +242,48 @@ function ensureSecrets(deployment) {
   return generated;
 }
 
+// ---------------------------------------------------------------- mail and OpenID provider
+
+/**
+ * Starts the local SMTP server and OpenID provider that .env.local points the app at, and returns
+ * summary lines. A developer who set EMAIL_SERVER or AUTH_OIDC_ISSUER to a real service keeps it.
+ */
+async function startSignInServices() {
+  const local = readEnvFile();
+  const lines = [];
+  const updates = {};
+
+  const smtpUrl = `smtp://127.0.0.1:${smtpPort}`;
+  if (!local.EMAIL_SERVER || local.EMAIL_SERVER === smtpUrl) {
+    const mail = await startMailServer({ port: smtpPort, mailboxDir });
+    services.push(mail);
+    Object.assign(updates, { EMAIL_SERVER: mail.url, DEV_MAILBOX_DIR: mailboxDir });
+    lines.push(`  SMTP             ${mail.url}   (every email lands in the mailbox below)`);
+    lines.push(`  Mailbox          http://localhost:${nextPort}/dev/mailbox`);
+  } else {
+    lines.push(`  Email            sent through EMAIL_SERVER from .env.local`);
+  }
+
+  const issuer = `http://127.0.0.1:${idpPort}`;
+  if (!local.AUTH_OIDC_ISSUER || local.AUTH_OIDC_ISSUER === issuer) {
+    const clientSecret = local.AUTH_OIDC_SECRET || randomBytes(32).toString("base64url");
+    const idp = await startIdentityProvider({
+      port: idpPort,
+      clientId: "web-dev",
+      clientSecret,
+      appOrigins: [`http://localhost:${nextPort}`, `http://127.0.0.1:${nextPort}`],
+    });
+    services.push(idp);
+    Object.assign(updates, { AUTH_OIDC_ISSUER: idp.issuer, AUTH_OIDC_ID: idp.clientId, AUTH_OIDC_SECRET: clientSecret });
+    if (!local.AUTH_OIDC_NAME) updates.AUTH_OIDC_NAME = "Dev IdP";
+    lines.push(`  OpenID provider  ${idp.issuer}   (account ${DEV_ACCOUNT.username} / ${DEV_ACCOUNT.password})`);
+  } else {
+    lines.push(`  OpenID provider  ${local.AUTH_OIDC_ISSUER} (AUTH_OIDC_ISSUER in .env.local)`);
+  }
+  if (Object.keys(updates).length > 0) setEnvFileVariables(updates);
+  return lines;
+}
+
 // ---------------------------------------------------------------- main
 
 async function main() {
@@ -277,7 +331,13 @@ async function main() {
     },
   });
 
-  // 4. Next.js.
+  // 4. Sign-in services, before Next.js reads .env.local.
+  const serviceLines = await startSignInServices().catch((error) => {
+    if (error.code !== "EADDRINUSE") throw error;
+    throw new Error(`port ${error.port} is taken (${error.message}); set DEV_SMTP_PORT or DEV_IDP_PORT to free ones.`);
+  });
+
+  // 5. Next.js.
   let nextReady;
   const nextUp = new Promise((resolve) => (nextReady = resolve));
   start("next", [require.resolve("next/dist/bin/next"), "dev", "-p", String(nextPort)], {
@@ -296,6 +356,7 @@ async function main() {
     `  App              http://localhost:${nextPort}`,
     `  Convex           ${deployment.url}   (data: ${path.relative(process.cwd(), dataDir) || dataDir})`,
     `  HTTP actions     ${deployment.siteUrl}   (JWKS: ${deployment.siteUrl}/.well-known/jwks.json)`,
+    ...serviceLines,
     `  Functions        ${pushOk ? "pushed from convex/, watching for changes" : `NOT pushed (${pushErrors ? "see the errors above" : "no answer yet"}); fix convex/ and save to retry`}`,
     `  Env file         ${path.relative(process.cwd(), envFile) || envFile}`,
     "  Ctrl-C stops everything.",

@@ -3,7 +3,7 @@
  * by globalSetup.ts), `signIn(page, stack, method)` signs a fresh or given user in through the UI.
  */
 import { randomUUID } from "node:crypto";
-import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
+import { type Browser, chromium, type Page } from "playwright-core";
 import { inject } from "vitest";
 import { DEV_ACCOUNT } from "../../scripts/dev-services.mjs";
 import type { StackInfo } from "./servers";
@@ -29,12 +29,13 @@ const CHROMIUM_ARGS = [
 export async function startStack(): Promise<Stack> {
   const info = inject("e2eStack");
   const browser: Browser = await chromium.launch({ executablePath: "/usr/bin/chromium", headless: true, args: CHROMIUM_ARGS });
-  const contexts: BrowserContext[] = [];
   return {
     ...info,
     async newPage() {
       const context = await browser.newContext({ baseURL: info.appUrl });
-      contexts.push(context);
+      // Generous: `next dev` compiles a route on its first visit, and CI machines are shared.
+      context.setDefaultTimeout(60_000);
+      context.setDefaultNavigationTimeout(90_000);
       return context.newPage();
     },
     async close() {
@@ -130,7 +131,10 @@ export async function signIn(page: Page, stack: StackInfo, method: SignInMethod,
       await page.goto(`${stack.appUrl}/account`);
       await page.getByRole("button", { name: "Add a passkey" }).click();
       await page.getByTestId("passkeys").waitFor();
-      await page.context().clearCookies();
+      // Sign out through the app: it deletes the session, so a session refresh still in flight
+      // cannot bring it back (as clearing cookies alone would allow).
+      await page.getByRole("button", { name: "Sign out" }).first().click();
+      await page.waitForURL(`${stack.appUrl}/`);
       await page.goto(`${stack.appUrl}/signin`);
       await page.getByRole("button", { name: "Sign in with a passkey" }).click();
       await expectSignedInAs(page, email);

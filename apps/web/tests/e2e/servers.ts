@@ -50,8 +50,9 @@ interface Child {
 }
 
 /** Spawns `node <args>` in its own process group, keeping the last lines of output for error messages. */
-function spawnNode(args: string[], env: NodeJS.ProcessEnv, onLine?: (line: string) => void): Child {
-  const child = spawn(process.execPath, args, { cwd: appDir, env, stdio: ["ignore", "pipe", "pipe"], detached: true });
+function spawnNode(args: string[], env: Record<string, string | undefined>, onLine?: (line: string) => void): Child {
+  // (Next.js types ProcessEnv with a required NODE_ENV; these children may run without one.)
+  const child = spawn(process.execPath, args, { cwd: appDir, env: env as NodeJS.ProcessEnv, stdio: ["ignore", "pipe", "pipe"], detached: true });
   const output: string[] = [];
   for (const stream of [child.stdout!, child.stderr!]) {
     let buffered = "";
@@ -215,8 +216,10 @@ export async function startServers(): Promise<RunningServers> {
 
     // 5. Next.js, configured entirely by its environment (which wins over a developer's .env.local).
     writeFileSync(tsconfigCopy, readFileSync(path.join(appDir, "tsconfig.json")));
-    const nextEnv: NodeJS.ProcessEnv = {
-      ...process.env,
+    // vitest runs with NODE_ENV=test, under which Next.js would not behave as `next dev`.
+    const inherited = Object.fromEntries(Object.entries(process.env).filter(([name]) => name !== "NODE_ENV"));
+    const nextEnv: Record<string, string | undefined> = {
+      ...inherited,
       NEXT_TELEMETRY_DISABLED: "1",
       NEXT_E2E_DIST_DIR: distDir,
       NEXT_E2E_TSCONFIG: path.basename(tsconfigCopy),
@@ -237,8 +240,6 @@ export async function startServers(): Promise<RunningServers> {
       AUTH_GITHUB_ID: "",
       AUTH_GITHUB_SECRET: "",
     };
-    // vitest runs with NODE_ENV=test, under which Next.js would not behave as `next dev`.
-    delete nextEnv.NODE_ENV;
     const nextChild = spawnNode([bin("next/dist/bin/next"), "dev", "--port", String(appPort), "--hostname", "127.0.0.1"], nextEnv);
     children.push(nextChild);
     await waitForLine(nextChild, (line) => (/Ready in/.test(line) ? true : undefined), "next dev", 120_000);
