@@ -1,5 +1,6 @@
 import { NextResponse } from "next/server";
 import { auth } from "./auth";
+import { signInPath } from "./lib/signInPath";
 
 /**
  * Signed-out visitors of the signed-in pages go to the sign-in page, and come back after.
@@ -8,9 +9,7 @@ import { auth } from "./auth";
  */
 export const proxy = auth((request) => {
   if (request.auth) return NextResponse.next();
-  const signIn = new URL("/api/auth/signin", request.nextUrl.origin);
-  signIn.searchParams.set("callbackUrl", request.nextUrl.pathname + request.nextUrl.search);
-  return NextResponse.redirect(signIn);
+  return NextResponse.redirect(new URL(signInPath(request.nextUrl.pathname + request.nextUrl.search), request.nextUrl.origin));
 });
 
 export const config = {

@@ -1,4 +1,5 @@
 import { redirect } from "next/navigation";
+import { signInPath } from "@/lib/signInPath";
 import { auth, providers, signOut } from "@/auth";
 import { api } from "@/convex/_generated/api";
 import { convex } from "@/lib/convex";
@@ -19,7 +20,7 @@ function hasPasskeyProvider(): boolean {
 
 export default async function AccountPage() {
   const session = await auth();
-  if (!session) redirect("/api/auth/signin?callbackUrl=/account");
+  if (!session) redirect(signInPath("/account"));
   return (
     <main>
       <header>

@@ -1,4 +1,5 @@
 import { redirect } from "next/navigation";
+import { signInPath } from "@/lib/signInPath";
 import { auth } from "@/auth";
 import { SignOutButton } from "../AuthButtons";
 import { Nav } from "../Nav";
@@ -7,7 +8,7 @@ import { Notes } from "./Notes";
 export default async function NotesPage() {
   // proxy.ts already turns signed-out visitors away; checked again where the data is served.
   const session = await auth();
-  if (!session) redirect("/api/auth/signin?callbackUrl=/notes");
+  if (!session) redirect(signInPath("/notes"));
   return (
     <main>
       <header>

@@ -4,6 +4,7 @@ import Head from "next/head";
 import Link from "next/link";
 import type { Session } from "next-auth";
 import { convexForSession } from "convex-authjs/next";
+import { signInPath } from "@/lib/signInPath";
 import { auth } from "@/auth";
 import { ConvexClientProvider } from "@/app/ConvexClientProvider";
 import { api } from "@/convex/_generated/api";
@@ -15,7 +16,7 @@ export const getServerSideProps = (async (ctx) => {
   const session = await auth(ctx);
   const { fetchQuery } = convexForSession(session);
   if (!session) {
-    return { redirect: { destination: `/api/auth/signin?callbackUrl=${encodeURIComponent(ctx.resolvedUrl)}`, permanent: false } };
+    return { redirect: { destination: signInPath(ctx.resolvedUrl), permanent: false } };
   }
   const notes = await fetchQuery(api.notes.list, {});
   // Props must be JSON: Next.js refuses `undefined` values, which a session may hold.

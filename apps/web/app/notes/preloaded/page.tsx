@@ -1,5 +1,6 @@
 import Link from "next/link";
 import { redirect } from "next/navigation";
+import { signInPath } from "@/lib/signInPath";
 import { auth } from "@/auth";
 import { api } from "@/convex/_generated/api";
 import { convex } from "@/lib/convex";
@@ -8,7 +9,7 @@ import { PreloadedNotes } from "../Notes";
 
 export default async function PreloadedNotesPage() {
   const session = await auth();
-  if (!session) redirect("/api/auth/signin?callbackUrl=/notes/preloaded");
+  if (!session) redirect(signInPath("/notes/preloaded"));
   // Runs the query as the user on the server: the HTML already lists the notes, and the
   // browser's client takes over the same query, live, once it connects.
   const preloaded = await convex.preloadQuery(api.notes.list, {});

@@ -1,4 +1,5 @@
 import { redirect } from "next/navigation";
+import { signInPath } from "@/lib/signInPath";
 import { auth } from "@/auth";
 import { api } from "@/convex/_generated/api";
 import { convex } from "@/lib/convex";
@@ -10,7 +11,7 @@ function utc(milliseconds: number): string {
 
 export default async function ServerNotesPage() {
   const session = await auth();
-  if (!session) redirect("/api/auth/signin?callbackUrl=/notes/server");
+  if (!session) redirect(signInPath("/notes/server"));
   // A one-off authenticated query: plain HTML, no client code, not live.
   const notes = await convex.fetchQuery(api.notes.list, {});
   return (
