@@ -4,7 +4,15 @@ import { NextResponse } from "next/server";
 import { api } from "@/convex/_generated/api";
 import { convex } from "@/lib/convex";
 
-const url = process.env.NEXT_PUBLIC_CONVEX_URL!;
+function deploymentUrl(): string {
+  const url = process.env.NEXT_PUBLIC_CONVEX_URL;
+  if (!url) {
+    throw new Error("NEXT_PUBLIC_CONVEX_URL is not set: start the app with `npm run dev`, which writes it to apps/web/.env.local.");
+  }
+  return url;
+}
+
+const url = deploymentUrl();
 // Reads need no identity, so one client serves every GET.
 const anonymous = new ConvexHttpClient(url);
 
