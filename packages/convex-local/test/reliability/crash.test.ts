@@ -75,4 +75,4 @@ it("keeps every acknowledged write across repeated SIGKILLs, with an intact data
   } finally {
     database.close();
   }
-});
+}, 180_000);

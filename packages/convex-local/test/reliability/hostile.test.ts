@@ -211,6 +211,8 @@ describe("values past Convex's limits", () => {
     const { status, text } = await post("/api/query", `{"path":"limits:echo","args":{"value":${deep}},"format":"json"}`);
     const body = JSON.parse(text);
     expect(status === 200 ? body.errorMessage : body.message).toMatch(/too nested/);
+    // The sync protocol path validates arguments the same way.
+    await expect(bystander.query(api.limits.echo, { value: nested(64) })).rejects.toThrow(/Value is too nested/);
     await stillServing();
   });
 

@@ -65,7 +65,7 @@ it("finishes a mutation whose request arrived before SIGTERM, closes sync socket
     restarted.child.kill("SIGTERM");
     await restarted.exited;
   }
-});
+}, 120_000);
 
 it("loses no write when SIGTERM arrives during a stream of mutations: everything applied was acknowledged", async () => {
   const server = await startServerProcess(deployment.dataDir, deployment.backend.adminKey);
@@ -93,4 +93,4 @@ it("loses no write when SIGTERM arrives during a stream of mutations: everything
     restarted.child.kill("SIGTERM");
     await restarted.exited;
   }
-});
+}, 120_000);
