@@ -85,15 +85,27 @@ export async function startPostgres(port) {
   execFileSync(initCommand, initArgs, { stdio: ["ignore", "ignore", process.stderr] });
   const [command, args] = asDatabaseUser(path.join(bin, "postgres"), ["-D", dataDir, "-h", "127.0.0.1", "-p", String(port), "-k", dir]);
   const { child } = await startChild(command, args, { readyPattern: /ready to accept connections/ });
+  // The postmaster's pid, not runuser's: signals go to the server itself.
+  const postmasterPid = Number(readFileSync(path.join(dataDir, "postmaster.pid"), "utf8").split("\n")[0]);
+  // If the bench dies before stop(), take the server and its files with it.
+  const onExit = () => {
+    try {
+      process.kill(postmasterPid, "SIGQUIT");
+    } catch {
+      // already gone
+    }
+    rmSync(dir, { recursive: true, force: true });
+  };
+  process.on("exit", onExit);
   return {
     connection: { host: "127.0.0.1", port, user: "bench", database: "postgres" },
     schema: SCHEMA,
     async stop() {
-      // The postmaster's pid, not runuser's: a fast shutdown (SIGINT) of the server itself.
-      const pid = Number(readFileSync(path.join(dataDir, "postmaster.pid"), "utf8").split("\n")[0]);
+      process.off("exit", onExit);
+      // A fast shutdown (SIGINT): clients are disconnected, then the server exits.
       await new Promise((resolve) => {
         child.once("exit", resolve);
-        process.kill(pid, "SIGINT");
+        process.kill(postmasterPid, "SIGINT");
       });
       rmSync(dir, { recursive: true, force: true });
     },
