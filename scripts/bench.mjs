@@ -18,7 +18,7 @@ import { convexSessionCallback, createConvexTokenMinter, generateSigningKeyPair 
 import { importPKCS8, SignJWT } from "jose";
 import pg from "pg";
 import WebSocket from "ws";
-import { medianLatency, postJson, progress, request, rssMiB, sleep, startChild, stopChild, throughput } from "./bench/lib.mjs";
+import { median, medianLatency, postJson, progress, request, rssMiB, sleep, startChild, stopChild, throughput } from "./bench/lib.mjs";
 import { startPostgres } from "./bench/postgres.mjs";
 import { Storage } from "../packages/convex-local/dist/storage/index.js";
 
@@ -173,8 +173,7 @@ async function fanOutRounds(rounds, trigger, waitForAll) {
     await allSeen;
     times.push(performance.now() - started);
   }
-  times.sort((a, b) => a - b);
-  return times[times.length >> 1];
+  return median(times);
 }
 
 /** Per-socket latest round seen, and a promise per round that resolves when all reached it. */
