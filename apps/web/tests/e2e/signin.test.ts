@@ -33,6 +33,18 @@ describe("route protection (proxy.ts)", () => {
   });
 });
 
+describe("sign-in page", () => {
+  test("the home page's Sign in link opens one page offering every configured method", async () => {
+    const page = await stack.newPage();
+    await page.goto("/");
+    await page.getByRole("link", { name: "Sign in", exact: true }).click();
+    await page.waitForURL("**/signin?**");
+    for (const name of ["Email me a sign-in link", "Sign in with Dev IdP", "Sign in with a passkey"]) {
+      expect(await page.getByRole("button", { name }).isVisible()).toBe(true);
+    }
+  });
+});
+
 describe("email magic link", () => {
   test("the link from the mailbox signs the user in and returns to the page they asked for", async () => {
     const page = await stack.newPage();
