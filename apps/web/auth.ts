@@ -8,7 +8,7 @@ import { ConvexAdapter } from "convex-authjs/adapter";
 import { convexSessionCallback } from "convex-authjs/jwt";
 
 /** Where the link in a sign-in email leads: a page whose button uses the token (see app/signin/confirm). */
-export function confirmationUrl(authCallbackUrl: string): string {
+function confirmationUrl(authCallbackUrl: string): string {
   const callback = new URL(authCallbackUrl);
   const confirm = new URL("/signin/confirm", callback.origin);
   confirm.search = callback.search;
