@@ -93,8 +93,13 @@ export function useConvexAuthFromSession() {
  * ```
  */
 export function ConvexAuthJsProvider({ client, session, children, ...sessionProps }: ConvexAuthJsProviderProps) {
+  // next-auth's SessionProvider reads `session` only when it mounts. After a sign-in or sign-out on
+  // the server (a server action, then a navigation) the layout hands it another user's session, or
+  // none, which it would ignore, leaving Convex authenticated as the previous user: keying it on the
+  // server's user remounts it with the new session.
+  const serverUser = session === undefined ? "loaded-by-client" : tokenSubject(convexTokenOf(session)) ?? "signed-out";
   return (
-    <SessionProvider session={session} {...sessionProps}>
+    <SessionProvider key={serverUser} session={session} {...sessionProps}>
       <ConvexProviderWithAuth client={client} useAuth={useConvexAuthFromSession}>
         {children}
       </ConvexProviderWithAuth>

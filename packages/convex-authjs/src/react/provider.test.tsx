@@ -123,6 +123,20 @@ describe("ConvexAuthJsProvider", () => {
     expect(await client.fetcher()({ forceRefreshToken: false })).toBe(fakeToken("alice", 1));
   });
 
+  test("a sign-out on the server (the layout's session becomes null) clears Convex auth at once", async () => {
+    authServer(null);
+    const tree = (session: Session | null) => (
+      <ConvexAuthJsProvider client={client.client} session={session}>
+        <Probe />
+      </ConvexAuthJsProvider>
+    );
+    const { rerender } = render(tree(sessionFor("alice", 1)));
+    expect(state()).toBe("session:in convex:loading");
+    rerender(tree(null));
+    await waitFor(() => expect(latestAuth).toMatchObject({ isLoading: false, isAuthenticated: false }));
+    expect(client.clearAuth).toHaveBeenCalled();
+  });
+
   test("with a server-provided session it authenticates at once, without a request", async () => {
     const server = authServer(sessionFor("alice", 1));
     render(
