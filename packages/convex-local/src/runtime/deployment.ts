@@ -50,6 +50,7 @@ export class PushError extends Error {
 export class DeploymentState {
   private modules = new Map<string, CompiledModule>();
   private readonly pending = new Map<string, PreparedPush>();
+  private environmentCache: Record<string, string> | undefined;
 
   constructor(
     private readonly storage: Storage,
@@ -74,13 +75,15 @@ export class DeploymentState {
     return this.runner.analysis?.crons ?? [];
   }
 
-  environment(): Record<string, string> {
-    return this.storage.getMeta<Record<string, string>>(ENV_KEY) ?? {};
+  /** The deployment's variables; read on every function call, so kept in memory (this process is the only writer). */
+  environment(): Readonly<Record<string, string>> {
+    this.environmentCache ??= this.storage.getMeta<Record<string, string>>(ENV_KEY) ?? {};
+    return this.environmentCache;
   }
 
   /** Applies `{name, value}` changes; a null value removes the variable. */
   updateEnvironment(changes: { name: string; value: string | null }[]): void {
-    const environment = this.environment();
+    const environment = { ...this.environment() };
     for (const { name, value } of changes) {
       if (!/^[a-zA-Z_][a-zA-Z0-9_]{0,39}$/.test(name)) {
         throw new PushError(`Invalid environment variable name: "${name}". Names must start with a letter or underscore and contain only letters, digits and underscores (at most 40 characters).`);
@@ -90,6 +93,7 @@ export class DeploymentState {
       else environment[name] = value;
     }
     this.storage.setMeta(ENV_KEY, environment);
+    this.environmentCache = environment;
   }
 
   moduleHashes(): { path: string; environment: string; sha256: string }[] {

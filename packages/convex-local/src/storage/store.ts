@@ -127,6 +127,8 @@ export class Storage {
   private readonly db: Database.Database;
   private readonly statements = new Map<string, Database.Statement>();
   private readonly tableCache = new Map<string, TableRecord | null>();
+  /** Table names by number: every id lookup needs one, so they are not re-read from SQLite. */
+  private readonly tableNameCache = new Map<number, string | undefined>();
   private depth = 0;
   private committedTs: bigint;
   private committedCreationTime: number;
@@ -200,6 +202,7 @@ export class Storage {
       return result;
     } catch (e) {
       this.tableCache.clear();
+      this.tableNameCache.clear();
       if (this.db.inTransaction) {
         this.db.exec(`ROLLBACK TO ${name}`);
         this.db.exec(`RELEASE ${name}`);
@@ -230,6 +233,7 @@ export class Storage {
       return result;
     } catch (e) {
       this.tableCache.clear();
+      this.tableNameCache.clear();
       this.pendingCreationTime = this.committedCreationTime;
       if (this.db.inTransaction) this.stmt("ROLLBACK").run();
       throw e;
@@ -342,7 +346,9 @@ export class Storage {
 
   /** The name of the table numbered `number`, or undefined. */
   tableName(number: number): string | undefined {
+    if (this.tableNameCache.has(number)) return this.tableNameCache.get(number);
     const row = this.stmt("SELECT name FROM tables WHERE number = ?").get(number) as { name: string } | undefined;
+    this.tableNameCache.set(number, row?.name);
     return row?.name;
   }
 
@@ -368,6 +374,7 @@ export class Storage {
       insertIndex.run(number, BY_ID_INDEX, JSON.stringify(["_id"]));
       insertIndex.run(number, BY_CREATION_TIME_INDEX, JSON.stringify(["_creationTime"]));
       this.tableCache.delete(name);
+      this.tableNameCache.delete(number);
       return number;
     });
   }
@@ -397,6 +404,7 @@ export class Storage {
       if (!t) return false;
       this.stmt("DELETE FROM tables WHERE number = ?").run(t.number);
       this.tableCache.delete(name);
+      this.tableNameCache.delete(t.number);
       return true;
     });
   }
