@@ -86,7 +86,8 @@ function evaluate(expression: unknown, document: Record<string, Value>): Operand
   }
 }
 
-function isUndefinedMarker(value: unknown): boolean {
+/** `{ "$undefined": null }`: how the client encodes `undefined` in filters, ranges and patches. */
+export function isUndefinedMarker(value: unknown): boolean {
   return typeof value === "object" && value !== null && "$undefined" in value;
 }
 

@@ -8,7 +8,7 @@ import { jsonToConvex, type JSONValue, type Value } from "convex/values";
 import { decodeDocumentId } from "../storage/ids.js";
 import { encodeIndexKey, rangeForIndexExpression, type FieldBound, type KeyRange } from "../storage/keys.js";
 import { BY_CREATION_TIME_INDEX, BY_ID_INDEX, type Storage } from "../storage/index.js";
-import { evaluateFilter, type FilterExpression } from "./filter.js";
+import { evaluateFilter, isUndefinedMarker, type FilterExpression } from "./filter.js";
 import { DEFAULT_LIMITS, TransactionLimitError, type TransactionLimits } from "./limits.js";
 
 /** A range of one index that a transaction read; writes into it invalidate the reader. */
@@ -379,8 +379,4 @@ function outOfOrder(indexName: string, fields: string[], fieldPath: string): Que
     `Tried to query index ${indexName} but the query didn't use the index fields in order. ` +
       `Index fields: [${fields.map((field) => `"${field}"`).join(", ")}], query field: "${fieldPath}".`,
   );
-}
-
-function isUndefinedMarker(value: unknown): boolean {
-  return typeof value === "object" && value !== null && "$undefined" in value;
 }
