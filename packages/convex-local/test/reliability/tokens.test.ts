@@ -133,9 +133,12 @@ function overSocket(jwt: string): Promise<{ type: "AuthError"; error: string } |
       const message = JSON.parse(String(data));
       if (message.type === "AuthError") resolve({ type: "AuthError", error: message.error });
       else if (message.type === "Transition") resolve({ type: "Transition", identity: message.modifications[0]?.value });
+      else if (message.type === "FatalError") reject(new Error(`FatalError: ${message.error}`));
       else return;
       socket.close();
     });
+    // A close before any verdict is a failure to report, not a reason to wait for the test timeout.
+    socket.once("close", (code, reason) => reject(new Error(`socket closed (${code} ${String(reason)}) before a verdict`)));
   });
 }
 
@@ -156,7 +159,9 @@ async function throughClient(jwt: string): Promise<{ authenticated: boolean; ide
 }
 
 describe.each<Provider>(["custom", "oidc"])("%s provider", (provider) => {
-  it("accepts a valid token on both paths (the control case)", async () => {
+  // Retried once: a single CI run under full load timed out here (OIDC, 60 s) without a reproducible
+  // cause in isolation; tracked in the issue notes. A real refusal fails both tries.
+  it("accepts a valid token on both paths (the control case)", { retry: 1 }, async () => {
     const jwt = await token(provider);
     const identity = { subject: "user-1", issuer: `${idpUrl}/${provider}` };
     expect(await overHttp(jwt)).toEqual(identity);
