@@ -105,6 +105,8 @@ interface SyncCall {
 
 export class FunctionRunner {
   private deployment: Deployment | undefined;
+  /** The schema's tables by name when it validates writes (null otherwise); derived once per push. */
+  private schemaByTable: Map<string, SchemaTable> | null = null;
   private syncIsolateInstance: Isolate | undefined;
   private readonly idleActionIsolates: Isolate[] = [];
   private readonly queryTimeoutMs: number;
@@ -122,6 +124,8 @@ export class FunctionRunner {
   /** Switches to a newly pushed set of modules; isolates of the previous push are dropped. */
   install(deployment: Deployment): void {
     this.deployment = deployment;
+    const schema = deployment.analysis.schema;
+    this.schemaByTable = schema?.schemaValidation ? new Map(schema.tables.map((table) => [table.tableName, table])) : null;
     this.syncIsolateInstance = undefined;
     this.idleActionIsolates.length = 0;
     this.options.onInstall?.();
@@ -417,7 +421,7 @@ export class FunctionRunner {
   }
 
   private syncHost(call: SyncCall): CallHost {
-    const database = new DatabaseSyscalls(call.transaction, this.schemaTables(), call.journal);
+    const database = new DatabaseSyscalls(call.transaction, this.schemaByTable, call.journal);
     return {
       syscall: (op, args) => JSON.stringify(database.syscall(op, JSON.parse(args))),
       asyncSyscall: (op, args) => {
@@ -484,18 +488,13 @@ export class FunctionRunner {
         const path = request.name ?? request.reference ?? "";
         const innerCaller = { ...caller, admin: true };
         switch (op) {
-          case "1.0/actions/query": {
-            this.resolve(path, innerCaller, "Query");
+          // Each call resolves the path itself and reports an unknown or mistyped one as its error.
+          case "1.0/actions/query":
             return unwrap(this.query(path, request.args, innerCaller).result);
-          }
-          case "1.0/actions/mutation": {
-            this.resolve(path, innerCaller, "Mutation");
+          case "1.0/actions/mutation":
             return unwrap(this.mutation(path, request.args, innerCaller).result);
-          }
-          case "1.0/actions/action": {
-            this.resolve(path, innerCaller, "Action");
+          case "1.0/actions/action":
             return unwrap(await this.action(path, request.args, innerCaller));
-          }
           case "1.0/actions/schedule":
             return JSON.stringify(this.systemWrite((transaction) => this.schedule(transaction, JSON.parse(args))));
           case "1.0/actions/cancel_job": {
@@ -561,12 +560,6 @@ export class FunctionRunner {
     if (!outcome.ok) return errorResult(outcome.error, logLines, this.modules());
     this.checkReturns(info, outcome.value);
     return { status: "success", value: JSON.parse(outcome.value as string) as JSONValue, logLines };
-  }
-
-  private schemaTables(): Map<string, SchemaTable> | null {
-    const schema = this.deployment?.analysis.schema;
-    if (!schema || !schema.schemaValidation) return null;
-    return new Map(schema.tables.map((table) => [table.tableName, table]));
   }
 
   private modules(): ReadonlyMap<string, CompiledModule> {
