@@ -24,6 +24,7 @@ export {
   type IndexDefinition,
   type IndexInfo,
   type InsertResult,
+  type Savepoint,
   type ScanOptions,
   type ScanRow,
 } from "./store.js";

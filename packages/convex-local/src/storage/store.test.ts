@@ -375,6 +375,34 @@ describe("transactions", () => {
     expectIndexesConsistent("t");
   });
 
+  it("keeps a released savepoint's writes and undoes a rolled-back one's", () => {
+    const ids = store.transaction(() => {
+      const kept = store.savepoint();
+      const a = store.insertDocument("t", { n: 1 }).id;
+      kept.release();
+      const undone = store.savepoint();
+      const b = store.insertDocument("t", { n: 2 }).id;
+      undone.rollback();
+      return { a, b };
+    });
+    expect(store.getDocument(ids.a)).not.toBeNull();
+    expect(store.getDocument(ids.b)).toBeNull();
+    expectIndexesConsistent("t");
+  });
+
+  it("refuses a savepoint outside a transaction, closed twice or out of order", () => {
+    expect(() => store.savepoint()).toThrow(/needs a running transaction/);
+    store.transaction(() => {
+      const outer = store.savepoint();
+      const inner = store.savepoint();
+      expect(() => outer.release()).toThrow(/closed out of order/);
+      inner.release();
+      expect(() => inner.rollback()).toThrow(/already closed/);
+      outer.release();
+    });
+    expect(store.inTransaction).toBe(false);
+  });
+
   it("commits several units as one group with one timestamp", () => {
     const before = store.lastCommitTs();
     const stamps = store.transaction(() =>

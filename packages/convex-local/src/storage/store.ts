@@ -73,6 +73,12 @@ export interface InsertResult {
   json: string;
 }
 
+/** An open savepoint of `Storage.savepoint()`. */
+export interface Savepoint {
+  release(): void;
+  rollback(): void;
+}
+
 /** Options of `scanIndex`. */
 export interface ScanOptions {
   /** Stop after this many rows. */
@@ -192,25 +198,52 @@ export class Storage {
    */
   transaction<T>(fn: () => T): T {
     if (this.depth === 0) return this.outerTransaction(fn);
-    const name = `sp${this.depth}`;
-    this.db.exec(`SAVEPOINT ${name}`);
-    this.depth++;
+    const savepoint = this.savepoint();
     try {
       const result = fn();
       assertSynchronous(result);
-      this.db.exec(`RELEASE ${name}`);
+      savepoint.release();
       return result;
     } catch (e) {
-      this.tableCache.clear();
-      this.tableNameCache.clear();
-      if (this.db.inTransaction) {
-        this.db.exec(`ROLLBACK TO ${name}`);
-        this.db.exec(`RELEASE ${name}`);
-      }
+      savepoint.rollback();
       throw e;
-    } finally {
-      this.depth--;
     }
+  }
+
+  /**
+   * Opens a savepoint inside the running transaction, for a unit of work that cannot be one
+   * synchronous `fn` (a mutation that completes inside a batch's vm run). Exactly one of
+   * `release` (keep its changes) or `rollback` (undo them) must be called, innermost first.
+   */
+  savepoint(): Savepoint {
+    if (this.depth === 0) throw new Error("Storage.savepoint() needs a running transaction");
+    const name = `sp${this.depth}`;
+    this.db.exec(`SAVEPOINT ${name}`);
+    const depth = ++this.depth;
+    let open = true;
+    const assertInnermost = () => {
+      if (!open) throw new Error(`Savepoint ${name} was already closed`);
+      if (this.depth !== depth) throw new Error(`Savepoint ${name} closed out of order`);
+    };
+    return {
+      release: () => {
+        assertInnermost();
+        this.db.exec(`RELEASE ${name}`);
+        open = false;
+        this.depth--;
+      },
+      rollback: () => {
+        assertInnermost();
+        open = false;
+        this.depth--;
+        this.tableCache.clear();
+        this.tableNameCache.clear();
+        if (this.db.inTransaction) {
+          this.db.exec(`ROLLBACK TO ${name}`);
+          this.db.exec(`RELEASE ${name}`);
+        }
+      },
+    };
   }
 
   private outerTransaction<T>(fn: () => T): T {
@@ -672,13 +705,15 @@ export class Storage {
         params.push(upper);
       }
       const take = Math.min(batchSize, remaining);
-      params.push(take);
-      const rows = this.stmt(
+      // A bound `LIMIT ?` costs SQLite more than the point read itself, so the limit is written into
+      // the statement, rounded up to a power of two to keep the number of cached statements small.
+      const fetched = this.stmt(
         `SELECT e.key AS key, e.document_id AS id, d.json AS json
          FROM index_entries e JOIN documents d ON d.id = e.document_id
          WHERE ${conditions.join(" AND ")}
-         ORDER BY e.key ${order === "asc" ? "ASC" : "DESC"} LIMIT ?`,
+         ORDER BY e.key ${order === "asc" ? "ASC" : "DESC"} LIMIT ${2 ** Math.ceil(Math.log2(take))}`,
       ).all(...params) as ScanRow[];
+      const rows = fetched.length > take ? fetched.slice(0, take) : fetched;
       for (const row of rows) yield row;
       remaining -= rows.length;
       if (rows.length < take) return;
