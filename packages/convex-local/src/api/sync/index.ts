@@ -15,7 +15,7 @@ import { WebSocketServer, type WebSocket } from "ws";
 import type { Caller, FunctionResult, FunctionRunner, QueryResult } from "../../runtime/runner.js";
 import type { IndexInfo, Storage } from "../../storage/index.js";
 import type { DocumentWrite } from "../../transactions/transaction.js";
-import { ReadSetIndex } from "./subscriptions.js";
+import { ReadSetIndex } from "../../transactions/readSets.js";
 import { SyncSession, type MutationWrites, type SessionHost, type SessionLimits, type Subscription } from "./session.js";
 import type { ServerMessage } from "./protocol.js";
 
@@ -298,5 +298,4 @@ export function attachSyncProtocol(httpServer: HttpServer, deps: SyncDependencie
 }
 
 export { SyncSession } from "./session.js";
-export { ReadSetIndex, rangeContains, writtenKeys } from "./subscriptions.js";
 export * from "./protocol.js";

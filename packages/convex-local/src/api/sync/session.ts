@@ -25,7 +25,7 @@ import {
   type StateModification,
   type StateVersion,
 } from "./protocol.js";
-import type { ReadSetIndex } from "./subscriptions.js";
+import type { ReadSetIndex } from "../../transactions/readSets.js";
 import type { SyncDependencies } from "./index.js";
 
 export const ANONYMOUS_CALLER: Caller = { identity: null, admin: false };

@@ -1,14 +1,12 @@
 /**
- * Read-set invalidation: every live query subscription registers the index ranges its last run
- * read; a committed write invalidates exactly the subscriptions with a range containing the index
- * key of the written document (before or after the write) in some index of the written table.
+ * Read-set invalidation: a reader (a live subscription, a cached query result) registers the index
+ * ranges it read; a committed write invalidates exactly the readers with a range containing the
+ * index key of the written document (before or after the write) in some index of the written table.
  */
-import type { IndexInfo } from "../../storage/index.js";
-import { rangeContains } from "../../storage/keys.js";
-import { indexKeyOf, parseDocument } from "../../storage/documents.js";
-import type { DocumentWrite, ReadRange } from "../../transactions/transaction.js";
-
-export { rangeContains };
+import type { IndexInfo } from "../storage/index.js";
+import { rangeContains } from "../storage/keys.js";
+import { indexKeyOf, parseDocument } from "../storage/documents.js";
+import type { DocumentWrite, ReadRange } from "./transaction.js";
 
 /** The index keys a write touched, per index name: the key of the old and of the new document. */
 export function writtenKeys(write: DocumentWrite, indexes: readonly IndexInfo[]): Map<string, Buffer[]> {
@@ -48,6 +46,11 @@ export class ReadSetIndex<S> {
       if (set === undefined) this.byTable.set(read.table, (set = new Set()));
       set.add(subscriber);
     }
+  }
+
+  clear(): void {
+    this.byTable.clear();
+    this.readsOf.clear();
   }
 
   delete(subscriber: S): void {

@@ -1,6 +1,7 @@
 import { describe, expect, test } from "vitest";
-import { encodeIndexKey, rangeForPrefix, type IndexInfo } from "../../storage/index.js";
-import { ReadSetIndex, rangeContains } from "./subscriptions.js";
+import { encodeIndexKey, rangeForPrefix, type IndexInfo } from "../storage/index.js";
+import { rangeContains } from "../storage/keys.js";
+import { ReadSetIndex } from "./readSets.js";
 
 const k = (...values: (string | number)[]) => encodeIndexKey(values);
 
