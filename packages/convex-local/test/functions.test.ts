@@ -173,6 +173,25 @@ describe("validation and errors", () => {
     for (const list of lists) expect(list).toMatchObject({ status: "fulfilled", value: expect.any(Array) });
   });
 
+  it("commits mutations that arrive together as a group; a failing, invalid or runaway one rolls back alone", async () => {
+    // Without the client's mutation queue, the requests reach the backend together.
+    const together = { skipQueue: true };
+    const [first, failing, invalid, runaway, last] = await Promise.allSettled([
+      client.mutation(api.messages.send, { author: "group", body: "first" }, together),
+      client.mutation(api.messages.failAfterWrite, { body: "failing" }, together),
+      client.mutation(api.messages.send, { author: "group", body: 42 as unknown as string }, together),
+      client.mutation(api.messages.spinAfterWrite, { body: "runaway" }, together),
+      client.mutation(api.messages.send, { author: "group", body: "last" }, together),
+    ]);
+    expect(first.status).toBe("fulfilled");
+    expect(last.status).toBe("fulfilled");
+    expect(failing).toMatchObject({ status: "rejected", reason: expect.objectContaining({ message: expect.stringMatching(/boom after write/) }) });
+    expect(invalid).toMatchObject({ status: "rejected", reason: expect.objectContaining({ message: expect.stringMatching(/ArgumentValidationError/) }) });
+    expect(runaway).toMatchObject({ status: "rejected", reason: expect.objectContaining({ message: expect.stringMatching(/timed out/) }) });
+    expect((await client.query(api.messages.byAuthor, { author: "group" })).map((m: { body: string }) => m.body)).toEqual(["first", "last"]);
+    expect(await client.query(api.messages.byAuthor, { author: "doomed" })).toEqual([]);
+  });
+
   it("answers malformed requests with a clear error", async () => {
     const post = (route: string, body: string, headers: Record<string, string> = { "Content-Type": "application/json" }) =>
       fetch(`${deployment.backend.url}${route}`, { method: "POST", headers, body });

@@ -18,6 +18,7 @@ export interface StreamedLogEntry {
   success: boolean;
   error: string | null;
   requestId: string;
+  cachedResult: boolean;
 }
 
 export class FunctionLog {
@@ -39,6 +40,7 @@ export class FunctionLog {
       success: entry.error === undefined,
       error: entry.error ?? null,
       requestId: "",
+      cachedResult: entry.cached === true,
     };
     this.entries.push({ cursor: this.nextCursor++, entry: streamed });
     if (this.entries.length > CAPACITY) this.entries.splice(0, this.entries.length - CAPACITY);

@@ -259,6 +259,8 @@ export function parseEnvFile(text: string): Record<string, string> {
 
 function printLogs(backend: Backend): void {
   backend.log.subscribe((entry) => {
+    // A cached query's code did not run: its lines were printed when it did.
+    if (entry.cached) return;
     const kind = entry.udfType === "HttpAction" ? "H" : entry.udfType[0];
     for (const line of entry.logLines) console.log(`${new Date(entry.timestamp).toLocaleTimeString()} [${kind}] ${entry.path} ${line}`);
     if (entry.error !== undefined) console.log(`${new Date(entry.timestamp).toLocaleTimeString()} [${kind}] ${entry.path} failed: ${entry.error}`);

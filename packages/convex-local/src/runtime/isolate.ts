@@ -39,7 +39,8 @@ export interface ThrownError {
   data?: string;
 }
 
-export type Outcome = { ok: true; value: unknown } | { ok: false; error: ThrownError };
+/** A call's result or error; `observedTime` tells whether it read the clock (`Date.now`, `new Date()`). */
+export type Outcome = { ok: true; value: unknown; observedTime?: boolean } | { ok: false; error: ThrownError };
 
 export class FunctionTimeoutError extends Error {
   constructor(readonly limitMs: number) {
@@ -55,12 +56,20 @@ export class UnsettledFunctionError extends Error {
   }
 }
 
-interface PendingCall {
+interface PendingCall extends BatchCall {
   callId: number;
-  host: CallHost;
-  request: InvokeRequest;
   outcome?: Outcome;
   resolve?: (outcome: Outcome) => void;
+}
+
+/** One call of `runSyncBatch`. */
+export interface BatchCall {
+  host: CallHost;
+  request: InvokeRequest;
+  /** Runs just before the call starts (a mutation opens its savepoint here). */
+  onStart?: () => void;
+  /** Runs as the call settles, before the next one starts. */
+  onSettle?: (outcome: Outcome) => void;
 }
 
 export interface IsolateOptions {
@@ -129,14 +138,17 @@ export class Isolate {
       next: () => {
         const call = performance.now() <= this.batchStartDeadline ? this.batchQueue.shift() : undefined;
         this.current = call;
-        if (call !== undefined) this.calls.set(call.callId, call);
-        return call !== undefined;
+        if (call === undefined) return false;
+        this.calls.set(call.callId, call);
+        call.onStart?.();
+        return true;
       },
       settle: (callId: number, outcome: Outcome) => {
         const call = this.calls.get(callId);
         if (call === undefined) return;
         this.calls.delete(callId);
         call.outcome = outcome;
+        call.onSettle?.(outcome);
         call.resolve?.(outcome);
       },
     };
@@ -175,14 +187,14 @@ export class Isolate {
   }
 
   /**
-   * Runs queries one after another inside one vm run, so they share one time-limit watchdog (Node
+   * Runs queries or mutations one after another inside one vm run, so they share one time-limit watchdog (Node
    * starts a thread for every timed run, which costs more than a point read). Each call gets at
    * least `timeoutMs`. On a timeout the running call gets FunctionTimeoutError and the isolate is
    * poisoned; calls that never started come back undefined, to be run again.
    */
-  runSyncBatch(calls: { host: CallHost; request: InvokeRequest }[], timeoutMs: number): BatchResult[] {
+  runSyncBatch(calls: BatchCall[], timeoutMs: number): BatchResult[] {
     if (!this.options.synchronous) throw new Error("runSyncBatch needs a synchronous isolate");
-    const pending = calls.map(({ host, request }): PendingCall => ({ callId: this.nextCallId++, host, request }));
+    const pending = calls.map((call): PendingCall => ({ ...call, callId: this.nextCallId++ }));
     this.batchQueue = [...pending];
     this.batchStartDeadline = performance.now() + BATCH_START_WINDOW_MS;
     let timedOut: PendingCall | undefined;

@@ -22,12 +22,17 @@
     return rngState === null ? realRandom() : nextRandom();
   };
 
+  // Whether the running call read the clock: the query cache serves such results only briefly.
+  let observedTime = false;
   class ConvexDate extends RealDate {
     constructor(...args) {
-      if (args.length === 0) super(frozenNow ?? RealDate.now());
-      else super(...args);
+      if (args.length === 0) {
+        observedTime = true;
+        super(frozenNow ?? RealDate.now());
+      } else super(...args);
     }
     static now() {
+      observedTime = true;
       return frozenNow ?? RealDate.now();
     }
   }
@@ -107,6 +112,7 @@
   function start() {
     const request = host.request();
     frozenNow = request.now;
+    observedTime = false;
     rngState = request.seed === null ? null : [BigInt.asUintN(64, BigInt(request.seed[0])), BigInt.asUintN(64, BigInt(request.seed[1]))];
     globalThis.process.env = request.env;
     let promise;
@@ -116,7 +122,7 @@
       promise = Promise.reject(error);
     }
     return promise.then(
-      (value) => host.settle(request.callId, { ok: true, value }),
+      (value) => host.settle(request.callId, { ok: true, value, observedTime }),
       (error) => host.settle(request.callId, { ok: false, error: describeError(error) }),
     );
   }

@@ -6,18 +6,19 @@
  * actions run concurrently in their own isolates and reach the database through queries and
  * mutations, as on Convex.
  */
-import { randomBytes, randomUUID } from "node:crypto";
+import { randomFillSync, randomUUID } from "node:crypto";
 import { jsonToConvex, type JSONValue, type Value } from "convex/values";
-import type { Storage } from "../storage/index.js";
+import type { Savepoint, Storage } from "../storage/index.js";
 import { decodeDocumentId } from "../storage/ids.js";
 import { Transaction, type DocumentWrite, type ReadRange } from "../transactions/transaction.js";
 import { checkValueNesting } from "./documentValues.js";
 import { ArgumentValidationError, FunctionError, FunctionNotFoundError, ReturnsValidationError } from "./errors.js";
 import type { DeploymentAnalysis, FunctionInfo, SchemaTable, UdfType } from "./functions.js";
-import { Isolate, type BatchResult, type CallHost, type InvokeRequest, type Outcome, type ThrownError } from "./isolate.js";
+import { Isolate, type BatchCall, type BatchResult, type CallHost, type InvokeRequest, type Outcome, type ThrownError } from "./isolate.js";
 import { formatLogLine } from "./logs.js";
 import { userFrames } from "./stackTraces.js";
 import { DatabaseSyscalls, type QueryJournal } from "./databaseSyscalls.js";
+import { QueryCache } from "./queryCache.js";
 import { cancelJob, insertJob, scheduledTimeOf } from "./scheduling.js";
 import { canonicalFunctionPath, parseFunctionPath, type CompiledModule } from "./modules.js";
 import { validateValue } from "./validator.js";
@@ -54,6 +55,8 @@ export interface FunctionLogEntry {
   executionTimeMs: number;
   logLines: string[];
   error?: string;
+  /** A query answered from the query cache: its code did not run (the log lines are the cached run's). */
+  cached?: boolean;
 }
 
 export interface RunnerOptions {
@@ -90,6 +93,7 @@ interface QueuedQuery {
   args: JSONValue;
   caller: Caller;
   journal: string | null;
+  cacheKey: string | undefined;
   resolve: (result: QueryResult) => void;
 }
 type ConvexFunction = Record<string, (...args: unknown[]) => unknown>;
@@ -101,6 +105,8 @@ interface SyncCall {
   logLines: string[];
   journal: QueryJournal;
   load?: Load;
+  /** Whether the call read the clock (a cached result of it expires soon). */
+  observedTime?: boolean;
 }
 
 export class FunctionRunner {
@@ -112,9 +118,23 @@ export class FunctionRunner {
   private readonly queryTimeoutMs: number;
   private readonly queryQueue: QueuedQuery[] = [];
   private readonly mutationQueue: { path: string; args: JSONValue; caller: Caller; resolve: (outcome: MutationResult) => void }[] = [];
+  private readonly queryCache: QueryCache;
+  /** The environment the cached results were computed with: a change makes them all stale. */
+  private cacheEnvironment: Record<string, string> | undefined;
 
   constructor(private readonly options: RunnerOptions) {
     this.queryTimeoutMs = options.queryTimeoutMs ?? 1000;
+    this.queryCache = new QueryCache({
+      indexesOf: (table) => {
+        try {
+          return options.storage.listIndexes(table);
+        } catch {
+          return undefined; // a table deleted since: every reader of it is invalidated
+        }
+      },
+      // Convex's rule: the query time limit plus a second.
+      maxAgeIfTimed: this.queryTimeoutMs + 1000,
+    });
   }
 
   get analysis(): DeploymentAnalysis | undefined {
@@ -128,6 +148,7 @@ export class FunctionRunner {
     this.schemaByTable = schema?.schemaValidation ? new Map(schema.tables.map((table) => [table.tableName, table])) : null;
     this.syncIsolateInstance = undefined;
     this.idleActionIsolates.length = 0;
+    this.queryCache.clear();
     this.options.onInstall?.();
   }
 
@@ -148,6 +169,8 @@ export class FunctionRunner {
 
   /** Runs a query; `journal` is the one its previous run returned (a subscription's re-run). */
   query(path: string, args: JSONValue, caller: Caller, journal: string | null = null): QueryResult {
+    const { cacheKey, hit } = this.cachedQuery(path, args, caller, journal);
+    if (hit !== undefined) return hit;
     const logLines: string[] = [];
     const started = performance.now();
     const transaction = new Transaction(this.options.storage, false);
@@ -160,12 +183,12 @@ export class FunctionRunner {
     } catch (error) {
       result = failure(error, logLines);
     }
-    return this.finishQuery(path, started, call, result);
+    return this.finishQuery(path, started, call, result, cacheKey);
   }
 
   mutation(path: string, args: JSONValue, caller: Caller, hooks: MutationHooks = {}): MutationResult {
     const outcome = this.executeMutation(path, args, caller, hooks);
-    if (outcome.writes.length > 0) this.options.onCommit?.(outcome.writes, this.options.storage.lastCommitTs());
+    if (outcome.writes.length > 0) this.committed(outcome.writes, this.options.storage.lastCommitTs());
     return outcome;
   }
 
@@ -183,17 +206,98 @@ export class FunctionRunner {
 
   private commitQueuedMutations(): void {
     const batch = this.mutationQueue.splice(0);
-    let outcomes: MutationResult[];
+    let outcomes: (MutationResult | undefined)[];
     try {
-      outcomes = this.options.storage.transaction(() => batch.map(({ path, args, caller }) => this.executeMutation(path, args, caller)));
+      outcomes = this.options.storage.transaction(() => this.runMutationBatch(batch));
     } catch (error) {
       // The shared commit failed: none of the batch is durable, so none of it succeeded.
       for (const { resolve } of batch) resolve({ result: failure(error, []), writes: [] });
       return;
     }
+    // Mutations the run did not get to start go first in the next batch.
+    const notStarted = batch.filter((_, i) => outcomes[i] === undefined);
+    if (notStarted.length > 0) {
+      if (this.mutationQueue.length === 0) setImmediate(() => this.commitQueuedMutations());
+      this.mutationQueue.unshift(...notStarted);
+    }
     const commitTs = this.options.storage.lastCommitTs();
-    for (const outcome of outcomes) if (outcome.writes.length > 0) this.options.onCommit?.(outcome.writes, commitTs);
-    batch.forEach(({ resolve }, i) => resolve(outcomes[i]));
+    for (const outcome of outcomes) if (outcome !== undefined && outcome.writes.length > 0) this.committed(outcome.writes, commitTs);
+    batch.forEach(({ resolve }, i) => {
+      const outcome = outcomes[i];
+      if (outcome !== undefined) resolve(outcome);
+    });
+  }
+
+  /**
+   * Runs queued mutations inside the running transaction, in one vm run so they share one
+   * time-limit watchdog, each in its own savepoint so a failing one rolls back alone. A mutation
+   * the run did not get to start comes back undefined.
+   */
+  private runMutationBatch(batch: { path: string; args: JSONValue; caller: Caller }[]): (MutationResult | undefined)[] {
+    const outcomes: (MutationResult | undefined)[] = new Array(batch.length);
+    const members: { index: number; path: string; started: number; call: SyncCall; savepoint?: Savepoint }[] = [];
+    const calls: BatchCall[] = [];
+    let savepointFailure: unknown;
+    batch.forEach(({ path, args, caller }, index) => {
+      const started = performance.now();
+      const call: SyncCall = { transaction: new Transaction(this.options.storage, true), caller, logLines: [], journal: { previous: null, next: null } };
+      try {
+        const info = this.resolve(path, caller, "Mutation");
+        const member: (typeof members)[number] = { index, path, started, call };
+        calls.push({
+          host: this.syncHost(call),
+          request: this.syncRequest(info, args, call),
+          onStart: () => {
+            member.savepoint = this.options.storage.savepoint();
+          },
+          onSettle: (outcome) => {
+            call.transaction.finish();
+            let result: FunctionResult;
+            try {
+              result = this.completeOutcome(info, outcome, call.logLines);
+            } catch (error) {
+              result = failure(error, call.logLines);
+            }
+            try {
+              if (result.status === "success") member.savepoint!.release();
+              else member.savepoint!.rollback();
+            } catch (error) {
+              savepointFailure ??= error;
+            }
+            member.savepoint = undefined;
+            outcomes[index] = this.finishMutation(path, started, call, result);
+          },
+        });
+        members.push(member);
+      } catch (error) {
+        outcomes[index] = this.finishMutation(path, started, call, failure(error, call.logLines));
+      }
+    });
+    if (calls.length > 0) {
+      const isolate = this.syncIsolate();
+      let results: BatchResult[];
+      try {
+        results = isolate.runSyncBatch(calls, this.queryTimeoutMs);
+      } finally {
+        if (isolate.poisoned) this.syncIsolateInstance = undefined;
+      }
+      members.forEach((member, i) => {
+        const result = results[i];
+        if (!(result instanceof Error)) return;
+        // Cut short (time limit, a promise that never settles): its savepoint is still open.
+        member.savepoint?.rollback();
+        member.call.transaction.finish();
+        outcomes[member.index] = this.finishMutation(member.path, member.started, member.call, failure(result, member.call.logLines));
+      });
+    }
+    // The savepoints' state is unknown: fail the whole batch rather than commit part of a mutation.
+    if (savepointFailure !== undefined) throw savepointFailure;
+    return outcomes;
+  }
+
+  private finishMutation(path: string, started: number, call: SyncCall, result: FunctionResult): MutationResult {
+    this.report(path, "Mutation", started, result);
+    return { result, writes: result.status === "success" ? call.transaction.writes : [] };
   }
 
   /** Runs a mutation in a transaction (a savepoint when inside one); the caller reports its commit. */
@@ -244,7 +348,7 @@ export class FunctionRunner {
   systemWrite<T>(write: (transaction: Transaction) => T): T {
     const transaction = new Transaction(this.options.storage, true);
     const result = this.options.storage.transaction(() => write(transaction));
-    if (transaction.writes.length > 0) this.options.onCommit?.(transaction.writes, this.options.storage.lastCommitTs());
+    if (transaction.writes.length > 0) this.committed(transaction.writes, this.options.storage.lastCommitTs());
     return result;
   }
 
@@ -328,6 +432,7 @@ export class FunctionRunner {
       if (isolate.poisoned) this.syncIsolateInstance = undefined;
     }
     call.transaction.finish();
+    call.observedTime = outcome.ok && outcome.observedTime === true;
     return this.completeOutcome(info, outcome, call.logLines);
   }
 
@@ -354,23 +459,45 @@ export class FunctionRunner {
    * bounded by the time limit.
    */
   queueQuery(path: string, args: JSONValue, caller: Caller, journal: string | null = null): Promise<QueryResult> {
+    const { cacheKey, hit } = this.cachedQuery(path, args, caller, journal);
+    if (hit !== undefined) return Promise.resolve(hit);
     return new Promise((resolve) => {
       if (this.queryQueue.length === 0) setImmediate(() => this.runQueuedQueries());
-      this.queryQueue.push({ path, args, caller, journal, resolve });
+      this.queryQueue.push({ path, args, caller, journal, cacheKey, resolve });
     });
+  }
+
+  /** The query cache's key for a call, and the cached result when one is valid (reported as a cached run). */
+  private cachedQuery(path: string, args: JSONValue, caller: Caller, journal: string | null): { cacheKey?: string; hit?: QueryResult } {
+    const environment = this.options.environment();
+    if (environment !== this.cacheEnvironment) {
+      this.queryCache.clear();
+      this.cacheEnvironment = environment;
+    }
+    let cacheKey: string;
+    try {
+      cacheKey = QueryCache.key(path, args, caller.identity, caller.admin, journal);
+    } catch {
+      return {}; // arguments too deeply nested to serialize: the run reports Convex's error
+    }
+    const cached = this.queryCache.get(cacheKey);
+    if (cached === undefined) return { cacheKey };
+    const result: FunctionResult = { status: "success", value: cached.value, logLines: cached.logLines };
+    this.report(path, "Query", performance.now(), result, true);
+    return { cacheKey, hit: { result, reads: cached.reads, journal: cached.journal } };
   }
 
   private runQueuedQueries(): void {
     const batch: (QueuedQuery & { started: number; info: FunctionInfo; call: SyncCall; request: InvokeRequest })[] = [];
     for (const queued of this.queryQueue.splice(0)) {
-      const { path, args, caller, journal, resolve } = queued;
+      const { path, args, caller, journal, cacheKey, resolve } = queued;
       const call: SyncCall = { transaction: new Transaction(this.options.storage, false), caller, logLines: [], journal: { previous: journal, next: null } };
       const started = performance.now();
       try {
         const info = this.resolve(path, caller, "Query");
         batch.push({ ...queued, started, info, call, request: this.syncRequest(info, args, call) });
       } catch (error) {
-        resolve(this.finishQuery(path, started, call, failure(error, call.logLines)));
+        resolve(this.finishQuery(path, started, call, failure(error, call.logLines), cacheKey));
       }
     }
     if (batch.length === 0) return;
@@ -383,32 +510,43 @@ export class FunctionRunner {
         if (isolate.poisoned) this.syncIsolateInstance = undefined;
       }
     } catch (error) {
-      for (const { path, started, call, resolve } of batch) resolve(this.finishQuery(path, started, call, failure(error, call.logLines)));
+      for (const { path, started, call, cacheKey, resolve } of batch) resolve(this.finishQuery(path, started, call, failure(error, call.logLines), cacheKey));
       return;
     }
     // Calls the batch did not get to start go first in the next one.
     const notStarted = batch.filter((_, i) => results[i] === undefined);
     if (notStarted.length > 0) {
-      this.queryQueue.unshift(...notStarted.map(({ path, args, caller, journal, resolve }) => ({ path, args, caller, journal, resolve })));
+      this.queryQueue.unshift(...notStarted.map(({ path, args, caller, journal, cacheKey, resolve }) => ({ path, args, caller, journal, cacheKey, resolve })));
       setImmediate(() => this.runQueuedQueries());
     }
-    batch.forEach(({ path, info, started, call, resolve }, i) => {
+    batch.forEach(({ path, info, started, call, cacheKey, resolve }, i) => {
       const result = results[i];
       if (result === undefined) return;
+      call.observedTime = !(result instanceof Error) && result.ok && result.observedTime === true;
       let outcome: FunctionResult;
       try {
         outcome = result instanceof Error ? failure(result, call.logLines) : this.completeOutcome(info, result, call.logLines);
       } catch (error) {
         outcome = failure(error, call.logLines);
       }
-      resolve(this.finishQuery(path, started, call, outcome));
+      resolve(this.finishQuery(path, started, call, outcome, cacheKey));
     });
   }
 
-  private finishQuery(path: string, started: number, call: SyncCall, result: FunctionResult): QueryResult {
+  private finishQuery(path: string, started: number, call: SyncCall, result: FunctionResult, cacheKey: string | undefined): QueryResult {
     call.transaction.finish();
     this.report(path, "Query", started, result);
-    return { result, reads: call.transaction.reads, journal: call.journal.next };
+    const run: QueryResult = { result, reads: call.transaction.reads, journal: call.journal.next };
+    if (result.status === "success" && cacheKey !== undefined) {
+      this.queryCache.set(cacheKey, { value: result.value, logLines: result.logLines, reads: run.reads, journal: run.journal }, { observedTime: call.observedTime === true });
+    }
+    return run;
+  }
+
+  /** After a commit: cached results that read what it wrote are dropped, then listeners hear of it. */
+  private committed(writes: DocumentWrite[], commitTs: bigint): void {
+    this.queryCache.invalidate(writes);
+    this.options.onCommit?.(writes, commitTs);
   }
 
   private syncIsolate(): Isolate {
@@ -574,7 +712,7 @@ export class FunctionRunner {
     return `${this.options.appDirectory ?? process.cwd()}/package.json`;
   }
 
-  private report(path: string, udfType: UdfType, started: number, result: FunctionResult): void {
+  private report(path: string, udfType: UdfType, started: number, result: FunctionResult, cached = false): void {
     this.options.onLog?.({
       path: canonicalFunctionPath(path),
       udfType,
@@ -582,6 +720,7 @@ export class FunctionRunner {
       executionTimeMs: performance.now() - started,
       logLines: result.logLines,
       error: result.status === "error" ? result.errorMessage : undefined,
+      ...(cached ? { cached } : {}),
     });
   }
 }
@@ -598,9 +737,18 @@ function exportedFunction(load: Load, modulePath: string, exportName: string): C
   return fn;
 }
 
+/** Seeds are drawn from a pool refilled 256 at a time: one `randomBytes` call per seed cost more than a point read. */
+const seedPool = Buffer.alloc(16 * 256);
+let seedOffset = seedPool.length;
+
 function randomSeed(): [bigint, bigint] {
-  const bytes = randomBytes(16);
-  return [bytes.readBigUInt64LE(0) | 1n, bytes.readBigUInt64LE(8)];
+  if (seedOffset === seedPool.length) {
+    randomFillSync(seedPool);
+    seedOffset = 0;
+  }
+  const seed: [bigint, bigint] = [seedPool.readBigUInt64LE(seedOffset) | 1n, seedPool.readBigUInt64LE(seedOffset + 8)];
+  seedOffset += 16;
+  return seed;
 }
 
 /** The value of a nested call, or its error rethrown into the caller as Convex does. */

@@ -1,0 +1,99 @@
+import { afterEach, describe, expect, test, vi } from "vitest";
+import { rangeForPrefix, type IndexInfo } from "../storage/index.js";
+import { QueryCache, type CachedQuery } from "./queryCache.js";
+
+const byAuthor: IndexInfo = { name: "by_author", fields: ["author"], keyFields: ["author", "_creationTime", "_id"] };
+const indexesOf = (table: string) => (table === "messages" ? [byAuthor] : undefined);
+
+function readingAuthor(author: string, value: unknown = author): CachedQuery {
+  return { value: value as CachedQuery["value"], logLines: [], reads: [{ table: "messages", index: "by_author", range: rangeForPrefix([author]) }], journal: null };
+}
+
+function writeBy(author: string) {
+  return { table: "messages", id: "x", before: null, after: JSON.stringify({ _id: "x", _creationTime: 1, author }) };
+}
+
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+describe("QueryCache", () => {
+  test("keys calls by function, arguments, identity, admin flag and journal", () => {
+    const keys = new Set([
+      QueryCache.key("m:q", { a: 1 }, null, false, null),
+      QueryCache.key("m:q", { a: 2 }, null, false, null),
+      QueryCache.key("m:q", { a: 1 }, { subject: "u" }, false, null),
+      QueryCache.key("m:q", { a: 1 }, null, true, null),
+      QueryCache.key("m:q", { a: 1 }, null, false, "journal"),
+      QueryCache.key("m:other", { a: 1 }, null, false, null),
+    ]);
+    expect(keys.size).toBe(6);
+  });
+
+  test("a write into an entry's read range drops it; other writes do not", () => {
+    const cache = new QueryCache({ indexesOf, maxAgeIfTimed: 1000 });
+    cache.set("ada", readingAuthor("ada"), { observedTime: false });
+    cache.set("bob", readingAuthor("bob"), { observedTime: false });
+    cache.invalidate([writeBy("bob")]);
+    expect(cache.get("ada")?.value).toBe("ada");
+    expect(cache.get("bob")).toBeUndefined();
+    cache.invalidate([{ table: "other", id: "y", before: null, after: JSON.stringify({ _id: "y", _creationTime: 1 }) }]);
+    expect(cache.get("ada")?.value).toBe("ada");
+  });
+
+  test("a write to a table whose indexes are unknown drops every reader of it", () => {
+    const cache = new QueryCache({ indexesOf: () => undefined, maxAgeIfTimed: 1000 });
+    cache.set("ada", readingAuthor("ada"), { observedTime: false });
+    cache.invalidate([writeBy("zed")]);
+    expect(cache.get("ada")).toBeUndefined();
+  });
+
+  test("evicts the least recently used entry beyond the entry limit", () => {
+    const cache = new QueryCache({ indexesOf, maxAgeIfTimed: 1000, maxEntries: 2 });
+    cache.set("a", readingAuthor("a"), { observedTime: false });
+    cache.set("b", readingAuthor("b"), { observedTime: false });
+    cache.get("a"); // a is now the most recently used
+    cache.set("c", readingAuthor("c"), { observedTime: false });
+    expect(cache.get("b")).toBeUndefined();
+    expect(cache.get("a")?.value).toBe("a");
+    expect(cache.get("c")?.value).toBe("c");
+    expect(cache.size).toBe(2);
+  });
+
+  test("stays within its byte budget and skips a result too large to share it", () => {
+    const cache = new QueryCache({ indexesOf, maxAgeIfTimed: 1000, maxBytes: 1600 });
+    const hundredBytes = "x".repeat(98); // 100 bytes as JSON text
+    for (let i = 0; i < 20; i++) cache.set(`entry ${i}`, readingAuthor(`a${i}`, hundredBytes), { observedTime: false });
+    expect(cache.size).toBe(16);
+    expect(cache.get("entry 3")).toBeUndefined();
+    expect(cache.get("entry 4")?.value).toBe(hundredBytes);
+    // Over a sixteenth of the budget: not cached, and nothing else is evicted for it.
+    cache.set("large", readingAuthor("large", "x".repeat(99)), { observedTime: false });
+    expect(cache.get("large")).toBeUndefined();
+    expect(cache.size).toBe(16);
+  });
+
+  test("serves a result that read the clock only until maxAgeIfTimed", () => {
+    vi.useFakeTimers({ now: 1_000_000 });
+    const cache = new QueryCache({ indexesOf, maxAgeIfTimed: 2000 });
+    cache.set("timed", readingAuthor("t"), { observedTime: true });
+    cache.set("untimed", readingAuthor("u"), { observedTime: false });
+    vi.setSystemTime(1_001_999);
+    expect(cache.get("timed")?.value).toBe("t");
+    vi.setSystemTime(1_002_000);
+    expect(cache.get("timed")).toBeUndefined();
+    vi.setSystemTime(9_999_999);
+    expect(cache.get("untimed")?.value).toBe("u");
+  });
+
+  test("clear drops everything, including the read sets", () => {
+    const cache = new QueryCache({ indexesOf, maxAgeIfTimed: 1000 });
+    cache.set("ada", readingAuthor("ada"), { observedTime: false });
+    cache.clear();
+    expect(cache.size).toBe(0);
+    expect(cache.get("ada")).toBeUndefined();
+    cache.set("bob", readingAuthor("bob"), { observedTime: false });
+    cache.invalidate([writeBy("ada")]); // the cleared entry's read set is gone too: nothing to trip over
+    expect(cache.get("bob")?.value).toBe("bob");
+  });
+});
