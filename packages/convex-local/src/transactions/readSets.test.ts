@@ -53,4 +53,21 @@ describe("ReadSetIndex", () => {
     expect(hits(null, doc("id9", "b"))).toEqual([]);
     expect(index.size).toBe(3);
   });
+
+  test("finds whole-prefix readers by the written key's prefixes and checks other ranges one by one", () => {
+    const index = new ReadSetIndex<string>();
+    index.set("everything", [{ table: "messages", index: "by_channel", range: rangeForPrefix([]) }]);
+    index.set("chanA", [{ table: "messages", index: "by_channel", range: rangeForPrefix(["a"]) }]);
+    // Not a whole prefix: channel "a" after a creation time of 5 (what a `gt` bound or a page reads).
+    index.set("chanA-late", [{ table: "messages", index: "by_channel", range: { lower: k("a", 5), lowerInclusive: false, upper: rangeForPrefix(["a"]).upper, upperInclusive: false } }]);
+    const write = (channel: string, creationTime: number) =>
+      [...index.affected([{ table: "messages", id: "m", before: null, after: JSON.stringify({ _id: "m", _creationTime: creationTime, channel }) }], lookup)].sort();
+    expect(write("a", 9)).toEqual(["chanA", "chanA-late", "everything"]);
+    expect(write("a", 1)).toEqual(["chanA", "everything"]);
+    // "ab" shares the byte "a" with the prefix of channel "a" but is another value: no hit.
+    expect(write("ab", 9)).toEqual(["everything"]);
+    for (const reader of ["everything", "chanA", "chanA-late"]) index.delete(reader);
+    expect(index.size).toBe(0);
+    expect(write("a", 9)).toEqual([]);
+  });
 });
