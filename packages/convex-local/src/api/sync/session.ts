@@ -181,7 +181,7 @@ export class SyncSession {
         await this.authenticate(message);
         return;
       case "Mutation":
-        this.mutation(message);
+        await this.mutation(message);
         return;
       case "Action":
         this.action(message);
@@ -261,7 +261,8 @@ export class SyncSession {
     this.rerunAll = true;
   }
 
-  private mutation(message: MutationMessage): void {
+  /** Runs a mutation with group commit (it shares a commit with others queued in the same turn); the session's next message waits for it. */
+  private async mutation(message: MutationMessage): Promise<void> {
     const memory = this.sessionId === undefined ? undefined : this.host.mutationMemory(this.sessionId);
     const remembered = memory?.get(message.requestId);
     if (remembered !== undefined) {
@@ -280,8 +281,9 @@ export class SyncSession {
     } else if (message.componentPath !== undefined && message.componentPath !== "") {
       result = errorResult(`Components are not supported (componentPath ${JSON.stringify(message.componentPath)})`);
     } else {
-      const outcome = deps.runner.mutation(message.udfPath, args.value, this.caller);
+      const outcome = await deps.runner.queueMutation(message.udfPath, args.value, this.caller);
       result = outcome.result;
+      // No commit can come between the group's commit and this continuation: lastCommitTs is its ts.
       if (result.status === "success") {
         if (outcome.writes.length > 0) {
           ts = deps.storage.lastCommitTs();
