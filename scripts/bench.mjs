@@ -33,6 +33,9 @@ const LARGE_ROWS = 1_000_000;
 const SMALL_ROWS = 10_000;
 const BULK_BATCH = 10_000;
 const RANGE_ROWS = 10;
+const DISTINCT_KEYS = 20_000;
+const DISTINCT_KEY_BASE = 1_000_000;
+const DISTINCT_SESSIONS = 2000;
 
 const jsonOutput = process.argv.includes("--json");
 const figures = [];
@@ -121,7 +124,23 @@ async function callConvex(kind, functionPath, args) {
   const baseline = await throughput(() => postJson(`${urlOf(bare)}/api/query`, queryBody));
   await stopChild(bare.child);
   const value = await throughput(() => postJson(`${backendUrl}/api/query`, queryBody));
-  record({ name: "HTTP query (point read by index)", value, baseline, unit: "req/s", goal: 0.5 });
+  record({ name: "HTTP query (point read by index), repeated: query cache", value, baseline, unit: "req/s", goal: 0.5 });
+}
+
+{
+  // Every request reads another document: no answer comes from the query cache (it keeps 1000).
+  progress(`1b. the same with ${DISTINCT_KEYS} distinct keys, so every query runs`);
+  for (let from = 0; from < DISTINCT_KEYS; from += 1000) await callConvex("mutation", "items:fill", { from: DISTINCT_KEY_BASE + from, count: 1000 });
+  const queryBody = (i) => ({ path: "items:get", args: { key: DISTINCT_KEY_BASE + (i % DISTINCT_KEYS) }, format: "json" });
+  const { text: answer } = await request(`${backendUrl}/api/query`, { method: "POST", body: queryBody(0) });
+  const bare = await nodeServer("json-server.mjs", { BENCH_RESPONSE: answer });
+  const baseline = await throughput((i) => postJson(`${urlOf(bare)}/api/query`, queryBody(i)));
+  await stopChild(bare.child);
+  const value = await throughput(async (i) => {
+    const body = await postJson(`${backendUrl}/api/query`, queryBody(i));
+    if (body.value?.key !== DISTINCT_KEY_BASE + (i % DISTINCT_KEYS)) throw new Error(`items:get answered ${JSON.stringify(body)}`);
+  });
+  record({ name: "HTTP query (point read by index), uncached", value, baseline, unit: "req/s", goal: 0.5 });
 }
 
 // -------------------------------------------------------------- 2. durable insert mutations
@@ -251,13 +270,24 @@ function roundTracker(count) {
 
 // -------------------------------------------------------------- 4. Auth.js getSessionAndUser
 
-async function sessionLookups(adapter) {
-  const user = await adapter.createUser({ id: randomUUID(), name: "Bench User", email: `bench-${randomUUID()}@example.com`, emailVerified: null });
-  const sessionToken = randomUUID();
-  await adapter.createSession({ sessionToken, userId: user.id, expires: new Date(Date.now() + 86_400_000) });
-  return throughput(async () => {
+/** Creates `count` users with a session each, then measures lookups cycling through the sessions. */
+async function sessionLookups(adapter, count) {
+  const sessions = [];
+  for (let start = 0; start < count; start += 16) {
+    const created = await Promise.all(
+      Array.from({ length: Math.min(16, count - start) }, async () => {
+        const user = await adapter.createUser({ id: randomUUID(), name: "Bench User", email: `bench-${randomUUID()}@example.com`, emailVerified: null });
+        const sessionToken = randomUUID();
+        await adapter.createSession({ sessionToken, userId: user.id, expires: new Date(Date.now() + 86_400_000) });
+        return { sessionToken, userId: user.id };
+      }),
+    );
+    sessions.push(...created);
+  }
+  return throughput(async (i) => {
+    const { sessionToken, userId } = sessions[i % count];
     const found = await adapter.getSessionAndUser(sessionToken);
-    if (found?.user.id !== user.id) throw new Error("getSessionAndUser did not find the session");
+    if (found?.user.id !== userId) throw new Error("getSessionAndUser did not find the session");
   });
 }
 
@@ -271,9 +301,16 @@ async function sessionLookups(adapter) {
   });
   try {
     await pool.query(postgres.schema);
-    const baseline = await sessionLookups(PostgresAdapter(pool));
-    const value = await sessionLookups(ConvexAdapter({ url: backendUrl, secret: ADAPTER_SECRET }));
-    record({ name: "Auth.js getSessionAndUser", value, baseline, unit: "req/s", goal: 1.0 });
+    const pgAdapter = PostgresAdapter(pool);
+    const convexAdapter = ConvexAdapter({ url: backendUrl, secret: ADAPTER_SECRET });
+    const baseline = await sessionLookups(pgAdapter, 1);
+    const value = await sessionLookups(convexAdapter, 1);
+    record({ name: "Auth.js getSessionAndUser, one session: query cache", value, baseline, unit: "req/s", goal: 1.0 });
+    // More sessions than the query cache keeps, looked up in turn: every lookup runs its query.
+    progress(`4b. the same over ${DISTINCT_SESSIONS} sessions`);
+    const manyBaseline = await sessionLookups(pgAdapter, DISTINCT_SESSIONS);
+    const many = await sessionLookups(convexAdapter, DISTINCT_SESSIONS);
+    record({ name: `Auth.js getSessionAndUser, ${DISTINCT_SESSIONS} sessions in turn, uncached`, value: many, baseline: manyBaseline, unit: "req/s", goal: 1.0 });
   } finally {
     await pool.end();
     await postgres.stop();

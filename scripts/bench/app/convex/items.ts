@@ -11,6 +11,14 @@ export const get = query({
       .unique(),
 });
 
+/** Figure 1b: documents with keys `from .. from + count - 1`, so queries can read distinct ones. */
+export const fill = mutation({
+  args: { from: v.number(), count: v.number() },
+  handler: async (ctx, { from, count }) => {
+    for (let key = from; key < from + count; key++) await ctx.db.insert("items", { key, value: `document ${key}` });
+  },
+});
+
 /** Figure 2: one durable single-document insert. */
 export const insert = mutation({
   args: { key: v.number(), value: v.string() },
