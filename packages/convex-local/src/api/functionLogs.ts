@@ -22,28 +22,16 @@ export interface StreamedLogEntry {
 }
 
 export class FunctionLog {
-  private entries: { cursor: number; entry: StreamedLogEntry }[] = [];
+  /** The newest executions, oldest first; up to twice CAPACITY between trims, so a record costs O(1). */
+  private entries: { cursor: number; entry: FunctionLogEntry }[] = [];
   private nextCursor = 1;
   private waiters = new Set<() => void>();
   private listeners = new Set<(entry: FunctionLogEntry) => void>();
 
   record(entry: FunctionLogEntry): void {
     for (const listener of this.listeners) listener(entry);
-    const streamed: StreamedLogEntry = {
-      kind: "Completion",
-      udfType: entry.udfType,
-      identifier: entry.path,
-      componentPath: null,
-      timestamp: entry.timestamp / 1000,
-      executionTime: entry.executionTimeMs / 1000,
-      logLines: entry.logLines.map((line) => structuredLogLine(line, entry.timestamp)),
-      success: entry.error === undefined,
-      error: entry.error ?? null,
-      requestId: "",
-      cachedResult: entry.cached === true,
-    };
-    this.entries.push({ cursor: this.nextCursor++, entry: streamed });
-    if (this.entries.length > CAPACITY) this.entries.splice(0, this.entries.length - CAPACITY);
+    this.entries.push({ cursor: this.nextCursor++, entry });
+    if (this.entries.length > 2 * CAPACITY) this.entries = this.entries.slice(-CAPACITY);
     for (const wake of this.waiters) wake();
     this.waiters.clear();
   }
@@ -57,8 +45,8 @@ export class FunctionLog {
   /** Entries after `cursor`, waiting up to `waitMs` for one to arrive. */
   async after(cursor: number, waitMs: number, signal?: AbortSignal): Promise<{ entries: StreamedLogEntry[]; newCursor: number }> {
     const collect = () => {
-      const fresh = this.entries.filter((item) => item.cursor > cursor);
-      return { entries: fresh.map((item) => item.entry), newCursor: fresh.length > 0 ? fresh[fresh.length - 1].cursor : Math.max(cursor, 0) };
+      const fresh = this.entries.slice(-CAPACITY).filter((item) => item.cursor > cursor);
+      return { entries: fresh.map((item) => streamed(item.entry)), newCursor: fresh.length > 0 ? fresh[fresh.length - 1].cursor : Math.max(cursor, 0) };
     };
     const now = collect();
     if (now.entries.length > 0 || waitMs <= 0) return now;
@@ -79,6 +67,23 @@ export class FunctionLog {
     for (const wake of this.waiters) wake();
     this.waiters.clear();
   }
+}
+
+/** An execution as `/api/stream_function_logs` answers it. */
+function streamed(entry: FunctionLogEntry): StreamedLogEntry {
+  return {
+    kind: "Completion",
+    udfType: entry.udfType,
+    identifier: entry.path,
+    componentPath: null,
+    timestamp: entry.timestamp / 1000,
+    executionTime: entry.executionTimeMs / 1000,
+    logLines: entry.logLines.map((line) => structuredLogLine(line, entry.timestamp)),
+    success: entry.error === undefined,
+    error: entry.error ?? null,
+    requestId: "",
+    cachedResult: entry.cached === true,
+  };
 }
 
 /** `[LOG] 'hello'` → the structured form the CLI prints. */
