@@ -78,18 +78,17 @@ describe("ConvexAdapter settings", () => {
 
   test("the default caller posts to the configured URL", async () => {
     const fetchMock = vi.fn(async () =>
-      Response.json({ status: "success", value: null, logLines: [] }),
+      Response.json({ results: [{ status: "success", value: null, logLines: [] }] }),
     );
     vi.stubGlobal("fetch", fetchMock);
     try {
       const adapter = ConvexAdapter({ url: "http://127.0.0.1:3210", secret: TEST_SECRET });
       expect(await adapter.getUser("some-id")).toBeNull();
       const [url, init] = fetchMock.mock.calls[0] as unknown as [string, RequestInit];
-      expect(url).toBe("http://127.0.0.1:3210/api/query");
+      expect(url).toBe("http://127.0.0.1:3210/api/query_batch");
       expect(init.cache).toBe("no-store");
-      expect(JSON.parse(init.body as string)).toMatchObject({
-        path: "authAdapter:getUser",
-        args: [{ id: "some-id", secret: TEST_SECRET }],
+      expect(JSON.parse(init.body as string)).toEqual({
+        queries: [{ path: "authAdapter:getUser", args: [{ id: "some-id", secret: TEST_SECRET }], format: "convex_encoded_json" }],
       });
     } finally {
       vi.unstubAllGlobals();

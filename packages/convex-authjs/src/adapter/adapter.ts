@@ -16,6 +16,7 @@ import {
   type AdapterQueryName,
 } from "../shared/protocol.js";
 import { adapterErrorFrom } from "./errors.js";
+import { QueryBatcher } from "./queryBatcher.js";
 
 /**
  * What the adapter needs from a Convex client: `ConvexHttpClient`, a
@@ -142,13 +143,13 @@ function mapNullable<T>(wire: unknown, convert: (wire: Wire) => T): T | null {
 }
 
 function defaultCaller(url: string): ConvexFunctionCaller {
-  const client = new ConvexHttpClient(url, {
-    logger: false,
-    // Next.js patches fetch and may cache responses; adapter reads must always be fresh.
-    fetch: (input, init) => fetch(input, { ...init, cache: "no-store" }),
-  });
+  // Next.js patches fetch and may cache responses; adapter reads must always be fresh.
+  const freshFetch: typeof fetch = (input, init) => fetch(input, { ...init, cache: "no-store" });
+  const client = new ConvexHttpClient(url, { logger: false, fetch: freshFetch });
+  // Concurrent lookups (many requests checking their sessions) share one request.
+  const queries = new QueryBatcher({ url, fetch: freshFetch });
   return {
-    query: (reference, args) => client.query(reference, args),
+    query: (reference, args) => queries.query(reference, args),
     // Skip the client's mutation queue: it would serialize every sign-in on the server.
     mutation: (reference, args) => client.mutation(reference, args, { skipQueue: true }),
   };
