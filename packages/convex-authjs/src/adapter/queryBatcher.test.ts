@@ -7,7 +7,7 @@ import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { ConvexHttpClient } from "convex/browser";
 import { makeFunctionReference } from "convex/server";
-import { ConvexError } from "convex/values";
+import { ConvexError, type Value } from "convex/values";
 import { ConvexAdapter, AdapterSecretRejectedError } from "./index.js";
 import { QueryBatcher } from "./queryBatcher.js";
 import { TEST_SECRET } from "../testing/convexTestApp.js";
@@ -78,7 +78,7 @@ describe("QueryBatcher", () => {
     expect(refused.status).toBe("rejected");
     const reason = (refused as PromiseRejectedResult).reason;
     expect(reason).toBeInstanceOf(ConvexError);
-    expect((reason as ConvexError<unknown>).data).toEqual((expected as ConvexError<unknown>).data);
+    expect((reason as ConvexError<Value>).data).toEqual((expected as ConvexError<Value>).data);
     expect(reason.message.replace(/\[Request ID: \w+\]/, "")).toBe((expected as Error).message.replace(/\[Request ID: \w+\]/, ""));
 
     expect(unknown.status).toBe("rejected");

@@ -6,6 +6,7 @@ import {
   authJsProvider,
   defineAuthAdapter,
   defineAuthConfig,
+  getAuthUserId,
   scheduleAuthCleanup,
 } from "./index.js";
 
@@ -182,5 +183,43 @@ describe("defineAuthAdapter", () => {
       expect(JSON.parse((fn as unknown as { exportArgs(): string }).exportArgs()).value).toHaveProperty("secret");
     }
     expect((deleteExpiredAuthData as unknown as { isInternal: boolean }).isInternal).toBe(true);
+  });
+});
+
+describe("getAuthUserId", () => {
+  async function userWithSession(t: ReturnType<typeof startFixtureApp>["t"], email: string) {
+    return await t.run(async (ctx) => {
+      const userId = await ctx.db.insert("users", { email });
+      const sessionId = await ctx.db.insert("sessions", { userId, sessionToken: `token-${email}`, expires: Date.now() + 60_000 });
+      return { userId, sessionId };
+    });
+  }
+
+  test("is the token's user while the session it names exists, and null once it is deleted", async () => {
+    const { t } = startFixtureApp();
+    const { userId, sessionId } = await userWithSession(t, "ada@example.com");
+    const caller = t.withIdentity({ subject: userId, sid: sessionId });
+    expect(await caller.run((ctx) => getAuthUserId(ctx))).toBe(userId);
+    await t.run((ctx) => ctx.db.delete(sessionId));
+    expect(await caller.run((ctx) => getAuthUserId(ctx))).toBeNull();
+  });
+
+  test("is null for another user's session, a malformed session id, or no identity", async () => {
+    const { t } = startFixtureApp();
+    const ada = await userWithSession(t, "ada@example.com");
+    const bob = await userWithSession(t, "bob@example.com");
+    expect(await t.withIdentity({ subject: ada.userId, sid: bob.sessionId }).run((ctx) => getAuthUserId(ctx))).toBeNull();
+    expect(await t.withIdentity({ subject: ada.userId, sid: "not-an-id" }).run((ctx) => getAuthUserId(ctx))).toBeNull();
+    expect(await t.withIdentity({ subject: ada.userId, sid: 42 }).run((ctx) => getAuthUserId(ctx))).toBeNull();
+    expect(await t.withIdentity({ subject: "not-a-user-id", sid: ada.sessionId }).run((ctx) => getAuthUserId(ctx))).toBeNull();
+    expect(await t.run((ctx) => getAuthUserId(ctx))).toBeNull();
+  });
+
+  test("refuses a token without a session claim unless the app uses JWT sessions", async () => {
+    const { t } = startFixtureApp();
+    const { userId } = await userWithSession(t, "ada@example.com");
+    const caller = t.withIdentity({ subject: userId });
+    expect(await caller.run((ctx) => getAuthUserId(ctx))).toBeNull();
+    expect(await caller.run((ctx) => getAuthUserId(ctx, { allowTokensWithoutSession: true }))).toBe(userId);
   });
 });

@@ -24,6 +24,9 @@
  * // convex/auth.config.ts
  * export default defineAuthConfig();
  *
+ * // convex/notes.ts: who is calling (null once their session is gone)
+ * const userId = await getAuthUserId(ctx);
+ *
  * // convex/crons.ts
  * const crons = cronJobs();
  * scheduleAuthCleanup(crons);
@@ -44,6 +47,7 @@ export {
   type AuthTableName,
 } from "./schema.js";
 export { defineAuthAdapter, type AuthAdapterOptions } from "./functions.js";
+export { getAuthUserId, type GetAuthUserIdOptions } from "./authUser.js";
 export {
   addAuthRoutes,
   JWKS_PATH,

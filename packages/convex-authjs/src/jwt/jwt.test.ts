@@ -182,6 +182,13 @@ describe("token reuse", () => {
     expect(minter.stats.signatures).toBe(4);
   });
 
+  test("refuses an empty user or session id", async () => {
+    const minter = createConvexTokenMinter({ privateKey: rsa.privateKeyPem, issuer: ISSUER });
+    await expect(minter.tokenFor("")).rejects.toThrow(/non-empty user id/);
+    await expect(minter.tokenFor("user-1", "")).rejects.toThrow(/non-empty session id/);
+    expect(minter.stats.signatures).toBe(0);
+  });
+
   test("refuses a renewal margin as long as the lifetime", () => {
     expect(() => createConvexTokenMinter({ lifetimeSeconds: 60, renewBeforeSeconds: 60 })).toThrow(RangeError);
   });
@@ -244,10 +251,25 @@ describe("convexSessionCallback", () => {
     expect((await verify(result.convexToken!, { keys: [rsa.publicJwk] })).payload.sub).toBe("user-1");
   });
 
-  test("JWT sessions: adds the token of token.sub", async () => {
+  test("database sessions: the token names its session, and each session gets its own token", async () => {
+    const tokens = minter();
+    const callback = convexSessionCallback(tokens);
+    const forSession = async (id: string) =>
+      (await callback({ session: { ...session, id, sessionToken: `token-${id}`, userId: "user-1" } as never, user: { id: "user-1" } })).convexToken!;
+    const first = await forSession("session-a");
+    const second = await forSession("session-b");
+    expect((await verify(first, { keys: [rsa.publicJwk] })).payload).toMatchObject({ sub: "user-1", sid: "session-a" });
+    expect((await verify(second, { keys: [rsa.publicJwk] })).payload).toMatchObject({ sub: "user-1", sid: "session-b" });
+    expect(await forSession("session-a")).toBe(first);
+    expect(tokens.stats).toMatchObject({ signatures: 2, reused: 1 });
+  });
+
+  test("JWT sessions: adds the token of token.sub, naming no session", async () => {
     const result = await convexSessionCallback(minter())({ session, token: { sub: "user-2" } });
     expect(result.user?.id).toBe("user-2");
-    expect((await verify(result.convexToken!, { keys: [rsa.publicJwk] })).payload.sub).toBe("user-2");
+    const { payload } = await verify(result.convexToken!, { keys: [rsa.publicJwk] });
+    expect(payload.sub).toBe("user-2");
+    expect(payload).not.toHaveProperty("sid");
   });
 
   test("a session without a user id gets no token", async () => {

@@ -1,6 +1,6 @@
 import { SignJWT } from "jose";
 import { MissingEnvironmentVariableError } from "../shared/errors.js";
-import { CONVEX_AUDIENCE, Env } from "../shared/protocol.js";
+import { CONVEX_AUDIENCE, Env, SESSION_CLAIM } from "../shared/protocol.js";
 import { convexSiteUrl } from "./issuer.js";
 import { importSigningKey, type ImportedSigningKey, type SigningAlgorithm } from "./keys.js";
 
@@ -21,7 +21,7 @@ export interface ConvexTokenMinterOptions {
    * forced refresh always yields a fresh token. Default 300.
    */
   renewBeforeSeconds?: number;
-  /** Users whose tokens are cached; the least recently used go first. Default 10 000. */
+  /** Users (or user sessions) whose tokens are cached; the least recently used go first. Default 10 000. */
   maxCachedUsers?: number;
   /** The clock, in epoch milliseconds. Default `Date.now`. */
   now?: () => number;
@@ -37,8 +37,12 @@ export interface ConvexTokenMinterStats {
 }
 
 export interface ConvexTokenMinter {
-  /** A Convex access token for the user: `sub` = `userId`, `aud` = `"convex"`. */
-  tokenFor(userId: string): Promise<string>;
+  /**
+   * A Convex access token for the user: `sub` = `userId`, `aud` = `"convex"`, and with database
+   * sessions `sid` = the Auth.js session's id, so Convex functions can refuse the token once that
+   * session is gone (`getAuthUserId` in `convex-authjs/convex`).
+   */
+  tokenFor(userId: string, sessionId?: string): Promise<string>;
   /** Counters, for tests and benchmarks. */
   readonly stats: Readonly<ConvexTokenMinterStats>;
 }
@@ -91,11 +95,11 @@ export function createConvexTokenMinter(options: ConvexTokenMinterOptions = {}):
     return signer;
   }
 
-  async function mint(userId: string): Promise<string> {
+  async function mint(cacheKey: string, userId: string, sessionId: string | undefined): Promise<string> {
     const { key, issuer } = await loadSigner();
     const issuedAt = Math.floor(now() / 1000);
     const expiresAt = issuedAt + lifetimeSeconds;
-    const token = await new SignJWT({})
+    const token = await new SignJWT(sessionId === undefined ? {} : { [SESSION_CLAIM]: sessionId })
       .setProtectedHeader({ alg: key.alg, kid: options.keyId ?? key.kid, typ: "JWT" })
       .setSubject(userId)
       .setIssuer(issuer)
@@ -104,30 +108,35 @@ export function createConvexTokenMinter(options: ConvexTokenMinterOptions = {}):
       .setExpirationTime(expiresAt)
       .sign(key.key);
     stats.signatures++;
-    cache.delete(userId);
-    cache.set(userId, { token, expiresAt: expiresAt * 1000 });
+    cache.delete(cacheKey);
+    cache.set(cacheKey, { token, expiresAt: expiresAt * 1000 });
     if (cache.size > maxCachedUsers) cache.delete(cache.keys().next().value as string);
     return token;
   }
 
   return {
     stats,
-    async tokenFor(userId) {
+    async tokenFor(userId, sessionId) {
       if (typeof userId !== "string" || userId === "") {
         throw new TypeError("tokenFor needs a non-empty user id.");
       }
-      const cached = cache.get(userId);
+      if (sessionId !== undefined && (typeof sessionId !== "string" || sessionId === "")) {
+        throw new TypeError("tokenFor needs a non-empty session id when one is given.");
+      }
+      // One token per user and session: a token must never name another session than its own.
+      const cacheKey = sessionId === undefined ? userId : `${userId}\n${sessionId}`;
+      const cached = cache.get(cacheKey);
       if (cached && now() < cached.expiresAt - renewBeforeMs) {
         stats.reused++;
         // Re-insert to keep the Map in least-recently-used order.
-        cache.delete(userId);
-        cache.set(userId, cached);
+        cache.delete(cacheKey);
+        cache.set(cacheKey, cached);
         return cached.token;
       }
-      const pending = inFlight.get(userId);
+      const pending = inFlight.get(cacheKey);
       if (pending) return pending;
-      const minting = mint(userId).finally(() => inFlight.delete(userId));
-      inFlight.set(userId, minting);
+      const minting = mint(cacheKey, userId, sessionId).finally(() => inFlight.delete(cacheKey));
+      inFlight.set(cacheKey, minting);
       return minting;
     },
   };

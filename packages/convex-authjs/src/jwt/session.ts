@@ -4,7 +4,8 @@ import "../shared/session.js";
 
 /** The parts of Auth.js's session callback arguments used here. */
 export interface SessionCallbackParams {
-  session: Session;
+  /** With database sessions Auth.js passes the adapter's session here, `id` included. */
+  session: Session & { id?: string };
   /** With database sessions (the adapter's default): the user. */
   user?: { id?: string };
   /** With JWT sessions: the decoded Auth.js token. */
@@ -64,6 +65,8 @@ export function convexSessionCallback(minter?: ConvexTokenMinter) {
       expires: expires instanceof Date ? expires.toISOString() : expires,
     };
     if (!userId) return publicSession;
-    return { ...publicSession, convexToken: await (minter ?? defaultConvexTokenMinter()).tokenFor(userId) };
+    // Database sessions: the token names its session, so deleting the session revokes the token.
+    const sessionId = user?.id !== undefined && typeof session.id === "string" && session.id !== "" ? session.id : undefined;
+    return { ...publicSession, convexToken: await (minter ?? defaultConvexTokenMinter()).tokenFor(userId, sessionId) };
   };
 }

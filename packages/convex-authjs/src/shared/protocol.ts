@@ -70,3 +70,6 @@ export const Env = {
 
 /** Audience (`aud`) of the Convex tokens and `applicationID` of the provider. */
 export const CONVEX_AUDIENCE = "convex";
+
+/** The Convex token's claim naming the Auth.js database session it was minted for (a `sessions` id). */
+export const SESSION_CLAIM = "sid";
