@@ -1,12 +1,14 @@
 import { ConvexError } from "convex/values";
+import { getAuthUserId } from "convex-authjs/convex";
 import type { MutationCtx, QueryCtx } from "./_generated/server";
 import type { Id } from "./_generated/dataModel";
 
-/** The signed-in user's id, from the `sub` of the Convex token the Next.js server minted. */
+/**
+ * The signed-in user's id: the `sub` of the Convex token the Next.js server minted, as long as the
+ * Auth.js session the token names still exists (so "sign out everywhere" takes effect at once).
+ */
 export async function currentUserId(ctx: QueryCtx | MutationCtx): Promise<Id<"users"> | null> {
-  const identity = await ctx.auth.getUserIdentity();
-  if (identity === null) return null;
-  return ctx.db.normalizeId("users", identity.subject);
+  return (await getAuthUserId(ctx)) as Id<"users"> | null;
 }
 
 export async function requireUserId(ctx: QueryCtx | MutationCtx, purpose: string): Promise<Id<"users">> {

@@ -2,6 +2,7 @@ import { convexTest } from "convex-test";
 import { describe, expect, test } from "vitest";
 import { api } from "../convex/_generated/api";
 import schema from "../convex/schema";
+import { signedIn } from "./convexSession";
 
 const modules = import.meta.glob("../convex/**/!(*.*.*)*.*s");
 const DAY = 24 * 60 * 60 * 1000;
@@ -29,18 +30,18 @@ async function setup() {
       credentialDeviceType: "singleDevice",
       credentialBackedUp: false,
     });
+    const sessions = [];
     for (const [userId, token, expires] of [
       [alice, "alice-1", Date.now() + DAY],
       [alice, "alice-2", Date.now() + DAY],
       [alice, "alice-expired", Date.now() - DAY],
       [bob, "bob-1", Date.now() + DAY],
     ] as const) {
-      await ctx.db.insert("sessions", { userId, sessionToken: token, expires });
+      sessions.push(await ctx.db.insert("sessions", { userId, sessionToken: token, expires }));
     }
-    return { alice, bob, passkey };
+    return { alice, bob, passkey, aliceSession: sessions[0], bobSession: sessions[3] };
   });
-  const as = (subject: string) => t.withIdentity({ subject, issuer: "http://127.0.0.1:3211" });
-  return { t, ...ids, asAlice: as(ids.alice), asBob: as(ids.bob) };
+  return { t, ...ids, asAlice: signedIn(t, ids.alice, ids.aliceSession), asBob: signedIn(t, ids.bob, ids.bobSession) };
 }
 
 async function errorOf(promise: Promise<unknown>): Promise<{ code?: string; message?: string }> {
@@ -118,6 +119,9 @@ describe("account:signOutEverywhere", () => {
     expect(await asAlice.mutation(api.account.signOutEverywhere, {})).toBe(3);
     const tokens = await t.run(async (ctx) => (await ctx.db.query("sessions").collect()).map((s) => s.sessionToken));
     expect(tokens).toEqual(["bob-1"]);
+    // Her Convex token named one of the deleted sessions: it no longer signs her in.
+    expect(await asAlice.query(api.account.overview, {})).toBeNull();
+    expect(await errorOf(asAlice.mutation(api.account.signOutEverywhere, {}))).toMatchObject({ code: "UNAUTHENTICATED" });
   });
 
   test("refuses signed-out callers", async () => {

@@ -3,6 +3,7 @@ import { describe, expect, test } from "vitest";
 import { api } from "../convex/_generated/api";
 import schema from "../convex/schema";
 import { MAX_NOTE_LENGTH } from "../convex/limits";
+import { signInAs } from "./convexSession";
 
 const modules = import.meta.glob("../convex/**/!(*.*.*)*.*s");
 
@@ -13,12 +14,8 @@ async function setup() {
     await ctx.db.insert("users", { email: "alice@example.com" }),
     await ctx.db.insert("users", { email: "bob@example.com" }),
   ]);
-  return {
-    t,
-    alice: t.withIdentity({ subject: alice, issuer: "http://127.0.0.1:3211" }),
-    bob: t.withIdentity({ subject: bob, issuer: "http://127.0.0.1:3211" }),
-    aliceId: alice,
-  };
+  const aliceSession = await signInAs(t, alice);
+  return { t, alice: aliceSession.caller, bob: (await signInAs(t, bob)).caller, aliceId: alice, aliceSessionId: aliceSession.sessionId };
 }
 
 async function errorOf(promise: Promise<unknown>): Promise<{ code?: string; message?: string }> {
@@ -63,6 +60,14 @@ describe("notes", () => {
     expect(await t.query(api.notes.list, {})).toEqual([]);
     expect(await errorOf(t.mutation(api.notes.create, { text: "anonymous" }))).toMatchObject({ code: "UNAUTHENTICATED" });
     expect(await errorOf(t.mutation(api.notes.remove, { id }))).toMatchObject({ code: "UNAUTHENTICATED" });
+  });
+
+  test("a token whose session was deleted (signed out elsewhere) is treated as signed out", async () => {
+    const { t, alice, aliceSessionId } = await setup();
+    await alice.mutation(api.notes.create, { text: "mine" });
+    await t.run((ctx) => ctx.db.delete(aliceSessionId));
+    expect(await alice.query(api.notes.list, {})).toEqual([]);
+    expect(await errorOf(alice.mutation(api.notes.create, { text: "x" }))).toMatchObject({ code: "UNAUTHENTICATED" });
   });
 
   test("a token whose subject is not a user id is treated as signed out", async () => {

@@ -251,6 +251,11 @@ describe("account", () => {
     const { email } = await signIn(user, stack, "email");
     const otherBrowser = await stack.newPage();
     await signIn(otherBrowser, stack, "email", email);
+    // The other browser keeps a live view of the user's notes open.
+    const text = uniqueText("seen elsewhere");
+    await otherBrowser.goto("/notes");
+    await addNote(otherBrowser, text);
+    await noteItem(otherBrowser, text);
 
     await user.goto("/account");
     await user.getByTestId("account-email").filter({ hasText: email }).waitFor();
@@ -261,6 +266,9 @@ describe("account", () => {
     await user.waitForURL((url) => url.pathname === "/");
     await user.getByText("You are signed out.").waitFor();
 
+    // Without a reload: its Convex token named a deleted session, so its live query now runs signed out.
+    await otherBrowser.locator("ul.notes li").filter({ hasText: text }).waitFor({ state: "detached" });
+    expect(otherBrowser.url()).toMatch(/\/notes$/);
     await otherBrowser.goto("/notes");
     await otherBrowser.waitForURL((url) => url.pathname === "/signin");
     const session = await otherBrowser.evaluate(() => fetch("/api/auth/session").then((response) => response.json()));
