@@ -87,6 +87,26 @@ describe("home", () => {
     expect(await alice.getByText("You are signed out.").count()).toBe(0);
     await visitor.context().close();
   });
+
+  test("a signed-in user sees AuthLoading until Convex confirms the token, and never the signed-out view", async () => {
+    const page = await alice.context().newPage();
+    // Records, from the first parsed byte on, the order in which each auth gate's text first shows.
+    await page.addInitScript(() => {
+      const shown: string[] = [];
+      Object.assign(window, { shownAuthStates: shown });
+      const record = () => {
+        for (const text of ["Loading…", "You are signed out.", "You are signed in."]) {
+          // innerText: rendered text only (the RSC payload's scripts carry every gate's children).
+          if (!shown.includes(text) && document.body?.innerText.includes(text)) shown.push(text);
+        }
+      };
+      new MutationObserver(record).observe(document, { childList: true, subtree: true, characterData: true });
+    });
+    await page.goto("/");
+    await page.getByText("You are signed in.").waitFor();
+    expect(await page.evaluate(() => (window as unknown as { shownAuthStates: string[] }).shownAuthStates)).toEqual(["Loading…", "You are signed in."]);
+    await page.close();
+  });
 });
 
 describe("notes (useQuery, live)", () => {
@@ -226,7 +246,7 @@ describe("/api/clicks (route handler with ConvexHttpClient)", () => {
     await shown.filter({ hasText: /^\d+ clicks?$/ }).waitFor();
     const count = Number((await shown.textContent())!.split(" ")[0]);
     await alice.getByRole("button", { name: "Click" }).click();
-    await shown.filter({ hasText: `${count + 1} clicks` }).waitFor();
+    await shown.filter({ hasText: new RegExp(`^${count + 1} clicks?$`) }).waitFor();
   });
 });
 
