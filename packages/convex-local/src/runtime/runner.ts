@@ -88,11 +88,15 @@ export interface Deployment {
 
 type Load = (modulePath: string) => Record<string, unknown>;
 
-interface QueuedQuery {
+/** A query call: the function, its arguments, who calls, and the journal of its previous run. */
+export interface QueryRequest {
   path: string;
   args: JSONValue;
   caller: Caller;
   journal: string | null;
+}
+
+interface QueuedQuery extends QueryRequest {
   cacheKey: string | undefined;
   resolve: (result: QueryResult) => void;
 }
@@ -488,49 +492,82 @@ export class FunctionRunner {
   }
 
   private runQueuedQueries(): void {
-    const batch: (QueuedQuery & { started: number; info: FunctionInfo; call: SyncCall; request: InvokeRequest })[] = [];
-    for (const queued of this.queryQueue.splice(0)) {
-      const { path, args, caller, journal, cacheKey, resolve } = queued;
+    const queued = this.queryQueue.splice(0);
+    const results = this.runQueryBatch(queued);
+    // Calls the batch did not get to start go first in the next one.
+    const notStarted = queued.filter((_, i) => results[i] === undefined);
+    if (notStarted.length > 0) {
+      this.queryQueue.unshift(...notStarted);
+      setImmediate(() => this.runQueuedQueries());
+    }
+    queued.forEach(({ resolve }, i) => {
+      const result = results[i];
+      if (result !== undefined) resolve(result);
+    });
+  }
+
+  /**
+   * Runs queries now, all in timed vm runs shared as in `queueQuery` (the sync protocol's flush
+   * re-runs every invalidated subscription this way), answering cached ones from the cache.
+   */
+  queryMany(requests: QueryRequest[]): QueryResult[] {
+    const results: QueryResult[] = new Array(requests.length);
+    let pending: (QueryRequest & { index: number; cacheKey?: string })[] = [];
+    requests.forEach((request, index) => {
+      const { cacheKey, hit } = this.cachedQuery(request.path, request.args, request.caller, request.journal);
+      if (hit !== undefined) results[index] = hit;
+      else pending.push({ ...request, index, cacheKey });
+    });
+    while (pending.length > 0) {
+      const batchResults = this.runQueryBatch(pending);
+      pending.forEach(({ index }, i) => {
+        if (batchResults[i] !== undefined) results[index] = batchResults[i]!;
+      });
+      pending = pending.filter((_, i) => batchResults[i] === undefined);
+    }
+    return results;
+  }
+
+  /** One timed vm run over `queries`; undefined for a query the run did not get to start. */
+  private runQueryBatch(queries: (QueryRequest & { cacheKey?: string })[]): (QueryResult | undefined)[] {
+    const results: (QueryResult | undefined)[] = new Array(queries.length);
+    const batch: { index: number; path: string; cacheKey?: string; started: number; info: FunctionInfo; call: SyncCall; request: InvokeRequest }[] = [];
+    queries.forEach(({ path, args, caller, journal, cacheKey }, index) => {
       const call: SyncCall = { transaction: new Transaction(this.options.storage, false), caller, logLines: [], journal: { previous: journal, next: null } };
       const started = performance.now();
       try {
         const info = this.resolve(path, caller, "Query");
-        batch.push({ ...queued, started, info, call, request: this.syncRequest(info, args, call) });
+        batch.push({ index, path, cacheKey, started, info, call, request: this.syncRequest(info, args, call) });
       } catch (error) {
-        resolve(this.finishQuery(path, started, call, failure(error, call.logLines), cacheKey));
+        results[index] = this.finishQuery(path, started, call, failure(error, call.logLines), cacheKey);
       }
-    }
-    if (batch.length === 0) return;
-    let results: BatchResult[];
+    });
+    if (batch.length === 0) return results;
+    let outcomes: BatchResult[];
     try {
       const isolate = this.syncIsolate();
       try {
-        results = isolate.runSyncBatch(batch.map(({ call, request }) => ({ host: this.syncHost(call), request })), this.queryTimeoutMs);
+        outcomes = isolate.runSyncBatch(batch.map(({ call, request }) => ({ host: this.syncHost(call), request })), this.queryTimeoutMs);
       } finally {
         if (isolate.poisoned) this.syncIsolateInstance = undefined;
       }
     } catch (error) {
-      for (const { path, started, call, cacheKey, resolve } of batch) resolve(this.finishQuery(path, started, call, failure(error, call.logLines), cacheKey));
-      return;
+      for (const { index, path, started, call, cacheKey } of batch) results[index] = this.finishQuery(path, started, call, failure(error, call.logLines), cacheKey);
+      return results;
     }
-    // Calls the batch did not get to start go first in the next one.
-    const notStarted = batch.filter((_, i) => results[i] === undefined);
-    if (notStarted.length > 0) {
-      this.queryQueue.unshift(...notStarted.map(({ path, args, caller, journal, cacheKey, resolve }) => ({ path, args, caller, journal, cacheKey, resolve })));
-      setImmediate(() => this.runQueuedQueries());
-    }
-    batch.forEach(({ path, info, started, call, cacheKey, resolve }, i) => {
-      const result = results[i];
-      if (result === undefined) return;
-      call.observedTime = !(result instanceof Error) && result.ok && result.observedTime === true;
-      let outcome: FunctionResult;
+    batch.forEach(({ index, path, info, started, call, cacheKey }, i) => {
+      const outcome = outcomes[i];
+      if (outcome === undefined) return;
+      call.observedTime = !(outcome instanceof Error) && outcome.ok && outcome.observedTime === true;
+      let result: FunctionResult;
       try {
-        outcome = result instanceof Error ? failure(result, call.logLines) : this.completeOutcome(info, result, call.logLines);
+        result = outcome instanceof Error ? failure(outcome, call.logLines) : this.completeOutcome(info, outcome, call.logLines);
       } catch (error) {
-        outcome = failure(error, call.logLines);
+        result = failure(error, call.logLines);
       }
-      resolve(this.finishQuery(path, started, call, outcome, cacheKey));
+      results[index] = this.finishQuery(path, started, call, result, cacheKey);
     });
+    return results;
   }
 
   private finishQuery(path: string, started: number, call: SyncCall, result: FunctionResult, cacheKey: string | undefined): QueryResult {

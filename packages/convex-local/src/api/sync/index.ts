@@ -12,7 +12,7 @@ import type { IncomingMessage, Server as HttpServer } from "node:http";
 import type { Duplex } from "node:stream";
 import type { JSONValue } from "convex/values";
 import { WebSocketServer, type WebSocket } from "ws";
-import type { Caller, FunctionResult, FunctionRunner, QueryResult } from "../../runtime/runner.js";
+import type { Caller, FunctionResult, FunctionRunner, QueryRequest, QueryResult } from "../../runtime/runner.js";
 import type { IndexInfo, Storage } from "../../storage/index.js";
 import type { DocumentWrite } from "../../transactions/transaction.js";
 import { ReadSetIndex } from "../../transactions/readSets.js";
@@ -60,6 +60,11 @@ export interface SyncServer {
 
 /** `/api/<client version>/sync`, any version string. */
 export const SYNC_PATH = /^\/api\/[^/]+\/sync\/?$/;
+
+/** Subscriptions with equal keys get the same result from one run. */
+function sharedRunKey({ path, args, caller, journal }: QueryRequest): string {
+  return JSON.stringify([path, args, caller.identity, caller.admin, journal]);
+}
 
 const DEFAULT_LIMITS: SessionLimits = {
   maxQueries: 10_000,
@@ -156,6 +161,7 @@ class SyncHub implements SessionHost {
     // the same query, arguments, identity and journal gets the same answer: run it once.
     this.sharedRuns = new Map();
     try {
+      this.runPendingQueries();
       for (const session of this.sessions) {
         try {
           session.flush();
@@ -168,12 +174,38 @@ class SyncHub implements SessionHost {
     }
   }
 
-  runQuery(udfPath: string, args: JSONValue, caller: Caller, journal: string | null): QueryResult {
-    const key = this.sharedRuns === undefined ? undefined : JSON.stringify([udfPath, args, caller.identity, caller.admin, journal]);
+  /**
+   * Runs, before the sessions flush, every query they are about to re-run, together: in shared
+   * timed vm runs instead of one each (a watchdog thread per run costs more than most queries).
+   */
+  private runPendingQueries(): void {
+    const pending = new Map<string, QueryRequest>();
+    for (const session of this.sessions) {
+      for (const request of session.pendingRuns()) {
+        const key = sharedRunKey(request);
+        if (this.sharedRuns!.has(key) || pending.has(key)) continue;
+        const system = this.deps.systemQuery?.(request.path, request.args, request.caller);
+        if (system !== undefined) this.sharedRuns!.set(key, { result: system, reads: [], journal: null });
+        else pending.set(key, request);
+      }
+    }
+    if (pending.size === 0) return;
+    try {
+      const results = this.deps.runner.queryMany([...pending.values()]);
+      [...pending.keys()].forEach((key, i) => this.sharedRuns!.set(key, results[i]));
+    } catch (error) {
+      // Each session then runs its own queries, one at a time.
+      this.reportError(error);
+    }
+  }
+
+  runQuery(request: QueryRequest): QueryResult {
+    const { path, args, caller, journal } = request;
+    const key = this.sharedRuns === undefined ? undefined : sharedRunKey(request);
     const shared = key === undefined ? undefined : this.sharedRuns!.get(key);
     if (shared !== undefined) return shared;
-    const system = this.deps.systemQuery?.(udfPath, args, caller);
-    const run = system !== undefined ? { result: system, reads: [], journal: null } : this.deps.runner.query(udfPath, args, caller, journal);
+    const system = this.deps.systemQuery?.(path, args, caller);
+    const run = system !== undefined ? { result: system, reads: [], journal: null } : this.deps.runner.query(path, args, caller, journal);
     if (key !== undefined) this.sharedRuns!.set(key, run);
     return run;
   }

@@ -9,7 +9,7 @@
  */
 import type { JSONValue } from "convex/values";
 import type { WebSocket } from "ws";
-import type { Caller, FunctionResult, QueryResult } from "../../runtime/runner.js";
+import type { Caller, FunctionResult, QueryRequest, QueryResult } from "../../runtime/runner.js";
 import {
   encodeTs,
   encodeVersion,
@@ -61,7 +61,7 @@ export interface SessionHost {
   /** Runs every session's pending re-executions and sends their transitions. */
   flushAll(): void;
   /** Runs a query for a session; identical runs within one `flushAll` share one execution. */
-  runQuery(udfPath: string, args: JSONValue, caller: Caller, journal: string | null): QueryResult;
+  runQuery(request: QueryRequest): QueryResult;
   onClose(session: SyncSession): void;
   /** Reports an unexpected server-side error (not a client protocol error). */
   reportError(error: unknown): void;
@@ -445,18 +445,36 @@ export class SyncSession {
         };
   }
 
-  private execute(query: QueryState): QueryResult {
-    const failed = (message: string): QueryResult => ({ result: errorResult(message), reads: [], journal: null });
-    const args = singleArgsObject(query.args);
-    if (!args.ok) return failed(args.error);
-    if (query.componentPath !== undefined && query.componentPath !== "") {
-      return failed(`Components are not supported (componentPath ${JSON.stringify(query.componentPath)})`);
+  /** The queries the next flush will run (the hub runs every session's together, beforehand). */
+  pendingRuns(): QueryRequest[] {
+    if (this.closed || !this.hasPendingWork) return [];
+    const requests: QueryRequest[] = [];
+    for (const queryId of this.rerunAll ? this.queries.keys() : this.dirty) {
+      const query = this.queries.get(queryId);
+      const request = query === undefined ? undefined : this.requestOf(query);
+      if (typeof request === "object") requests.push(request);
     }
+    return requests;
+  }
+
+  /** The call a subscription makes, or why it cannot be made. */
+  private requestOf(query: QueryState): QueryRequest | string {
+    const args = singleArgsObject(query.args);
+    if (!args.ok) return args.error;
+    if (query.componentPath !== undefined && query.componentPath !== "") {
+      return `Components are not supported (componentPath ${JSON.stringify(query.componentPath)})`;
+    }
+    return { path: query.udfPath, args: args.value, caller: this.caller, journal: query.journal };
+  }
+
+  private execute(query: QueryState): QueryResult {
+    const request = this.requestOf(query);
+    if (typeof request === "string") return { result: errorResult(request), reads: [], journal: null };
     try {
-      return this.host.runQuery(query.udfPath, args.value, this.caller, query.journal);
+      return this.host.runQuery(request);
     } catch (error) {
       this.host.reportError(error);
-      return failed(`InternalServerError: ${messageOf(error)}`);
+      return { result: errorResult(`InternalServerError: ${messageOf(error)}`), reads: [], journal: null };
     }
   }
 

@@ -135,11 +135,19 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   });
 
   const executions = new Map<string, number>();
-  const query = runner.query.bind(runner);
-  runner.query = (fnPath, args, caller) => {
+  const count = (fnPath: string, args: JSONValue) => {
     const key = `${fnPath} ${JSON.stringify(args)}`;
     executions.set(key, (executions.get(key) ?? 0) + 1);
-    return query(fnPath, args, caller);
+  };
+  const query = runner.query.bind(runner);
+  runner.query = (fnPath, args, caller, journal) => {
+    count(fnPath, args);
+    return query(fnPath, args, caller, journal);
+  };
+  const queryMany = runner.queryMany.bind(runner);
+  runner.queryMany = (requests) => {
+    for (const { path: fnPath, args } of requests) count(fnPath, args);
+    return queryMany(requests);
   };
 
   const server = createServer((_req, res) => {
