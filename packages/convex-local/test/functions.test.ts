@@ -209,6 +209,38 @@ describe("validation and errors", () => {
   });
 });
 
+describe("nested calls", () => {
+  it("a query runs a query and a mutation runs a mutation and a query, in its own transaction", async () => {
+    const before = await client.query(api.handles.countByReference, {});
+    expect(await client.mutation(api.handles.sendByReference, { body: "nested" })).toBe(before + 1);
+    expect(await client.query(api.handles.countByReference, {})).toBe(before + 1);
+  });
+});
+
+describe("function handles", () => {
+  it("name a function for runQuery, runMutation, the scheduler and actions; a forged one is refused", async () => {
+    const handles = await client.query(api.handles.create, {});
+    expect(handles.count).toMatch(/^function:\/\/[0-9a-f]{32}#messages:count$/);
+    expect(handles.send).toMatch(/^function:\/\/[0-9a-f]{32}#messages:send$/);
+
+    const before = await client.query(api.handles.countThrough, { handle: handles.count });
+    await client.mutation(api.handles.sendThrough, { handle: handles.send, body: "direct" });
+    expect(await client.query(api.handles.countThrough, { handle: handles.count })).toBe(before + 1);
+    expect(await client.action(api.handles.countInAction, { handle: handles.count })).toBe(before + 1);
+
+    await client.mutation(api.handles.scheduleThrough, { handle: handles.send, body: "later" });
+    const deadline = Date.now() + 10_000;
+    while ((await client.query(api.messages.byAuthor, { author: "scheduled through a handle" })).length === 0) {
+      if (Date.now() > deadline) throw new Error("the job scheduled through a handle did not run");
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+
+    const forged = handles.count.replace("#messages:count", "#messages:clear");
+    await expect(client.query(api.handles.countThrough, { handle: forged })).rejects.toThrow(/Invalid function handle/);
+    await expect(client.query(api.handles.countThrough, { handle: "function://nothing" })).rejects.toThrow(/Invalid function handle/);
+  });
+});
+
 describe("internal functions and the admin key", () => {
   it("hides internal functions from the public and serves them to the admin", async () => {
     const count = makeFunctionReference<"query">("messages:count");

@@ -15,10 +15,16 @@ const preludeSource = readFileSync(new URL("./prelude.js", import.meta.url), "ut
 /** What a running function may ask of the host. */
 export interface CallHost {
   syscall(op: string, args: string): string;
-  /** A JSON string, or a promise of one (a nested call returns the callee's promise). */
-  asyncSyscall(op: string, args: string): unknown;
+  /** A JSON string, a promise of one, or for a nested call the callee's promise and the check of its value. */
+  asyncSyscall(op: string, args: string): string | Promise<string> | NestedCall;
   jsSyscall(op: string, args: unknown): unknown;
   log(level: string, args: unknown[]): void;
+}
+
+/** A query or mutation calling another in its transaction: the callee's promise (of its JSON value) and the check its value must pass. */
+export interface NestedCall {
+  callee: Promise<string>;
+  check(value: string): string;
 }
 
 export interface InvokeRequest {

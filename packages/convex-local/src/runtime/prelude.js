@@ -46,7 +46,14 @@
     syscall: (op, args) => host.syscall(op, args),
     asyncSyscall: (op, args) => {
       try {
-        return Promise.resolve(host.asyncSyscall(op, args));
+        const result = host.asyncSyscall(op, args);
+        // A nested call answers with the callee's promise and a check of its value. The check is
+        // chained here: a continuation the host attached would wait in the host's microtask queue,
+        // which a query or mutation never reaches before its run ends.
+        if (result !== null && typeof result === "object" && typeof result.check === "function") {
+          return result.callee.then((value) => result.check(value));
+        }
+        return Promise.resolve(result);
       } catch (error) {
         return Promise.reject(error);
       }

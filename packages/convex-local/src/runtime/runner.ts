@@ -14,11 +14,12 @@ import { Transaction, type DocumentWrite, type ReadRange } from "../transactions
 import { checkValueNesting } from "./documentValues.js";
 import { ArgumentValidationError, FunctionError, FunctionNotFoundError, ReturnsValidationError } from "./errors.js";
 import type { DeploymentAnalysis, FunctionInfo, SchemaTable, UdfType } from "./functions.js";
-import { Isolate, type BatchCall, type BatchResult, type CallHost, type InvokeRequest, type Outcome, type ThrownError } from "./isolate.js";
+import { Isolate, type BatchCall, type BatchResult, type CallHost, type InvokeRequest, type NestedCall, type Outcome, type ThrownError } from "./isolate.js";
 import { formatLogLine } from "./logs.js";
 import { userFrames } from "./stackTraces.js";
 import { DatabaseSyscalls, type QueryJournal } from "./databaseSyscalls.js";
 import { QueryCache } from "./queryCache.js";
+import { functionHandle, functionPathOf, type FunctionAddress } from "./functionHandles.js";
 import { cancelJob, insertJob, scheduledTimeOf } from "./scheduling.js";
 import { canonicalFunctionPath, parseFunctionPath, type CompiledModule } from "./modules.js";
 import { validateValue } from "./validator.js";
@@ -357,9 +358,8 @@ export class FunctionRunner {
   }
 
   /** `1.0/schedule`: checks the target is a mutation or action and adds a pending job; returns its id. */
-  private schedule(transaction: Transaction, request: { name?: string; reference?: string; args: JSONValue; ts: unknown }): string {
-    const path = request.name ?? request.reference;
-    if (path === undefined) throw new Error("Function handles are not supported by convex-local");
+  private schedule(transaction: Transaction, request: FunctionAddress & { args: JSONValue; ts: unknown }): string {
+    const path = functionPathOf(request);
     const info = this.resolve(path, { identity: null, admin: true });
     if (info.udfType === "Query") throw new Error(`Scheduled functions must be mutations or actions, but ${info.path} is a query.`);
     const { modulePath, exportName } = parseFunctionPath(info.path);
@@ -602,6 +602,7 @@ export class FunctionRunner {
       asyncSyscall: (op, args) => {
         const parsed = JSON.parse(args);
         if (op === "1.0/getUserIdentity") return JSON.stringify(call.caller.identity);
+        if (op === "1.0/createFunctionHandle") return JSON.stringify(this.createFunctionHandle(parsed));
         if (op === "1.0/runUdf") return this.nestedCall(call, parsed);
         if (op === "1.0/schedule" || op === "1.0/cancel_job") {
           if (!call.transaction.writable) throw new Error("The scheduler is not available in queries");
@@ -617,10 +618,14 @@ export class FunctionRunner {
     };
   }
 
+  /** `1.0/createFunctionHandle`: a handle for any of the deployment's functions, internal ones included. */
+  private createFunctionHandle(address: FunctionAddress): string {
+    return functionHandle(this.resolve(functionPathOf(address), { identity: null, admin: true }).path);
+  }
+
   /** `ctx.runQuery` / `ctx.runMutation` inside a query or mutation: same transaction, same identity. */
-  private nestedCall(call: SyncCall, request: { udfType: string; args: JSONValue; name?: string; reference?: string }): unknown {
-    const path = request.name ?? request.reference;
-    if (path === undefined) throw new Error("Function handles are not supported by convex-local");
+  private nestedCall(call: SyncCall, request: FunctionAddress & { udfType: string; args: JSONValue }): NestedCall {
+    const path = functionPathOf(request);
     const expected: UdfType = request.udfType === "mutation" ? "Mutation" : "Query";
     if (expected === "Mutation" && !call.transaction.writable) throw new Error("Can't run a mutation from a query");
     const info = this.resolve(path, { ...call.caller, admin: true }, expected);
@@ -628,11 +633,13 @@ export class FunctionRunner {
     const { modulePath, exportName } = parseFunctionPath(info.path);
     const fn = exportedFunction(call.load!, modulePath, exportName);
     const argsJson = JSON.stringify([validatedArgs]);
-    const promise = (expected === "Query" ? fn.invokeQuery(argsJson) : fn.invokeMutation(argsJson)) as Promise<string>;
-    return promise.then((value) => {
-      this.checkReturns(info, value);
-      return value;
-    });
+    return {
+      callee: (expected === "Query" ? fn.invokeQuery(argsJson) : fn.invokeMutation(argsJson)) as Promise<string>,
+      check: (value) => {
+        this.checkReturns(info, value);
+        return value;
+      },
+    };
   }
 
   // ---- actions --------------------------------------------------------------------------
@@ -659,17 +666,17 @@ export class FunctionRunner {
     return {
       ...base,
       asyncSyscall: async (op, args) => {
-        const request = JSON.parse(args) as { name?: string; reference?: string; args: JSONValue };
-        const path = request.name ?? request.reference ?? "";
+        const request = JSON.parse(args) as FunctionAddress & { args: JSONValue };
         const innerCaller = { ...caller, admin: true };
+        const path = () => functionPathOf(request);
         switch (op) {
           // Each call resolves the path itself and reports an unknown or mistyped one as its error.
           case "1.0/actions/query":
-            return unwrap(this.query(path, request.args, innerCaller).result);
+            return unwrap(this.query(path(), request.args, innerCaller).result);
           case "1.0/actions/mutation":
-            return unwrap(this.mutation(path, request.args, innerCaller).result);
+            return unwrap(this.mutation(path(), request.args, innerCaller).result);
           case "1.0/actions/action":
-            return unwrap(await this.action(path, request.args, innerCaller));
+            return unwrap(await this.action(path(), request.args, innerCaller));
           case "1.0/actions/schedule":
             return JSON.stringify(this.systemWrite((transaction) => this.schedule(transaction, JSON.parse(args))));
           case "1.0/actions/cancel_job": {
@@ -678,7 +685,8 @@ export class FunctionRunner {
             return JSON.stringify(null);
           }
           default:
-            return base.asyncSyscall(op, args);
+            // Actions have no transaction to nest a call in: the base answers with JSON text only.
+            return base.asyncSyscall(op, args) as string | Promise<string>;
         }
       },
     };
@@ -689,8 +697,9 @@ export class FunctionRunner {
       syscall: (op) => {
         throw new Error(`The syscall ${op} is not available in actions`);
       },
-      asyncSyscall: (op) => {
+      asyncSyscall: (op, args) => {
         if (op === "1.0/getUserIdentity") return JSON.stringify(caller.identity);
+        if (op === "1.0/createFunctionHandle") return JSON.stringify(this.createFunctionHandle(JSON.parse(args)));
         throw new Error(`Unsupported syscall ${op}`);
       },
       jsSyscall: (op) => {
