@@ -40,6 +40,8 @@ export interface BackendOptions {
   /** Directory from which `"use node"` actions resolve packages (the app's root). */
   appDirectory?: string;
   queryTimeoutMs?: number;
+  /** Time limit of actions and HTTP actions (default 10 minutes, as on Convex). */
+  actionTimeoutMs?: number;
   /** How long a fetched JWKS / OIDC discovery document is trusted (default 10 minutes). */
   jwksCacheMs?: number;
 }
@@ -98,6 +100,7 @@ export async function startBackend(options: BackendOptions): Promise<Backend> {
     systemEnvironment: { CONVEX_CLOUD_URL: url, CONVEX_SITE_URL: siteUrl },
     appDirectory: options.appDirectory,
     queryTimeoutMs: options.queryTimeoutMs,
+    actionTimeoutMs: options.actionTimeoutMs,
     onLog: (entry) => log.record(entry),
     onCommit: (writes, ts) => {
       for (const listener of commitListeners) listener(writes, ts);

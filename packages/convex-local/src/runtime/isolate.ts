@@ -153,6 +153,8 @@ export class Isolate {
         const call = this.calls.get(callId);
         if (call === undefined) return;
         this.calls.delete(callId);
+        // An action's promises may outlive it: their syscalls must find no running call.
+        if (!options.synchronous && this.current === call) this.current = undefined;
         call.outcome = outcome;
         call.onSettle?.(outcome);
         call.resolve?.(outcome);
@@ -227,17 +229,33 @@ export class Isolate {
     });
   }
 
-  /** Starts an action; its syscalls may complete later. Only one call at a time per isolate. */
-  run(host: CallHost, request: InvokeRequest): Promise<Outcome> {
+  /**
+   * Starts an action; its syscalls may complete later. Only one call at a time per isolate. With
+   * `timeoutMs`, a call still unsettled then rejects with FunctionTimeoutError: its code may still
+   * be waiting on something, so it loses its syscalls and the isolate is poisoned (never reused).
+   */
+  run(host: CallHost, request: InvokeRequest, timeoutMs?: number): Promise<Outcome> {
     if (this.options.synchronous) throw new Error("run needs an asynchronous isolate");
-    return new Promise<Outcome>((resolve) => {
+    return new Promise<Outcome>((resolve, reject) => {
       const call = this.begin(host, request);
-      call.resolve = resolve;
+      const timer =
+        timeoutMs === undefined
+          ? undefined
+          : setTimeout(() => {
+              if (!this.calls.delete(call.callId)) return;
+              if (this.current === call) this.current = undefined;
+              this.poisoned = true;
+              reject(new FunctionTimeoutError(timeoutMs));
+            }, timeoutMs);
+      call.resolve = (outcome) => {
+        clearTimeout(timer);
+        resolve(outcome);
+      };
       try {
         startScript.runInContext(this.context);
       } catch (error) {
         this.calls.delete(call.callId);
-        resolve({ ok: false, error: { name: "Error", message: String((error as Error).message ?? error), stack: "" } });
+        call.resolve({ ok: false, error: { name: "Error", message: String((error as Error).message ?? error), stack: "" } });
       }
     });
   }

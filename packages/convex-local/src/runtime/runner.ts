@@ -69,6 +69,8 @@ export interface RunnerOptions {
   /** Directory from which `"use node"` actions resolve packages. */
   appDirectory?: string;
   queryTimeoutMs?: number;
+  /** Time limit of an action or HTTP action (Convex: 10 minutes). */
+  actionTimeoutMs?: number;
   onLog?: (entry: FunctionLogEntry) => void;
   /** Called after every committed mutation that wrote something: reactivity starts here. */
   onCommit?: (writes: DocumentWrite[], commitTs: bigint) => void;
@@ -119,8 +121,8 @@ export class FunctionRunner {
   /** The schema's tables by name when it validates writes (null otherwise); derived once per push. */
   private schemaByTable: Map<string, SchemaTable> | null = null;
   private syncIsolateInstance: Isolate | undefined;
-  private readonly idleActionIsolates: Isolate[] = [];
   private readonly queryTimeoutMs: number;
+  private readonly actionTimeoutMs: number;
   private readonly queryQueue: QueuedQuery[] = [];
   private readonly mutationQueue: { path: string; args: JSONValue; caller: Caller; resolve: (outcome: MutationResult) => void }[] = [];
   private readonly queryCache: QueryCache;
@@ -129,6 +131,7 @@ export class FunctionRunner {
 
   constructor(private readonly options: RunnerOptions) {
     this.queryTimeoutMs = options.queryTimeoutMs ?? 1000;
+    this.actionTimeoutMs = options.actionTimeoutMs ?? 600_000;
     this.queryCache = new QueryCache({
       indexesOf: (table) => {
         try {
@@ -152,7 +155,6 @@ export class FunctionRunner {
     const schema = deployment.analysis.schema;
     this.schemaByTable = schema?.schemaValidation ? new Map(schema.tables.map((table) => [table.tableName, table])) : null;
     this.syncIsolateInstance = undefined;
-    this.idleActionIsolates.length = 0;
     this.queryCache.clear();
     this.options.onInstall?.();
   }
@@ -644,21 +646,19 @@ export class FunctionRunner {
 
   // ---- actions --------------------------------------------------------------------------
 
+  /**
+   * Runs an action or HTTP action in an isolate of its own. Isolates are not reused: a promise the
+   * function left running (not awaited) could otherwise make syscalls while the next caller's
+   * function runs there, under that caller's identity.
+   */
   private async runAsync(caller: Caller, logLines: string[], invoke: (load: Load) => unknown): Promise<Outcome> {
     if (this.deployment === undefined) throw new FunctionError("No functions have been pushed to this deployment yet.");
-    const deployment = this.deployment;
-    const isolate =
-      this.idleActionIsolates.pop() ??
-      new Isolate(deployment.modules, {
-        synchronous: false,
-        webGlobals: webGlobals({ actions: true }),
-        nodeRequireFrom: this.nodeRequireFrom(),
-      });
-    try {
-      return await isolate.run(this.actionHost(caller, logLines), { invoke, now: null, seed: null, env: this.environment() });
-    } finally {
-      if (this.deployment === deployment && !isolate.poisoned) this.idleActionIsolates.push(isolate);
-    }
+    const isolate = new Isolate(this.deployment.modules, {
+      synchronous: false,
+      webGlobals: webGlobals({ actions: true }),
+      nodeRequireFrom: this.nodeRequireFrom(),
+    });
+    return await isolate.run(this.actionHost(caller, logLines), { invoke, now: null, seed: null, env: this.environment() }, this.actionTimeoutMs);
   }
 
   private actionHost(caller: Caller, logLines: string[]): CallHost {
