@@ -16,11 +16,14 @@ import { Readable } from "node:stream";
 import type { AddressInfo } from "node:net";
 import type { JSONValue } from "convex/values";
 import { Storage } from "../storage/index.js";
+import { BlobStore } from "../storage/blobs.js";
+import { FileStorage } from "../runtime/fileStorage.js";
 import type { DocumentWrite } from "../transactions/transaction.js";
 import { DeploymentState } from "../runtime/deployment.js";
 import { IdentityVerifier } from "../runtime/identity.js";
 import { FunctionRunner, type Caller, type FunctionResult } from "../runtime/runner.js";
 import { handleDeployRoute } from "./deployRoutes.js";
+import { handleStorageRoute } from "./storageRoutes.js";
 import { FunctionLog } from "./functionLogs.js";
 import { handleFunctionRoute, notAdmin } from "./functionRoutes.js";
 import { RequestError, applyCors, sendRequestError, sendText } from "./http.js";
@@ -101,6 +104,7 @@ export async function startBackend(options: BackendOptions): Promise<Backend> {
     appDirectory: options.appDirectory,
     queryTimeoutMs: options.queryTimeoutMs,
     actionTimeoutMs: options.actionTimeoutMs,
+    fileStorage: new FileStorage(new BlobStore(path.join(options.dataDir, "files")), url),
     onLog: (entry) => log.record(entry),
     onCommit: (writes, ts) => {
       for (const listener of commitListeners) listener(writes, ts);
@@ -139,6 +143,7 @@ export async function startBackend(options: BackendOptions): Promise<Backend> {
         if (route === "/version" || route === "/instance_version") return sendText(response, 200, SERVER_VERSION);
         if (route === "/instance_name") return sendText(response, 200, "convex-local");
         if (route === "/") return sendText(response, 200, "This Convex deployment is running. See https://docs.convex.dev/.");
+        if (await handleStorageRoute(route, request, response, runner)) return;
         const caller = await callerOf(request, isAdminKey, verifyToken);
         if (await handleFunctionRoute(route, request, response, runner, caller, () => storage.lastCommitTs())) return;
         if (isAdminRoute(route)) {

@@ -13,6 +13,7 @@ import type { SerializedQuery, Transaction } from "../transactions/transaction.j
 import { checkDocument, checkTableName } from "./documentValues.js";
 import type { SchemaTable } from "./functions.js";
 import { validateValue } from "./validator.js";
+import { withoutBlobKey } from "./fileStorage.js";
 
 /**
  * The database syscalls of `convex/server`'s `ctx.db`, against one transaction, with Convex's
@@ -48,7 +49,7 @@ export class DatabaseSyscalls {
       case "1.0/get": {
         const id = this.documentId("get", args.id, args.table as string | undefined);
         const json = id === null ? null : this.transaction.get(id);
-        return json === null ? null : JSON.parse(json);
+        return json === null ? null : this.exported(json);
       }
       case "1.0/insert": {
         const table = args.table as string;
@@ -98,7 +99,7 @@ export class DatabaseSyscalls {
       }
       case "1.0/queryStreamNext": {
         const json = this.transaction.queryNext(args.queryId as number);
-        return json === null ? { value: null, done: true } : { value: JSON.parse(json), done: false };
+        return json === null ? { value: null, done: true } : { value: this.exported(json), done: false };
       }
       case "1.0/queryPage":
         return this.queryPage(args);
@@ -155,7 +156,7 @@ export class DatabaseSyscalls {
         if (!bounded && stream.bytesScanned >= maximumBytesRead) break;
         const row = stream.next();
         if (row === null) break;
-        page.push(JSON.parse(row.json) as JSONValue);
+        page.push(this.exported(row.json));
       }
       this.transaction.recordStreamRead(stream);
       const stoppedByLimit = !bounded && !stream.isExhausted && (stream.scanLimitReached || stream.bytesScanned >= maximumBytesRead);
@@ -219,6 +220,11 @@ export class DatabaseSyscalls {
     if (resolved === null) throw new Error(`Invalid argument \`id\` for \`db.${operation}\`: no document with ID "${String(id)}"${table ? ` in table "${table}"` : ""}`);
     if (this.transaction.tableOfId(resolved)?.startsWith("_")) throw new Error(`System tables (prefixed with \`_\`) are read-only: cannot ${operation} ${resolved}`);
     return resolved;
+  }
+
+  /** A stored document as functions read it (`_storage` documents without their blob key). */
+  private exported(json: string): Record<string, JSONValue> {
+    return withoutBlobKey(JSON.parse(json) as Record<string, JSONValue>, (id) => this.transaction.tableOfId(id));
   }
 
   private existing(id: string, operation: string): Record<string, JSONValue> {

@@ -19,6 +19,7 @@ import { formatLogLine } from "./logs.js";
 import { userFrames } from "./stackTraces.js";
 import { DatabaseSyscalls, type QueryJournal } from "./databaseSyscalls.js";
 import { QueryCache } from "./queryCache.js";
+import type { FileStorage } from "./fileStorage.js";
 import { functionHandle, functionPathOf, type FunctionAddress } from "./functionHandles.js";
 import { cancelJob, insertJob, scheduledTimeOf } from "./scheduling.js";
 import { canonicalFunctionPath, parseFunctionPath, type CompiledModule } from "./modules.js";
@@ -71,6 +72,8 @@ export interface RunnerOptions {
   queryTimeoutMs?: number;
   /** Time limit of an action or HTTP action (Convex: 10 minutes). */
   actionTimeoutMs?: number;
+  /** `ctx.storage`; without it, file storage syscalls fail. */
+  fileStorage?: FileStorage;
   onLog?: (entry: FunctionLogEntry) => void;
   /** Called after every committed mutation that wrote something: reactivity starts here. */
   onCommit?: (writes: DocumentWrite[], commitTs: bigint) => void;
@@ -585,6 +588,7 @@ export class FunctionRunner {
   /** After a commit: cached results that read what it wrote are dropped, then listeners hear of it. */
   private committed(writes: DocumentWrite[], commitTs: bigint): void {
     this.queryCache.invalidate(writes);
+    this.options.fileStorage?.removeBlobsOf(writes);
     this.options.onCommit?.(writes, commitTs);
   }
 
@@ -606,6 +610,7 @@ export class FunctionRunner {
         if (op === "1.0/getUserIdentity") return JSON.stringify(call.caller.identity);
         if (op === "1.0/createFunctionHandle") return JSON.stringify(this.createFunctionHandle(parsed));
         if (op === "1.0/runUdf") return this.nestedCall(call, parsed);
+        if (op.startsWith("1.0/storage")) return JSON.stringify(this.storageSyscall(op, parsed, call.transaction));
         if (op === "1.0/schedule" || op === "1.0/cancel_job") {
           if (!call.transaction.writable) throw new Error("The scheduler is not available in queries");
           if (op === "1.0/cancel_job") return JSON.stringify((cancelJob(call.transaction, parsed.id), null));
@@ -618,6 +623,56 @@ export class FunctionRunner {
       },
       log: (level, args) => call.logLines.push(formatLogLine(level, args)),
     };
+  }
+
+  /** The `ctx.storage` syscalls that read or write the `_storage` table in `transaction`. */
+  private storageSyscall(op: string, args: Record<string, unknown>, transaction: Transaction): JSONValue {
+    const files = this.fileStorage();
+    switch (op) {
+      case "1.0/storageGenerateUploadUrl":
+        return files.uploadUrl();
+      case "1.0/storageGetUrl": {
+        const entry = files.entry(transaction, args.storageId);
+        return entry === null ? null : files.urlOf(entry);
+      }
+      case "1.0/storageGetMetadata": {
+        const entry = files.entry(transaction, args.storageId);
+        return entry === null ? null : { ...files.metadataOf(entry) };
+      }
+      case "1.0/storageDelete":
+        if (!transaction.writable) throw new Error("Files can only be deleted in mutations and actions");
+        files.delete(transaction, args.storageId);
+        return null;
+      default:
+        throw new Error(`Unsupported syscall ${op}`);
+    }
+  }
+
+  /** `ctx.storage.store(blob)` in an action: the bytes, then their `_storage` document. */
+  private async storeBlob(blob: Blob): Promise<string> {
+    const files = this.fileStorage();
+    const stored = await files.blobs.write(new Uint8Array(await blob.arrayBuffer()), { maxBytes: MAX_FILE_BYTES, contentType: blob.type || null });
+    return this.systemWrite((transaction) => files.insert(transaction, stored));
+  }
+
+  /** `ctx.storage.get(id)` in an action: the file as a Blob, or null. */
+  private readBlob(storageId: unknown): Blob | null {
+    const files = this.fileStorage();
+    const entry = files.entry(new Transaction(this.options.storage, false), storageId);
+    const bytes = entry === null ? null : files.blobs.read(entry.blobKey);
+    return entry === null || bytes === null ? null : new Blob([new Uint8Array(bytes)], { type: entry.contentType ?? "" });
+  }
+
+  /** Stores an upload (`POST /api/storage/upload`): the bytes, then their `_storage` document; returns its id. */
+  async storeUpload(body: AsyncIterable<Uint8Array>, contentType: string | null): Promise<string> {
+    const files = this.fileStorage();
+    const stored = await files.blobs.write(body, { maxBytes: MAX_FILE_BYTES, contentType });
+    return this.systemWrite((transaction) => files.insert(transaction, stored));
+  }
+
+  fileStorage(): FileStorage {
+    if (this.options.fileStorage === undefined) throw new Error("File storage is not configured on this backend");
+    return this.options.fileStorage;
   }
 
   /** `1.0/createFunctionHandle`: a handle for any of the deployment's functions, internal ones included. */
@@ -665,6 +720,11 @@ export class FunctionRunner {
     const base = this.hostWithoutDatabase(caller, logLines);
     return {
       ...base,
+      jsSyscall: (op, args) => {
+        if (op === "storage/storeBlob") return this.storeBlob((args as { blob: Blob }).blob);
+        if (op === "storage/getBlob") return this.readBlob((args as { storageId: unknown }).storageId);
+        return base.jsSyscall(op, args);
+      },
       asyncSyscall: async (op, args) => {
         const request = JSON.parse(args) as FunctionAddress & { args: JSONValue };
         const innerCaller = { ...caller, admin: true };
@@ -679,6 +739,12 @@ export class FunctionRunner {
             return unwrap(await this.action(path(), request.args, innerCaller));
           case "1.0/actions/schedule":
             return JSON.stringify(this.systemWrite((transaction) => this.schedule(transaction, JSON.parse(args))));
+          case "1.0/storageGenerateUploadUrl":
+          case "1.0/storageGetUrl":
+          case "1.0/storageGetMetadata":
+            return JSON.stringify(this.storageSyscall(op, JSON.parse(args), new Transaction(this.options.storage, false)));
+          case "1.0/storageDelete":
+            return JSON.stringify(this.systemWrite((transaction) => this.storageSyscall(op, JSON.parse(args), transaction)));
           case "1.0/actions/cancel_job": {
             const { id } = JSON.parse(args) as { id: string };
             this.systemWrite((transaction) => cancelJob(transaction, id));
@@ -782,6 +848,9 @@ function exportedFunction(load: Load, modulePath: string, exportName: string): C
   if (fn === undefined) throw new FunctionNotFoundError(`${modulePath.slice(0, -3)}:${exportName}`);
   return fn;
 }
+
+/** Largest file `ctx.storage.store` and upload URLs accept. */
+export const MAX_FILE_BYTES = 256 * 1024 * 1024;
 
 /** Seeds are drawn from a pool refilled 256 at a time: one `randomBytes` call per seed cost more than a point read. */
 const seedPool = Buffer.alloc(16 * 256);
