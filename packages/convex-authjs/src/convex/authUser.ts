@@ -4,9 +4,11 @@ import { SESSION_CLAIM } from "../shared/protocol.js";
 
 export interface GetAuthUserIdOptions {
   /**
-   * Accept tokens that name no session. Only for apps on Auth.js's JWT session strategy, whose
-   * tokens cannot name a database session; such a token stays valid until it expires (1 h).
-   * Default false: a token without the session claim is treated as signed out.
+   * Accept tokens that name no session. Only for apps on Auth.js's JWT session strategy, which
+   * have no session document to name: such a token cannot be revoked and stays valid until it
+   * expires (at most 1 h, and never after the Auth.js session). Default false, failing closed: a
+   * token without the session claim is treated as signed out, so a token minted without its
+   * session can never bypass the check in a database-session app.
    */
   allowTokensWithoutSession?: boolean;
 }
@@ -16,8 +18,10 @@ export interface GetAuthUserIdOptions {
  * database sessions (the adapter's default) the token names its session (`sid`): once that session
  * is deleted — sign-out, "sign out everywhere", the cleanup job — the token stops counting at once,
  * and a subscribed query that called this re-runs and sees the caller signed out, because it read
- * the session document. Session expiry is left to the token's own (short) lifetime and to the
- * cleanup job, so the function never reads the clock and its callers' results stay cacheable.
+ * the session document. An expired session needs no clock here: the token's `exp` is never later
+ * than its session's `expires` (`convexSessionCallback` caps it), so Convex itself refuses the token
+ * once the session has expired, and the cleanup job deletes the session. Not reading the clock
+ * keeps its callers' results cacheable (Convex does not re-run a query as time passes anyway).
  *
  * @example
  * ```ts

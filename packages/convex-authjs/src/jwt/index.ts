@@ -3,8 +3,9 @@
  * Auth.js users, which Convex verifies against the JWKS the deployment serves
  * (see `addAuthRoutes` and `authJsProvider` in `convex-authjs/convex`).
  * Tokens carry `sub` (the Auth.js user id, which is the Convex `users` id),
- * `iss` (the deployment's site URL), `aud: "convex"`, `iat`, `exp`, and the
- * `kid`/`alg`/`typ` header.
+ * `sid` (with database sessions: the `sessions` id, which `getAuthUserId`
+ * checks), `iss` (the deployment's site URL), `aud: "convex"`, `iat`, `exp`
+ * (never past the session's expiry), and the `kid`/`alg`/`typ` header.
  *
  * @example
  * ```ts
@@ -27,6 +28,7 @@ export {
   type ConvexTokenMinter,
   type ConvexTokenMinterOptions,
   type ConvexTokenMinterStats,
+  type TokenSession,
 } from "./minter.js";
 export {
   convexSessionCallback,

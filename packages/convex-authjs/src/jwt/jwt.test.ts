@@ -25,6 +25,9 @@ async function servedJwks(jwks: unknown): Promise<JSONWebKeySet> {
   return (await response.json()) as JSONWebKeySet;
 }
 
+/** A token's claims, read without verification (the tests that need a verified token verify it). */
+const decodePayload = (token: string) => JSON.parse(Buffer.from(token.split(".")[1], "base64url").toString()) as Record<string, unknown>;
+
 const verify = (token: string, jwks: JSONWebKeySet) =>
   jwtVerify(token, createLocalJWKSet(jwks), { issuer: ISSUER, audience: "convex" });
 
@@ -182,10 +185,38 @@ describe("token reuse", () => {
     expect(minter.stats.signatures).toBe(4);
   });
 
-  test("refuses an empty user or session id", async () => {
-    const minter = createConvexTokenMinter({ privateKey: rsa.privateKeyPem, issuer: ISSUER });
+  test("a token ends with its session when the session expires first", async () => {
+    const { clock, minter } = clockedMinter();
+    const expires = new Date(clock.now + 600_500);
+    const token = await minter.tokenFor("alice", { id: "session-a", expires });
+    const { payload } = await jwtVerify(token, createLocalJWKSet({ keys: [rsa.publicJwk] }), { currentDate: new Date(clock.now) });
+    expect(payload).toMatchObject({ sub: "alice", sid: "session-a", exp: Math.floor(expires.getTime() / 1000) });
+    // A later session keeps the full lifetime.
+    const later = await minter.tokenFor("alice", { id: "session-b", expires: new Date(clock.now + 30 * 24 * HOUR) });
+    expect(decodePayload(later).exp).toBe(Math.floor(clock.now / 1000) + 3600);
+  });
+
+  test("a session's token is reused while the session lasts at least as long, and replaced once it is shortened", async () => {
+    const { clock, minter } = clockedMinter();
+    const session = { id: "session-a", expires: new Date(clock.now + 30 * 24 * HOUR) };
+    const first = await minter.tokenFor("alice", session);
+    // Auth.js extends a session as its user comes back: the token still ends before it.
+    expect(await minter.tokenFor("alice", { ...session, expires: new Date(clock.now + 31 * 24 * HOUR) })).toBe(first);
+    const shortened = { ...session, expires: new Date(clock.now + HOUR / 2) };
+    const second = await minter.tokenFor("alice", shortened);
+    expect(second).not.toBe(first);
+    expect(decodePayload(second).exp).toBe(Math.floor(shortened.expires.getTime() / 1000));
+    expect(minter.stats).toMatchObject({ signatures: 2, reused: 1 });
+  });
+
+  test("refuses an empty user or session id, a session that is not an object, and a bad or past expiry", async () => {
+    const { clock, minter } = clockedMinter();
     await expect(minter.tokenFor("")).rejects.toThrow(/non-empty user id/);
-    await expect(minter.tokenFor("user-1", "")).rejects.toThrow(/non-empty session id/);
+    await expect(minter.tokenFor("user-1", { id: "" })).rejects.toThrow(/non-empty session id/);
+    await expect(minter.tokenFor("user-1", "session-a" as never)).rejects.toThrow(/second argument is the session/);
+    await expect(minter.tokenFor("user-1", { expires: new Date("not a date") })).rejects.toThrow(/valid Date \(got Invalid Date\)/);
+    await expect(minter.tokenFor("user-1", { expires: "2030-01-01" as never })).rejects.toThrow(/valid Date/);
+    await expect(minter.tokenFor("user-1", { id: "s", expires: new Date(clock.now) })).rejects.toThrow(/already expired/);
     expect(minter.stats.signatures).toBe(0);
   });
 
@@ -262,6 +293,14 @@ describe("convexSessionCallback", () => {
     expect((await verify(second, { keys: [rsa.publicJwk] })).payload).toMatchObject({ sub: "user-1", sid: "session-b" });
     expect(await forSession("session-a")).toBe(first);
     expect(tokens.stats).toMatchObject({ signatures: 2, reused: 1 });
+  });
+
+  test("database sessions: a session about to expire gets a token that expires with it", async () => {
+    const expires = new Date(Date.now() + 120_000);
+    const databaseSession = { ...session, id: "session-a", expires, sessionToken: "secret", userId: "user-1" };
+    const result = await convexSessionCallback(minter())({ session: databaseSession as never, user: { id: "user-1" } });
+    expect(result.expires).toBe(expires.toISOString());
+    expect((await verify(result.convexToken!, { keys: [rsa.publicJwk] })).payload.exp).toBe(Math.floor(expires.getTime() / 1000));
   });
 
   test("JWT sessions: adds the token of token.sub, naming no session", async () => {

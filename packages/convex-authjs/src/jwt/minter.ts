@@ -36,13 +36,23 @@ export interface ConvexTokenMinterStats {
   reused: number;
 }
 
+/** The Auth.js session a token is minted for. */
+export interface TokenSession {
+  /**
+   * The database session's id (a Convex `sessions` id, never its `sessionToken`): the token's `sid`,
+   * so Convex functions refuse the token once that session is gone (`getAuthUserId`).
+   */
+  id?: string;
+  /** When the session expires: the token's `exp` is never later, so it cannot outlive the session. */
+  expires?: Date;
+}
+
 export interface ConvexTokenMinter {
   /**
-   * A Convex access token for the user: `sub` = `userId`, `aud` = `"convex"`, and with database
-   * sessions `sid` = the Auth.js session's id, so Convex functions can refuse the token once that
-   * session is gone (`getAuthUserId` in `convex-authjs/convex`).
+   * A Convex access token for the user: `sub` = `userId`, `aud` = `"convex"`, `sid` = the session's
+   * id when given, and `exp` = one lifetime from now or the session's expiry, whichever comes first.
    */
-  tokenFor(userId: string, sessionId?: string): Promise<string>;
+  tokenFor(userId: string, session?: TokenSession): Promise<string>;
   /** Counters, for tests and benchmarks. */
   readonly stats: Readonly<ConvexTokenMinterStats>;
 }
@@ -54,13 +64,13 @@ interface CachedToken {
 
 /**
  * Mints the JWTs Convex accepts for Auth.js users. The private key is imported
- * once per minter; a user's token is reused until shortly before it expires,
- * and concurrent requests for the same user share one signature.
+ * once per minter; a user's token for a session is reused until shortly before it expires,
+ * and concurrent requests for the same user and session share one signature.
  *
  * @example
  * ```ts
  * const minter = createConvexTokenMinter();
- * const token = await minter.tokenFor(session.userId);
+ * const token = await minter.tokenFor(session.userId, { id: session.id, expires: session.expires });
  * ```
  */
 export function createConvexTokenMinter(options: ConvexTokenMinterOptions = {}): ConvexTokenMinter {
@@ -95,10 +105,10 @@ export function createConvexTokenMinter(options: ConvexTokenMinterOptions = {}):
     return signer;
   }
 
-  async function mint(cacheKey: string, userId: string, sessionId: string | undefined): Promise<string> {
+  async function mint(cacheKey: string, userId: string, sessionId: string | undefined, notAfterMs: number): Promise<string> {
     const { key, issuer } = await loadSigner();
     const issuedAt = Math.floor(now() / 1000);
-    const expiresAt = issuedAt + lifetimeSeconds;
+    const expiresAt = Math.min(issuedAt + lifetimeSeconds, Math.floor(notAfterMs / 1000));
     const token = await new SignJWT(sessionId === undefined ? {} : { [SESSION_CLAIM]: sessionId })
       .setProtectedHeader({ alg: key.alg, kid: options.keyId ?? key.kid, typ: "JWT" })
       .setSubject(userId)
@@ -116,17 +126,29 @@ export function createConvexTokenMinter(options: ConvexTokenMinterOptions = {}):
 
   return {
     stats,
-    async tokenFor(userId, sessionId) {
+    async tokenFor(userId, session = {}) {
       if (typeof userId !== "string" || userId === "") {
         throw new TypeError("tokenFor needs a non-empty user id.");
       }
+      if (typeof session !== "object" || session === null) {
+        throw new TypeError("tokenFor's second argument is the session: { id?, expires? }.");
+      }
+      const { id: sessionId, expires } = session;
       if (sessionId !== undefined && (typeof sessionId !== "string" || sessionId === "")) {
         throw new TypeError("tokenFor needs a non-empty session id when one is given.");
+      }
+      if (expires !== undefined && !(expires instanceof Date && Number.isFinite(expires.getTime()))) {
+        throw new TypeError(`tokenFor needs the session's expiry as a valid Date (got ${String(expires)}).`);
+      }
+      const notAfterMs = expires === undefined ? Infinity : expires.getTime();
+      if (notAfterMs <= now()) {
+        throw new RangeError(`tokenFor refuses a session that has already expired (at ${expires!.toISOString()}).`);
       }
       // One token per user and session: a token must never name another session than its own.
       const cacheKey = sessionId === undefined ? userId : `${userId}\n${sessionId}`;
       const cached = cache.get(cacheKey);
-      if (cached && now() < cached.expiresAt - renewBeforeMs) {
+      // A session shortened since its token was minted gets a new token that ends with it.
+      if (cached && now() < cached.expiresAt - renewBeforeMs && cached.expiresAt <= notAfterMs) {
         stats.reused++;
         // Re-insert to keep the Map in least-recently-used order.
         cache.delete(cacheKey);
@@ -135,7 +157,7 @@ export function createConvexTokenMinter(options: ConvexTokenMinterOptions = {}):
       }
       const pending = inFlight.get(cacheKey);
       if (pending) return pending;
-      const minting = mint(cacheKey, userId, sessionId).finally(() => inFlight.delete(cacheKey));
+      const minting = mint(cacheKey, userId, sessionId, notAfterMs).finally(() => inFlight.delete(cacheKey));
       inFlight.set(cacheKey, minting);
       return minting;
     },

@@ -31,7 +31,10 @@ export interface ConvexSession extends Session {
  * An Auth.js `session` callback that adds `convexToken` to the session, for
  * both database and JWT session strategies. The session goes to the browser
  * through `/api/auth/session`, so the React provider and the server helpers
- * both find the token there.
+ * both find the token there. The token never outlives the session: with
+ * database sessions it names the session (`sid`, the `sessions` id, never the
+ * `sessionToken`) for `getAuthUserId`, and with either strategy its `exp` is
+ * no later than the session's `expires`.
  *
  * Like Auth.js's default callback it returns only public fields (`user.id`,
  * `name`, `email`, `image`, and `expires`): with database sessions the object
@@ -66,7 +69,9 @@ export function convexSessionCallback(minter?: ConvexTokenMinter) {
     };
     if (!userId) return publicSession;
     // Database sessions: the token names its session, so deleting the session revokes the token.
-    const sessionId = user?.id !== undefined && typeof session.id === "string" && session.id !== "" ? session.id : undefined;
-    return { ...publicSession, convexToken: await (minter ?? defaultConvexTokenMinter()).tokenFor(userId, sessionId) };
+    const id = user?.id !== undefined && typeof session.id === "string" && session.id !== "" ? session.id : undefined;
+    // Either strategy: the token ends no later than the session it stands for.
+    const tokenSession = { id, expires: new Date(expires) };
+    return { ...publicSession, convexToken: await (minter ?? defaultConvexTokenMinter()).tokenFor(userId, tokenSession) };
   };
 }

@@ -17,12 +17,17 @@ export interface ConvexAuthJsProviderProps extends Omit<SessionProviderProps, "c
   children: ReactNode;
 }
 
-/** The `sub` of a JWT, read without verification: only to tell users apart. */
-function tokenSubject(token: string | null): string | null {
+/**
+ * Whom and which Auth.js session a Convex token stands for (its `sub` and `sid`), read without
+ * verification: only to tell sign-ins apart. A renewed token of the same session gives the same
+ * answer; a new sign-in of the same user does not, since the old session's token stops counting.
+ */
+function tokenSignIn(token: string | null): string | null {
   if (token === null) return null;
   try {
     const payload = token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/");
-    return (JSON.parse(atob(payload)) as { sub?: string }).sub ?? null;
+    const { sub, sid } = JSON.parse(atob(payload)) as { sub?: string; sid?: string };
+    return sub === undefined ? null : JSON.stringify([sub, sid ?? null]);
   } catch {
     return null;
   }
@@ -49,7 +54,7 @@ export function useConvexAuthFromSession() {
   const refreshing = useRef<Promise<string | null> | null>(null);
 
   const token = convexTokenOf(session);
-  const subject = tokenSubject(token);
+  const signIn = tokenSignIn(token);
 
   const fetchAccessToken = useCallback(
     async ({ forceRefreshToken }: { forceRefreshToken: boolean }) => {
@@ -65,8 +70,8 @@ export function useConvexAuthFromSession() {
       })();
       return refreshing.current;
     },
-    // A new function makes Convex re-authenticate: do that only when the user changes.
-    [subject],
+    // A new function makes Convex re-authenticate: do that only when the user or their session changes.
+    [signIn],
   );
 
   const isLoading = session === undefined;
@@ -94,12 +99,12 @@ export function useConvexAuthFromSession() {
  */
 export function ConvexAuthJsProvider({ client, session, children, ...sessionProps }: ConvexAuthJsProviderProps) {
   // next-auth's SessionProvider reads `session` only when it mounts. After a sign-in or sign-out on
-  // the server (a server action, then a navigation) the layout hands it another user's session, or
-  // none, which it would ignore, leaving Convex authenticated as the previous user: keying it on the
-  // server's user remounts it with the new session.
-  const serverUser = session === undefined ? "loaded-by-client" : tokenSubject(convexTokenOf(session)) ?? "signed-out";
+  // the server (a server action, then a navigation) the layout hands it another session, or none,
+  // which it would ignore, leaving Convex authenticated with the previous session's token (another
+  // user's, or one whose session is gone): keying it on the server's sign-in remounts it.
+  const serverSignIn = session === undefined ? "loaded-by-client" : tokenSignIn(convexTokenOf(session)) ?? "signed-out";
   return (
-    <SessionProvider key={serverUser} session={session} {...sessionProps}>
+    <SessionProvider key={serverSignIn} session={session} {...sessionProps}>
       <ConvexProviderWithAuth client={client} useAuth={useConvexAuthFromSession}>
         {children}
       </ConvexProviderWithAuth>

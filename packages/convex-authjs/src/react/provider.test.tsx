@@ -6,16 +6,16 @@ import { signOut } from "next-auth/react";
 import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
 import { ConvexAuthJsProvider, useConvexAuthFromSession } from "./index.js";
 
-/** A JWT-shaped token for `sub` (the provider only reads `sub`; Convex would verify it). */
-function fakeToken(sub: string, n: number) {
+/** A JWT-shaped token for `sub` and session `sid` (the provider only reads those; Convex would verify it). */
+function fakeToken(sub: string, n: number, sid?: string) {
   const encode = (value: object) => btoa(JSON.stringify(value)).replace(/=+$/, "");
-  return `${encode({ alg: "RS256" })}.${encode({ sub, n })}.signature`;
+  return `${encode({ alg: "RS256" })}.${encode({ sub, sid, n })}.signature`;
 }
 
-const sessionFor = (sub: string, n: number): Session => ({
+const sessionFor = (sub: string, n: number, sid?: string): Session => ({
   user: { name: sub },
   expires: "2030-01-01T00:00:00.000Z",
-  convexToken: fakeToken(sub, n),
+  convexToken: fakeToken(sub, n, sid),
 });
 
 /**
@@ -247,5 +247,41 @@ describe("ConvexAuthJsProvider", () => {
     });
     await waitFor(() => expect(client.setAuth).toHaveBeenCalledTimes(2));
     expect(await client.fetcher()({ forceRefreshToken: false })).toBe(fakeToken("bob", 1));
+  });
+
+  test("a new session of the same user re-authenticates Convex; a renewed token of the same session does not", async () => {
+    const server = authServer();
+    render(
+      <ConvexAuthJsProvider client={client.client} session={sessionFor("alice", 1, "session-a")}>
+        <Probe />
+      </ConvexAuthJsProvider>,
+    );
+    server.current = sessionFor("alice", 2, "session-a");
+    await act(async () => {
+      await client.fetcher()({ forceRefreshToken: true });
+    });
+    expect(client.setAuth).toHaveBeenCalledTimes(1);
+
+    // Signed out everywhere, then in again: the old session's token no longer counts in Convex.
+    server.current = sessionFor("alice", 1, "session-b");
+    await act(async () => {
+      await client.fetcher()({ forceRefreshToken: true });
+    });
+    await waitFor(() => expect(client.setAuth).toHaveBeenCalledTimes(2));
+    expect(await client.fetcher()({ forceRefreshToken: false })).toBe(fakeToken("alice", 1, "session-b"));
+  });
+
+  test("the layout handing it a new session of the same user (a sign-in on the server) replaces the old session's token", async () => {
+    // The server knows the new sign-in too (a remounted SessionProvider asks it once).
+    authServer(sessionFor("alice", 1, "session-b"));
+    const tree = (session: Session) => (
+      <ConvexAuthJsProvider client={client.client} session={session}>
+        <Probe />
+      </ConvexAuthJsProvider>
+    );
+    const { rerender } = render(tree(sessionFor("alice", 1, "session-a")));
+    rerender(tree(sessionFor("alice", 1, "session-b")));
+    await waitFor(() => expect(client.setAuth).toHaveBeenCalledTimes(2));
+    expect(await client.fetcher()({ forceRefreshToken: false })).toBe(fakeToken("alice", 1, "session-b"));
   });
 });
