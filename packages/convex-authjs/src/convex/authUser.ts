@@ -1,4 +1,4 @@
-import type { GenericDataModel, GenericQueryCtx } from "convex/server";
+import type { Auth, GenericDatabaseReader, GenericDataModel } from "convex/server";
 import type { GenericId } from "convex/values";
 import { SESSION_CLAIM } from "../shared/protocol.js";
 
@@ -38,17 +38,19 @@ export interface GetAuthUserIdOptions {
  * });
  * ```
  */
-export async function getAuthUserId(
-  ctx: Pick<GenericQueryCtx<GenericDataModel>, "auth" | "db">,
+export async function getAuthUserId<DataModel extends GenericDataModel>(
+  ctx: { auth: Auth; db: GenericDatabaseReader<DataModel> },
   options: GetAuthUserIdOptions = {},
 ): Promise<GenericId<"users"> | null> {
   const identity = await ctx.auth.getUserIdentity();
   if (identity === null) return null;
-  const userId = ctx.db.normalizeId("users", identity.subject);
+  // Any app's data model: its schema holds `authTables`, whose names are fixed.
+  const db = ctx.db as unknown as GenericDatabaseReader<GenericDataModel>;
+  const userId = db.normalizeId("users", identity.subject);
   if (userId === null) return null;
   const claim = identity[SESSION_CLAIM];
   if (claim === undefined) return options.allowTokensWithoutSession === true ? userId : null;
-  const sessionId = typeof claim === "string" ? ctx.db.normalizeId("sessions", claim) : null;
-  const session = sessionId === null ? null : await ctx.db.get(sessionId);
+  const sessionId = typeof claim === "string" ? db.normalizeId("sessions", claim) : null;
+  const session = sessionId === null ? null : await db.get(sessionId);
   return session !== null && session.userId === userId ? userId : null;
 }
