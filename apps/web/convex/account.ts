@@ -70,7 +70,9 @@ export const removePasskey = mutation({
 
 /**
  * Deletes every Auth.js session of the user, this one included: each browser
- * is signed out at its next request. Returns how many were deleted.
+ * is signed out at its next request, and at once in Convex, since every Convex
+ * token names its session (`currentUserId`), so open live queries re-run
+ * signed out. Returns how many were deleted.
  */
 export const signOutEverywhere = mutation({
   args: {},

@@ -8,7 +8,7 @@ import type { Id } from "./_generated/dataModel";
  * Auth.js session the token names still exists (so "sign out everywhere" takes effect at once).
  */
 export async function currentUserId(ctx: QueryCtx | MutationCtx): Promise<Id<"users"> | null> {
-  return (await getAuthUserId(ctx)) as Id<"users"> | null;
+  return await getAuthUserId(ctx);
 }
 
 export async function requireUserId(ctx: QueryCtx | MutationCtx, purpose: string): Promise<Id<"users">> {

@@ -59,19 +59,26 @@ async function errorShown(scope: Locator): Promise<string | null> {
   return await alert.textContent();
 }
 
-/** Calls a Convex function from the page with its own session's Convex token, as any script there could. */
-async function callConvex(page: Page, kind: "query" | "mutation", path: string, args: Record<string, unknown>) {
+/** The Convex token of the page's current session, as any script there can read it. */
+async function convexTokenOf(page: Page): Promise<string> {
+  return await page.evaluate(async () => (await (await fetch("/api/auth/session")).json()).convexToken);
+}
+
+/**
+ * Calls a Convex function from the page, as any script there could: with `token`, or else its own
+ * session's Convex token.
+ */
+async function callConvex(page: Page, kind: "query" | "mutation", path: string, args: Record<string, unknown>, token?: string) {
   return await page.evaluate(
-    async ({ convexUrl, kind, path, args }) => {
-      const session = await (await fetch("/api/auth/session")).json();
+    async ({ convexUrl, kind, path, args, token }) => {
       const response = await fetch(`${convexUrl}/api/${kind}`, {
         method: "POST",
-        headers: { "Content-Type": "application/json", Authorization: `Bearer ${session.convexToken}` },
+        headers: { "Content-Type": "application/json", Authorization: `Bearer ${token}` },
         body: JSON.stringify({ path, args, format: "convex_encoded_json" }),
       });
       return (await response.json()) as { status: string; value?: unknown; errorData?: { code: string; message: string } };
     },
-    { convexUrl: stack.backend.url, kind, path, args },
+    { convexUrl: stack.backend.url, kind, path, args, token: token ?? (await convexTokenOf(page)) },
   );
 }
 
@@ -269,13 +276,19 @@ describe("account", () => {
   test("shows the user and open sessions; sign out everywhere ends every browser's session", async () => {
     const user = await stack.newPage();
     const { email } = await signIn(user, stack, "email");
+    // A second device: its own browser context, signed in as the same user with its own session.
     const otherBrowser = await stack.newPage();
     await signIn(otherBrowser, stack, "email", email);
-    // The other browser keeps a live view of the user's notes open.
+    // It keeps live views of the user's notes and account open.
     const text = uniqueText("seen elsewhere");
     await otherBrowser.goto("/notes");
     await addNote(otherBrowser, text);
     await noteItem(otherBrowser, text);
+    const otherAccount = await otherBrowser.context().newPage();
+    await otherAccount.goto("/account");
+    await otherAccount.getByTestId("account-email").filter({ hasText: email }).waitFor();
+    const leftoverToken = await convexTokenOf(otherAccount);
+    expect(await callConvex(otherAccount, "query", "account:overview", {}, leftoverToken)).toMatchObject({ value: { email } });
 
     await user.goto("/account");
     await user.getByTestId("account-email").filter({ hasText: email }).waitFor();
@@ -286,9 +299,19 @@ describe("account", () => {
     await user.waitForURL((url) => url.pathname === "/");
     await user.getByText("You are signed out.").waitFor();
 
-    // Without a reload: its Convex token named a deleted session, so its live query now runs signed out.
+    // Without a reload: its Convex token named a deleted session, so its live queries re-ran signed out.
     await otherBrowser.locator("ul.notes li").filter({ hasText: text }).waitFor({ state: "detached" });
+    await otherBrowser.getByText("No notes yet.").waitFor();
     expect(otherBrowser.url()).toMatch(/\/notes$/);
+    await otherAccount.getByText("You are signed out.").waitFor();
+    expect(await otherAccount.getByTestId("account-email").count()).toBe(0);
+    expect(otherAccount.url()).toMatch(/\/account$/);
+    // A copy of its token is refused too, though the JWT itself has not expired.
+    expect(await callConvex(otherAccount, "mutation", "notes:create", { text: "after sign-out" }, leftoverToken)).toMatchObject({
+      status: "error",
+      errorData: { code: "UNAUTHENTICATED" },
+    });
+    expect(await callConvex(otherAccount, "query", "account:overview", {}, leftoverToken)).toMatchObject({ status: "success", value: null });
     await otherBrowser.goto("/notes");
     await otherBrowser.waitForURL((url) => url.pathname === "/signin");
     const session = await otherBrowser.evaluate(() => fetch("/api/auth/session").then((response) => response.json()));
