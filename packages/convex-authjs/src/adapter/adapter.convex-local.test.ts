@@ -1,35 +1,91 @@
 /**
- * The adapter conformance suite against a real backend: the fixture Convex app is pushed to an
- * embedded `convex-local` with the official CLI, and the adapter talks to it over HTTP.
+ * The adapter against a real backend: the fixture Convex app is pushed to an embedded
+ * `convex-local` with the official CLI, and the adapter talks to it over HTTP. Runs the
+ * conformance suite with the default transport, the secret refusals, and the transport's
+ * query batching (concurrent queries share one `/api/query_batch` request and each caller
+ * gets its own answer or error, exactly as from `ConvexHttpClient`).
  */
-import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { ConvexAdapter } from "./index.js";
-import { ADAPTER_MUTATIONS, ADAPTER_QUERIES, ErrorCode } from "../shared/protocol.js";
+import { execFile } from "node:child_process";
+import { randomUUID } from "node:crypto";
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, describe, expect, test, vi } from "vitest";
+import { ConvexHttpClient } from "convex/browser";
+import { makeFunctionReference } from "convex/server";
+import { ConvexError, type Value } from "convex/values";
+import { startBackend, type Backend } from "convex-local";
+import { AdapterSecretRejectedError, ConvexAdapter } from "./index.js";
+import { QueryBatcher } from "./queryBatcher.js";
+import { ADAPTER_MUTATIONS, ADAPTER_QUERIES, Env, ErrorCode } from "../shared/protocol.js";
 import { VALID_ADAPTER_ARGS } from "../testing/adapterArgs.js";
 import { runAdapterConformance } from "../testing/adapterConformance.js";
 import { TEST_SECRET } from "../testing/convexTestApp.js";
-import { deployFixtureToConvexLocal, type FixtureDeployment } from "../testing/convexLocalApp.js";
 
-let deployment: FixtureDeployment;
+const here = path.dirname(fileURLToPath(import.meta.url));
+const packageRoot = path.resolve(here, "../..");
+const repoRoot = path.resolve(packageRoot, "../..");
+let backend: Backend;
+let root: string;
 
 beforeAll(async () => {
-  deployment = await deployFixtureToConvexLocal();
+  root = mkdtempSync(path.join(tmpdir(), "convex-authjs-local-"));
+  const appDir = path.join(root, "app");
+  cpSync(path.join(packageRoot, "fixtures/convex"), path.join(appDir, "convex"), { recursive: true, filter: (source) => !source.includes("_generated") });
+  // The fixture imports the package by relative path; a standalone app imports it by name.
+  for (const file of readdirSync(path.join(appDir, "convex"))) {
+    const target = path.join(appDir, "convex", file);
+    writeFileSync(target, readFileSync(target, "utf8").replaceAll("../../src/convex/index.js", "convex-authjs/convex"));
+  }
+  writeFileSync(path.join(appDir, "package.json"), JSON.stringify({ name: "fixture", private: true, type: "module", dependencies: { convex: "1.48.0" } }));
+  symlinkSync(path.join(repoRoot, "node_modules"), path.join(appDir, "node_modules"), "dir");
+  backend = await startBackend({ dataDir: path.join(root, "data"), port: 0, sitePort: 0 });
+  const env: NodeJS.ProcessEnv = { ...process.env, CONVEX_SELF_HOSTED_URL: backend.url, CONVEX_SELF_HOSTED_ADMIN_KEY: backend.adminKey };
+  delete env.CONVEX_DEPLOYMENT;
+  const cli = path.join(repoRoot, "node_modules/convex/bin/main.js");
+  const run = promisify(execFile);
+  await run(process.execPath, [cli, "env", "set", Env.adapterSecret, TEST_SECRET], { cwd: appDir, env });
+  await run(process.execPath, [cli, "deploy", "--yes", "--typecheck", "disable"], { cwd: appDir, env });
 }, 180_000);
 
 afterAll(async () => {
-  await deployment?.close();
+  await backend?.close();
+  if (root) rmSync(root, { recursive: true, force: true });
 });
+
+/** Calls a function with the admin key over the HTTP API; resolves with its value. */
+async function adminQuery<T>(functionPath: string, args: Record<string, unknown>): Promise<T> {
+  const response = await fetch(`${backend.url}/api/query`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json", Authorization: `Convex ${backend.adminKey}` },
+    body: JSON.stringify({ path: functionPath, args, format: "json" }),
+  });
+  const body = (await response.json()) as { status: string; value: T; errorMessage?: string };
+  if (body.status !== "success") throw new Error(body.errorMessage);
+  return body.value;
+}
+
+async function setDeploymentSecret(value: string | null): Promise<void> {
+  const response = await fetch(`${backend.url}/api/update_environment_variables`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json", Authorization: `Convex ${backend.adminKey}` },
+    body: JSON.stringify({ changes: [{ name: Env.adapterSecret, value }] }),
+  });
+  if (!response.ok) throw new Error(`could not set ${Env.adapterSecret}: ${response.status} ${await response.text()}`);
+}
 
 // The adapter's default transport (ConvexHttpClient for mutations, batched `/api/query_batch` queries).
 runAdapterConformance("convex-local", () => ({
-  adapter: ConvexAdapter({ url: deployment.backend.url, secret: TEST_SECRET }),
-  readTable: (name) => deployment.adminQuery<Record<string, unknown>[]>("inspect:table", { name }),
+  adapter: ConvexAdapter({ url: backend.url, secret: TEST_SECRET }),
+  readTable: (name) => adminQuery<Record<string, unknown>[]>("inspect:table", { name }),
 }));
 
 /** Calls an adapter function over the HTTP API as the adapter does (no admin key). */
 async function callAdapterFunction(name: string, args: Record<string, unknown>): Promise<{ status: string; errorMessage?: string; errorData?: { code?: string } }> {
   const kind = (ADAPTER_QUERIES as readonly string[]).includes(name) ? "query" : "mutation";
-  const response = await fetch(`${deployment.backend.url}/api/${kind}`, {
+  const response = await fetch(`${backend.url}/api/${kind}`, {
     method: "POST",
     headers: { "Content-Type": "application/json" },
     body: JSON.stringify({ path: `authAdapter:${name}`, args, format: "json" }),
@@ -40,7 +96,7 @@ async function callAdapterFunction(name: string, args: Record<string, unknown>):
 const STORED_TABLES = ["users", "accounts", "sessions", "verificationTokens", "authenticators"];
 
 async function tableSizes(): Promise<number[]> {
-  return await Promise.all(STORED_TABLES.map(async (name) => (await deployment.adminQuery<unknown[]>("inspect:table", { name })).length));
+  return await Promise.all(STORED_TABLES.map(async (name) => (await adminQuery<unknown[]>("inspect:table", { name })).length));
 }
 
 describe.each([...ADAPTER_QUERIES, ...ADAPTER_MUTATIONS])("adapter secret of %s on convex-local", (name) => {
@@ -60,13 +116,118 @@ describe.each([...ADAPTER_QUERIES, ...ADAPTER_MUTATIONS])("adapter secret of %s 
   });
 
   test("refuses every secret while the deployment's secret is unset", async () => {
-    await deployment.setAdapterSecret(null);
+    await setDeploymentSecret(null);
     try {
       for (const secret of [TEST_SECRET, "", "anything"]) {
         expect(await callAdapterFunction(name, { ...args, secret })).toMatchObject({ status: "error", errorData: { code: ErrorCode.secretNotConfigured } });
       }
     } finally {
-      await deployment.setAdapterSecret(TEST_SECRET);
+      await setDeploymentSecret(TEST_SECRET);
+    }
+  });
+});
+
+const getUser = makeFunctionReference<"query">("authAdapter:getUser");
+
+/** A fetch that records the path of every request it makes. */
+function countingFetch(): { fetch: typeof fetch; paths: string[] } {
+  const paths: string[] = [];
+  return {
+    paths,
+    fetch: (input, init) => {
+      paths.push(new URL(String(input)).pathname);
+      return fetch(input, init);
+    },
+  };
+}
+
+async function createUsers(count: number) {
+  const adapter = ConvexAdapter({ url: backend.url, secret: TEST_SECRET });
+  return await Promise.all(
+    Array.from({ length: count }, (_, i) => adapter.createUser({ id: randomUUID(), name: `User ${i}`, email: `batch-${randomUUID()}@example.com`, emailVerified: null })),
+  );
+}
+
+describe("QueryBatcher", () => {
+  test("sends queries made together as one request and answers each caller", async () => {
+    const users = await createUsers(5);
+    const { fetch, paths } = countingFetch();
+    const batcher = new QueryBatcher({ url: backend.url, fetch });
+    const found = await Promise.all(users.map((user) => batcher.query(getUser, { id: user.id, secret: TEST_SECRET })));
+    expect(paths).toEqual(["/api/query_batch"]);
+    expect(found.map((user) => (user as { name: string }).name)).toEqual(users.map((user) => user.name));
+  });
+
+  test("splits a batch over its size limit", async () => {
+    const users = await createUsers(5);
+    const { fetch, paths } = countingFetch();
+    const batcher = new QueryBatcher({ url: backend.url, fetch, maxBatchSize: 2 });
+    const found = await Promise.all(users.map((user) => batcher.query(getUser, { id: user.id, secret: TEST_SECRET })));
+    expect(paths).toHaveLength(3);
+    expect(found.map((user) => (user as { id: string }).id)).toEqual(users.map((user) => user.id));
+  });
+
+  test("a query's own error rejects only its caller, as ConvexHttpClient's would", async () => {
+    const [user] = await createUsers(1);
+    const batcher = new QueryBatcher({ url: backend.url });
+    const [ok, refused, unknown] = await Promise.allSettled([
+      batcher.query(getUser, { id: user.id, secret: TEST_SECRET }),
+      batcher.query(getUser, { id: user.id, secret: "wrong-secret" }),
+      batcher.query(makeFunctionReference<"query">("authAdapter:noSuchQuery"), {}),
+    ]);
+    expect(ok).toMatchObject({ status: "fulfilled", value: { id: user.id } });
+
+    const client = new ConvexHttpClient(backend.url, { logger: false });
+    const expected = await client.query(getUser, { id: user.id, secret: "wrong-secret" }).catch((error: unknown) => error);
+    expect(refused.status).toBe("rejected");
+    const reason = (refused as PromiseRejectedResult).reason;
+    expect(reason).toBeInstanceOf(ConvexError);
+    expect((reason as ConvexError<Value>).data).toEqual((expected as ConvexError<Value>).data);
+    expect(reason.message.replace(/\[Request ID: \w+\]/, "")).toBe((expected as Error).message.replace(/\[Request ID: \w+\]/, ""));
+
+    expect(unknown.status).toBe("rejected");
+    const unknownReason = (unknown as PromiseRejectedResult).reason;
+    expect(unknownReason).not.toBeInstanceOf(ConvexError);
+    expect(unknownReason.message).toMatch(/Could not find public function for 'authAdapter:noSuchQuery'/);
+  });
+
+  test("a failed request rejects every caller of its batch with the reason", async () => {
+    const answering500: typeof fetch = async () => new Response("backend unavailable", { status: 500 });
+    const batcher = new QueryBatcher({ url: backend.url, fetch: answering500 });
+    const results = await Promise.allSettled([batcher.query(getUser, { id: "a", secret: TEST_SECRET }), batcher.query(getUser, { id: "b", secret: TEST_SECRET })]);
+    for (const result of results) expect(result).toMatchObject({ status: "rejected", reason: expect.objectContaining({ message: "backend unavailable" }) });
+
+    const unreachable = new QueryBatcher({ url: "http://127.0.0.1:9" });
+    await expect(unreachable.query(getUser, { id: "a", secret: TEST_SECRET })).rejects.toThrow(/fetch failed/);
+  });
+});
+
+describe("ConvexAdapter's default transport", () => {
+  test("concurrent session lookups share one request and each gets its own session", async () => {
+    const adapter = ConvexAdapter({ url: backend.url, secret: TEST_SECRET });
+    const users = await createUsers(3);
+    const sessions = await Promise.all(
+      users.map((user) => adapter.createSession({ sessionToken: randomUUID(), userId: user.id, expires: new Date(Date.now() + 60_000) })),
+    );
+    const wanted = Array.from({ length: 12 }, (_, i) => sessions[i % sessions.length]);
+    // A spy that calls the real fetch: it only records which endpoints the adapter hit.
+    const fetchSpy = vi.spyOn(globalThis, "fetch");
+    try {
+      const found = await Promise.all(wanted.map((session) => adapter.getSessionAndUser(session.sessionToken)));
+      expect(fetchSpy.mock.calls.map(([input]) => new URL(String(input)).pathname)).toEqual(["/api/query_batch"]);
+      expect(found.map((result) => result?.user.id)).toEqual(wanted.map((session) => session.userId));
+      expect(found.map((result) => result?.session.sessionToken)).toEqual(wanted.map((session) => session.sessionToken));
+    } finally {
+      fetchSpy.mockRestore();
+    }
+  });
+
+  test("a wrong secret still fails closed with AdapterSecretRejectedError", async () => {
+    const wrong = ConvexAdapter({ url: backend.url, secret: "wrong-secret" });
+    const lookups = await Promise.allSettled([wrong.getSessionAndUser(randomUUID()), wrong.getUser(randomUUID())]);
+    for (const result of lookups) {
+      expect(result.status).toBe("rejected");
+      expect((result as PromiseRejectedResult).reason).toBeInstanceOf(AdapterSecretRejectedError);
     }
   });
 });

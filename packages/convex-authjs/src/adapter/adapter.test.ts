@@ -88,7 +88,7 @@ describe("ConvexAdapter settings", () => {
       expect(url).toBe("http://127.0.0.1:3210/api/query_batch");
       expect(init.cache).toBe("no-store");
       expect(JSON.parse(init.body as string)).toEqual({
-        queries: [{ path: "authAdapter:getUser", args: [{ id: "some-id", secret: TEST_SECRET }], format: "convex_encoded_json" }],
+        queries: [{ path: "authAdapter:getUser", args: { id: "some-id", secret: TEST_SECRET }, format: "convex_encoded_json" }],
       });
     } finally {
       vi.unstubAllGlobals();

@@ -35,7 +35,8 @@ export interface ConvexAdapterOptions {
   /** The module exporting `defineAuthAdapter()`'s functions. Default `"authAdapter"`. */
   functionsModule?: string;
   /**
-   * Calls the Convex functions. Default: a `ConvexHttpClient` for `url`.
+   * Calls the Convex functions. Default: mutations through a `ConvexHttpClient` for `url`,
+   * queries made in the same turn of the event loop sent together as one `POST /api/query_batch`.
    * Inject one to use another transport or to test against `convex-test`.
    */
   caller?: ConvexFunctionCaller;

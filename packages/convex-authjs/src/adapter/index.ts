@@ -3,6 +3,11 @@
  * `defineAuthAdapter()` (from `convex-authjs/convex`) defines in the app's
  * `convex/authAdapter.ts`, passing the shared secret with every call.
  *
+ * Concurrent lookups are coalesced: the queries made in the same turn of the
+ * event loop (say, many requests checking their sessions at once) go out as
+ * one `POST /api/query_batch`, one round trip and one `fetch` for all of them,
+ * with each caller getting its own result or error as from `ConvexHttpClient`.
+ *
  * @example
  * ```ts
  * // auth.ts

@@ -82,7 +82,8 @@ export class QueryBatcher {
         method: "POST",
         headers: { "Content-Type": "application/json", "Convex-Client": `npm-${version}` },
         body: JSON.stringify({
-          queries: batch.map(({ path, args }) => ({ path, args: [args], format: "convex_encoded_json" })),
+          // Named args (an object), the documented form; a `[args]` array is Convex's legacy form.
+          queries: batch.map(({ path, args }) => ({ path, args, format: "convex_encoded_json" })),
         }),
       });
       if (!response.ok) throw new Error(await response.text());
