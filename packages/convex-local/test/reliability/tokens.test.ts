@@ -151,8 +151,22 @@ async function throughClient(jwt: string): Promise<{ authenticated: boolean; ide
     client.onUpdate(api.auth.whoami, {}, (value) => (latest = value));
     // The same token on every fetch, forced refresh included: once the server confirms a token the
     // client at once fetches a fresh one, and a null there would sign it out behind the test's back.
-    const authenticated = await new Promise<boolean>((resolve) => client.setAuth(async () => jwt, resolve));
-    const identity = await valueOf<unknown>(client, api.auth.whoami, {}, (value) => (value === null) === !authenticated);
+    const authChanges: boolean[] = [];
+    let reportFlip!: (error: Error) => void;
+    // A later change of mind fails the test at once: whoami would never show the first verdict.
+    const flipped = new Promise<never>((_, reject) => (reportFlip = reject));
+    const authenticated = await new Promise<boolean>((resolve) =>
+      client.setAuth(
+        async () => jwt,
+        (isAuthenticated) => {
+          authChanges.push(isAuthenticated);
+          if (authChanges.length === 1) resolve(isAuthenticated);
+          else reportFlip(new Error(`the client reported authenticated ${authChanges.join(", then ")}`));
+        },
+      ),
+    );
+    const identity = await Promise.race([valueOf<unknown>(client, api.auth.whoami, {}, (value) => (value === null) === !authenticated), flipped]);
+    expect(authChanges).toEqual([authenticated]);
     expect(latest).toEqual(identity);
     return { authenticated, identity };
   } finally {
