@@ -5,59 +5,41 @@
  */
 import path from "node:path";
 import Database from "better-sqlite3";
-import { afterAll, beforeAll, expect, it } from "vitest";
+import { expect, it } from "vitest";
 import { ConvexHttpClient } from "convex/browser";
 import { anyApi } from "convex/server";
-import { deployFixture, type TestDeployment } from "../harness.js";
-import { freePorts, startServerProcess, syncClient, valueOf, type ServerProcess } from "./serverProcess.js";
+import {
+  deployForServerProcesses,
+  freePorts,
+  stopServerProcess,
+  streamWrites,
+  syncClient,
+  untilAcknowledged,
+  valueOf,
+  type ServerProcess,
+} from "./serverProcess.js";
 
 const api = anyApi;
 const KILLS = 3;
 const WRITERS = 3;
 const ACKS_PER_ROUND = 40;
-let deployment: TestDeployment;
-
-beforeAll(async () => {
-  deployment = await deployFixture("reliability");
-  await deployment.backend.close();
-}, 180_000);
-
-afterAll(async () => {
-  await deployment?.cleanup();
-});
-
-/** Mutations from several HTTP clients until the server goes away; returns the ids it acknowledged. */
-function streamWrites(url: string, batch: string): { acknowledged: string[]; done: Promise<void> } {
-  const acknowledged: string[] = [];
-  const writer = async (writerIndex: number) => {
-    const client = new ConvexHttpClient(url);
-    for (let i = 0; ; i++) {
-      try {
-        acknowledged.push(await client.mutation(api.entries.add, { batch, body: `${writerIndex}-${i}` }));
-      } catch {
-        return; // the server died: this write's outcome is unknown, so it is not counted
-      }
-    }
-  };
-  return { acknowledged, done: Promise.all(Array.from({ length: WRITERS }, (_, index) => writer(index))).then(() => undefined) };
-}
+const deployment = deployForServerProcesses();
 
 it("keeps every acknowledged write across repeated SIGKILLs, with an intact database and resumed subscriptions", async () => {
   const ports = await freePorts();
   const url = `http://127.0.0.1:${ports[0]}`;
   const watcher = syncClient(url);
   const acknowledged: string[] = [];
-  let server: ServerProcess = await startServerProcess(deployment.dataDir, deployment.backend.adminKey, ports);
+  let server: ServerProcess = await deployment.start(ports);
   try {
     for (let round = 0; round < KILLS; round++) {
-      const stream = streamWrites(url, "crash");
-      while (stream.acknowledged.length < ACKS_PER_ROUND) await new Promise((resolve) => setTimeout(resolve, 5));
-      server.child.kill("SIGKILL");
+      const stream = streamWrites(url, "crash", WRITERS);
+      await untilAcknowledged(stream, ACKS_PER_ROUND);
+      await stopServerProcess(server, "SIGKILL");
       await stream.done;
-      await server.exited;
       acknowledged.push(...stream.acknowledged);
 
-      server = await startServerProcess(deployment.dataDir, deployment.backend.adminKey, ports);
+      server = await deployment.start(ports);
       const stored = new Set<string>(await new ConvexHttpClient(url).query(api.entries.idsOf, { batch: "crash" }));
       expect(acknowledged.filter((id) => !stored.has(id))).toEqual([]);
       // The subscription opened before the first kill reconnects by itself and sees the data as it is now.
@@ -65,8 +47,7 @@ it("keeps every acknowledged write across repeated SIGKILLs, with an intact data
     }
   } finally {
     await watcher.close();
-    server.child.kill("SIGKILL");
-    await server.exited;
+    await stopServerProcess(server, "SIGKILL");
   }
   expect(acknowledged.length).toBeGreaterThanOrEqual(KILLS * ACKS_PER_ROUND);
   const database = new Database(path.join(deployment.dataDir, "convex.sqlite3"), { readonly: true });

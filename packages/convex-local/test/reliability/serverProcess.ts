@@ -6,10 +6,11 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { createServer, type AddressInfo } from "node:net";
 import path from "node:path";
 import { createInterface } from "node:readline";
-import { ConvexClient } from "convex/browser";
-import type { FunctionReference } from "convex/server";
+import { afterAll, beforeAll } from "vitest";
+import { ConvexClient, ConvexHttpClient } from "convex/browser";
+import { anyApi, type FunctionReference } from "convex/server";
 import WebSocket from "ws";
-import { repoRoot } from "../harness.js";
+import { deployFixture, repoRoot, type TestDeployment } from "../harness.js";
 
 const bin = path.join(repoRoot, "packages/convex-local/bin/convex-local.js");
 
@@ -21,7 +22,7 @@ export interface ServerProcess {
 }
 
 /** Starts the server on random ports over `dataDir`; resolves once it prints `ready`. */
-export function startServerProcess(dataDir: string, adminKey: string, [port, sitePort]: [number, number] = [0, 0]): Promise<ServerProcess> {
+function startServerProcess(dataDir: string, adminKey: string, [port, sitePort]: [number, number] = [0, 0]): Promise<ServerProcess> {
   const args = ["start", "--port", String(port), "--site-port", String(sitePort), "--data", dataDir, "--admin-key", adminKey];
   const child = spawn(process.execPath, [bin, ...args], {
     stdio: ["ignore", "pipe", "inherit"],
@@ -35,6 +36,77 @@ export function startServerProcess(dataDir: string, adminKey: string, [port, sit
     });
     void exited.then((code) => reject(new Error(`convex-local exited before it was ready (code ${code})`)));
   });
+}
+
+/** The reliability fixture's data directory, served by `convex-local start` processes a test file starts. */
+export interface ProcessDeployment {
+  readonly dataDir: string;
+  /** Starts a server over the data directory (on `ports`, default random ones); resolves once it is ready. */
+  start(ports?: [number, number]): Promise<ServerProcess>;
+}
+
+/**
+ * Deploys the reliability fixture before the calling file's tests and stops its in-process backend,
+ * so only the server processes the tests start touch the data; removes it all after the file.
+ */
+export function deployForServerProcesses(): ProcessDeployment {
+  let deployment: TestDeployment | undefined;
+  beforeAll(async () => {
+    deployment = await deployFixture("reliability");
+    await deployment.backend.close();
+  }, 180_000);
+  afterAll(async () => {
+    await deployment?.cleanup();
+  });
+  const deployed = (): TestDeployment => {
+    if (deployment === undefined) throw new Error("The reliability fixture is deployed in beforeAll; use it inside a test");
+    return deployment;
+  };
+  return {
+    get dataDir() {
+      return deployed().dataDir;
+    },
+    start: (ports) => startServerProcess(deployed().dataDir, deployed().backend.adminKey, ports),
+  };
+}
+
+/** Sends `signal` and resolves with the exit code once the process is gone. */
+export async function stopServerProcess(server: ServerProcess, signal: NodeJS.Signals): Promise<number | null> {
+  server.child.kill(signal);
+  return await server.exited;
+}
+
+export interface WriteStream {
+  /** The ids of the writes the server acknowledged, in order of acknowledgement. */
+  acknowledged: string[];
+  /** Resolves once every writer has stopped. */
+  done: Promise<void>;
+}
+
+/** `entries:add` mutations into `batch` from `writers` HTTP clients, each until the server stops answering. */
+export function streamWrites(url: string, batch: string, writers: number): WriteStream {
+  const acknowledged: string[] = [];
+  const writer = async (writerIndex: number) => {
+    const client = new ConvexHttpClient(url);
+    for (let i = 0; ; i++) {
+      try {
+        acknowledged.push(await client.mutation(anyApi.entries.add, { batch, body: `${writerIndex}-${i}` }));
+      } catch {
+        return; // the server went away: this write's outcome is unknown, so it is not counted
+      }
+    }
+  };
+  return { acknowledged, done: Promise.all(Array.from({ length: writers }, (_, index) => writer(index))).then(() => undefined) };
+}
+
+/** Resolves once the stream has `count` acknowledged writes; fails if its writers stop before that. */
+export async function untilAcknowledged(stream: WriteStream, count: number): Promise<void> {
+  let stopped = false;
+  void stream.done.then(() => (stopped = true));
+  while (stream.acknowledged.length < count) {
+    if (stopped) throw new Error(`The writers stopped after ${stream.acknowledged.length} acknowledged writes, before ${count}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
 }
 
 /** Resolves once nothing accepts connections at `url` any more (the server began shutting down). */

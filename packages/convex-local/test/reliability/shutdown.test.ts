@@ -4,27 +4,17 @@
  * mutation it applied was acknowledged to its client.
  */
 import { request } from "node:http";
-import { afterAll, beforeAll, expect, it } from "vitest";
+import { expect, it } from "vitest";
 import { ConvexHttpClient } from "convex/browser";
 import { anyApi } from "convex/server";
 import WebSocket from "ws";
-import { deployFixture, type TestDeployment } from "../harness.js";
-import { startServerProcess, untilRefused } from "./serverProcess.js";
+import { deployForServerProcesses, stopServerProcess, streamWrites, untilAcknowledged, untilRefused } from "./serverProcess.js";
 
 const api = anyApi;
-let deployment: TestDeployment;
-
-beforeAll(async () => {
-  deployment = await deployFixture("reliability");
-  await deployment.backend.close();
-}, 180_000);
-
-afterAll(async () => {
-  await deployment?.cleanup();
-});
+const deployment = deployForServerProcesses();
 
 it("finishes a mutation whose request arrived before SIGTERM, closes sync sockets with 1001 and exits 0", async () => {
-  const server = await startServerProcess(deployment.dataDir, deployment.backend.adminKey);
+  const server = await deployment.start();
   const socket = new WebSocket(`${server.url.replace("http", "ws")}/api/1.48.0/sync`);
   await new Promise((resolve, reject) => socket.once("open", resolve).once("error", reject));
   const closed = new Promise<number>((resolve) => socket.once("close", (code) => resolve(code)));
@@ -57,40 +47,27 @@ it("finishes a mutation whose request arrived before SIGTERM, closes sync socket
   expect(await closed).toBe(1001);
   expect(await server.exited).toBe(0);
 
-  const restarted = await startServerProcess(deployment.dataDir, deployment.backend.adminKey);
+  const restarted = await deployment.start();
   try {
     const ids = await new ConvexHttpClient(restarted.url).query(api.entries.idsOf, { batch: "sigterm" });
     expect(ids).toEqual([JSON.parse(text).value]);
   } finally {
-    restarted.child.kill("SIGTERM");
-    await restarted.exited;
+    await stopServerProcess(restarted, "SIGTERM");
   }
 }, 120_000);
 
 it("loses no write when SIGTERM arrives during a stream of mutations: everything applied was acknowledged", async () => {
-  const server = await startServerProcess(deployment.dataDir, deployment.backend.adminKey);
-  const acknowledged: string[] = [];
-  const writers = Array.from({ length: 4 }, async (_, writer) => {
-    const client = new ConvexHttpClient(server.url);
-    for (let i = 0; ; i++) {
-      try {
-        acknowledged.push(await client.mutation(api.entries.add, { batch: "stream", body: `${writer}-${i}` }));
-      } catch {
-        return;
-      }
-    }
-  });
-  while (acknowledged.length < 50) await new Promise((resolve) => setTimeout(resolve, 5));
-  server.child.kill("SIGTERM");
-  await Promise.all(writers);
-  expect(await server.exited).toBe(0);
+  const server = await deployment.start();
+  const stream = streamWrites(server.url, "stream", 4);
+  await untilAcknowledged(stream, 50);
+  expect(await stopServerProcess(server, "SIGTERM")).toBe(0);
+  await stream.done;
 
-  const restarted = await startServerProcess(deployment.dataDir, deployment.backend.adminKey);
+  const restarted = await deployment.start();
   try {
     const stored = await new ConvexHttpClient(restarted.url).query(api.entries.idsOf, { batch: "stream" });
-    expect([...stored].sort()).toEqual([...acknowledged].sort());
+    expect([...stored].sort()).toEqual([...stream.acknowledged].sort());
   } finally {
-    restarted.child.kill("SIGTERM");
-    await restarted.exited;
+    await stopServerProcess(restarted, "SIGTERM");
   }
 }, 120_000);
