@@ -47,6 +47,8 @@ export interface BackendOptions {
   actionTimeoutMs?: number;
   /** How long a fetched JWKS / OIDC discovery document is trusted (default 10 minutes). */
   jwksCacheMs?: number;
+  /** Largest file uploads and `ctx.storage.store` accept (default 256 MiB). */
+  maxFileBytes?: number;
 }
 
 export interface Backend {
@@ -104,7 +106,7 @@ export async function startBackend(options: BackendOptions): Promise<Backend> {
     appDirectory: options.appDirectory,
     queryTimeoutMs: options.queryTimeoutMs,
     actionTimeoutMs: options.actionTimeoutMs,
-    fileStorage: new FileStorage(new BlobStore(path.join(options.dataDir, "files")), url),
+    fileStorage: FileStorage.open(storage, new BlobStore(path.join(options.dataDir, "files")), url, options.maxFileBytes),
     onLog: (entry) => log.record(entry),
     onCommit: (writes, ts) => {
       for (const listener of commitListeners) listener(writes, ts);

@@ -1,12 +1,14 @@
 /**
- * File storage over HTTP, as Convex serves it: `POST /api/storage/upload?token=…` (the URL
- * `ctx.storage.generateUploadUrl()` hands out) stores the request body and answers
- * `{"storageId": …}`; `GET /api/storage/<key>` (the URL `ctx.storage.getUrl()` hands out) serves
- * the bytes with their content type and SHA-256 digest.
+ * File storage over HTTP, as Convex serves it (crates/local_backend/src/storage.rs):
+ * `POST /api/storage/upload?token=…` (the URL `ctx.storage.generateUploadUrl()` hands out) stores
+ * the request body, checking an optional `Digest: sha-256=…`, and answers `{"storageId": …}`;
+ * `GET /api/storage/<key>` (the URL `ctx.storage.getUrl()` hands out) serves the bytes with their
+ * content type and digest, or one `Range` of them.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { BlobStore, BlobTooLargeError } from "../storage/blobs.js";
-import { MAX_FILE_BYTES, type FunctionRunner } from "../runtime/runner.js";
+import { BlobDigestMismatchError, BlobStore, BlobTooLargeError, isSha256Base64, type ByteRange } from "../storage/blobs.js";
+import { UploadTokenError } from "../runtime/fileStorage.js";
+import type { FunctionRunner } from "../runtime/runner.js";
 import { RequestError, sendJson } from "./http.js";
 
 /** Convex's `Cache-Control` for files: private, 30 days (a file never changes under its key). */
@@ -15,51 +17,108 @@ const FILE_CACHE_CONTROL = "private, max-age=2592000";
 /** Handles a storage route; false when `route` is none. */
 export async function handleStorageRoute(route: string, request: IncomingMessage, response: ServerResponse, runner: FunctionRunner): Promise<boolean> {
   if (route === "/api/storage/upload" && request.method === "POST") {
-    const token = new URL(request.url ?? "/", "http://localhost").searchParams.get("token") ?? "";
-    if (!runner.fileStorage().acceptsUploadToken(token)) {
-      throw new RequestError(401, "StorageTokenInvalid", "The upload URL is invalid or has expired: generate a new one with `ctx.storage.generateUploadUrl()`.");
-    }
-    const declared = Number(request.headers["content-length"] ?? 0);
-    if (declared > MAX_FILE_BYTES) throw tooLarge();
-    let storageId: string;
-    try {
-      storageId = await runner.storeUpload(request, request.headers["content-type"] ?? null);
-    } catch (error) {
-      if (error instanceof BlobTooLargeError) throw tooLarge();
-      throw error;
-    }
-    sendJson(response, 200, { storageId });
+    await upload(request, response, runner);
     return true;
   }
   if (route.startsWith("/api/storage/") && (request.method === "GET" || request.method === "HEAD")) {
-    const key = decodeURIComponent(route.slice("/api/storage/".length));
-    if (!BlobStore.isKey(key)) {
-      throw new RequestError(
-        400,
-        "InvalidStoragePath",
-        `Invalid storage path: "${key}". Please use \`storage.getUrl(storageId: Id<"_storage">)\` to generate a valid URL to retrieve files. See https://docs.convex.dev/file-storage/serve-files for more details`,
-      );
-    }
-    // A file's bytes exist exactly while its `_storage` document does (they go when it is deleted).
-    const file = runner.fileStorage().blobs.open(key);
-    if (file === null) throw new RequestError(404, "FileNotFound", `File not found: ${key}`);
-    response.writeHead(200, {
-      "Content-Length": file.blob.size,
-      ...(file.blob.contentType ? { "Content-Type": file.blob.contentType } : {}),
-      Digest: `sha-256=${file.blob.sha256}`,
-      "Cache-Control": FILE_CACHE_CONTROL,
-    });
-    if (request.method === "HEAD") {
-      file.stream.destroy();
-      response.end();
-    } else {
-      file.stream.pipe(response);
-    }
+    download(decodeURIComponent(route.slice("/api/storage/".length)), request, response, runner);
     return true;
   }
   return false;
 }
 
-function tooLarge(): RequestError {
-  return new RequestError(413, "FileTooLarge", `The file is larger than the ${MAX_FILE_BYTES} bytes convex-local accepts`);
+async function upload(request: IncomingMessage, response: ServerResponse, runner: FunctionRunner): Promise<void> {
+  const token = new URL(request.url ?? "/", "http://localhost").searchParams.get("token") ?? "";
+  const files = runner.fileStorage();
+  try {
+    files.checkUploadToken(token);
+  } catch (error) {
+    if (error instanceof UploadTokenError) throw new RequestError(401, error.code, error.message);
+    throw error;
+  }
+  const declared = Number(request.headers["content-length"] ?? 0);
+  if (declared > files.maxFileBytes) throw tooLarge(files.maxFileBytes);
+  const sha256 = expectedDigest(request.headers.digest);
+  let storageId: string;
+  try {
+    storageId = await runner.storeFile(request, request.headers["content-type"] ?? null, sha256);
+  } catch (error) {
+    if (error instanceof BlobTooLargeError) throw tooLarge(files.maxFileBytes);
+    if (error instanceof BlobDigestMismatchError) throw new RequestError(400, "Sha256Mismatch", error.message);
+    throw error;
+  }
+  sendJson(response, 200, { storageId });
+}
+
+function download(key: string, request: IncomingMessage, response: ServerResponse, runner: FunctionRunner): void {
+  if (!BlobStore.isKey(key)) {
+    throw new RequestError(
+      400,
+      "InvalidStoragePath",
+      `Invalid storage path: "${key}". Please use \`storage.getUrl(storageId: Id<"_storage">)\` to generate a valid URL to retrieve files. See https://docs.convex.dev/file-storage/serve-files for more details`,
+    );
+  }
+  // A file's bytes exist exactly while its `_storage` document does (they go when it is deleted).
+  const blobs = runner.fileStorage().blobs;
+  const file = blobs.describe(key);
+  if (file === null) throw new RequestError(404, "FileNotFound", `File not found: ${key}`);
+  const range = file.size === 0 ? null : requestedRange(request.headers.range, file.size);
+  if (range === "unsatisfiable") {
+    response.writeHead(416, { "Content-Range": `bytes */${file.size}` });
+    response.end();
+    return;
+  }
+  const headers = {
+    ...(file.contentType ? { "Content-Type": file.contentType } : {}),
+    "Cache-Control": FILE_CACHE_CONTROL,
+    "Accept-Ranges": "bytes",
+  };
+  if (range === null) {
+    response.writeHead(200, { ...headers, "Content-Length": file.size, Digest: `sha-256=${file.sha256}` });
+  } else {
+    response.writeHead(206, { ...headers, "Content-Length": range.end - range.start + 1, "Content-Range": `bytes ${range.start}-${range.end}/${file.size}` });
+  }
+  if (request.method === "HEAD") {
+    response.end();
+    return;
+  }
+  const stream = blobs.stream(key, range ?? undefined);
+  stream.on("error", () => response.destroy());
+  stream.pipe(response);
+}
+
+/**
+ * The single byte range of a `Range` header, clipped to the file: null to serve the whole file
+ * (no header, or one that does not parse, as Convex ignores it), "unsatisfiable" for several
+ * ranges (Convex serves only one) or one outside the file.
+ */
+function requestedRange(header: string | undefined, size: number): ByteRange | null | "unsatisfiable" {
+  const specs = /^bytes=(.+)$/.exec(header?.trim() ?? "")?.[1].split(",");
+  if (specs === undefined) return null;
+  const parsed = specs.map((spec) => /^\s*(\d*)-(\d*)\s*$/.exec(spec));
+  if (parsed.some((match) => match === null || (match[1] === "" && match[2] === ""))) return null;
+  if (parsed.length !== 1) return "unsatisfiable";
+  const [, first, last] = parsed[0]!;
+  if (first === "") {
+    const suffix = Number(last);
+    return suffix === 0 ? "unsatisfiable" : { start: Math.max(0, size - suffix), end: size - 1 };
+  }
+  const start = Number(first);
+  const end = last === "" ? size - 1 : Math.min(Number(last), size - 1);
+  if (start >= size) return "unsatisfiable";
+  return end < start ? null : { start, end };
+}
+
+/** The base64 SHA-256 of a `Digest: sha-256=…` header, if there is one. */
+function expectedDigest(header: string | string[] | undefined): string | undefined {
+  if (header === undefined) return undefined;
+  const digest = typeof header === "string" ? /^sha-256=(.+)$/.exec(header.trim())?.[1] : undefined;
+  if (digest === undefined || !isSha256Base64(digest)) {
+    throw new RequestError(400, "BadHeader", `Bad header for Digest: expected "sha-256=<base64 SHA-256 of the body>", got ${JSON.stringify(header)}`);
+  }
+  return digest;
+}
+
+function tooLarge(maxFileBytes: number): RequestError {
+  return new RequestError(413, "FileTooLarge", `The file is larger than the ${maxFileBytes} bytes convex-local accepts (the backend's maxFileBytes)`);
 }

@@ -1,29 +1,36 @@
 /**
- * Convex file storage (`ctx.storage`): the `_storage` system table, upload URLs and file URLs.
- * A `_storage` document holds what Convex shows of a file (`sha256` in base64, `size`,
- * `contentType`) plus the key of its bytes in the blob store, which functions never see: file URLs
- * carry that key, so a storage id alone does not give the file away, as on Convex. Upload URLs
- * carry a token signed by this process and valid for an hour (a restart invalidates them).
+ * Convex file storage (`ctx.storage`): the `_storage` system table, its syscalls, upload URLs and
+ * file URLs. A `_storage` document holds what Convex shows of a file (`sha256` in base64, `size`,
+ * `contentType`) plus the key of its bytes in the blob store, which `ctx.db` never shows: file
+ * URLs carry that key (Convex's legacy storage id, which `getMetadata` still reports and every
+ * storage call still accepts), so an `Id<"_storage">` alone does not give the file away, as on
+ * Convex. Upload URLs carry a token signed with a key kept in the database, so they stay valid
+ * for their hour across restarts, as Convex's do.
  *
  * @example
  * ```ts
- * const files = new FileStorage(new BlobStore(dir), "http://127.0.0.1:3210");
- * files.uploadUrl();                      // POST target for a browser upload
- * files.entry(transaction, storageId);    // the document, or null
- * files.urlOf(entry);                     // GET URL of the bytes
+ * const files = FileStorage.open(storage, new BlobStore(dir), "http://127.0.0.1:3210");
+ * files.uploadUrl();                                          // POST target for a browser upload
+ * files.syscall("1.0/storageGetUrl", { storageId }, transaction); // GET URL of the bytes, or null
  * ```
  */
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import type { JSONValue } from "convex/values";
-import type { BlobStore, StoredBlob } from "../storage/blobs.js";
-import type { Transaction } from "../transactions/transaction.js";
+import { decodeDocumentId, type Storage } from "../storage/index.js";
+import { BlobStore, type StoredBlob } from "../storage/blobs.js";
+import type { DocumentWrite, Transaction } from "../transactions/transaction.js";
 
 export const STORAGE_TABLE = "_storage";
+/** Largest file an upload URL or `ctx.storage.store` accepts unless configured otherwise. */
+const DEFAULT_MAX_FILE_BYTES = 256 * 1024 * 1024;
 /** The document field holding the blob key; stripped from what functions read. */
 const BLOB_KEY_FIELD = "blobKey";
+const BY_BLOB_KEY_INDEX = "by_blob_key";
+const UPLOAD_TOKEN_KEY_META = "fileStorage/uploadTokenKey";
+/** Convex's `STORE_FILE_AUTHORIZATION_VALIDITY`. */
 const UPLOAD_TOKEN_VALIDITY_MS = 60 * 60 * 1000;
 
-export interface StorageEntry {
+interface StorageEntry {
   _id: string;
   _creationTime: number;
   blobKey: string;
@@ -32,12 +39,15 @@ export interface StorageEntry {
   contentType?: string;
 }
 
-/** `ctx.storage.getMetadata`'s answer. */
-export interface FileMetadata {
-  storageId: string;
-  sha256: string;
-  size: number;
-  contentType: string | null;
+/** An upload URL's token that does not verify (`StorageTokenInvalid`) or has expired (`StorageTokenExpired`). */
+export class UploadTokenError extends Error {
+  constructor(
+    readonly code: "StorageTokenInvalid" | "StorageTokenExpired",
+    message: string,
+  ) {
+    super(message);
+    this.name = "UploadTokenError";
+  }
 }
 
 /** A document as functions see it: a `_storage` one without its blob key. */
@@ -48,69 +58,146 @@ export function withoutBlobKey(document: Record<string, JSONValue>, tableOf: (id
 }
 
 export class FileStorage {
-  private readonly tokenKey = randomBytes(32);
+  /**
+   * Prepares file storage over `storage`: the `_storage` table and its index by blob key exist
+   * (so storage ids resolve before the first upload), the token key is loaded or created, and
+   * files a crash left without a document are removed. Call before serving requests.
+   */
+  static open(storage: Storage, blobs: BlobStore, deploymentUrl: string, maxFileBytes = DEFAULT_MAX_FILE_BYTES): FileStorage {
+    if (!Number.isSafeInteger(maxFileBytes) || maxFileBytes < 0) throw new Error(`maxFileBytes must be a whole number of bytes, got ${maxFileBytes}`);
+    storage.ensureTable(STORAGE_TABLE);
+    if (!storage.listIndexes(STORAGE_TABLE).some((index) => index.name === BY_BLOB_KEY_INDEX)) {
+      storage.setIndexes(STORAGE_TABLE, [{ name: BY_BLOB_KEY_INDEX, fields: [BLOB_KEY_FIELD] }]);
+    }
+    let tokenKey = storage.getMeta<string>(UPLOAD_TOKEN_KEY_META);
+    if (tokenKey === undefined) {
+      tokenKey = randomBytes(32).toString("base64");
+      storage.setMeta(UPLOAD_TOKEN_KEY_META, tokenKey);
+    }
+    const referenced = new Set<string>();
+    for (const row of storage.scanIndex(STORAGE_TABLE, BY_BLOB_KEY_INDEX, { lowerInclusive: true, upperInclusive: false }, "asc")) {
+      referenced.add((JSON.parse(row.json) as StorageEntry).blobKey);
+    }
+    blobs.removeAllExcept(referenced);
+    return new FileStorage(blobs, deploymentUrl, Buffer.from(tokenKey, "base64"), maxFileBytes);
+  }
 
-  constructor(
+  private constructor(
     readonly blobs: BlobStore,
     private readonly deploymentUrl: string,
+    private readonly tokenKey: Buffer,
+    /** Largest file an upload URL or `ctx.storage.store` accepts. */
+    readonly maxFileBytes: number,
   ) {}
 
-  /** A URL a client can POST one file to, for an hour. */
+  /** A URL a client can POST files to for an hour (not single-use, as on Convex). */
   uploadUrl(now = Date.now()): string {
     const expires = String(now + UPLOAD_TOKEN_VALIDITY_MS);
     return `${this.deploymentUrl}/api/storage/upload?token=${expires}.${this.sign(expires)}`;
   }
 
-  /** Whether `token` is one `uploadUrl` made and has not expired. */
-  acceptsUploadToken(token: string, now = Date.now()): boolean {
+  /** Throws an `UploadTokenError` unless `token` is one `uploadUrl` made and it has not expired. */
+  checkUploadToken(token: string, now = Date.now()): void {
     const [expires, signature, ...rest] = token.split(".");
-    if (rest.length > 0 || !/^\d+$/.test(expires ?? "") || signature === undefined) return false;
-    const expected = Buffer.from(this.sign(expires));
-    const given = Buffer.from(signature);
-    return given.length === expected.length && timingSafeEqual(given, expected) && Number(expires) > now;
+    const valid = rest.length === 0 && /^\d+$/.test(expires ?? "") && signature !== undefined && this.verify(expires, signature);
+    if (!valid) {
+      throw new UploadTokenError("StorageTokenInvalid", "The upload URL's token is invalid: generate a new URL with `ctx.storage.generateUploadUrl()`.");
+    }
+    if (Number(expires) <= now) {
+      throw new UploadTokenError("StorageTokenExpired", "The upload URL has expired (they last an hour): generate a new one with `ctx.storage.generateUploadUrl()`.");
+    }
+  }
+
+  /** The `ctx.storage` syscalls of queries, mutations and actions, against `transaction`. */
+  syscall(op: string, args: Record<string, unknown>, transaction: Transaction): JSONValue {
+    switch (op) {
+      case "1.0/storageGenerateUploadUrl":
+        return this.uploadUrl();
+      case "1.0/storageGetUrl": {
+        const entry = this.entry(transaction, args.storageId, "getUrl");
+        return entry === null ? null : `${this.deploymentUrl}/api/storage/${entry.blobKey}`;
+      }
+      case "1.0/storageGetMetadata": {
+        // Convex's (deprecated) metadata: the legacy id and a hex digest.
+        const entry = this.entry(transaction, args.storageId, "getMetadata");
+        if (entry === null) return null;
+        const sha256 = Buffer.from(entry.sha256, "base64").toString("hex");
+        return { storageId: entry.blobKey, sha256, size: entry.size, contentType: entry.contentType ?? null };
+      }
+      case "1.0/storageDelete": {
+        if (!transaction.writable) throw new Error("Files can only be deleted in mutations and actions");
+        const entry = this.entry(transaction, args.storageId, "delete");
+        if (entry === null) throw new Error(`storage id ${String(args.storageId)} not found`);
+        transaction.delete(entry._id);
+        return null;
+      }
+      default:
+        throw new Error(`Unsupported syscall ${op}`);
+    }
+  }
+
+  /** `ctx.storage.get` in an action: the file as a Blob, or null. */
+  readBlob(transaction: Transaction, storageId: unknown): Blob | null {
+    const entry = this.entry(transaction, storageId, "get");
+    const bytes = entry === null ? null : this.blobs.read(entry.blobKey);
+    return entry === null || bytes === null ? null : new Blob([new Uint8Array(bytes)], { type: entry.contentType ?? "" });
   }
 
   /** Records stored bytes as a `_storage` document; returns its id. */
   insert(transaction: Transaction, blob: StoredBlob): string {
     return transaction.insert(STORAGE_TABLE, {
-      [BLOB_KEY_FIELD]: blob.uuid,
+      [BLOB_KEY_FIELD]: blob.key,
       sha256: blob.sha256,
       size: blob.size,
       ...(blob.contentType ? { contentType: blob.contentType } : {}),
     });
   }
 
-  /** The `_storage` document of `storageId`, or null (also for an id of another table). */
-  entry(transaction: Transaction, storageId: unknown): StorageEntry | null {
-    if (typeof storageId !== "string" || transaction.tableOfId(storageId) !== STORAGE_TABLE) return null;
-    const json = transaction.get(storageId);
-    return json === null ? null : (JSON.parse(json) as StorageEntry);
-  }
-
-  urlOf(entry: StorageEntry): string {
-    return `${this.deploymentUrl}/api/storage/${entry.blobKey}`;
-  }
-
-  metadataOf(entry: StorageEntry): FileMetadata {
-    return { storageId: entry._id, sha256: entry.sha256, size: entry.size, contentType: entry.contentType ?? null };
-  }
-
-  /** Deletes the document; the bytes go once that commits (`removeBlobsOf`). */
-  delete(transaction: Transaction, storageId: unknown): void {
-    const entry = this.entry(transaction, storageId);
-    if (entry === null) throw new Error(`Storage ID "${String(storageId)}" not found`);
-    transaction.delete(entry._id);
-  }
-
   /** After a commit: removes the bytes of the `_storage` documents it deleted. */
-  removeBlobsOf(writes: readonly { table: string; before: string | null; after: string | null }[]): void {
+  removeBlobsOf(writes: readonly DocumentWrite[]): void {
     for (const write of writes) {
       if (write.table !== STORAGE_TABLE || write.after !== null || write.before === null) continue;
       this.blobs.remove((JSON.parse(write.before) as StorageEntry).blobKey);
     }
   }
 
+  /**
+   * The `_storage` document `storageId` names, or null. Like Convex, this takes an
+   * `Id<"_storage">` or a file URL's UUID, and refuses ids of other tables and other strings.
+   */
+  private entry(transaction: Transaction, storageId: unknown, operation: string): StorageEntry | null {
+    if (typeof storageId !== "string") {
+      throw new Error(`Invalid argument \`storageId\` for \`storage.${operation}\`: expected a string, got ${JSON.stringify(storageId) ?? "undefined"}`);
+    }
+    if (decodeDocumentId(storageId) !== null) {
+      if (transaction.tableOfId(storageId) !== STORAGE_TABLE) {
+        throw new Error("Invalid storage ID. Storage ID cannot be an ID on any table other than '_storage'.");
+      }
+      const json = transaction.get(storageId);
+      return json === null ? null : (JSON.parse(json) as StorageEntry);
+    }
+    const key = storageId.toLowerCase();
+    if (!BlobStore.isKey(key)) {
+      throw new Error(
+        `Invalid argument \`storageId\` for \`storage.${operation}\`: Invalid storage ID: "${storageId}". Storage ID should be an Id of '_storage' table, or a UUID string.`,
+      );
+    }
+    const stream = transaction.openStream({
+      source: { type: "IndexRange", indexName: `${STORAGE_TABLE}.${BY_BLOB_KEY_INDEX}`, range: [{ type: "Eq", fieldPath: BLOB_KEY_FIELD, value: key }], order: "asc" },
+      operators: [],
+    });
+    const row = stream.next();
+    transaction.recordStreamRead(stream);
+    return row === null ? null : (JSON.parse(row.json) as StorageEntry);
+  }
+
   private sign(value: string): string {
     return createHmac("sha256", this.tokenKey).update(value).digest("base64url");
+  }
+
+  private verify(value: string, signature: string): boolean {
+    const expected = Buffer.from(this.sign(value));
+    const given = Buffer.from(signature);
+    return given.length === expected.length && timingSafeEqual(given, expected);
   }
 }

@@ -10,6 +10,7 @@ import { randomFillSync, randomUUID } from "node:crypto";
 import { jsonToConvex, type JSONValue, type Value } from "convex/values";
 import type { Savepoint, Storage } from "../storage/index.js";
 import { decodeDocumentId } from "../storage/ids.js";
+import { isSha256Base64 } from "../storage/blobs.js";
 import { Transaction, type DocumentWrite, type ReadRange } from "../transactions/transaction.js";
 import { checkValueNesting } from "./documentValues.js";
 import { ArgumentValidationError, FunctionError, FunctionNotFoundError, ReturnsValidationError } from "./errors.js";
@@ -610,7 +611,7 @@ export class FunctionRunner {
         if (op === "1.0/getUserIdentity") return JSON.stringify(call.caller.identity);
         if (op === "1.0/createFunctionHandle") return JSON.stringify(this.createFunctionHandle(parsed));
         if (op === "1.0/runUdf") return this.nestedCall(call, parsed);
-        if (op.startsWith("1.0/storage")) return JSON.stringify(this.storageSyscall(op, parsed, call.transaction));
+        if (op.startsWith("1.0/storage")) return JSON.stringify(this.fileStorage().syscall(op, parsed, call.transaction));
         if (op === "1.0/schedule" || op === "1.0/cancel_job") {
           if (!call.transaction.writable) throw new Error("The scheduler is not available in queries");
           if (op === "1.0/cancel_job") return JSON.stringify((cancelJob(call.transaction, parsed.id), null));
@@ -625,49 +626,22 @@ export class FunctionRunner {
     };
   }
 
-  /** The `ctx.storage` syscalls that read or write the `_storage` table in `transaction`. */
-  private storageSyscall(op: string, args: Record<string, unknown>, transaction: Transaction): JSONValue {
+  /** Stores a file (an upload, or `ctx.storage.store` in an action): the bytes, then their `_storage` document; returns its id. */
+  async storeFile(bytes: AsyncIterable<Uint8Array> | Uint8Array, contentType: string | null, expectedSha256?: string): Promise<string> {
     const files = this.fileStorage();
-    switch (op) {
-      case "1.0/storageGenerateUploadUrl":
-        return files.uploadUrl();
-      case "1.0/storageGetUrl": {
-        const entry = files.entry(transaction, args.storageId);
-        return entry === null ? null : files.urlOf(entry);
-      }
-      case "1.0/storageGetMetadata": {
-        const entry = files.entry(transaction, args.storageId);
-        return entry === null ? null : { ...files.metadataOf(entry) };
-      }
-      case "1.0/storageDelete":
-        if (!transaction.writable) throw new Error("Files can only be deleted in mutations and actions");
-        files.delete(transaction, args.storageId);
-        return null;
-      default:
-        throw new Error(`Unsupported syscall ${op}`);
+    const blob = await files.blobs.write(bytes, { maxBytes: files.maxFileBytes, contentType, expectedSha256 });
+    // Should the document not commit, the next start removes the bytes (FileStorage.open).
+    return this.systemWrite((transaction) => files.insert(transaction, blob));
+  }
+
+  /** `ctx.storage.store(blob, { sha256 })` in an action. */
+  private async storeBlob({ blob, options }: { blob: unknown; options?: { sha256?: string } }): Promise<string> {
+    if (!(blob instanceof Blob)) {
+      throw new Error("store() expects a Blob. If you are trying to store a Request, `await request.blob()` will give you the correct input.");
     }
-  }
-
-  /** `ctx.storage.store(blob)` in an action: the bytes, then their `_storage` document. */
-  private async storeBlob(blob: Blob): Promise<string> {
-    const files = this.fileStorage();
-    const stored = await files.blobs.write(new Uint8Array(await blob.arrayBuffer()), { maxBytes: MAX_FILE_BYTES, contentType: blob.type || null });
-    return this.systemWrite((transaction) => files.insert(transaction, stored));
-  }
-
-  /** `ctx.storage.get(id)` in an action: the file as a Blob, or null. */
-  private readBlob(storageId: unknown): Blob | null {
-    const files = this.fileStorage();
-    const entry = files.entry(new Transaction(this.options.storage, false), storageId);
-    const bytes = entry === null ? null : files.blobs.read(entry.blobKey);
-    return entry === null || bytes === null ? null : new Blob([new Uint8Array(bytes)], { type: entry.contentType ?? "" });
-  }
-
-  /** Stores an upload (`POST /api/storage/upload`): the bytes, then their `_storage` document; returns its id. */
-  async storeUpload(body: AsyncIterable<Uint8Array>, contentType: string | null): Promise<string> {
-    const files = this.fileStorage();
-    const stored = await files.blobs.write(body, { maxBytes: MAX_FILE_BYTES, contentType });
-    return this.systemWrite((transaction) => files.insert(transaction, stored));
+    const sha256 = options?.sha256;
+    if (sha256 !== undefined && !isSha256Base64(sha256)) throw new Error(`InvalidDigestHeader: the sha256 option must be a base64 SHA-256 digest, got ${JSON.stringify(sha256)}`);
+    return await this.storeFile(new Uint8Array(await blob.arrayBuffer()), blob.type || null, sha256);
   }
 
   fileStorage(): FileStorage {
@@ -721,8 +695,8 @@ export class FunctionRunner {
     return {
       ...base,
       jsSyscall: (op, args) => {
-        if (op === "storage/storeBlob") return this.storeBlob((args as { blob: Blob }).blob);
-        if (op === "storage/getBlob") return this.readBlob((args as { storageId: unknown }).storageId);
+        if (op === "storage/storeBlob") return this.storeBlob(args as { blob: unknown });
+        if (op === "storage/getBlob") return this.fileStorage().readBlob(new Transaction(this.options.storage, false), (args as { storageId: unknown }).storageId);
         return base.jsSyscall(op, args);
       },
       asyncSyscall: async (op, args) => {
@@ -742,9 +716,9 @@ export class FunctionRunner {
           case "1.0/storageGenerateUploadUrl":
           case "1.0/storageGetUrl":
           case "1.0/storageGetMetadata":
-            return JSON.stringify(this.storageSyscall(op, JSON.parse(args), new Transaction(this.options.storage, false)));
+            return JSON.stringify(this.fileStorage().syscall(op, JSON.parse(args), new Transaction(this.options.storage, false)));
           case "1.0/storageDelete":
-            return JSON.stringify(this.systemWrite((transaction) => this.storageSyscall(op, JSON.parse(args), transaction)));
+            return JSON.stringify(this.systemWrite((transaction) => this.fileStorage().syscall(op, JSON.parse(args), transaction)));
           case "1.0/actions/cancel_job": {
             const { id } = JSON.parse(args) as { id: string };
             this.systemWrite((transaction) => cancelJob(transaction, id));
@@ -848,9 +822,6 @@ function exportedFunction(load: Load, modulePath: string, exportName: string): C
   if (fn === undefined) throw new FunctionNotFoundError(`${modulePath.slice(0, -3)}:${exportName}`);
   return fn;
 }
-
-/** Largest file `ctx.storage.store` and upload URLs accept. */
-export const MAX_FILE_BYTES = 256 * 1024 * 1024;
 
 /** Seeds are drawn from a pool refilled 256 at a time: one `randomBytes` call per seed cost more than a point read. */
 const seedPool = Buffer.alloc(16 * 256);
