@@ -16,6 +16,7 @@ import type { Caller, FunctionResult, FunctionRunner, QueryRequest, QueryResult 
 import type { IndexInfo, Storage } from "../../storage/index.js";
 import type { DocumentWrite } from "../../transactions/transaction.js";
 import { ReadSetIndex } from "../../transactions/readSets.js";
+import { QueryCache } from "../../runtime/queryCache.js";
 import { SyncSession, type MutationWrites, type SessionHost, type SessionLimits, type Subscription } from "./session.js";
 import type { ServerMessage } from "./protocol.js";
 
@@ -61,9 +62,9 @@ export interface SyncServer {
 /** `/api/<client version>/sync`, any version string. */
 export const SYNC_PATH = /^\/api\/[^/]+\/sync\/?$/;
 
-/** Subscriptions with equal keys get the same result from one run. */
+/** Subscriptions with equal keys get the same result from one run: the query cache's key, since a run's result depends on the same things. */
 function sharedRunKey({ path, args, caller, journal }: QueryRequest): string {
-  return JSON.stringify([path, args, caller.identity, caller.admin, journal]);
+  return QueryCache.key(path, args, caller.identity, caller.admin, journal);
 }
 
 const DEFAULT_LIMITS: SessionLimits = {
