@@ -33,7 +33,7 @@ describe("the layer rule", () => {
     expect(folders.filter((folder) => !layers.includes(folder))).toEqual([]);
   });
 
-  it("imports only from the same layer or one below", () => {
+  it("imports only from its own layer or the layers below it", () => {
     const violations: string[] = [];
     for (const file of modulesOf(source)) {
       const from = layerOf(file);
