@@ -4,6 +4,7 @@
  */
 import type { Value } from "convex/values";
 import { types } from "node:util";
+import { quoteValue } from "../storage/valueText.js";
 
 export type FieldSpec = { fieldType: ValidatorJson; optional: boolean };
 export type ValidatorJson =
@@ -35,7 +36,7 @@ export function validateValue(
 function check(value: Value | undefined, validator: ValidatorJson, path: string, idTable: IdTableResolver): ValidationFailure | null {
   const mismatch = (): ValidationFailure => ({
     path,
-    message: `Value does not match validator.\nPath: ${path || "."}\nValue: ${formatValue(value)}\nValidator: ${formatValidator(validator)}`,
+    message: `Value does not match validator.\nPath: ${path || "."}\nValue: ${quoteValue(value)}\nValidator: ${formatValidator(validator)}`,
   });
   switch (validator.type) {
     case "any":
@@ -87,7 +88,7 @@ function check(value: Value | undefined, validator: ValidatorJson, path: string,
             path: `${path}.${field}`,
             message:
               `Object is missing the required field \`${field}\`. Consider wrapping the field validator in \`v.optional(...)\` if this is expected.\n\n` +
-              `Object: ${formatValue(value)}\nValidator: ${formatValidator(validator)}`,
+              `Object: ${quoteValue(value)}\nValidator: ${formatValidator(validator)}`,
           };
         }
         const failure = check(fieldValue, spec.fieldType, `${path}.${field}`, idTable);
@@ -99,7 +100,7 @@ function check(value: Value | undefined, validator: ValidatorJson, path: string,
             path: `${path}.${field}`,
             message:
               `Object contains extra field \`${field}\` that is not in the validator.\n\n` +
-              `Object: ${formatValue(value)}\nValidator: ${formatValidator(validator)}`,
+              `Object: ${quoteValue(value)}\nValidator: ${formatValidator(validator)}`,
           };
         }
       }
@@ -125,20 +126,6 @@ function literalMatches(value: Value | undefined, literal: unknown): boolean {
 
 function decodeInt64(base64: string): bigint {
   return Buffer.from(base64, "base64").readBigInt64LE(0);
-}
-
-/** A compact, JS-like rendering of a value for error messages. */
-export function formatValue(value: Value | undefined): string {
-  if (value === undefined) return "undefined";
-  if (value === null) return "null";
-  if (typeof value === "bigint") return `${value}n`;
-  if (typeof value === "number") return Number.isInteger(value) ? `${value}.0` : String(value);
-  if (typeof value === "string") return JSON.stringify(value);
-  if (typeof value === "boolean") return String(value);
-  if (types.isArrayBuffer(value)) return `ArrayBuffer(${(value as ArrayBuffer).byteLength} bytes)`;
-  if (Array.isArray(value)) return `[${value.map((item) => formatValue(item)).join(", ")}]`;
-  const entries = Object.entries(value as Record<string, Value>).map(([key, item]) => `${key}: ${formatValue(item)}`);
-  return `{${entries.join(", ")}}`;
 }
 
 /** Renders a validator the way it is written in code: `v.object({ a: v.string() })`. */
