@@ -53,3 +53,41 @@ describe("FunctionLog", () => {
     expect(entries[0].logLines[0].messages[0]).toBe("'call 1501'");
   });
 });
+
+describe("FunctionLog within Convex's log limits", () => {
+  test("cuts a long line at 32768 bytes of message and streams it marked as truncated", async () => {
+    const log = new FunctionLog();
+    const seen: FunctionLogEntry[] = [];
+    log.subscribe((entry) => seen.push(entry));
+    log.record(execution(1, { logLines: [`[WARN] ${"é".repeat(20_000)}`] }));
+    // 16384 two-byte characters fill 32768 bytes exactly.
+    expect(seen[0].logLines).toEqual([`[WARN] ${"é".repeat(16_384)} (truncated due to length)`]);
+    const { entries } = await log.after(0, 0);
+    expect(entries[0].logLines).toEqual([{ messages: ["é".repeat(16_384)], level: "WARN", timestamp: 1_700_000_000_001, isTruncated: true }]);
+  });
+
+  test("keeps 255 lines of an execution and ends with Convex's overflow line", async () => {
+    const log = new FunctionLog();
+    log.record(execution(1, { logLines: Array.from({ length: 1000 }, (_, i) => `[LOG] ${i}`) }));
+    const lines = (await log.after(0, 0)).entries[0].logLines;
+    expect(lines).toHaveLength(256);
+    expect(lines[254].messages).toEqual(["254"]);
+    expect(lines[255]).toMatchObject({ level: "ERROR", messages: ["Log overflow (maximum 256). Remaining log lines omitted."] });
+  });
+
+  test("cuts an error message at 64 KiB", async () => {
+    const log = new FunctionLog();
+    log.record(execution(1, { error: `Uncaught Error: ${"z".repeat(1_000_000)}` }));
+    const { entries } = await log.after(0, 0);
+    expect(entries[0].error).toHaveLength(65_536);
+  });
+
+  test("leaves executions within the limits as they are", async () => {
+    const log = new FunctionLog();
+    const lines = Array.from({ length: 255 }, () => `[LOG] '${"a".repeat(32_766)}'`);
+    const seen: FunctionLogEntry[] = [];
+    log.subscribe((entry) => seen.push(entry));
+    log.record(execution(1, { logLines: lines, error: "e".repeat(65_536) }));
+    expect(seen[0]).toEqual(execution(1, { logLines: lines, error: "e".repeat(65_536) }));
+  });
+});

@@ -1,8 +1,9 @@
 /**
  * The deployment's function log: a bounded in-memory ring of completed executions, long-polled by
  * `npx convex logs` / `npx convex dev` through `/api/stream_function_logs`, and echoed by the dev
- * command.
+ * command. Executions are recorded within Convex's log limits, so every reader sees bounded lines.
  */
+import { TRUNCATED_LINE_SUFFIX, boundErrorMessage, boundLogLines } from "../runtime/logs.js";
 import type { FunctionLogEntry } from "../runtime/runner.js";
 
 const CAPACITY = 1000;
@@ -28,7 +29,8 @@ export class FunctionLog {
   private waiters = new Set<() => void>();
   private listeners = new Set<(entry: FunctionLogEntry) => void>();
 
-  record(entry: FunctionLogEntry): void {
+  record(execution: FunctionLogEntry): void {
+    const entry = withinLogLimits(execution);
     for (const listener of this.listeners) listener(entry);
     this.entries.push({ cursor: this.nextCursor++, entry });
     if (this.entries.length > 2 * CAPACITY) this.entries = this.entries.slice(-CAPACITY);
@@ -69,6 +71,12 @@ export class FunctionLog {
   }
 }
 
+function withinLogLimits(entry: FunctionLogEntry): FunctionLogEntry {
+  const bounded = { ...entry, logLines: boundLogLines(entry.logLines) };
+  if (entry.error !== undefined) bounded.error = boundErrorMessage(entry.error);
+  return bounded;
+}
+
 /** An execution as `/api/stream_function_logs` answers it. */
 function streamed(entry: FunctionLogEntry): StreamedLogEntry {
   return {
@@ -86,8 +94,10 @@ function streamed(entry: FunctionLogEntry): StreamedLogEntry {
   };
 }
 
-/** `[LOG] 'hello'` → the structured form the CLI prints. */
+/** `[LOG] 'hello'` → the structured form the CLI prints (it appends the truncation marker itself). */
 function structuredLogLine(line: string, timestamp: number) {
   const match = /^\[([A-Z]+)\] ([\s\S]*)$/.exec(line);
-  return { messages: [match ? match[2] : line], level: match ? match[1] : "LOG", timestamp, isTruncated: false };
+  const message = match ? match[2] : line;
+  const isTruncated = message.endsWith(TRUNCATED_LINE_SUFFIX);
+  return { messages: [isTruncated ? message.slice(0, -TRUNCATED_LINE_SUFFIX.length) : message], level: match ? match[1] : "LOG", timestamp, isTruncated };
 }

@@ -11,6 +11,8 @@ import { createRequire } from "node:module";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { startBackend, loadOrCreateAdminKey, readAdminKey, type Backend } from "../api/backend.js";
+import { printLogs } from "./printLogs.js";
+import { terminalText } from "./terminalText.js";
 
 const USAGE = `Usage: convex-local <command> [options]
 
@@ -171,12 +173,13 @@ async function run(args: string[], options: Options): Promise<number> {
     body: JSON.stringify({ path: functionPath, args: parsed, format: "json" }),
   });
   const body = (await response.json()) as { status?: string; value?: unknown; errorMessage?: string; logLines?: string[]; message?: string };
-  for (const line of body.logLines ?? []) console.error(line);
+  for (const line of body.logLines ?? []) console.error(terminalText(line));
   if (body.status === "success") {
-    console.log(JSON.stringify(body.value, null, 2));
+    // JSON escapes C0 controls but not DEL and C1.
+    console.log(terminalText(JSON.stringify(body.value, null, 2)));
     return 0;
   }
-  console.error(body.errorMessage ?? body.message ?? JSON.stringify(body));
+  console.error(terminalText(body.errorMessage ?? body.message ?? JSON.stringify(body)));
   return 1;
 }
 
@@ -255,16 +258,6 @@ export function parseEnvFile(text: string): Record<string, string> {
     if (match) result[match[1]] = match[2].replace(/^(['"])(.*)\1$/, "$2");
   }
   return result;
-}
-
-function printLogs(backend: Backend): void {
-  backend.log.subscribe((entry) => {
-    // A cached query's code did not run: its lines were printed when it did.
-    if (entry.cached) return;
-    const kind = entry.udfType === "HttpAction" ? "H" : entry.udfType[0];
-    for (const line of entry.logLines) console.log(`${new Date(entry.timestamp).toLocaleTimeString()} [${kind}] ${entry.path} ${line}`);
-    if (entry.error !== undefined) console.log(`${new Date(entry.timestamp).toLocaleTimeString()} [${kind}] ${entry.path} failed: ${entry.error}`);
-  });
 }
 
 function untilSignal(): Promise<void> {

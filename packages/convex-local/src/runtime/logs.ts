@@ -1,7 +1,51 @@
-/** Formats `console.*` arguments into Convex log lines such as `[LOG] 'hello' { a: 1 }`. */
+/**
+ * Convex's log lines: `console.*` arguments formatted as `[LOG] 'hello' { a: 1 }`, within Convex's
+ * limits, so a function that logs (or fails with) a huge value cannot flood the log or the terminal.
+ * The numbers and texts are Convex's own: convex-backend `crates/common/src/log_lines.rs`
+ * (MAX_LOG_LINE_LENGTH, TRUNCATED_LINE_SUFFIX), `crates/isolate/src/environment/udf/mod.rs`
+ * (MAX_LOG_LINES and the overflow line) and `crates/common/src/errors.rs` (MAX_ERROR_MESSAGE_LENGTH).
+ */
 import { inspect } from "node:util";
+
+/** A line's messages are cut at this many UTF-8 bytes, then marked with {@link TRUNCATED_LINE_SUFFIX}. */
+export const MAX_LOG_LINE_BYTES = 32_768;
+export const TRUNCATED_LINE_SUFFIX = " (truncated due to length)";
+/** Lines an execution keeps, the last being {@link LOG_OVERFLOW_LINE} when it logged more. */
+export const MAX_LOG_LINES = 256;
+export const LOG_OVERFLOW_LINE = `[ERROR] Log overflow (maximum ${MAX_LOG_LINES}). Remaining log lines omitted.`;
+/** Error messages from user code are cut (without a marker) at 64 KiB. */
+export const MAX_ERROR_MESSAGE_BYTES = 1 << 16;
 
 export function formatLogLine(level: string, args: unknown[]): string {
   const parts = args.map((arg) => (typeof arg === "string" ? `'${arg}'` : inspect(arg, { depth: 4, breakLength: Infinity })));
-  return `[${level}] ${parts.join(" ")}`;
+  return boundLogLine(`[${level}] ${parts.join(" ")}`);
+}
+
+/** An execution's log lines within Convex's limits on their number and length. */
+export function boundLogLines(lines: string[]): string[] {
+  const kept = lines.length < MAX_LOG_LINES ? lines : [...lines.slice(0, MAX_LOG_LINES - 1), LOG_OVERFLOW_LINE];
+  return kept.map(boundLogLine);
+}
+
+/** A `[LEVEL] message` line whose message is at most {@link MAX_LOG_LINE_BYTES}, marked when cut. */
+export function boundLogLine(line: string): string {
+  const level = /^\[[A-Z]+\] /.exec(line)?.[0] ?? "";
+  const message = line.slice(level.length);
+  const kept = truncateUtf8(message, MAX_LOG_LINE_BYTES);
+  // Cutting a cut line again yields the same line: the first MAX_LOG_LINE_BYTES bytes are unchanged.
+  return kept === message ? line : `${level}${kept}${TRUNCATED_LINE_SUFFIX}`;
+}
+
+export function boundErrorMessage(message: string): string {
+  return truncateUtf8(message, MAX_ERROR_MESSAGE_BYTES);
+}
+
+/** The longest prefix of `text` that is at most `maxBytes` in UTF-8, cut at a character boundary. */
+function truncateUtf8(text: string, maxBytes: number): string {
+  if (text.length <= maxBytes / 3 || Buffer.byteLength(text) <= maxBytes) return text;
+  // Every UTF-16 unit takes at least one byte, so this prefix holds at least maxBytes bytes.
+  const bytes = Buffer.from(text.slice(0, maxBytes));
+  let end = maxBytes;
+  while (end > 0 && (bytes[end] & 0xc0) === 0x80) end--;
+  return bytes.subarray(0, end).toString();
 }
