@@ -5,7 +5,7 @@
  * one JSON object.
  */
 import { execFile } from "node:child_process";
-import { cpSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
@@ -83,14 +83,15 @@ let sitePort = 0;
 /** Starts `convex-local start` (on the ports of the first start when restarting). */
 const startConvexLocal = () =>
   startChild(process.execPath, [convexLocalBin, "start", "--port", String(port), "--site-port", String(sitePort), "--data", dataDir], {
-    readyPattern: /ready: deployment (\S+), HTTP actions (\S+)\nadmin key: (\S+)\n/,
+    readyPattern: /ready: deployment (\S+), HTTP actions (\S+)\n/,
     cwd: appDir,
   });
 
 progress("starting convex-local");
 let convexLocal = await startConvexLocal();
 const backendUrl = convexLocal.match[1];
-const adminKey = convexLocal.match[3];
+// `start` prints where the admin key is, not the key.
+const adminKey = readFileSync(path.join(dataDir, "admin_key"), "utf8").trim();
 port = Number(new URL(backendUrl).port);
 sitePort = Number(new URL(convexLocal.match[2]).port);
 const startupMs = convexLocal.readyMs;

@@ -27,7 +27,7 @@
  */
 import { spawn, spawnSync } from "node:child_process";
 import { createPublicKey, randomBytes } from "node:crypto";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -76,8 +76,12 @@ function readEnvFile() {
   return result;
 }
 
-/** Sets single-line variables, keeping every other line of the file. */
+/**
+ * Sets single-line variables, keeping every other line of the file. The file holds secrets (the admin
+ * key, AUTH_SECRET): owner-only, an existing one made so before it is written.
+ */
 function setEnvFileVariables(variables) {
+  if (existsSync(envFile)) chmodSync(envFile, 0o600);
   const lines = existsSync(envFile) ? readFileSync(envFile, "utf8").split("\n") : [];
   const remaining = new Map(Object.entries(variables));
   const updated = lines.map((line) => {

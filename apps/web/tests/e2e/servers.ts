@@ -184,7 +184,8 @@ export async function startServers(): Promise<RunningServers> {
       "convex-local start",
       60_000,
     );
-    const adminKey = await waitForLine(backendChild, (line) => /^admin key: (\S+)/.exec(line)?.[1], "convex-local admin key", 10_000);
+    // `start` prints where the admin key is, not the key.
+    const adminKey = readFileSync(path.join(runDir, "data", "admin_key"), "utf8").trim();
     const backend = { url: url!, siteUrl: siteUrl!, adminKey };
 
     // 2. Secrets, set on the deployment before the push evaluates auth.config.ts.

@@ -15,7 +15,7 @@ import path from "node:path";
 import { Readable } from "node:stream";
 import type { AddressInfo } from "node:net";
 import type { JSONValue } from "convex/values";
-import { Storage } from "../storage/index.js";
+import { Storage, ownerOnlyDirectory, ownerOnlyFile } from "../storage/index.js";
 import { BlobStore } from "../storage/blobs.js";
 import { FileStorage } from "../runtime/fileStorage.js";
 import type { DocumentWrite } from "../transactions/transaction.js";
@@ -65,20 +65,29 @@ export interface Backend {
 
 export class AdminKeyError extends Error {}
 
-/** The admin key stored under dataDir by an earlier start, if any. */
-export function readAdminKey(dataDir: string): string | undefined {
-  const file = path.join(dataDir, "admin_key");
-  return existsSync(file) ? readFileSync(file, "utf8").trim() : undefined;
+/** Where the admin key generated for dataDir is stored. */
+export function adminKeyFile(dataDir: string): string {
+  return path.join(dataDir, "admin_key");
 }
 
-/** Reads the admin key stored under dataDir, creating one on first start. */
+/** The admin key stored under dataDir by an earlier start, if any. */
+export function readAdminKey(dataDir: string): string | undefined {
+  const file = adminKeyFile(dataDir);
+  return (existsSync(file) && readFileSync(file, "utf8").trim()) || undefined;
+}
+
+/**
+ * Reads the admin key stored under dataDir, creating one on first start. The directory and the file
+ * are made owner-only first, so the key is never readable by others, not even for a moment.
+ */
 export function loadOrCreateAdminKey(dataDir: string): string {
-  const existing = readAdminKey(dataDir);
-  if (existing !== undefined) return existing;
-  const file = path.join(dataDir, "admin_key");
+  ownerOnlyDirectory(dataDir);
+  const file = adminKeyFile(dataDir);
+  ownerOnlyFile(file);
+  const existing = readFileSync(file, "utf8").trim();
+  if (existing !== "") return existing;
   const key = `convex-local|${randomBytes(32).toString("hex")}`;
-  mkdirSync(dataDir, { recursive: true });
-  writeFileSync(file, `${key}\n`, { mode: 0o600 });
+  writeFileSync(file, `${key}\n`);
   return key;
 }
 

@@ -2,6 +2,7 @@
  * `convex-local`: start the embedded backend, or drive the official `convex` CLI against it.
  *
  *   convex-local start [--port 3210] [--site-port 3211] [--data DIR] [--admin-key KEY]
+ *   convex-local admin-key [--data DIR]
  *   convex-local dev [--dir convex] [--port ...] [--data ...] [--once]
  *   convex-local deploy | env set|get|list|remove NAME [VALUE] | run FUNCTION [ARGS_JSON]
  */
@@ -10,7 +11,8 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
 import { parseArgs } from "node:util";
-import { startBackend, loadOrCreateAdminKey, readAdminKey, type Backend } from "../api/backend.js";
+import { adminKeyFile, startBackend, loadOrCreateAdminKey, readAdminKey, type Backend } from "../api/backend.js";
+import { ownerOnlyDirectory, ownerOnlyFile } from "../storage/index.js";
 import { printLogs } from "./printLogs.js";
 import { terminalText } from "./terminalText.js";
 
@@ -18,6 +20,7 @@ const USAGE = `Usage: convex-local <command> [options]
 
 Commands:
   start                         Serve the deployment API and HTTP actions
+  admin-key                     Print the admin key stored in the state directory
   dev                           Start (if needed), push convex/, watch, keep _generated and .env.local current
   deploy                        Push the app's functions once (npx convex deploy)
   env set|get|list|remove ...   Manage deployment environment variables
@@ -78,6 +81,8 @@ export async function main(argv: string[]): Promise<number> {
   switch (command) {
     case "start":
       return await start(options);
+    case "admin-key":
+      return printAdminKey(options);
     case "dev":
       return await dev(options);
     case "deploy":
@@ -98,12 +103,29 @@ function parsePort(text: string, flag: string): number {
 }
 
 async function start(options: Options): Promise<number> {
-  const backend = await startBackend({ dataDir: options.data, port: options.port, sitePort: options.sitePort, adminKey: options.adminKey, appDirectory: process.cwd() });
+  const backend = await startOwnerOnly(options);
   printLogs(backend);
+  // Never the key itself: this output ends up in CI logs and terminal scrollback.
+  if (options.adminKey === undefined) {
+    console.log(`convex-local: the admin key is in ${adminKeyFile(options.data)} (print it with: convex-local admin-key --data ${options.data})`);
+  }
   console.log(`convex-local ready: deployment ${backend.url}, HTTP actions ${backend.siteUrl}`);
-  console.log(`admin key: ${backend.adminKey}`);
   await untilSignal();
   await backend.close();
+  return 0;
+}
+
+/** Starts the backend with its state directory owner-only: it holds the admin key and the environment variables. */
+function startOwnerOnly(options: Options): Promise<Backend> {
+  ownerOnlyDirectory(options.data);
+  return startBackend({ dataDir: options.data, port: options.port, sitePort: options.sitePort, adminKey: options.adminKey, appDirectory: process.cwd() });
+}
+
+/** Prints the stored admin key: only here, where the user asks for it. */
+function printAdminKey(options: Options): number {
+  const adminKey = readAdminKey(options.data);
+  if (adminKey === undefined) throw new UsageError(`${options.data} holds no admin key: \`convex-local start --data ${options.data}\` generates one.`);
+  console.log(adminKey);
   return 0;
 }
 
@@ -120,7 +142,7 @@ async function dev(options: Options): Promise<number> {
     deployment = { url: existing, siteUrl: `http://127.0.0.1:${options.sitePort}`, adminKey };
     console.log(`convex-local: using the backend already running at ${existing}`);
   } else {
-    backend = await startBackend({ dataDir: options.data, port: options.port, sitePort: options.sitePort, adminKey: options.adminKey, appDirectory: process.cwd() });
+    backend = await startOwnerOnly(options);
     printLogs(backend);
     deployment = backend;
   }
@@ -235,9 +257,13 @@ function useFunctionsDirectory(dir: string): void {
   console.log(`convex-local: wrote "functions": "${wanted}" to convex.json`);
 }
 
-/** Sets the given variables in an env file, keeping every other line as it was. */
+/**
+ * Sets the given variables in an env file, keeping every other line as it was. The file is made
+ * owner-only before it is written: it holds the admin key.
+ */
 export function writeEnvLocal(file: string, variables: Record<string, string>): void {
-  const lines = existsSync(file) ? readFileSync(file, "utf8").split("\n") : [];
+  ownerOnlyFile(file);
+  const lines = readFileSync(file, "utf8").split("\n");
   const remaining = new Map(Object.entries(variables));
   const updated = lines.map((line) => {
     const name = /^\s*([A-Za-z_][A-Za-z0-9_]*)\s*=/.exec(line)?.[1];

@@ -29,3 +29,4 @@ export {
   type ScanRow,
 } from "./store.js";
 export { SCHEMA_VERSION } from "./schema.js";
+export { ownerOnlyDirectory, ownerOnlyFile } from "./ownerOnly.js";

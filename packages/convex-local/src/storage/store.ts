@@ -14,6 +14,7 @@ import { documentJson, indexKeyOf, parseDocument, type JsonObject } from "./docu
 import { decodeDocumentId, encodeDocumentId, newInternalId } from "./ids.js";
 import type { KeyRange } from "./keys.js";
 import { migrate } from "./schema.js";
+import { ownerOnlyDatabase } from "./ownerOnly.js";
 
 /** Name of the index every table has on `_id`. */
 export const BY_ID_INDEX = "by_id";
@@ -154,9 +155,10 @@ export class Storage {
   /**
    * Opens (creating if needed) the store at `path` (`":memory:"` for a
    * throwaway store), in WAL mode with `synchronous = FULL`, and creates or
-   * migrates its schema.
+   * migrates its schema. The files are owner-only: they hold secrets.
    */
   static open(path: string): Storage {
+    if (path !== ":memory:") ownerOnlyDatabase(path);
     const db = new Database(path);
     try {
       db.pragma("journal_mode = WAL");
