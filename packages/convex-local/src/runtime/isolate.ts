@@ -3,11 +3,17 @@
  * into it. Queries and mutations run in an isolate whose microtasks drain inside `runInContext`,
  * so a whole async function completes synchronously, bounded by the vm timeout (an infinite loop
  * is stopped like on Convex). Actions run in isolates with an ordinary event loop.
+ *
+ * An isolate also owns what its code leaves behind: an unhandled rejection or an exception from a
+ * callback made in its realm fails its running action (see crashAttribution.ts), and its timers
+ * end with the action.
  */
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { types } from "node:util";
 import vm from "node:vm";
+import { ActionTimers } from "./actionTimers.js";
+import { attributeCrashes, thrownValue, type CrashKind } from "./crashAttribution.js";
 import { CompiledModule, resolveModulePath } from "./modules.js";
 
 const preludeSource = readFileSync(new URL("./prelude.js", import.meta.url), "utf8");
@@ -85,7 +91,17 @@ export interface IsolateOptions {
   nodeRequireFrom?: string;
   /** Host globals beyond the language built-ins: web APIs the user code may use. */
   webGlobals: Record<string, unknown>;
+  /**
+   * A failure of this isolate's code that no running call can take: an unhandled rejection in a
+   * query or mutation (Node reports it only once the run is over), or one after an action ended.
+   */
+  onStrayError?: (error: ThrownError) => void;
+  /** Name a crash by its Node event, as Convex's Node executor does for `"use node"` actions. */
+  nodeCrashNames?: boolean;
 }
+
+/** How the isolate reports a crash; for Node actions Convex names the Node event, or `process.exit`. */
+type CrashSource = CrashKind | "process.exit";
 
 const startScript = new vm.Script("__convexStart()", { filename: "convex:start" });
 const startEachScript = new vm.Script("__convexStartEach()", { filename: "convex:start-each" });
@@ -109,6 +125,14 @@ export class Isolate {
   private batchStartDeadline = 0;
   /** Set once a run was cut short: the context's state is unknown, so its owner should discard it. */
   poisoned = false;
+  /** The action under way (`run`) until its outcome is delivered: a crash in this realm fails it. */
+  private runningAction: { fail(error: ThrownError): void } | undefined;
+  /** Action isolates' timers, dropped when the action ends. */
+  private readonly timers: ActionTimers | undefined;
+  /** The prelude's description of a thrown value (realm-aware: reads name, message, stack, ConvexError data). */
+  private readonly describeError: (error: unknown) => ThrownError;
+  /** Errors already reported, e.g. `process.exit`'s, which fails the call at once and is thrown on. */
+  private readonly reported = new WeakSet<object>();
 
   constructor(
     private readonly modules: ReadonlyMap<string, CompiledModule>,
@@ -161,10 +185,47 @@ export class Isolate {
       },
     };
     const install = new vm.Script(preludeSource, { filename: "convex:prelude" }).runInContext(this.context);
-    install(host);
-    if (options.nodeRequireFrom !== undefined) {
-      Object.assign(this.context, { Buffer, process: { ...process, env: {} }, setImmediate, clearImmediate });
+    this.describeError = install(host).describeError;
+    attributeCrashes(vm.runInContext("Object.prototype", this.context), (error, kind) => this.crashed(error, kind));
+    if (!options.synchronous) {
+      this.timers = new ActionTimers((error) => this.crashed(error, "uncaughtException"));
+      Object.assign(this.context, this.timers.globals({ node: options.nodeRequireFrom !== undefined }));
     }
+    if (options.nodeRequireFrom !== undefined) {
+      Object.assign(this.context, { Buffer, process: this.nodeProcess() });
+    }
+  }
+
+  /** Node's `process` for Node actions, without its environment, and whose `exit` fails the call instead of the backend. */
+  private nodeProcess(): Record<string, unknown> {
+    const exit = (code?: number) => {
+      const error = new Error(`process.exit() called ${code === undefined ? "with no exit code" : `with exit code ${code}`}`);
+      this.crashed(error, "process.exit");
+      throw error; // stops the code that called it; the call has already failed
+    };
+    return { ...process, env: {}, exit, reallyExit: exit, abort: () => exit() };
+  }
+
+  /**
+   * An unhandled rejection or uncaught exception of this realm: fails the running action with it,
+   * as Convex does, or reports it as stray. Never throws (it runs inside Node's process listeners).
+   */
+  private crashed(failure: unknown, source: CrashSource): void {
+    const error = thrownValue(failure);
+    if (typeof error === "object" && error !== null) {
+      if (this.reported.has(error)) return;
+      this.reported.add(error);
+    }
+    let described: ThrownError;
+    try {
+      described = this.describeError(error);
+    } catch {
+      described = { name: "Error", message: "(an error that cannot be described)", stack: "" };
+    }
+    // Convex's Node executor names the event instead of the error ("Uncaught uncaughtException: …").
+    if (this.options.nodeCrashNames) described = { name: source, message: described.message, stack: described.stack };
+    if (this.runningAction !== undefined) this.runningAction.fail(described);
+    else this.options.onStrayError?.(described);
   }
 
   /**
@@ -238,19 +299,33 @@ export class Isolate {
     if (this.options.synchronous) throw new Error("run needs an asynchronous isolate");
     return new Promise<Outcome>((resolve, reject) => {
       const call = this.begin(host, request);
+      let delivered = false;
+      const deliver = (outcome: Outcome | FunctionTimeoutError) => {
+        if (delivered) return;
+        delivered = true;
+        clearTimeout(timer);
+        this.runningAction = undefined;
+        this.timers?.close();
+        if (outcome instanceof FunctionTimeoutError) reject(outcome);
+        else resolve(outcome);
+      };
+      // Cut short (time limit, crash): its code may still be waiting on something, so it loses its syscalls.
+      const cutShort = (outcome: Outcome | FunctionTimeoutError) => {
+        this.calls.delete(call.callId);
+        if (this.current === call) this.current = undefined;
+        this.poisoned = true;
+        deliver(outcome);
+      };
       const timer =
         timeoutMs === undefined
           ? undefined
           : setTimeout(() => {
-              if (!this.calls.delete(call.callId)) return;
-              if (this.current === call) this.current = undefined;
-              this.poisoned = true;
-              reject(new FunctionTimeoutError(timeoutMs));
+              if (this.calls.has(call.callId)) cutShort(new FunctionTimeoutError(timeoutMs));
             }, timeoutMs);
-      call.resolve = (outcome) => {
-        clearTimeout(timer);
-        resolve(outcome);
-      };
+      this.runningAction = { fail: (error) => cutShort({ ok: false, error }) };
+      // Node reports this turn's unhandled rejections after its microtasks: deliver after them, so
+      // one made as the action returned still fails it (Convex checks at every microtask checkpoint).
+      call.resolve = (outcome) => setImmediate(() => deliver(outcome));
       try {
         startScript.runInContext(this.context);
       } catch (error) {

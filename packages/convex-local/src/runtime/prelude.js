@@ -138,4 +138,7 @@
   globalThis.__convexStartEach = function startEach() {
     if (host.next()) start().then(startEach);
   };
+
+  // What the host calls into this realm directly.
+  return { describeError };
 })

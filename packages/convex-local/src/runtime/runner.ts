@@ -340,7 +340,8 @@ export class FunctionRunner {
       const info = this.resolve(path, caller, "Action");
       const validatedArgs = this.checkArgs(info, args);
       const { modulePath, exportName } = parseFunctionPath(info.path);
-      const outcome = await this.runAsync(caller, logLines, (load) => {
+      const node = this.deployment?.modules.get(modulePath)?.environment === "node";
+      const outcome = await this.runAsync(caller, logLines, node, (load) => {
         const fn = exportedFunction(load, modulePath, exportName);
         return fn.invokeAction(randomUUID(), JSON.stringify([validatedArgs]));
       });
@@ -384,7 +385,7 @@ export class FunctionRunner {
     const hasRouter = this.deployment?.modules.has("http.js") ?? false;
     if (!hasRouter) return new Response("No HTTP routes are defined (convex/http.ts)", { status: 404 });
     let routePath = url.pathname;
-    const outcome = await this.runAsync(caller, logLines, async (load) => {
+    const outcome = await this.runAsync(caller, logLines, false, async (load) => {
       const router = load("http.js").default as {
         lookup(path: string, method: string): [{ invokeHttpAction(request: Request): Promise<Response> }, string, string] | null;
       };
@@ -595,9 +596,13 @@ export class FunctionRunner {
 
   private syncIsolate(): Isolate {
     if (this.deployment === undefined) throw new FunctionError("No functions have been pushed to this deployment yet.");
-    this.syncIsolateInstance ??= new Isolate(this.deployment.modules, {
+    const modules = this.deployment.modules;
+    this.syncIsolateInstance ??= new Isolate(modules, {
       synchronous: true,
       webGlobals: webGlobals({ actions: false }),
+      // Node reports an unhandled rejection only after the run, once the call's result is out:
+      // Convex would fail the call, here it can only be reported.
+      onStrayError: (error) => reportStrayError("a query or mutation left a promise rejection unhandled (its result stands)", error, modules),
     });
     return this.syncIsolateInstance;
   }
@@ -678,14 +683,18 @@ export class FunctionRunner {
   /**
    * Runs an action or HTTP action in an isolate of its own. Isolates are not reused: a promise the
    * function left running (not awaited) could otherwise make syscalls while the next caller's
-   * function runs there, under that caller's identity.
+   * function runs there, under that caller's identity. `node`: a `"use node"` action (its crashes
+   * are named as Convex's Node executor names them).
    */
-  private async runAsync(caller: Caller, logLines: string[], invoke: (load: Load) => unknown): Promise<Outcome> {
+  private async runAsync(caller: Caller, logLines: string[], node: boolean, invoke: (load: Load) => unknown): Promise<Outcome> {
     if (this.deployment === undefined) throw new FunctionError("No functions have been pushed to this deployment yet.");
-    const isolate = new Isolate(this.deployment.modules, {
+    const modules = this.deployment.modules;
+    const isolate = new Isolate(modules, {
       synchronous: false,
       webGlobals: webGlobals({ actions: true }),
       nodeRequireFrom: this.nodeRequireFrom(),
+      onStrayError: (error) => reportStrayError("an action failed after it had ended", error, modules),
+      nodeCrashNames: node,
     });
     return await isolate.run(this.actionHost(caller, logLines), { invoke, now: null, seed: null, env: this.environment() }, this.actionTimeoutMs);
   }
@@ -849,6 +858,14 @@ function unwrap(result: FunctionResult): string {
 export function uncaughtMessage(error: ThrownError, modules: ReadonlyMap<string, CompiledModule>): string {
   const name = error.data !== undefined ? "ConvexError" : error.name;
   return [`Uncaught ${name}: ${error.message}`, ...userFrames(error.stack, modules)].join("\n");
+}
+
+const MAX_STRAY_ERROR_CHARS = 2000;
+
+/** A failure of a function's code that no call can take any more: a backend log line, bounded. */
+function reportStrayError(what: string, error: ThrownError, modules: ReadonlyMap<string, CompiledModule>): void {
+  const message = uncaughtMessage(error, modules);
+  console.error(`convex-local: ${what}: ${message.length > MAX_STRAY_ERROR_CHARS ? `${message.slice(0, MAX_STRAY_ERROR_CHARS)}…` : message}`);
 }
 
 function errorResult(error: ThrownError, logLines: string[], modules: ReadonlyMap<string, CompiledModule>): FunctionResult {

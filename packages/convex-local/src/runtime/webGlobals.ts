@@ -1,6 +1,6 @@
 /**
  * The web platform globals Convex's runtime offers user code. Queries and mutations get no network
- * and no timers (they must be deterministic); actions get `fetch` and timers.
+ * and no timers (they must be deterministic); actions get `fetch`, and timers from their isolate.
  */
 import { webcrypto } from "node:crypto";
 
@@ -42,5 +42,6 @@ export function webGlobals({ actions }: { actions: boolean }): Record<string, un
       setInterval: unavailableInQueries("setInterval"),
     };
   }
-  return { ...shared, fetch, setTimeout, clearTimeout, setInterval, clearInterval, queueMicrotask };
+  // Actions' timers are their isolate's own (ActionTimers): a callback that throws fails the action.
+  return { ...shared, fetch };
 }

@@ -37,7 +37,7 @@ function expectError(answer: Answer, firstLine: string): void {
   expect(answer.status).toBe("error");
   const message = (answer as { errorMessage: string }).errorMessage;
   // The API prefixes `[Request ID: …] Server Error`; the function's own error follows.
-  expect(message.split("\n")).toContain(firstLine);
+  expect(message.split("\n"), message).toContain(firstLine);
 }
 
 describe("an app bug fails its own call, never the backend", () => {

@@ -1,0 +1,75 @@
+/**
+ * Keeps an app bug from ending the process. Node reports an unhandled promise rejection and an
+ * exception thrown from a callback (a Node API's callback, an `'error'` event nobody listens to)
+ * only process-wide, and by default exits. So one `unhandledRejection` and one `uncaughtException`
+ * listener attribute each to the isolate whose realm made the promise or the error: every vm
+ * context has its own intrinsics, so a value's prototype chain ends at its realm's
+ * `Object.prototype`. The isolate then fails its running call with it, as Convex does.
+ *
+ * Trade-offs: with these listeners installed Node no longer exits on anything uncaught, ours or an
+ * embedding program's. What no realm owns (a promise Node's own API made, e.g. an unawaited
+ * `fs.promises` call; a bug of the backend itself) is printed as a backend error and the process
+ * goes on. AsyncLocalStorage would attribute those too, but its promise hooks slow every `await` in
+ * the process (on Node 20 about 2x in host code, 30% in isolates), so realms it is.
+ */
+import { types } from "node:util";
+
+export type CrashKind = "uncaughtException" | "unhandledRejection";
+
+/** Receives a failure attributed to a realm; `error` is what was thrown or rejected. */
+export type CrashHandler = (error: unknown, kind: CrashKind) => void;
+
+const handlers = new WeakMap<object, CrashHandler>();
+let listening = false;
+
+/** Sends failures of the realm whose `Object.prototype` is `realmRoot` to `handler` from now on. */
+export function attributeCrashes(realmRoot: object, handler: CrashHandler): void {
+  handlers.set(realmRoot, handler);
+  if (listening) return;
+  listening = true;
+  process.on("unhandledRejection", (reason, promise) => dispatch("unhandledRejection", reason, promise));
+  process.on("uncaughtException", (error) => dispatch("uncaughtException", error, thrownValue(error)));
+}
+
+function dispatch(kind: CrashKind, error: unknown, owner: unknown): void {
+  const handler = handlerOf(owner);
+  try {
+    if (handler !== undefined) return handler(error, kind);
+  } catch (failure) {
+    error = failure;
+  }
+  console.error(`convex-local: ${kind} outside any function (the backend keeps running): ${describe(error)}`);
+}
+
+/** The handler of the realm `value` belongs to; proxies are not followed (their traps are user code). */
+function handlerOf(value: unknown): CrashHandler | undefined {
+  let object = value;
+  for (let depth = 0; depth < 100; depth++) {
+    if ((typeof object !== "object" && typeof object !== "function") || object === null || types.isProxy(object)) return undefined;
+    const handler = handlers.get(object);
+    if (handler !== undefined) return handler;
+    object = Object.getPrototypeOf(object);
+  }
+  return undefined;
+}
+
+/**
+ * What the code threw. `emit('error')` with no listener throws its argument, or, when that is not
+ * an Error of the host's realm (an isolate's Error is not), wraps it in ERR_UNHANDLED_ERROR.
+ */
+export function thrownValue(error: unknown): unknown {
+  const unhandledEvent = error instanceof Error && (error as { code?: unknown }).code === "ERR_UNHANDLED_ERROR" && "context" in error;
+  return unhandledEvent ? (error as { context: unknown }).context : error;
+}
+
+const MAX_DESCRIPTION = 2000;
+
+function describe(error: unknown): string {
+  let text: string;
+  try {
+    text = error instanceof Error ? (error.stack ?? `${error.name}: ${error.message}`) : String(error);
+  } catch {
+    text = "(an error that cannot be printed)";
+  }
+  return text.length > MAX_DESCRIPTION ? `${text.slice(0, MAX_DESCRIPTION)}…` : text;
+}
