@@ -95,7 +95,7 @@ export interface IsolateOptions {
    * A failure of this isolate's code that no running call can take: an unhandled rejection in a
    * query or mutation (Node reports it only once the run is over), or one after an action ended.
    */
-  onStrayError?: (error: ThrownError) => void;
+  onStrayError: (error: ThrownError) => void;
   /** Name a crash by its Node event, as Convex's Node executor does for `"use node"` actions. */
   nodeCrashNames?: boolean;
 }
@@ -131,6 +131,8 @@ export class Isolate {
   private readonly timers: ActionTimers | undefined;
   /** The prelude's description of a thrown value (realm-aware: reads name, message, stack, ConvexError data). */
   private readonly describeError: (error: unknown) => ThrownError;
+  /** Wraps a host function returning a promise to return one of this realm instead (see below). */
+  private readonly inRealmPromise: (fn: (...args: unknown[]) => unknown) => (...args: unknown[]) => unknown;
   /** Errors already reported, e.g. `process.exit`'s, which fails the call at once and is thrown on. */
   private readonly reported = new WeakSet<object>();
 
@@ -185,11 +187,14 @@ export class Isolate {
       },
     };
     const install = new vm.Script(preludeSource, { filename: "convex:prelude" }).runInContext(this.context);
-    this.describeError = install(host).describeError;
+    ({ describeError: this.describeError, inRealmPromise: this.inRealmPromise } = install(host));
     attributeCrashes(vm.runInContext("Object.prototype", this.context), (error, kind) => this.crashed(error, kind));
     if (!options.synchronous) {
       this.timers = new ActionTimers((error) => this.crashed(error, "uncaughtException"));
       Object.assign(this.context, this.timers.globals({ node: options.nodeRequireFrom !== undefined }));
+      // The host's fetch promise belongs to no isolate: an unawaited failing `fetch` could not be
+      // attributed (crashAttribution.ts). Adopted by a promise of this realm, it fails the action.
+      this.context.fetch = this.inRealmPromise(this.context.fetch as (...args: unknown[]) => unknown);
     }
     if (options.nodeRequireFrom !== undefined) {
       Object.assign(this.context, { Buffer, process: this.nodeProcess() });
@@ -225,7 +230,7 @@ export class Isolate {
     // Convex's Node executor names the event instead of the error ("Uncaught uncaughtException: …").
     if (this.options.nodeCrashNames) described = { name: source, message: described.message, stack: described.stack };
     if (this.runningAction !== undefined) this.runningAction.fail(described);
-    else this.options.onStrayError?.(described);
+    else this.options.onStrayError(described);
   }
 
   /**

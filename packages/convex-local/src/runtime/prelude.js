@@ -139,6 +139,13 @@
     if (host.next()) start().then(startEach);
   };
 
+  // `fn`, returning a promise of this realm that adopts `fn`'s (a host promise) instead.
+  function inRealmPromise(fn) {
+    return function (...args) {
+      return new Promise((resolve) => resolve(fn.apply(this, args)));
+    };
+  }
+
   // What the host calls into this realm directly.
-  return { describeError };
+  return { describeError, inRealmPromise };
 })

@@ -419,6 +419,7 @@ export class FunctionRunner {
       synchronous: false,
       webGlobals: webGlobals({ actions: true }),
       nodeRequireFrom: node ? this.nodeRequireFrom() : undefined,
+      onStrayError: (error) => reportStrayError("a module failed after it was loaded for analysis", error, modules),
     });
     const logLines: string[] = [];
     const outcome = await isolate.run(this.hostWithoutDatabase(ANONYMOUS, logLines), {
