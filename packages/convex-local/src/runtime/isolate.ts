@@ -5,14 +5,13 @@
  * is stopped like on Convex). Actions run in isolates with an ordinary event loop.
  *
  * An isolate also owns what its code leaves behind: an unhandled rejection or an exception from a
- * callback made in its realm fails its running action (see crashAttribution.ts), and its timers
- * end with the action.
+ * callback made in its realm fails its running action (see crashAttribution.ts).
  */
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { types } from "node:util";
 import vm from "node:vm";
-import { ActionTimers } from "./actionTimers.js";
+import { actionTimers } from "./actionTimers.js";
 import { attributeCrashes, thrownValue, type CrashKind } from "./crashAttribution.js";
 import { CompiledModule, resolveModulePath } from "./modules.js";
 
@@ -127,8 +126,6 @@ export class Isolate {
   poisoned = false;
   /** The action under way (`run`) until its outcome is delivered: a crash in this realm fails it. */
   private runningAction: { fail(error: ThrownError): void } | undefined;
-  /** Action isolates' timers, dropped when the action ends. */
-  private readonly timers: ActionTimers | undefined;
   /** The prelude's description of a thrown value (realm-aware: reads name, message, stack, ConvexError data). */
   private readonly describeError: (error: unknown) => ThrownError;
   /** Wraps a host function returning a promise to return one of this realm instead (see below). */
@@ -190,8 +187,7 @@ export class Isolate {
     ({ describeError: this.describeError, inRealmPromise: this.inRealmPromise } = install(host));
     attributeCrashes(vm.runInContext("Object.prototype", this.context), (error, kind) => this.crashed(error, kind));
     if (!options.synchronous) {
-      this.timers = new ActionTimers((error) => this.crashed(error, "uncaughtException"));
-      Object.assign(this.context, this.timers.globals({ node: options.nodeRequireFrom !== undefined }));
+      Object.assign(this.context, actionTimers((error) => this.crashed(error, "uncaughtException"), { node: options.nodeRequireFrom !== undefined }));
       // The host's fetch promise belongs to no isolate: an unawaited failing `fetch` could not be
       // attributed (crashAttribution.ts). Adopted by a promise of this realm, it fails the action.
       this.context.fetch = this.inRealmPromise(this.context.fetch as (...args: unknown[]) => unknown);
@@ -203,12 +199,13 @@ export class Isolate {
 
   /** Node's `process` for Node actions, without its environment, and whose `exit` fails the call instead of the backend. */
   private nodeProcess(): Record<string, unknown> {
-    const exit = (code?: number) => {
-      const error = new Error(`process.exit() called ${code === undefined ? "with no exit code" : `with exit code ${code}`}`);
+    const failCall = (message: string): never => {
+      const error = new Error(message);
       this.crashed(error, "process.exit");
       throw error; // stops the code that called it; the call has already failed
     };
-    return { ...process, env: {}, exit, reallyExit: exit, abort: () => exit() };
+    const exit = (code?: number) => failCall(`process.exit() called ${code === undefined ? "with no exit code" : `with exit code ${code}`}`);
+    return { ...process, env: {}, exit, reallyExit: exit, abort: () => failCall("process.abort() called") };
   }
 
   /**
@@ -310,7 +307,6 @@ export class Isolate {
         delivered = true;
         clearTimeout(timer);
         this.runningAction = undefined;
-        this.timers?.close();
         if (outcome instanceof FunctionTimeoutError) reject(outcome);
         else resolve(outcome);
       };
