@@ -231,3 +231,39 @@ describe("ConvexAdapter's default transport", () => {
     }
   });
 });
+
+describe("the adapter secret in the deployment's log", () => {
+  // A secret of its own, so neither it nor its first characters can appear by chance.
+  const secret = `log-probe-${randomUUID()}`;
+  const secretPrefix = secret.slice(0, 16);
+  const skewed = [
+    { label: "an extra argument (a newer adapter)", name: "getUser", args: { id: "x", secret, addedLater: true } },
+    { label: "a missing argument (an older adapter)", name: "getUser", args: { secret } },
+    { label: "a wrong nested type", name: "createUser", args: { user: { email: 5 }, secret } },
+    { label: "a wrong secret and an extra argument", name: "getUser", args: { id: "x", secret: `${secret}-wrong`, addedLater: true } },
+  ];
+
+  test.each(skewed)("a call with $label fails without quoting the secret, to the caller or in the log", async ({ name, args }) => {
+    const logged: unknown[] = [];
+    const unsubscribe = backend.log.subscribe((entry) => logged.push(entry));
+    await setDeploymentSecret(secret);
+    let answer: Awaited<ReturnType<typeof callAdapterFunction>>;
+    try {
+      answer = await callAdapterFunction(name, args);
+    } finally {
+      unsubscribe();
+      await setDeploymentSecret(TEST_SECRET);
+    }
+    expect(answer.status).toBe("error");
+    expect(JSON.stringify(answer)).not.toContain(secretPrefix);
+    // What the terminal prints (the log's entries) and what `npx convex logs` streams.
+    expect(logged.length).toBeGreaterThan(0);
+    expect(JSON.stringify(logged)).not.toContain(secretPrefix);
+    const streamed = await fetch(`${backend.url}/api/stream_function_logs?cursor=0`, { headers: { Authorization: `Convex ${backend.adminKey}` } });
+    const text = await streamed.text();
+    expect(text).toContain(`authAdapter:${name}`);
+    expect(text).not.toContain(secretPrefix);
+    // Refused by the secret check or by the functions' own argument check, not by Convex's.
+    expect(answer.errorData?.code).toMatch(/^(INVALID_ARGUMENTS|CONVEX_AUTH_ADAPTER_SECRET_MISMATCH)$/);
+  });
+});

@@ -180,7 +180,8 @@ describe("defineAuthAdapter", () => {
     expect(Object.keys(adapterFunctions)).toHaveLength(19);
     for (const fn of Object.values(adapterFunctions)) {
       expect((fn as unknown as { isPublic: boolean }).isPublic).toBe(true);
-      expect(JSON.parse((fn as unknown as { exportArgs(): string }).exportArgs()).value).toHaveProperty("secret");
+      // Unvalidated by Convex: its ArgumentValidationError would quote the secret (arguments.ts checks them).
+      expect(JSON.parse((fn as unknown as { exportArgs(): string }).exportArgs())).toEqual({ type: "any" });
     }
     expect((deleteExpiredAuthData as unknown as { isInternal: boolean }).isInternal).toBe(true);
   });

@@ -27,7 +27,7 @@ import {
   userFields,
   verificationTokenFields,
 } from "./schema.js";
-import { assertAdapterSecret } from "./secret.js";
+import { adapterArguments } from "./arguments.js";
 
 type QueryCtx = GenericQueryCtx<GenericDataModel>;
 type MutationCtx = GenericMutationCtx<GenericDataModel>;
@@ -139,16 +139,15 @@ export function defineAuthAdapter<Extra extends PropertyValidators = {}>(
     `${options.functionsModule ?? DEFAULT_FUNCTIONS_MODULE}:${CLEANUP_MUTATION}`,
   );
 
+  // No `args` validators: the secret and the arguments are checked by
+  // adapterArguments, so no validation failure can quote the secret (see there).
   function adapterQuery<Args extends PropertyValidators, Result>(
     args: Args,
     handler: (ctx: QueryCtx, args: ObjectType<Args>) => Promise<Result>,
   ) {
     return queryGeneric({
-      args: { ...args, secret: v.string() },
-      handler: async (ctx: QueryCtx, { secret, ...rest }: any): Promise<Result> => {
-        assertAdapterSecret(secret);
-        return handler(ctx, rest);
-      },
+      handler: async (ctx: QueryCtx, all: ObjectType<Args> & { secret: string }): Promise<Result> =>
+        handler(ctx, adapterArguments(all, args) as ObjectType<Args>),
     });
   }
 
@@ -157,11 +156,8 @@ export function defineAuthAdapter<Extra extends PropertyValidators = {}>(
     handler: (ctx: MutationCtx, args: ObjectType<Args>) => Promise<Result>,
   ) {
     return mutationGeneric({
-      args: { ...args, secret: v.string() },
-      handler: async (ctx: MutationCtx, { secret, ...rest }: any): Promise<Result> => {
-        assertAdapterSecret(secret);
-        return handler(ctx, rest);
-      },
+      handler: async (ctx: MutationCtx, all: ObjectType<Args> & { secret: string }): Promise<Result> =>
+        handler(ctx, adapterArguments(all, args) as ObjectType<Args>),
     });
   }
 

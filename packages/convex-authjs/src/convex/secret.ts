@@ -24,14 +24,21 @@ export function constantTimeEqual(a: string, b: string): boolean {
 /**
  * Refuses the call unless `provided` equals the deployment's
  * `CONVEX_AUTH_ADAPTER_SECRET`. An unset or empty deployment secret refuses
- * every call. Neither secret ever appears in the error.
+ * every call, and so does a missing or non-string `provided`. Neither secret
+ * ever appears in the error.
  */
-export function assertAdapterSecret(provided: string): void {
+export function assertAdapterSecret(provided: unknown): void {
   const expected = process.env[Env.adapterSecret];
   if (expected === undefined || expected === "") {
     throw new ConvexError<AdapterErrorData>({
       code: ErrorCode.secretNotConfigured,
       message: `${Env.adapterSecret} is not set on this Convex deployment; set it to the value the Next.js server uses.`,
+    });
+  }
+  if (typeof provided !== "string") {
+    throw new ConvexError<AdapterErrorData>({
+      code: ErrorCode.secretMismatch,
+      message: `The call carries no adapter secret: the adapter sends ${Env.adapterSecret} as the \`secret\` argument.`,
     });
   }
   if (!constantTimeEqual(provided, expected)) {

@@ -50,6 +50,8 @@ export const ErrorCode = {
   userNotFound: "USER_NOT_FOUND",
   authenticatorNotFound: "AUTHENTICATOR_NOT_FOUND",
   duplicate: "DUPLICATE",
+  /** The arguments do not match the function's (e.g. adapter and functions of different versions). */
+  invalidArguments: "INVALID_ARGUMENTS",
 } as const;
 
 export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];
