@@ -6,7 +6,8 @@
  */
 import { randomBytes } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { convexToJson, jsonToConvex, type JSONValue } from "convex/values";
+import { convexToJson, type JSONValue } from "convex/values";
+import { jsonToValue } from "../storage/values.js";
 import type { Caller, FunctionResult, FunctionRunner } from "../runtime/runner.js";
 import { RequestError, readJsonObject, requireString, sendJson } from "./http.js";
 
@@ -29,7 +30,7 @@ function exportValue(value: JSONValue, format: Format): JSONValue {
 
 /** Convex's clean JSON: int64 as a number, bytes as base64, no `$` wrappers. */
 function cleanJson(value: JSONValue): JSONValue {
-  const converted = jsonToConvex(value);
+  const converted = jsonToValue(value);
   const walk = (item: unknown): JSONValue => {
     if (typeof item === "bigint") return Number(item);
     if (item instanceof ArrayBuffer) return Buffer.from(item).toString("base64");

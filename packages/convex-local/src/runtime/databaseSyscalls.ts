@@ -4,9 +4,10 @@
  * rules and the schema's validators applied to every write.
  */
 import { createHash } from "node:crypto";
-import { jsonToConvex, type JSONValue, type Value } from "convex/values";
+import type { JSONValue, Value } from "convex/values";
 import { decodeDocumentId } from "../storage/ids.js";
 import { rangeContains, type KeyRange } from "../storage/keys.js";
+import { jsonToValue, setField } from "../storage/values.js";
 import { DEFAULT_LIMITS } from "../transactions/limits.js";
 import { isUndefinedMarker } from "../transactions/filter.js";
 import type { SerializedQuery, Transaction } from "../transactions/transaction.js";
@@ -71,7 +72,7 @@ export class DatabaseSyscalls {
             continue;
           }
           if (isUndefinedMarker(value)) delete merged[field];
-          else merged[field] = value;
+          else setField(merged, field, value);
         }
         this.checkWrite(this.transaction.tableOfId(id)!, merged);
         this.transaction.replace(id, merged);
@@ -188,7 +189,7 @@ export class DatabaseSyscalls {
   private checkWrite(table: string, value: Record<string, JSONValue>): void {
     let converted: Record<string, Value>;
     try {
-      converted = jsonToConvex(value) as Record<string, Value>;
+      converted = jsonToValue(value) as Record<string, Value>;
     } catch (error) {
       throw new Error(`Invalid value for table "${table}": ${(error as Error).message}`);
     }

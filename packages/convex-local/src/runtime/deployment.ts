@@ -4,7 +4,7 @@
  * documents, then commit indexes and modules in one transaction.
  */
 import { randomUUID } from "node:crypto";
-import { jsonToConvex, type JSONValue, type Value } from "convex/values";
+import type { JSONValue, Value } from "convex/values";
 import type { Storage } from "../storage/index.js";
 import { analyzeModules } from "./analyze.js";
 import type { AnalyzedSchema, AuthProvider, CronJob, DeploymentAnalysis } from "./functions.js";
@@ -12,6 +12,7 @@ import { compileModule, type CompiledModule, type ModuleSource } from "./modules
 import type { FunctionRunner } from "./runner.js";
 import { validateValue } from "./validator.js";
 import { decodeDocumentId } from "../storage/ids.js";
+import { jsonToValue } from "../storage/values.js";
 
 const MODULES_KEY = "deployment/modules";
 const ENV_KEY = "deployment/environment";
@@ -132,7 +133,7 @@ export class DeploymentState {
     for (const table of schema.tables) {
       if (table.documentType === null || this.storage.tableNumber(table.tableName) === undefined) continue;
       for (const row of this.storage.scanIndex(table.tableName, "by_id", { lowerInclusive: true, upperInclusive: false }, "asc")) {
-        const { _id, _creationTime, ...fields } = jsonToConvex(JSON.parse(row.json) as JSONValue) as Record<string, Value>;
+        const { _id, _creationTime, ...fields } = jsonToValue(JSON.parse(row.json) as JSONValue) as Record<string, Value>;
         const failure = validateValue(fields, table.documentType, idTable);
         if (failure) {
           return {

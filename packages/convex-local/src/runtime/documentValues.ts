@@ -97,3 +97,26 @@ export function checkValueNesting(value: unknown): void {
     for (const item of Object.values(current)) pending.push([item, nesting]);
   }
 }
+
+/**
+ * The path (`.a.b`, `[2]`) of the first field named `__proto__` in `value`, or null. The app's own
+ * `convex` package decodes arguments inside the isolate with `jsonToConvex`, which assigns fields:
+ * there such a field would set the object's prototype (or vanish), so arguments holding one are
+ * refused before they reach it. Iterative, like checkValueNesting.
+ */
+export function prototypeFieldPath(value: Value): string | null {
+  const pending: [Value | undefined, string][] = [[value, ""]];
+  while (pending.length > 0) {
+    const [current, path] = pending.pop()!;
+    if (typeof current !== "object" || current === null || types.isArrayBuffer(current)) continue;
+    if (Array.isArray(current)) {
+      current.forEach((item, index) => pending.push([item, `${path}[${index}]`]));
+      continue;
+    }
+    for (const [field, item] of Object.entries(current)) {
+      if (field === "__proto__") return `${path}.${field}`;
+      pending.push([item, `${path}.${field}`]);
+    }
+  }
+  return null;
+}

@@ -7,12 +7,14 @@
  * mutations, as on Convex.
  */
 import { randomFillSync, randomUUID } from "node:crypto";
-import { jsonToConvex, type JSONValue, type Value } from "convex/values";
+import type { JSONValue, Value } from "convex/values";
 import type { Savepoint, Storage } from "../storage/index.js";
 import { decodeDocumentId } from "../storage/ids.js";
 import { isSha256Base64 } from "../storage/blobs.js";
+import { jsonToValue } from "../storage/values.js";
+import { truncateText } from "../storage/valueText.js";
 import { Transaction, type DocumentWrite, type ReadRange } from "../transactions/transaction.js";
-import { checkValueNesting } from "./documentValues.js";
+import { checkValueNesting, prototypeFieldPath } from "./documentValues.js";
 import { ArgumentValidationError, FunctionError, FunctionNotFoundError, ReturnsValidationError } from "./errors.js";
 import type { DeploymentAnalysis, FunctionInfo, SchemaTable, UdfType } from "./functions.js";
 import { Isolate, type BatchCall, type BatchResult, type CallHost, type InvokeRequest, type NestedCall, type Outcome, type ThrownError } from "./isolate.js";
@@ -765,9 +767,10 @@ export class FunctionRunner {
     let value: Value;
     try {
       checkValueNesting(args);
-      value = jsonToConvex(args);
+      value = jsonToValue(args);
     } catch (error) {
-      throw new ArgumentValidationError(`Invalid argument encoding: ${(error as Error).message}`);
+      // The message may quote a field name of any length.
+      throw new ArgumentValidationError(`Invalid argument encoding: ${truncateText((error as Error).message)}`);
     }
     if (typeof value !== "object" || value === null || Array.isArray(value) || value instanceof ArrayBuffer) {
       throw new ArgumentValidationError(`Function arguments for ${info.path} must be an object.`);
@@ -776,12 +779,18 @@ export class FunctionRunner {
       const failure = validateValue(value, info.args, this.idTable);
       if (failure) throw new ArgumentValidationError(failure.message);
     }
+    const prototypePath = prototypeFieldPath(value);
+    if (prototypePath !== null) {
+      throw new ArgumentValidationError(
+        `Field name __proto__ is not supported in function arguments: inside the function it would set the object's prototype instead of a field.\nPath: ${truncateText(prototypePath)}`,
+      );
+    }
     return args;
   }
 
   private checkReturns(info: FunctionInfo, valueJson: unknown): void {
     if (info.returns === null || typeof valueJson !== "string") return;
-    const failure = validateValue(jsonToConvex(JSON.parse(valueJson)), info.returns, this.idTable);
+    const failure = validateValue(jsonToValue(JSON.parse(valueJson)), info.returns, this.idTable);
     if (failure) throw new ReturnsValidationError(failure.message);
   }
 

@@ -80,8 +80,9 @@ function check(value: Value | undefined, validator: ValidatorJson, path: string,
     }
     case "object": {
       if (!isPlainObject(value)) return mismatch();
+      // Own fields only, on both sides: `constructor` or `toString` are fields like any other, never inherited ones.
       for (const [field, spec] of Object.entries(validator.value)) {
-        const fieldValue = value[field];
+        const fieldValue = Object.hasOwn(value, field) ? value[field] : undefined;
         if (fieldValue === undefined) {
           if (spec.optional) continue;
           return {
@@ -95,7 +96,7 @@ function check(value: Value | undefined, validator: ValidatorJson, path: string,
         if (failure) return failure;
       }
       for (const field of Object.keys(value)) {
-        if (!(field in validator.value) && value[field] !== undefined) {
+        if (!Object.hasOwn(validator.value, field) && value[field] !== undefined) {
           return {
             path: `${path}.${field}`,
             message:

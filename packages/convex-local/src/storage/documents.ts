@@ -1,9 +1,10 @@
 /**
  * Helpers on stored documents: canonical JSON text and index key extraction.
  */
-import { jsonToConvex, type JSONValue, type Value } from "convex/values";
+import type { JSONValue, Value } from "convex/values";
 
 import { encodeIndexKey } from "./keys.js";
+import { jsonToValue, setField } from "./values.js";
 
 /** A document (or user value) in Convex's JSON encoding. */
 export type JsonObject = { [field: string]: JSONValue };
@@ -17,7 +18,7 @@ function sortFields(v: JSONValue): JSONValue {
   if (v === null || typeof v !== "object") return v;
   if (Array.isArray(v)) return v.map(sortFields);
   const out: JsonObject = {};
-  for (const name of Object.keys(v).sort(compareFieldNames)) out[name] = sortFields(v[name]);
+  for (const name of Object.keys(v).sort(compareFieldNames)) setField(out, name, sortFields(v[name]));
   return out;
 }
 
@@ -53,7 +54,7 @@ export function valueAtPath(doc: Value, path: string): Value | undefined {
 
 /** Parses stored document JSON text into a Convex value. */
 export function parseDocument(json: string): Value {
-  return jsonToConvex(JSON.parse(json) as JSONValue);
+  return jsonToValue(JSON.parse(json) as JSONValue);
 }
 
 /** The index key of `doc` for an index over `keyFields` (which end with `_id`). */

@@ -1,14 +1,18 @@
 /**
  * Values and text quoted in error messages, cut to a bounded length: a request can make the backend
  * quote what it sent, never echo all of it (an argument of many MiB used to come back whole).
- * The cut follows Convex's `stringifyValueForError` (convex-js src/values/value.ts): at most
- * 16384 characters, the last ones replaced by `[...truncated]`, a surrogate pair never split.
+ * The cut follows Convex's `stringifyValueForError` (convex-js src/values/value.ts): the last
+ * characters replaced by `[...truncated]`, a surrogate pair never split.
  */
 import type { Value } from "convex/values";
 import { types } from "node:util";
 
-/** The longest quote, marker included (Convex's MAX_VALUE_FOR_ERROR_LEN). */
-export const MAX_QUOTED_LENGTH = 16384;
+/**
+ * The longest quote, marker included. Convex allows 16384 (MAX_VALUE_FOR_ERROR_LEN); this is
+ * shorter on purpose: errors are also printed by `convex-local start`, and one request may make
+ * it print a few KB at most.
+ */
+export const MAX_QUOTED_LENGTH = 4096;
 
 const TRUNCATED_MARKER = "[...truncated]";
 

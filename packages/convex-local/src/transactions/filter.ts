@@ -2,8 +2,9 @@
  * Evaluates the serialized filter expressions of `query.filter(q => ...)` against a document.
  * Comparisons use Convex's total order over values, so mixed types compare as they do on Convex.
  */
-import { jsonToConvex, type JSONValue, type Value } from "convex/values";
+import type { JSONValue, Value } from "convex/values";
 import { compareValues } from "../storage/keys.js";
+import { jsonToValue } from "../storage/values.js";
 
 export type FilterExpression = { [operator: string]: unknown };
 
@@ -47,7 +48,7 @@ function evaluate(expression: unknown, document: Record<string, Value>): Operand
   };
   switch (operator) {
     case "$literal":
-      return isUndefinedMarker(argument) ? undefined : jsonToConvex(argument as JSONValue);
+      return isUndefinedMarker(argument) ? undefined : jsonToValue(argument as JSONValue);
     case "$field":
       if (typeof argument !== "string") throw new InvalidFilterError("$field takes a field path");
       return readFieldPath(document, argument);

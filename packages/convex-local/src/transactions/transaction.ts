@@ -4,10 +4,11 @@
  * while this object keeps what reactivity and limits need — the index ranges read, the documents
  * written — and enforces Convex's per-transaction limits.
  */
-import { jsonToConvex, type JSONValue, type Value } from "convex/values";
+import type { JSONValue, Value } from "convex/values";
 import { decodeDocumentId } from "../storage/ids.js";
 import { encodeIndexKey, rangeForIndexExpression, type FieldBound, type KeyRange } from "../storage/keys.js";
 import { BY_CREATION_TIME_INDEX, BY_ID_INDEX, type Storage } from "../storage/index.js";
+import { jsonToValue } from "../storage/values.js";
 import { evaluateFilter, isUndefinedMarker, type FilterExpression } from "./filter.js";
 import { DEFAULT_LIMITS, TransactionLimitError, type TransactionLimits } from "./limits.js";
 
@@ -116,7 +117,7 @@ export class QueryStream {
       this.bytesScanned += row.json.length;
       this.scannedKeys.push(row.key);
       if (this.filters.length > 0) {
-        const document = jsonToConvex(JSON.parse(row.json)) as Record<string, Value>;
+        const document = jsonToValue(JSON.parse(row.json)) as Record<string, Value>;
         if (!this.filters.every((filter) => evaluateFilter(filter, document))) continue;
       }
       this.returned++;
@@ -353,7 +354,7 @@ function indexRange(indexName: string, fields: string[], expressions: RangeExpre
   let upper: FieldBound | undefined;
   let boundField: string | undefined;
   for (const expression of expressions) {
-    const value = isUndefinedMarker(expression.value) ? undefined : jsonToConvex(expression.value);
+    const value = isUndefinedMarker(expression.value) ? undefined : jsonToValue(expression.value);
     if (expression.type === "Eq") {
       if (boundField !== undefined) throw new QueryError(`Uncaught Error: Tried to query index ${indexName} but the query didn't use the index fields in order. An equality on ${expression.fieldPath} follows a range on ${boundField}.`);
       if (fields[eq.length] !== expression.fieldPath) throw outOfOrder(indexName, fields, expression.fieldPath);
