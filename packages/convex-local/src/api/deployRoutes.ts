@@ -8,7 +8,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { randomBytes } from "node:crypto";
 import type { DeploymentState, PreparedPush } from "../runtime/deployment.js";
 import type { ModuleSource } from "../runtime/modules.js";
-import { RequestError, readJsonObject, sendJson } from "./http.js";
+import { MAX_PUSH_BODY_BYTES, RequestError, readJsonObject, sendJson } from "./http.js";
 import type { FunctionLog } from "./functionLogs.js";
 
 export interface DeployContext {
@@ -31,6 +31,9 @@ interface PushBody {
   };
   componentDefinitions?: unknown[];
 }
+
+/** The push sequence's bodies: every module with its source map, from the admin key's holder. */
+const PUSH_BODY_LIMITS = { maxBytes: MAX_PUSH_BODY_BYTES, maxValues: Infinity };
 
 export async function handleDeployRoute(route: string, request: IncomingMessage, response: ServerResponse, context: DeployContext): Promise<boolean> {
   const { deployment } = context;
@@ -64,7 +67,7 @@ export async function handleDeployRoute(route: string, request: IncomingMessage,
       return true;
     case "/api/deploy2/evaluate_push":
     case "/api/deploy2/start_push": {
-      const body = (await readJsonObject(request)) as PushBody;
+      const body = (await readJsonObject(request, PUSH_BODY_LIMITS)) as PushBody;
       const app = body.appDefinition;
       if (app === undefined) throw new RequestError(400, "BadJsonBody", "Failed to deserialize the JSON body into the target type: missing field `appDefinition`");
       if ((body.componentDefinitions ?? []).length > 0) {
@@ -75,12 +78,12 @@ export async function handleDeployRoute(route: string, request: IncomingMessage,
       return true;
     }
     case "/api/deploy2/wait_for_schema": {
-      const body = await readJsonObject(request);
+      const body = await readJsonObject(request, PUSH_BODY_LIMITS);
       sendJson(response, 200, deployment.schemaStatus(pushIdOf(body.schemaChange)));
       return true;
     }
     case "/api/deploy2/finish_push": {
-      const body = await readJsonObject(request);
+      const body = await readJsonObject(request, PUSH_BODY_LIMITS);
       const startPush = body.startPush as { schemaChange?: unknown } | undefined;
       if (body.dryRun === true) {
         sendJson(response, 200, { authDiff: { added: [], removed: [] }, definitionDiffs: {}, componentDiffs: {} });
@@ -92,7 +95,7 @@ export async function handleDeployRoute(route: string, request: IncomingMessage,
       return true;
     }
     case "/api/deploy2/report_push_completed":
-      await readJsonObject(request);
+      await readJsonObject(request, PUSH_BODY_LIMITS);
       sendJson(response, 200, {});
       return true;
     case "/api/update_environment_variables": {

@@ -9,9 +9,16 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { convexToJson, type JSONValue } from "convex/values";
 import { jsonToValue } from "../storage/values.js";
 import type { Caller, FunctionResult, FunctionRunner } from "../runtime/runner.js";
+import { truncateText } from "../storage/valueText.js";
 import { RequestError, readJsonObject, requireString, sendJson } from "./http.js";
 
 type Format = "encoded" | "clean";
+
+/**
+ * The most queries one `/api/query_batch` request may hold. Convex bounds a batch only by its
+ * 16 MiB body; convex-local runs a batch in one turn of its only thread, so it bounds the count too.
+ */
+export const MAX_QUERY_BATCH_SIZE = 256;
 
 /** A function result as the API answers it, with Convex's request-id prefix on errors. */
 export function resultBody(result: FunctionResult, format: Format): Record<string, unknown> {
@@ -48,7 +55,7 @@ function parseFormat(format: unknown, fallback: Format): Format {
   if (format === undefined || format === null) return fallback;
   if (format === "convex_encoded_json" || format === "convex_json") return "encoded";
   if (format === "json" || format === "convex_clean_json") return "clean";
-  throw new RequestError(400, "BadFormat", `format param must be one of [\`json\`]. Got ${String(format)}`);
+  throw new RequestError(400, "BadFormat", `format param must be one of [\`json\`]. Got ${truncateText(String(format), 200)}`);
 }
 
 /** `args` may be an object or the legacy one-element array the npm client sends. */
@@ -56,7 +63,7 @@ function parseArgs(args: unknown): JSONValue {
   if (args === undefined) throw new RequestError(400, "BadJsonBody", "Failed to deserialize the JSON body into the target type: missing field `args`");
   if (Array.isArray(args)) {
     if (args.length !== 1) {
-      throw new FunctionArgumentsError(`Expected to receive a single object as the function's argument. Instead received ${args.length} arguments: ${JSON.stringify(args)}`);
+      throw new FunctionArgumentsError(`Expected to receive a single object as the function's argument. Instead received ${args.length} arguments: ${truncateText(JSON.stringify(args))}`);
     }
     return args[0] as JSONValue;
   }
@@ -67,7 +74,7 @@ class FunctionArgumentsError extends Error {}
 
 function validPath(path: string): string {
   if (!/^[A-Za-z0-9_\-./]+(:[A-Za-z_$][A-Za-z0-9_$]*)?$/.test(path)) {
-    throw new RequestError(400, "BadConvexFunctionIdentifier", `${path} is not a valid path to a Convex function.`);
+    throw new RequestError(400, "BadConvexFunctionIdentifier", `${truncateText(path, 200)} is not a valid path to a Convex function.`);
   }
   return path;
 }
@@ -155,6 +162,9 @@ export async function handleFunctionRoute(
   if (route === "/api/query_batch") {
     const body = await readJsonObject(request);
     if (!Array.isArray(body.queries)) throw new RequestError(400, "BadJsonBody", "Failed to deserialize the JSON body into the target type: missing field `queries`");
+    if (body.queries.length > MAX_QUERY_BATCH_SIZE) {
+      throw new RequestError(400, "TooManyQueries", `The batch holds ${body.queries.length} queries; /api/query_batch runs at most ${MAX_QUERY_BATCH_SIZE} in one request.`);
+    }
     const queries = (body.queries as unknown[]).map((query) => {
       if (typeof query !== "object" || query === null || Array.isArray(query)) {
         throw new RequestError(400, "BadJsonBody", "Failed to deserialize the JSON body into the target type: queries: expected an array of objects");

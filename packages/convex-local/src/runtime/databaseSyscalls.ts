@@ -8,6 +8,7 @@ import type { JSONValue, Value } from "convex/values";
 import { decodeDocumentId } from "../storage/ids.js";
 import { rangeContains, type KeyRange } from "../storage/keys.js";
 import { jsonToValue, setField } from "../storage/values.js";
+import { truncateText } from "../storage/valueText.js";
 import { DEFAULT_LIMITS } from "../transactions/limits.js";
 import { isUndefinedMarker } from "../transactions/filter.js";
 import type { SerializedQuery, Transaction } from "../transactions/transaction.js";
@@ -191,7 +192,7 @@ export class DatabaseSyscalls {
     try {
       converted = jsonToValue(value) as Record<string, Value>;
     } catch (error) {
-      throw new Error(`Invalid value for table "${table}": ${(error as Error).message}`);
+      throw new Error(`Invalid value for table "${table}": ${truncateText((error as Error).message)}`);
     }
     checkDocument(converted, JSON.stringify(value).length);
     const definition = this.schema?.get(table);
@@ -210,7 +211,7 @@ export class DatabaseSyscalls {
   private documentId(operation: string, id: unknown, table: string | undefined): string | null {
     if (typeof id !== "string") throw new Error(`Invalid argument \`id\` for \`db.${operation}\`: expected a string`);
     const decoded = decodeDocumentId(id);
-    if (decoded === null) throw new Error(`Invalid argument \`id\` for \`db.${operation}\`: "${id}" is not a valid ID`);
+    if (decoded === null) throw new Error(`Invalid argument \`id\` for \`db.${operation}\`: "${truncateText(id)}" is not a valid ID`);
     const actualTable = this.transaction.tableOfId(id);
     if (table !== undefined && actualTable !== null && actualTable !== table) return null;
     return actualTable === null ? null : id;

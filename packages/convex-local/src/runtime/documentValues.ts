@@ -4,6 +4,7 @@
  */
 import type { Value } from "convex/values";
 import { types } from "node:util";
+import { truncateText } from "../storage/valueText.js";
 
 export const MAX_DOCUMENT_BYTES = 1024 * 1024;
 export const MAX_NESTING_DEPTH = 16;
@@ -26,7 +27,7 @@ export function checkDocument(document: Record<string, Value | undefined>, jsonL
   for (const field of Object.keys(document)) {
     if (document[field] === undefined) continue;
     if (field.startsWith("_")) {
-      throw new InvalidDocumentError(`Field name ${field} starts with a '_', which is reserved for system fields.`);
+      throw new InvalidDocumentError(`Field name ${truncateText(field)} starts with a '_', which is reserved for system fields.`);
     }
   }
   checkNested(document, 1, "");

@@ -5,6 +5,7 @@
 import type { JSONValue, Value } from "convex/values";
 import { compareValues } from "../storage/keys.js";
 import { jsonToValue } from "../storage/values.js";
+import { truncateText } from "../storage/valueText.js";
 
 export type FilterExpression = { [operator: string]: unknown };
 
@@ -36,7 +37,7 @@ export function readFieldPath(document: Record<string, Value>, fieldPath: string
 function evaluate(expression: unknown, document: Record<string, Value>): Operand {
   if (typeof expression !== "object" || expression === null) throw new InvalidFilterError(JSON.stringify(expression));
   const entries = Object.entries(expression);
-  if (entries.length !== 1) throw new InvalidFilterError(`expected one operator, got ${JSON.stringify(expression)}`);
+  if (entries.length !== 1) throw new InvalidFilterError(`expected one operator, got ${truncateText(JSON.stringify(expression))}`);
   const [operator, argument] = entries[0];
   const binary = (): [Operand, Operand] => {
     if (!Array.isArray(argument) || argument.length !== 2) throw new InvalidFilterError(`${operator} takes two operands`);
