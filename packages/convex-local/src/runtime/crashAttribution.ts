@@ -27,12 +27,12 @@ export function attributeCrashes(realmRoot: object, handler: CrashHandler): void
   handlers.set(realmRoot, handler);
   if (listening) return;
   listening = true;
-  process.on("unhandledRejection", (reason, promise) => dispatch("unhandledRejection", reason, promise));
-  process.on("uncaughtException", (error) => dispatch("uncaughtException", error, thrownValue(error)));
+  // A promise Node made may still carry an isolate's error.
+  process.on("unhandledRejection", (reason, promise) => dispatch("unhandledRejection", reason, handlerOf(promise) ?? handlerOf(reason)));
+  process.on("uncaughtException", (error) => dispatch("uncaughtException", error, handlerOf(thrownValue(error))));
 }
 
-function dispatch(kind: CrashKind, error: unknown, owner: unknown): void {
-  const handler = handlerOf(owner);
+function dispatch(kind: CrashKind, error: unknown, handler: CrashHandler | undefined): void {
   try {
     if (handler !== undefined) return handler(error, kind);
   } catch (failure) {
@@ -58,8 +58,10 @@ function handlerOf(value: unknown): CrashHandler | undefined {
  * an Error of the host's realm (an isolate's Error is not), wraps it in ERR_UNHANDLED_ERROR.
  */
 export function thrownValue(error: unknown): unknown {
-  const unhandledEvent = error instanceof Error && (error as { code?: unknown }).code === "ERR_UNHANDLED_ERROR" && "context" in error;
-  return unhandledEvent ? (error as { context: unknown }).context : error;
+  // Reads own data properties only: nothing here may run user code (a proxy's trap, a getter), which could throw.
+  if (!types.isNativeError(error) || types.isProxy(error)) return error;
+  const { code, context } = Object.getOwnPropertyDescriptors(error);
+  return code?.value === "ERR_UNHANDLED_ERROR" && context !== undefined ? context.value : error;
 }
 
 const MAX_DESCRIPTION = 2000;
@@ -67,7 +69,7 @@ const MAX_DESCRIPTION = 2000;
 function describe(error: unknown): string {
   let text: string;
   try {
-    text = error instanceof Error ? (error.stack ?? `${error.name}: ${error.message}`) : String(error);
+    text = types.isNativeError(error) ? (error.stack ?? `${error.name}: ${error.message}`) : String(error);
   } catch {
     text = "(an error that cannot be printed)";
   }

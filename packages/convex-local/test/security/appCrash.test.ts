@@ -70,6 +70,12 @@ describe("an app bug fails its own call, never the backend", () => {
     expectError(answer, "Uncaught Error: timer callback failed");
   });
 
+  it("a setTimeout callback that throws after its action returned: the result stands, the error is logged", async () => {
+    const { answer } = await crash("action", "crashers:throwAfterReturn");
+    expect(answer).toMatchObject({ status: "success", value: "action returned" });
+    await expect.poll(() => target.output()).toContain("an action failed after it had ended: Uncaught Error: timer callback failed after the action");
+  });
+
   it("void ctx.runMutation(...) of a failing mutation fails the action", async () => {
     const { answer } = await crash("action", "crashers:voidRunMutation");
     expect(answer.status).toBe("error");
