@@ -30,7 +30,7 @@ Options:
   --port N          deployment API port (default 3210)
   --site-port N     HTTP actions port (default: port + 1)
   --data DIR        state directory (default ./.convex-local)
-  --admin-key KEY   admin key (default: generated and stored in the state directory)
+  --admin-key KEY   admin key (default: generated and stored in the state directory, never printed by start)
   --dir DIR         functions directory for dev (default convex)
   --url URL         deployment URL for deploy/env/run (default from .env.local or http://127.0.0.1:3210)
   --once            dev: push once and exit instead of watching
@@ -115,7 +115,10 @@ async function start(options: Options): Promise<number> {
   return 0;
 }
 
-/** Starts the backend with its state directory owner-only: it holds the admin key and the environment variables. */
+/**
+ * Starts the backend with its state directory owner-only: it holds the admin key and the environment
+ * variables. (startBackend makes it owner-only only when it generates the key, not for --admin-key.)
+ */
 function startOwnerOnly(options: Options): Promise<Backend> {
   ownerOnlyDirectory(options.data);
   return startBackend({ dataDir: options.data, port: options.port, sitePort: options.sitePort, adminKey: options.adminKey, appDirectory: process.cwd() });
