@@ -12,11 +12,11 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { randomBytes, timingSafeEqual } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { Readable } from "node:stream";
 import type { AddressInfo } from "node:net";
 import type { JSONValue } from "convex/values";
 import { Storage, ownerOnlyDirectory, ownerOnlyFile } from "../storage/index.js";
 import { BlobStore } from "../storage/blobs.js";
+import { truncateText } from "../storage/valueText.js";
 import { FileStorage } from "../runtime/fileStorage.js";
 import type { DocumentWrite } from "../transactions/transaction.js";
 import { DeploymentState } from "../runtime/deployment.js";
@@ -26,6 +26,7 @@ import { handleDeployRoute } from "./deployRoutes.js";
 import { handleStorageRoute } from "./storageRoutes.js";
 import { FunctionLog } from "./functionLogs.js";
 import { handleFunctionRoute, notAdmin } from "./functionRoutes.js";
+import { serveHttpAction } from "./httpActions.js";
 import { RequestError, applyCors, sendRequestError, sendText } from "./http.js";
 import { Scheduler } from "./scheduler.js";
 import { attachSyncProtocol } from "./sync/index.js";
@@ -149,8 +150,8 @@ export async function startBackend(options: BackendOptions): Promise<Backend> {
     inFlight.track(response);
     void (async () => {
       try {
-        if (applyCors(request, response)) return;
         const route = (request.url ?? "/").split("?")[0];
+        if (applyCors(request, response, { adminRoute: isAdminRoute(route) })) return;
         if (route === "/version" || route === "/instance_version") return sendText(response, 200, SERVER_VERSION);
         if (route === "/instance_name") return sendText(response, 200, "convex-local");
         if (route === "/") return sendText(response, 200, "This Convex deployment is running. See https://docs.convex.dev/.");
@@ -165,7 +166,7 @@ export async function startBackend(options: BackendOptions): Promise<Backend> {
       } catch (error) {
         if (response.headersSent) return response.destroy();
         if (error instanceof RequestError) return sendRequestError(response, error);
-        sendRequestError(response, new RequestError(400, "BadRequest", (error as Error).message));
+        sendRequestError(response, new RequestError(400, "BadRequest", truncateText((error as Error).message)));
       }
     })();
   });
@@ -282,35 +283,6 @@ function constantTimeEqual(a: string, b: string): boolean {
   const left = Buffer.from(a);
   const right = Buffer.from(b);
   return left.length === right.length && timingSafeEqual(left, right);
-}
-
-async function serveHttpAction(runner: FunctionRunner, siteUrl: string, request: IncomingMessage, response: ServerResponse, caller: Caller): Promise<void> {
-  try {
-    const method = request.method ?? "GET";
-    const hasBody = method !== "GET" && method !== "HEAD";
-    const headers = new Headers();
-    for (const [name, value] of Object.entries(request.headers)) {
-      if (value !== undefined) headers.set(name, Array.isArray(value) ? value.join(", ") : value);
-    }
-    const fetchRequest = new Request(new URL(request.url ?? "/", siteUrl), {
-      method,
-      headers,
-      body: hasBody ? (Readable.toWeb(request) as ReadableStream) : undefined,
-      duplex: hasBody ? "half" : undefined,
-    } as RequestInit);
-    const result = await runner.httpAction(fetchRequest, caller);
-    const responseHeaders: Record<string, string | string[]> = {};
-    result.headers.forEach((value, name) => {
-      responseHeaders[name] = name === "set-cookie" ? result.headers.getSetCookie() : value;
-    });
-    response.writeHead(result.status, result.statusText, responseHeaders);
-    if (result.body === null) return void response.end();
-    for await (const chunk of result.body as unknown as AsyncIterable<Uint8Array>) response.write(chunk);
-    response.end();
-  } catch (error) {
-    if (response.headersSent) return void response.destroy();
-    sendText(response, 500, `HTTP action failed: ${(error as Error).message}`);
-  }
 }
 
 function listen(server: Server, port: number, host: string): Promise<void> {
