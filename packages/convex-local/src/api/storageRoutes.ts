@@ -14,6 +14,21 @@ import { RequestError, sendJson } from "./http.js";
 /** Convex's `Cache-Control` for files: private, 30 days (a file never changes under its key). */
 const FILE_CACHE_CONTROL = "private, max-age=2592000";
 
+/**
+ * Headers Convex does not send (README "Security"): a Convex deployment's origin is a site of its
+ * own, but convex-local's shares its host, and so its cookies and same-site standing, with the
+ * developer's other local servers. So a file is never sniffed into another type, and one opened
+ * as a page (an uploaded `text/html` or SVG) runs sandboxed: no script, an opaque origin. PDFs are
+ * left out: Chrome refuses to show a PDF in a sandbox, and a PDF's scripts run in the viewer.
+ */
+function untrustedContentHeaders(contentType: string | null): Record<string, string> {
+  const essence = contentType?.split(";")[0].trim().toLowerCase();
+  return {
+    "X-Content-Type-Options": "nosniff",
+    ...(essence === "application/pdf" ? {} : { "Content-Security-Policy": "sandbox" }),
+  };
+}
+
 /** Handles a storage route; false when `route` is none. */
 export async function handleStorageRoute(route: string, request: IncomingMessage, response: ServerResponse, runner: FunctionRunner): Promise<boolean> {
   if (route === "/api/storage/upload" && request.method === "POST") {
@@ -72,6 +87,7 @@ function download(key: string, request: IncomingMessage, response: ServerRespons
     ...(file.contentType ? { "Content-Type": file.contentType } : {}),
     "Cache-Control": FILE_CACHE_CONTROL,
     "Accept-Ranges": "bytes",
+    ...untrustedContentHeaders(file.contentType),
   };
   if (range === null) {
     response.writeHead(200, { ...headers, "Content-Length": file.size, Digest: `sha-256=${file.sha256}` });
