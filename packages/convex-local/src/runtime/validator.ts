@@ -139,7 +139,7 @@ export function formatValidator(validator: ValidatorJson): string {
     case "string":
     case "bytes":
     case "any":
-      return `v.${(validator.type === "bigint" ? "int64" : validator.type)}()`;
+      return `v.${validator.type === "bigint" ? "int64" : validator.type === "number" ? "float64" : validator.type}()`;
     case "literal": {
       const literal = validator.value;
       const shown = typeof literal === "object" && literal !== null ? `${decodeInt64((literal as { $integer: string }).$integer)}n` : JSON.stringify(literal);

@@ -3,8 +3,9 @@ import { MAX_QUOTED_LENGTH, quoteValue, truncateText } from "./valueText.js";
 
 describe("quoteValue", () => {
   it("renders values as Convex's validation errors show them", () => {
-    expect(quoteValue({ a: 1, b: "x", c: [true, null], d: 2.5, e: 3n })).toBe('{a: 1.0, b: "x", c: [true, null], d: 2.5, e: 3n}');
-    expect(quoteValue(new ArrayBuffer(3))).toBe("ArrayBuffer(3 bytes)");
+    expect(quoteValue({ a: 1, b: "x", c: [true, null], d: 2.5, e: 3n })).toBe('{a: 1.0, b: "x", c: [true, null], d: 2.5, e: 3}');
+    expect(quoteValue(new Uint8Array([1, 2]).buffer)).toBe('b"AQI="');
+    expect(quoteValue(new ArrayBuffer(64 * 1024 * 1024), 100)).toHaveLength(100);
     expect(quoteValue(undefined)).toBe("undefined");
   });
 

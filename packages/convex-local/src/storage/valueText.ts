@@ -53,8 +53,9 @@ class TextBudget {
 }
 
 /**
- * Renders a Convex value as Convex's error messages show it (`{a: 1.0, b: "x"}`), cut by
- * `truncateText`. Work is bounded by `maxLength`, not by the value's size.
+ * Renders a Convex value as Convex's error messages show it (`{a: 1.0, b: "x", c: 3, d: b"AQI="}`:
+ * the backend's Display of values, crates/value/src/lib.rs), cut by `truncateText`. Work is bounded
+ * by `maxLength`, not by the value's size.
  */
 export function quoteValue(value: Value | undefined, maxLength = MAX_QUOTED_LENGTH): string {
   const budget = new TextBudget(maxLength);
@@ -71,7 +72,7 @@ function render(value: Value | undefined, out: TextBudget, maxLength: number): v
   if (value === null) return out.write("null");
   switch (typeof value) {
     case "bigint":
-      return out.write(`${value}n`);
+      return out.write(String(value));
     case "number":
       return out.write(Number.isInteger(value) ? `${value}.0` : String(value));
     case "boolean":
@@ -80,7 +81,11 @@ function render(value: Value | undefined, out: TextBudget, maxLength: number): v
       // Escaping a long string costs as much as the string: escape only what can be shown.
       return out.write(JSON.stringify(value.length > maxLength ? value.slice(0, maxLength) : value));
   }
-  if (types.isArrayBuffer(value)) return out.write(`ArrayBuffer(${(value as ArrayBuffer).byteLength} bytes)`);
+  if (types.isArrayBuffer(value)) {
+    // Base64 of only as many bytes as can be shown.
+    const shown = new Uint8Array(value as ArrayBuffer, 0, Math.min((value as ArrayBuffer).byteLength, maxLength));
+    return out.write(`b"${Buffer.from(shown).toString("base64")}"`);
+  }
   if (Array.isArray(value)) {
     out.write("[");
     value.forEach((item, index) => {
