@@ -184,8 +184,9 @@ export class Isolate {
       },
     };
     const install = new vm.Script(preludeSource, { filename: "convex:prelude" }).runInContext(this.context);
-    ({ describeError: this.describeError, inRealmPromise: this.inRealmPromise } = install(host));
-    attributeCrashes(vm.runInContext("Object.prototype", this.context), (error, kind) => this.crashed(error, kind));
+    const realm = install(host);
+    ({ describeError: this.describeError, inRealmPromise: this.inRealmPromise } = realm);
+    attributeCrashes(realm.realmRoot, (error, kind) => this.crashed(error, kind));
     if (!options.synchronous) {
       Object.assign(this.context, actionTimers((error) => this.crashed(error, "uncaughtException"), { node: options.nodeRequireFrom !== undefined }));
       // The host's fetch promise belongs to no isolate: an unawaited failing `fetch` could not be

@@ -146,6 +146,6 @@
     };
   }
 
-  // What the host calls into this realm directly.
-  return { describeError, inRealmPromise };
+  // What the host calls into this realm directly, and the root of every prototype chain in it.
+  return { describeError, inRealmPromise, realmRoot: Object.prototype };
 })
