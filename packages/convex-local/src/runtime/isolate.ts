@@ -128,8 +128,6 @@ export class Isolate {
   private runningAction: { fail(error: ThrownError): void } | undefined;
   /** The prelude's description of a thrown value (realm-aware: reads name, message, stack, ConvexError data). */
   private readonly describeError: (error: unknown) => ThrownError;
-  /** Wraps a host function returning a promise to return one of this realm instead (see below). */
-  private readonly inRealmPromise: (fn: (...args: unknown[]) => unknown) => (...args: unknown[]) => unknown;
   /** Errors already reported, e.g. `process.exit`'s, which fails the call at once and is thrown on. */
   private readonly reported = new WeakSet<object>();
 
@@ -184,14 +182,14 @@ export class Isolate {
       },
     };
     const install = new vm.Script(preludeSource, { filename: "convex:prelude" }).runInContext(this.context);
-    const realm = install(host);
-    ({ describeError: this.describeError, inRealmPromise: this.inRealmPromise } = realm);
-    attributeCrashes(realm.realmRoot, (error, kind) => this.crashed(error, kind));
+    const { describeError, inRealmPromise, realmRoot } = install(host);
+    this.describeError = describeError;
+    attributeCrashes(realmRoot, (error, kind) => this.crashed(error, kind));
     if (!options.synchronous) {
       Object.assign(this.context, actionTimers((error) => this.crashed(error, "uncaughtException"), { node: options.nodeRequireFrom !== undefined }));
       // The host's fetch promise belongs to no isolate: an unawaited failing `fetch` could not be
       // attributed (crashAttribution.ts). Adopted by a promise of this realm, it fails the action.
-      this.context.fetch = this.inRealmPromise(this.context.fetch as (...args: unknown[]) => unknown);
+      this.context.fetch = inRealmPromise(this.context.fetch);
     }
     if (options.nodeRequireFrom !== undefined) {
       Object.assign(this.context, { Buffer, process: this.nodeProcess() });
@@ -211,7 +209,7 @@ export class Isolate {
 
   /**
    * An unhandled rejection or uncaught exception of this realm: fails the running action with it,
-   * as Convex does, or reports it as stray. Never throws (it runs inside Node's process listeners).
+   * as Convex does, or reports it as stray. Runs inside Node's process listeners: nothing here may throw.
    */
   private crashed(failure: unknown, source: CrashSource): void {
     const error = thrownValue(failure);
