@@ -58,7 +58,10 @@ export function jsonToValue(json: JSONValue): Value {
  * comes from input: assigning `__proto__` would set the prototype instead of a field.
  */
 export function setField<T>(object: Record<string, T>, name: string, value: T): void {
-  Object.defineProperty(object, name, { value, enumerable: true, writable: true, configurable: true });
+  // `__proto__` is the only accessor on Object.prototype; any other name assigns an own field, and
+  // assigning is several times faster than defining (this runs for every field of every document read).
+  if (name === "__proto__") Object.defineProperty(object, name, { value, enumerable: true, writable: true, configurable: true });
+  else object[name] = value;
 }
 
 /** The 8 bytes of a `$integer` or `$float`, or jsonToConvex's error. */
