@@ -18,7 +18,7 @@ import type { DocumentWrite } from "../../transactions/transaction.js";
 import { ReadSetIndex } from "../../transactions/readSets.js";
 import { QueryCache } from "../../runtime/queryCache.js";
 import { SyncSession, type MutationWrites, type SessionHost, type SessionLimits, type Subscription } from "./session.js";
-import type { ServerMessage } from "./protocol.js";
+import { DEFAULT_MUTATION_MEMORY_LIMITS, MutationMemory, type MutationMemoryLimits } from "./mutationMemory.js";
 
 export interface SyncDependencies {
   runner: FunctionRunner;
@@ -36,10 +36,10 @@ export interface SyncOptions {
   heartbeatIntervalMs?: number;
   /** A client silent this long (no message, no pong) is dropped (Convex: 120 s). */
   clientTimeoutMs?: number;
-  /** Largest accepted client frame. */
+  /** Largest accepted client frame (Convex: 64 MiB, tungstenite's default); a larger one closes the connection with 1009. */
   maxPayloadBytes?: number;
-  /** Client sessions whose recent mutation results are remembered for retries. */
-  maxRememberedSessions?: number;
+  /** How much of successful mutations' answers is remembered for retries after a reconnect. */
+  mutationMemory?: Partial<MutationMemoryLimits>;
   limits?: Partial<SessionLimits>;
   /** Unexpected server-side errors (default: console.error). */
   onError?: (error: unknown) => void;
@@ -67,18 +67,25 @@ function sharedRunKey({ path, args, caller, journal }: QueryRequest): string {
   return QueryCache.key(path, args, caller.identity, caller.admin, journal);
 }
 
+const MAX_PAYLOAD_BYTES = 64 * 1024 * 1024;
+
 const DEFAULT_LIMITS: SessionLimits = {
   maxQueries: 10_000,
+  // Convex's limits on one function's arguments and on its result (FUNCTION_MAX_ARGS_SIZE,
+  // FUNCTION_MAX_RESULT_SIZE): one connection's queries together get as much as one call.
+  maxQueryArgsBytes: 16 * 1024 * 1024,
+  maxResultBytes: 16 * 1024 * 1024,
   maxInflightActions: 64,
   maxQueuedMessages: 10_000,
+  maxQueuedBytes: MAX_PAYLOAD_BYTES,
   maxBufferedBytes: 64 * 1024 * 1024,
 };
 
 class SyncHub implements SessionHost {
   readonly readIndex = new ReadSetIndex<Subscription>();
   readonly limits: SessionLimits;
+  readonly mutationMemory: MutationMemory;
   private readonly sessions = new Set<SyncSession>();
-  private readonly memories = new Map<string, Map<number, ServerMessage>>();
   /** Write sets whose invalidations were applied (the runner hands the same array to onCommit and back to its caller). */
   private readonly applied = new WeakSet<object>();
   private visible: bigint;
@@ -96,10 +103,11 @@ class SyncHub implements SessionHost {
     private readonly options: SyncOptions,
   ) {
     this.limits = { ...DEFAULT_LIMITS, ...options.limits };
+    this.mutationMemory = new MutationMemory({ ...DEFAULT_MUTATION_MEMORY_LIMITS, ...options.mutationMemory });
     this.visible = deps.storage.lastCommitTs();
     this.wss = new WebSocketServer({
       noServer: true,
-      maxPayload: options.maxPayloadBytes ?? 64 * 1024 * 1024,
+      maxPayload: options.maxPayloadBytes ?? MAX_PAYLOAD_BYTES,
       perMessageDeflate: false,
     });
     this.unsubscribe = deps.onCommit((writes, commitTs) => this.commit(writes, commitTs));
@@ -144,19 +152,7 @@ class SyncHub implements SessionHost {
     if (!this.applied.has(writes)) this.commit(writes, commitTs);
   }
 
-  mutationMemory(sessionId: string): Map<number, ServerMessage> {
-    let memory = this.memories.get(sessionId);
-    if (memory !== undefined) {
-      this.memories.delete(sessionId); // LRU: move to the end
-    } else {
-      memory = new Map();
-      const max = this.options.maxRememberedSessions ?? 1_000;
-      while (this.memories.size >= max) this.memories.delete(this.memories.keys().next().value!);
-    }
-    this.memories.set(sessionId, memory);
-    return memory;
-  }
-
+  /** Never throws: what one session's state makes fail ends that session only. */
   flushAll(): void {
     // Nothing commits while the flush runs (queries are synchronous), so every session asking for
     // the same query, arguments, identity and journal gets the same answer: run it once.
@@ -170,6 +166,8 @@ class SyncHub implements SessionHost {
           session.fail(error);
         }
       }
+    } catch (error) {
+      this.reportError(error);
     } finally {
       this.sharedRuns = undefined;
     }
@@ -182,12 +180,16 @@ class SyncHub implements SessionHost {
   private runPendingQueries(): void {
     const pending = new Map<string, QueryRequest>();
     for (const session of this.sessions) {
-      for (const request of session.pendingRuns()) {
-        const key = sharedRunKey(request);
-        if (this.sharedRuns!.has(key) || pending.has(key)) continue;
-        const system = this.deps.systemQuery?.(request.path, request.args, request.caller);
-        if (system !== undefined) this.sharedRuns!.set(key, { result: system, reads: [], journal: null });
-        else pending.set(key, request);
+      try {
+        for (const request of session.pendingRuns()) {
+          const key = sharedRunKey(request);
+          if (this.sharedRuns!.has(key) || pending.has(key)) continue;
+          const system = this.deps.systemQuery?.(request.path, request.args, request.caller);
+          if (system !== undefined) this.sharedRuns!.set(key, { result: system, reads: [], journal: null });
+          else pending.set(key, request);
+        }
+      } catch (error) {
+        session.fail(error);
       }
     }
     if (pending.size === 0) return;

@@ -68,6 +68,17 @@ describe("client messages", () => {
     expect(() => parseClientMessage(text)).toThrow(message);
   });
 
+  test("frames nested past serde_json's limit are refused with its error, as Convex words it", () => {
+    const nested = (depth: number) => `{"type":"Event","eventType":"x","event":${"[".repeat(depth - 1)}${"]".repeat(depth - 1)}}`;
+    expect(parseClientMessage(nested(127))).toMatchObject({ type: "Event" });
+    // serde_json: "[" × 200 → "recursion limit exceeded at line 1 column 128" (the 128th level).
+    expect(() => parseClientMessage("[".repeat(200))).toThrow(new ProtocolError("Received Invalid JSON on websocket: recursion limit exceeded at line 1 column 128"));
+    expect(() => parseClientMessage(nested(128))).toThrow(/recursion limit exceeded at line 1 column 167$/);
+    expect(() => parseClientMessage(`{\n "a": ${"[".repeat(20_000)}`)).toThrow(/recursion limit exceeded at line 2 column 133$/);
+    // Brackets inside strings do not nest.
+    expect(parseClientMessage(JSON.stringify({ type: "Event", eventType: "[".repeat(500), event: '\\"{'.repeat(500) }))).toMatchObject({ type: "Event" });
+  });
+
   test("function arguments are one object", () => {
     expect(singleArgsObject([{ a: 1 }])).toEqual({ ok: true, value: { a: 1 } });
     expect(singleArgsObject([])).toMatchObject({ ok: false });

@@ -197,8 +197,39 @@ function argsArray(m: Fields): JSONValue[] {
   return v as JSONValue[];
 }
 
+/**
+ * The deepest nesting of arrays and objects a frame may have. Convex parses every client frame with
+ * serde_json, whose recursion limit refuses the 128th level; the same limit here keeps every value
+ * a session holds shallow enough to serialize (JSON.stringify recurses).
+ */
+export const MAX_FRAME_NESTING = 127;
+
+/** Throws serde_json's error, as Convex words it, when `text` nests deeper than MAX_FRAME_NESTING. */
+function checkNesting(text: string): void {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c /* \\ */) i++;
+      else if (c === 0x22 /* " */) inString = false;
+    } else if (c === 0x22) {
+      inString = true;
+    } else if (c === 0x5b /* [ */ || c === 0x7b /* { */) {
+      if (++depth > MAX_FRAME_NESTING) {
+        const lineStart = text.lastIndexOf("\n", i) + 1;
+        const line = 1 + (text.slice(0, lineStart).match(/\n/g)?.length ?? 0);
+        throw new ProtocolError(`Received Invalid JSON on websocket: recursion limit exceeded at line ${line} column ${i - lineStart + 1}`);
+      }
+    } else if (c === 0x5d /* ] */ || c === 0x7d /* } */) {
+      depth--;
+    }
+  }
+}
+
 /** Parses one text frame into a client message; throws `ProtocolError` on anything malformed. */
 export function parseClientMessage(text: string): ClientMessage {
+  checkNesting(text);
   let raw: unknown;
   try {
     raw = JSON.parse(text);

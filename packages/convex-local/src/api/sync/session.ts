@@ -27,6 +27,8 @@ import {
 } from "./protocol.js";
 import type { ReadSetIndex } from "../../transactions/readSets.js";
 import type { SyncDependencies } from "./index.js";
+import type { MutationMemory } from "./mutationMemory.js";
+import { fingerprintOf } from "./resultFingerprint.js";
 
 export const ANONYMOUS_CALLER: Caller = { identity: null, admin: false };
 
@@ -39,13 +41,30 @@ export interface Subscription {
 export interface SessionLimits {
   /** Live queries per connection. */
   maxQueries: number;
+  /** Bytes of arguments (as JSON) of a connection's live queries. */
+  maxQueryArgsBytes: number;
+  /**
+   * Bytes (as JSON) of the current results of a connection's live queries: what each of its
+   * Transitions may carry. A query whose result would exceed it fails instead, with a message
+   * saying so, until results shrink or queries are removed.
+   */
+  maxResultBytes: number;
   /** Actions running at once per connection. */
   maxInflightActions: number;
-  /** Client messages queued behind an unfinished one (e.g. a slow Authenticate). */
+  /** Client messages queued behind an unfinished one (e.g. a slow Authenticate)... */
   maxQueuedMessages: number;
+  /** ...and their bytes. */
+  maxQueuedBytes: number;
   /** Bytes buffered for a client that does not read before the connection is dropped. */
   maxBufferedBytes: number;
 }
+
+/**
+ * Transitions written to a connection but not yet taken by its socket. At this many, no new one is
+ * computed until one is: a client that reads slowly gets fewer, coalesced updates, and costs the
+ * server nothing meanwhile (Convex's SYNC_MAX_SEND_TRANSITION_COUNT).
+ */
+const MAX_UNSENT_TRANSITIONS = 2;
 
 /** What a session needs from the server that owns it. */
 export interface SessionHost {
@@ -56,8 +75,8 @@ export interface SessionHost {
   visibleTs(): bigint;
   /** Applies a commit's invalidations now unless the commit listener already did. */
   noteCommit(writes: MutationWrites, commitTs: bigint): void;
-  /** Recently answered mutations of a client session (bounded), for retries after a reconnect. */
-  mutationMemory(sessionId: string): Map<number, ServerMessage>;
+  /** Answers to successful mutations, for retries after a reconnect. */
+  readonly mutationMemory: MutationMemory;
   /** Runs every session's pending re-executions and sends their transitions. */
   flushAll(): void;
   /** Runs a query for a session; identical runs within one `flushAll` share one execution. */
@@ -76,15 +95,13 @@ interface QueryState {
   componentPath: string | undefined;
   /** The journal the next run starts from: the client's at first, then the last run's. */
   journal: string | null;
-  /** Canonical text of the result (and journal) last sent; undefined before the first send. */
+  /** Digest of the result and journal last sent; undefined before the first send. */
   lastSent: string | undefined;
+  /** Bytes of the arguments, counted against maxQueryArgsBytes. */
+  argsBytes: number;
+  /** Bytes of the result (or error) last sent, counted against maxResultBytes. */
+  resultBytes: number;
   subscription: Subscription;
-}
-
-function resultKey(result: FunctionResult, journal: string | null): string {
-  return result.status === "success"
-    ? JSON.stringify(["ok", result.value, journal])
-    : JSON.stringify(["err", result.errorMessage, result.errorData ?? null, journal]);
 }
 
 function errorResult(message: string): FunctionResult {
@@ -106,6 +123,8 @@ export class SyncSession {
   private receivedIdentity = 0;
 
   private readonly queries = new Map<number, QueryState>();
+  private queryArgsBytes = 0;
+  private queryResultBytes = 0;
   private readonly dirty = new Set<number>();
   private readonly removed = new Set<number>();
   private rerunAll = false;
@@ -114,6 +133,8 @@ export class SyncSession {
 
   private queue: Promise<void> = Promise.resolve();
   private queued = 0;
+  private queuedBytes = 0;
+  private unsentTransitions = 0;
   private inflightActions = 0;
   private closed = false;
 
@@ -131,14 +152,17 @@ export class SyncSession {
         this.fail(new ProtocolError("Received a binary frame; the sync protocol uses text frames"));
         return;
       }
+      const frame = Buffer.isBuffer(data) ? data : Buffer.concat(data as Buffer[]);
       let message: ClientMessage;
       try {
-        message = parseClientMessage(Buffer.isBuffer(data) ? data.toString("utf8") : Buffer.concat(data as Buffer[]).toString("utf8"));
+        message = parseClientMessage(frame.toString("utf8"));
       } catch (error) {
         this.fail(error);
         return;
       }
-      if (++this.queued > host.limits.maxQueuedMessages) {
+      const bytes = frame.length;
+      this.queuedBytes += bytes;
+      if (++this.queued > host.limits.maxQueuedMessages || this.queuedBytes > host.limits.maxQueuedBytes) {
         this.fail(new ProtocolError("Too many unprocessed messages on this connection"));
         return;
       }
@@ -146,9 +170,10 @@ export class SyncSession {
         .then(() => (this.closed ? undefined : this.handle(message)))
         .catch((error: unknown) => this.fail(error))
         .finally(() => {
+          this.queuedBytes -= bytes;
           // Query-set and identity changes that arrive together (Connect, Authenticate,
           // ModifyQuerySet on open) are answered by one Transition once the queue drains.
-          if (--this.queued === 0 && !this.closed) this.safeFlush();
+          if (--this.queued === 0 && !this.closed) this.host.flushAll();
         });
     });
     ws.on("pong", () => {
@@ -200,12 +225,14 @@ export class SyncSession {
     if (message.newVersion <= message.baseVersion) {
       throw new ProtocolError(`New query set version ${message.newVersion} must exceed base version ${message.baseVersion}`);
     }
+    const { maxQueries, maxQueryArgsBytes } = this.host.limits;
     for (const mod of message.modifications) {
+      this.removeQuery(mod.queryId);
       if (mod.type === "Add") {
-        const existing = this.queries.get(mod.queryId);
-        if (existing !== undefined) this.host.readIndex.delete(existing.subscription);
-        else if (this.queries.size >= this.host.limits.maxQueries) {
-          throw new ProtocolError(`Too many queries on one connection (limit ${this.host.limits.maxQueries})`);
+        if (this.queries.size >= maxQueries) throw new ProtocolError(`Too many queries on one connection (limit ${maxQueries})`);
+        const argsBytes = Buffer.byteLength(JSON.stringify(mod.args));
+        if (this.queryArgsBytes + argsBytes > maxQueryArgsBytes) {
+          throw new ProtocolError(`The arguments of this connection's queries exceed ${maxQueryArgsBytes} bytes`);
         }
         this.queries.set(mod.queryId, {
           queryId: mod.queryId,
@@ -214,21 +241,28 @@ export class SyncSession {
           componentPath: mod.componentPath,
           journal: mod.journal ?? null,
           lastSent: undefined,
+          argsBytes,
+          resultBytes: 0,
           subscription: { session: this, queryId: mod.queryId },
         });
+        this.queryArgsBytes += argsBytes;
         this.removed.delete(mod.queryId);
         this.dirty.add(mod.queryId);
       } else {
-        const existing = this.queries.get(mod.queryId);
-        if (existing !== undefined) {
-          this.host.readIndex.delete(existing.subscription);
-          this.queries.delete(mod.queryId);
-        }
-        this.dirty.delete(mod.queryId);
         this.removed.add(mod.queryId);
       }
     }
     this.receivedQuerySet = message.newVersion;
+  }
+
+  private removeQuery(queryId: number): void {
+    const existing = this.queries.get(queryId);
+    if (existing === undefined) return;
+    this.host.readIndex.delete(existing.subscription);
+    this.queries.delete(queryId);
+    this.queryArgsBytes -= existing.argsBytes;
+    this.queryResultBytes -= existing.resultBytes;
+    this.dirty.delete(queryId);
   }
 
   private async authenticate(message: AuthenticateMessage): Promise<void> {
@@ -263,12 +297,12 @@ export class SyncSession {
 
   /** Runs a mutation with group commit (it shares a commit with others queued in the same turn); the session's next message waits for it. */
   private async mutation(message: MutationMessage): Promise<void> {
-    const memory = this.sessionId === undefined ? undefined : this.host.mutationMemory(this.sessionId);
-    const remembered = memory?.get(message.requestId);
+    const { sessionId } = this;
+    const remembered = sessionId === undefined ? undefined : this.host.mutationMemory.recall(sessionId, message.requestId);
     if (remembered !== undefined) {
       // A retry after a reconnect of a mutation that already ran: answer it again, run nothing.
-      this.send(remembered);
-      if (remembered.type === "MutationResponse" && remembered.success) this.awaitVisible(this.host.visibleTs());
+      this.sendText(remembered);
+      this.awaitVisible(this.host.visibleTs());
       this.host.flushAll();
       return;
     }
@@ -305,13 +339,11 @@ export class SyncSession {
             logLines: result.logLines,
             ...(result.errorData !== undefined ? { errorData: result.errorData } : {}),
           };
-    memory?.set(message.requestId, response);
-    if (memory !== undefined && memory.size > MUTATION_MEMORY_PER_SESSION) {
-      memory.delete(memory.keys().next().value!);
-    }
+    const text = JSON.stringify(response);
+    if (sessionId !== undefined && result.status === "success") this.host.mutationMemory.remember(sessionId, message.requestId, text);
     // The response goes first: the client settles a successful mutation on the first Transition
     // that reaches its ts *after* the response (request_manager.js removeCompleted).
-    this.send(response);
+    this.sendText(text);
     if (ts !== null) this.awaitVisible(ts);
     this.host.flushAll();
   }
@@ -379,12 +411,9 @@ export class SyncSession {
     );
   }
 
-  private safeFlush(): void {
-    try {
-      this.flush();
-    } catch (error) {
-      this.fail(error);
-    }
+  /** Whether the next flush would compute a Transition now (it waits while the client reads slowly). */
+  private get readyToFlush(): boolean {
+    return !this.closed && this.hasPendingWork && this.unsentTransitions < MAX_UNSENT_TRANSITIONS;
   }
 
   /**
@@ -392,7 +421,7 @@ export class SyncSession {
    * anything changed for this client (or a mutation it was answered is waiting for its ts).
    */
   flush(): void {
-    if (this.closed || !this.hasPendingWork) return;
+    if (!this.readyToFlush) return;
     const visible = this.host.visibleTs();
     const ts = visible > this.sent.ts ? visible : this.sent.ts;
     const modifications: StateModification[] = [];
@@ -414,7 +443,7 @@ export class SyncSession {
     if (tsReached) this.awaitTs = undefined;
     const start = this.sent;
     this.sent = end;
-    this.send({
+    const transition: ServerMessage = {
       type: "Transition",
       startVersion: encodeVersion(start),
       endVersion: encodeVersion(end),
@@ -422,15 +451,23 @@ export class SyncSession {
       clientClockSkew: this.clientClockSkew,
       // Server wall clock in ns (Convex injects `generate_timestamp()` when sending).
       serverTs: Date.now() * 1e6,
+    };
+    this.unsentTransitions++;
+    this.sendText(JSON.stringify(transition), () => {
+      this.unsentTransitions--;
+      // What changed meanwhile goes out now, in one Transition.
+      if (this.unsentTransitions === MAX_UNSENT_TRANSITIONS - 1 && !this.closed) this.host.flushAll();
     });
   }
 
   private runQuery(query: QueryState): StateModification | undefined {
-    const { result, reads, journal } = this.execute(query);
+    const run = this.execute(query);
+    const { reads, journal } = run;
+    const result = this.withinResultBudget(query, run.result);
     this.host.readIndex.set(query.subscription, reads);
     // A failed run keeps the journal it started from, so a later success resumes the same page.
     if (result.status === "success") query.journal = journal;
-    const key = resultKey(result, query.journal);
+    const key = `${fingerprintOf(result).digest} ${query.journal}`;
     if (key === query.lastSent) return undefined;
     query.lastSent = key;
     return result.status === "success"
@@ -445,9 +482,29 @@ export class SyncSession {
         };
   }
 
+  /**
+   * The result to send for `query`, counted against the connection's maxResultBytes: one that
+   * would exceed it becomes a short error saying so (the client's other queries stay live).
+   */
+  private withinResultBudget(query: QueryState, result: FunctionResult): FunctionResult {
+    const { maxResultBytes } = this.host.limits;
+    const { bytes } = fingerprintOf(result);
+    const others = this.queryResultBytes - query.resultBytes;
+    const kept = others + bytes <= maxResultBytes ? result : undefined;
+    query.resultBytes = kept === undefined ? 0 : bytes;
+    this.queryResultBytes = others + query.resultBytes;
+    return (
+      kept ??
+      errorResult(
+        `The query results on this connection exceed ${maxResultBytes} bytes: ${query.udfPath}'s result (${bytes} bytes) was not sent. ` +
+          "Subscribe to fewer or smaller queries on one connection.",
+      )
+    );
+  }
+
   /** The queries the next flush will run (the hub runs every session's together, beforehand). */
   pendingRuns(): QueryRequest[] {
-    if (this.closed || !this.hasPendingWork) return [];
+    if (!this.readyToFlush) return [];
     const requests: QueryRequest[] = [];
     for (const queryId of this.rerunAll ? this.queries.keys() : this.dirty) {
       const query = this.queries.get(queryId);
@@ -481,13 +538,18 @@ export class SyncSession {
   // ---- transport -----------------------------------------------------------------------------
 
   send(message: ServerMessage): void {
+    this.sendText(JSON.stringify(message));
+  }
+
+  /** Sends a serialized message; `written` runs once the socket took it (or the send failed). */
+  private sendText(text: string, written?: () => void): void {
     if (this.closed || this.ws.readyState !== this.ws.OPEN) return;
     if (this.ws.bufferedAmount > this.host.limits.maxBufferedBytes) {
       this.close(1013, "ClientTooSlow: too much unread data buffered for this client");
       return;
     }
     this.lastSentAt = Date.now();
-    this.ws.send(JSON.stringify(message));
+    this.ws.send(text, written);
   }
 
   /** Ends the connection after a client error (FatalError) or a server error (1011, retried). */
@@ -519,12 +581,10 @@ export class SyncSession {
   private dispose(): void {
     if (this.closed) return;
     this.closed = true;
-    for (const query of this.queries.values()) this.host.readIndex.delete(query.subscription);
-    this.queries.clear();
+    for (const queryId of [...this.queries.keys()]) this.removeQuery(queryId);
     this.dirty.clear();
     this.removed.clear();
     this.host.onClose(this);
   }
 }
 
-export const MUTATION_MEMORY_PER_SESSION = 256;

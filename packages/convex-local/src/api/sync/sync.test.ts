@@ -486,3 +486,111 @@ describe("restart", () => {
     }
   });
 });
+
+describe("limits and isolation", () => {
+  test("a failed Mutation is not remembered (as on Convex): its retry after a reconnect runs again", async () => {
+    const h = await startHarness();
+    try {
+      let runs = 0;
+      const queueMutation = h.runner.queueMutation.bind(h.runner);
+      h.runner.queueMutation = (...args) => {
+        runs++;
+        return queueMutation(...args);
+      };
+      const sessionId = randomUUID();
+      const failing = { type: "Mutation", requestId: 3, udfPath: "messages:send", args: [{ channel: 1, body: "x" }] };
+      for (const connectionCount of [0, 1]) {
+        const raw = new RawClient(h.url);
+        await raw.opened;
+        raw.send(connect(sessionId, connectionCount));
+        raw.send(failing);
+        expect(await raw.next("MutationResponse")).toMatchObject({ success: false, result: expect.stringMatching(/ArgumentValidationError/) });
+        raw.close();
+        await raw.closed;
+      }
+      expect(runs).toBe(2);
+    } finally {
+      await h.cleanup();
+    }
+  });
+
+  test("results past a connection's maxResultBytes fail with a message saying so; its other queries stay live", async () => {
+    const h = await startHarness({ syncOptions: { limits: { maxResultBytes: 80 } } });
+    try {
+      const writer = client(h);
+      await writer.mutation(api.messages.send, { channel: "big", body: "x".repeat(80) });
+      await writer.mutation(api.messages.send, { channel: "small", body: "s" });
+      const raw = new RawClient(h.url);
+      await raw.opened;
+      raw.send(connect());
+      raw.send({
+        type: "ModifyQuerySet",
+        baseVersion: 0,
+        newVersion: 1,
+        modifications: [
+          { type: "Add", queryId: 1, udfPath: "messages:list", args: [{ channel: "small" }] },
+          { type: "Add", queryId: 2, udfPath: "messages:list", args: [{ channel: "big" }] },
+        ],
+      });
+      const first = await raw.next("Transition");
+      expect(first.modifications).toEqual([
+        expect.objectContaining({ type: "QueryUpdated", queryId: 1, value: ["s"] }),
+        expect.objectContaining({
+          type: "QueryFailed",
+          queryId: 2,
+          errorMessage: "The query results on this connection exceed 80 bytes: messages:list's result (84 bytes) was not sent. Subscribe to fewer or smaller queries on one connection.",
+        }),
+      ]);
+      await writer.mutation(api.messages.send, { channel: "small", body: "t" });
+      const second = await waitFor(() => raw.ofType("Transition").find((t) => t.modifications.length > 0 && t !== first), (t) => t !== undefined);
+      expect(second.modifications).toEqual([expect.objectContaining({ type: "QueryUpdated", queryId: 1, value: ["s", "t"] })]);
+    } finally {
+      await h.cleanup();
+    }
+  });
+
+  test("a connection's query arguments past maxQueryArgsBytes end it with FatalError", async () => {
+    const h = await startHarness({ syncOptions: { limits: { maxQueryArgsBytes: 1000 } } });
+    try {
+      const raw = new RawClient(h.url);
+      await raw.opened;
+      raw.send(connect());
+      const add = (queryId: number) => ({ type: "Add", queryId, udfPath: "messages:list", args: [{ channel: "c".repeat(400) }] });
+      raw.send({ type: "ModifyQuerySet", baseVersion: 0, newVersion: 1, modifications: [add(1), add(2)] });
+      await raw.next("Transition");
+      raw.send({ type: "ModifyQuerySet", baseVersion: 1, newVersion: 2, modifications: [add(3)] });
+      await raw.closed;
+      expect(raw.ofType("FatalError")).toEqual([{ type: "FatalError", error: "The arguments of this connection's queries exceed 1000 bytes" }]);
+    } finally {
+      await h.cleanup();
+    }
+  });
+
+  test("an exception from one session's queries in a flush ends that session only", async () => {
+    const errors: unknown[] = [];
+    const h = await startHarness({
+      systemQuery: (fnPath) => {
+        if (fnPath === "_system/explode") throw new RangeError("Maximum call stack size exceeded");
+        return undefined;
+      },
+      syncOptions: { onError: (error) => errors.push(error) },
+    });
+    try {
+      const bystander = client(h);
+      const sub = watch(bystander, api.messages.list, { channel: "isolation" });
+      await waitFor(() => sub.value, (v) => Array.isArray(v));
+      const raw = new RawClient(h.url);
+      await raw.opened;
+      raw.send(connect());
+      raw.send({ type: "ModifyQuerySet", baseVersion: 0, newVersion: 1, modifications: [{ type: "Add", queryId: 1, udfPath: "_system/explode", args: [{}] }] });
+      await raw.closed;
+      expect(raw.closeCode).toBe(1011);
+      expect(raw.closeReason).toBe("InternalServerError: Maximum call stack size exceeded");
+      await bystander.mutation(api.messages.send, { channel: "isolation", body: "still here" });
+      await waitFor(() => sub.value, (v) => Array.isArray(v) && v.length === 1);
+      expect(errors).toEqual([expect.any(RangeError)]);
+    } finally {
+      await h.cleanup();
+    }
+  });
+});

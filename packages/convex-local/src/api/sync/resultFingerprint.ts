@@ -1,0 +1,26 @@
+/**
+ * What a subscription remembers of the result it last sent: a digest to tell whether a re-run
+ * changed anything (as Convex's sync worker keeps a result hash, not the result) and the size
+ * that counts against its connection's budget. Computed once per result object, so every
+ * subscription that shares a run shares one serialization.
+ */
+import { createHash } from "node:crypto";
+import type { FunctionResult } from "../../runtime/runner.js";
+
+export interface ResultFingerprint {
+  digest: string;
+  /** Bytes of the value's JSON (for an error: of its message and data). */
+  bytes: number;
+}
+
+const fingerprints = new WeakMap<FunctionResult, ResultFingerprint>();
+
+export function fingerprintOf(result: FunctionResult): ResultFingerprint {
+  let fingerprint = fingerprints.get(result);
+  if (fingerprint === undefined) {
+    const text = result.status === "success" ? JSON.stringify(result.value) : JSON.stringify([result.errorMessage, result.errorData ?? null]);
+    fingerprint = { digest: createHash("sha256").update(`${result.status}\n${text}`).digest("base64"), bytes: Buffer.byteLength(text) };
+    fingerprints.set(result, fingerprint);
+  }
+  return fingerprint;
+}
