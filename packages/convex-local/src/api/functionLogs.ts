@@ -5,6 +5,7 @@
  */
 import { TRUNCATED_LINE_SUFFIX, boundErrorMessage, boundLogLines } from "../runtime/logs.js";
 import type { FunctionLogEntry } from "../runtime/runner.js";
+import { truncateText } from "../storage/valueText.js";
 
 const CAPACITY = 1000;
 
@@ -72,7 +73,8 @@ export class FunctionLog {
 }
 
 function withinLogLimits(entry: FunctionLogEntry): FunctionLogEntry {
-  const bounded = { ...entry, logLines: boundLogLines(entry.logLines) };
+  // A path is checked before it runs, but one a check refused is still logged with its error.
+  const bounded = { ...entry, path: truncateText(entry.path, 200), logLines: boundLogLines(entry.logLines) };
   if (entry.error !== undefined) bounded.error = boundErrorMessage(entry.error);
   return bounded;
 }

@@ -9,6 +9,8 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { convexToJson, type JSONValue } from "convex/values";
 import { jsonToValue } from "../storage/values.js";
 import type { Caller, FunctionResult, FunctionRunner } from "../runtime/runner.js";
+import { checkFunctionPath } from "../runtime/modules.js";
+import { InvalidFunctionPathError } from "../runtime/errors.js";
 import { truncateText } from "../storage/valueText.js";
 import { RequestError, readJsonObject, requireString, sendJson } from "./http.js";
 
@@ -72,9 +74,13 @@ function parseArgs(args: unknown): JSONValue {
 
 class FunctionArgumentsError extends Error {}
 
+/** The path when Convex accepts it; else Convex's 400 naming what is wrong with it. */
 function validPath(path: string): string {
-  if (!/^[A-Za-z0-9_\-./]+(:[A-Za-z_$][A-Za-z0-9_$]*)?$/.test(path)) {
-    throw new RequestError(400, "BadConvexFunctionIdentifier", `${truncateText(path, 200)} is not a valid path to a Convex function.`);
+  try {
+    checkFunctionPath(path);
+  } catch (error) {
+    if (error instanceof InvalidFunctionPathError) throw new RequestError(400, "BadConvexFunctionIdentifier", error.message);
+    throw error;
   }
   return path;
 }

@@ -1,5 +1,6 @@
 /** Errors a function call can end with, and how Convex words them for clients. */
 import type { JSONValue } from "convex/values";
+import { truncateText } from "../storage/valueText.js";
 
 /** A failure to report to the caller as a function error (HTTP 560, `status: "error"`). */
 export class FunctionError extends Error {
@@ -19,6 +20,14 @@ export class FunctionNotFoundError extends FunctionError {
       `Could not find ${visibility === "public" ? "public " : ""}function for '${path}'. Did you forget to run \`npx convex dev\` or \`npx convex deploy\`?`,
     );
     this.name = "FunctionNotFoundError";
+  }
+}
+
+/** A function path Convex would refuse (over HTTP a 400 `BadConvexFunctionIdentifier`), in Convex's words. */
+export class InvalidFunctionPathError extends FunctionError {
+  constructor(udfPath: string, reason: string) {
+    super(`${truncateText(udfPath, 200)} is not a valid path to a Convex function. ${reason}`);
+    this.name = "InvalidFunctionPathError";
   }
 }
 

@@ -8,6 +8,8 @@
 import { createHash } from "node:crypto";
 import path from "node:path";
 import { transformSync } from "esbuild";
+import { truncateText } from "../storage/valueText.js";
+import { InvalidFunctionPathError } from "./errors.js";
 
 export type ModuleEnvironment = "isolate" | "node";
 
@@ -71,6 +73,58 @@ export function resolveModulePath(fromPath: string, specifier: string): string |
   if (!specifier.startsWith("./") && !specifier.startsWith("../")) return undefined;
   const resolved = path.posix.normalize(path.posix.join(path.posix.dirname(fromPath), specifier));
   return resolved.startsWith("../") ? undefined : resolved;
+}
+
+/** Convex's longest path component and function name (sync_types' MAX_IDENTIFIER_LEN). */
+const MAX_IDENTIFIER_LENGTH = 64;
+
+/**
+ * Throws {@link InvalidFunctionPathError} unless `udfPath` is a path Convex accepts (sync_types'
+ * UdfPath: relative module path components of at most 64 characters from `[A-Za-z0-9_.]`, counted
+ * with the `.js` the module path implies, and an identifier after the last `:`).
+ */
+export function checkFunctionPath(udfPath: string): void {
+  const reason = functionPathProblem(udfPath);
+  if (reason !== undefined) throw new InvalidFunctionPathError(udfPath, reason);
+}
+
+function functionPathProblem(udfPath: string): string | undefined {
+  const colon = udfPath.lastIndexOf(":");
+  const modulePath = colon === -1 ? udfPath : udfPath.slice(0, colon);
+  if (modulePath.startsWith("/")) return `Module paths must be relative (${truncateText(modulePath, 200)} is absolute).`;
+  const components = modulePath.split("/").filter((component) => component !== "");
+  if (components.length === 0) return "Module paths must be nonempty.";
+  const last = components[components.length - 1];
+  if (last.lastIndexOf(".") <= 0) components[components.length - 1] = `${last}.js`;
+  for (const component of components) {
+    const problem = pathComponentProblem(component);
+    if (problem !== undefined) return problem;
+  }
+  return colon === -1 ? undefined : identifierProblem(udfPath.slice(colon + 1));
+}
+
+function pathComponentProblem(component: string): string | undefined {
+  if (component === "." || component === "..") return `Invalid path component ${component}.`;
+  if (component.length > MAX_IDENTIFIER_LENGTH) {
+    return `Path component is too long (${component.length} > maximum ${MAX_IDENTIFIER_LENGTH}): ${component.slice(0, MAX_IDENTIFIER_LENGTH)}...`;
+  }
+  if (!/^[A-Za-z0-9_.]+$/.test(component)) return `Path component ${component} can only contain alphanumeric characters, underscores, or periods.`;
+  if (!/[A-Za-z0-9]/.test(component)) return `Path component ${component} must have at least one alphanumeric character.`;
+  return undefined;
+}
+
+/** Checks in Convex's order (sync_types' check_valid_identifier), quoting at most 200 characters of the name. */
+function identifierProblem(name: string): string | undefined {
+  const quoted = truncateText(name, 200);
+  if (name === "") return "Identifier cannot be empty";
+  if (!/^[A-Za-z_]/.test(name)) {
+    return `Invalid first character ${JSON.stringify(String.fromCodePoint(name.codePointAt(0)!))} in ${quoted}: Identifiers must start with an alphabetic character or underscore`;
+  }
+  const invalid = /[^A-Za-z0-9_]/u.exec(name);
+  if (invalid !== null) return `Identifier ${quoted} has invalid character ${JSON.stringify(invalid[0])}: Identifiers can only contain alphanumeric characters or underscores`;
+  if (name.length > MAX_IDENTIFIER_LENGTH) return `Identifier is too long (${name.length} > maximum ${MAX_IDENTIFIER_LENGTH})`;
+  if (/^_+$/.test(name)) return `Identifier ${name} cannot have exclusively underscores`;
+  return undefined;
 }
 
 /** `messages:list` → module `messages.js`, export `list`; `dir/file` → `dir/file.js`, `default`. */

@@ -25,7 +25,7 @@ import { QueryCache } from "./queryCache.js";
 import type { FileStorage } from "./fileStorage.js";
 import { functionHandle, functionPathOf, type FunctionAddress } from "./functionHandles.js";
 import { cancelJob, insertJob, scheduledTimeOf } from "./scheduling.js";
-import { canonicalFunctionPath, parseFunctionPath, type CompiledModule } from "./modules.js";
+import { canonicalFunctionPath, checkFunctionPath, parseFunctionPath, type CompiledModule } from "./modules.js";
 import { validateValue } from "./validator.js";
 import { webGlobals } from "./webGlobals.js";
 
@@ -167,6 +167,7 @@ export class FunctionRunner {
 
   /** Looks a function up as `caller` may see it: internal functions only for the admin. */
   resolve(path: string, caller: Caller, expected?: UdfType): FunctionInfo {
+    checkFunctionPath(path);
     const canonical = canonicalFunctionPath(path);
     const info = this.deployment?.analysis.functions.get(canonical);
     if (info === undefined || (info.visibility === "internal" && !caller.admin)) {
