@@ -10,7 +10,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { randomBytes, timingSafeEqual } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import type { AddressInfo } from "node:net";
 import type { JSONValue } from "convex/values";
@@ -93,7 +93,8 @@ export function loadOrCreateAdminKey(dataDir: string): string {
 }
 
 export async function startBackend(options: BackendOptions): Promise<Backend> {
-  mkdirSync(options.dataDir, { recursive: true });
+  // It holds the admin key, the environment variables and the files: owner-only, however it is started.
+  ownerOnlyDirectory(options.dataDir);
   const host = options.host ?? "127.0.0.1";
   const adminKey = options.adminKey ?? loadOrCreateAdminKey(options.dataDir);
   if (adminKey.length < 16) throw new AdminKeyError("The admin key must be at least 16 characters long.");

@@ -12,7 +12,8 @@ import { createRequire } from "node:module";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { adminKeyFile, startBackend, loadOrCreateAdminKey, readAdminKey, type Backend } from "../api/backend.js";
-import { ownerOnlyDirectory, ownerOnlyFile } from "../storage/index.js";
+import { ownerOnlyFile } from "../storage/index.js";
+import { keepRunningOnUnattributedFailures } from "../runtime/crashAttribution.js";
 import { printLogs } from "./printLogs.js";
 import { terminalText } from "./terminalText.js";
 
@@ -103,7 +104,7 @@ function parsePort(text: string, flag: string): number {
 }
 
 async function start(options: Options): Promise<number> {
-  const backend = await startOwnerOnly(options);
+  const backend = await startServing(options);
   printLogs(backend);
   // Never the key itself: this output ends up in CI logs and terminal scrollback.
   if (options.adminKey === undefined) {
@@ -115,12 +116,9 @@ async function start(options: Options): Promise<number> {
   return 0;
 }
 
-/**
- * Starts the backend with its state directory owner-only: it holds the admin key and the environment
- * variables. (startBackend makes it owner-only only when it generates the key, not for --admin-key.)
- */
-function startOwnerOnly(options: Options): Promise<Backend> {
-  ownerOnlyDirectory(options.data);
+/** Starts the backend to serve from this process: no failure outside a function may end it. */
+function startServing(options: Options): Promise<Backend> {
+  keepRunningOnUnattributedFailures();
   return startBackend({ dataDir: options.data, port: options.port, sitePort: options.sitePort, adminKey: options.adminKey, appDirectory: process.cwd() });
 }
 
@@ -145,7 +143,7 @@ async function dev(options: Options): Promise<number> {
     deployment = { url: existing, siteUrl: `http://127.0.0.1:${options.sitePort}`, adminKey };
     console.log(`convex-local: using the backend already running at ${existing}`);
   } else {
-    backend = await startOwnerOnly(options);
+    backend = await startServing(options);
     printLogs(backend);
     deployment = backend;
   }

@@ -6,10 +6,10 @@
  * context has its own intrinsics, so a value's prototype chain ends at its realm's
  * `Object.prototype`. The isolate then fails its running call with it, as Convex does.
  *
- * Trade-offs: with these listeners installed Node no longer exits on anything uncaught, ours or an
- * embedding program's. What no realm owns (a promise Node's own API made, e.g. an unawaited
- * `fs.promises` call; a bug of the backend itself) is printed as a backend error and the process
- * goes on. AsyncLocalStorage would attribute those too, but its promise hooks slow every `await` in
+ * What no realm owns (a promise Node's own API made, e.g. an unawaited `fs.promises` call; a bug
+ * of the backend itself or of an embedding program) is printed; then the `convex-local` CLI goes
+ * on (it called {@link keepRunningOnUnattributedFailures}), and so does a program that listens for
+ * these events itself, while any other embedding program exits as Node would have without us. AsyncLocalStorage would attribute those too, but its promise hooks slow every `await` in
  * the process (on Node 20 about 2x in host code, 30% in isolates), so realms it is.
  */
 import { types } from "node:util";
@@ -21,6 +21,12 @@ export type CrashHandler = (error: unknown, kind: CrashKind) => void;
 
 const handlers = new WeakMap<object, CrashHandler>();
 let listening = false;
+let keepRunning = false;
+
+/** The CLI's choice: a failure no function owns is printed and the backend keeps serving. */
+export function keepRunningOnUnattributedFailures(): void {
+  keepRunning = true;
+}
 
 /** Sends failures of the realm whose `Object.prototype` is `realmRoot` to `handler` from now on. */
 export function attributeCrashes(realmRoot: object, handler: CrashHandler): void {
@@ -38,7 +44,13 @@ function dispatch(kind: CrashKind, error: unknown, handler: CrashHandler | undef
   } catch (failure) {
     error = failure;
   }
-  console.error(`convex-local: ${kind} outside any function (the backend keeps running): ${describe(error)}`);
+  // Ours is not the only listener: the embedding program decides what a failure of its own means.
+  if (keepRunning || process.listenerCount(kind) > 1) {
+    console.error(`convex-local: ${kind} outside any function (the backend keeps running): ${describe(error)}`);
+    return;
+  }
+  console.error(`convex-local: ${kind} outside any function: ${describe(error)}`);
+  process.exit(1);
 }
 
 /** The handler of the realm `value` belongs to; proxies are not followed (their traps are user code). */

@@ -8,7 +8,6 @@
  * `synchronous = FULL`).
  */
 import Database from "better-sqlite3";
-import type { JSONValue } from "convex/values";
 
 import { documentJson, indexKeyOf, parseDocument, type JsonObject } from "./documents.js";
 import { decodeDocumentId, encodeDocumentId, newInternalId } from "./ids.js";

@@ -36,7 +36,7 @@ const encoded = fc.letrec<{ value: JSONValue }>((tie) => ({
     fc.record({ $integer: fc.oneof(base64, fc.integer()) }),
     fc.record({ $bytes: fc.oneof(base64, fc.string({ maxLength: 6 }), fc.constant(null)) }),
     fc.record({ $float: fc.oneof(special, base64) }),
-    fc.constantFrom({ $set: [] }, { $map: [] }),
+    fc.constantFrom<JSONValue>({ $set: [] }, { $map: [] }),
     fc.array(tie("value"), { maxLength: 4 }),
     fc.dictionary(fieldName, tie("value"), { maxKeys: 4 }),
   ),
