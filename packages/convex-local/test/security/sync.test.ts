@@ -258,9 +258,11 @@ describe("finding 5: memory a sync client can make the server hold", () => {
 });
 
 describe("finding 7: the sync socket and the Origin header", () => {
-  it("serves a page on any origin the public protocol, and no admin powers without the admin key", async () => {
+  const envList = (queryId: number) => addQuery(queryId, "_system/cli/queryEnvironmentVariables:default");
+
+  it("serves a page on any origin the public protocol, as Convex does, but no admin powers, even with the admin key", async () => {
     const page = await SyncSocket.open(target.url, { origin: "https://evil.example" });
-    page.send(modifyQuerySet(0, [addQuery(1, "control:ping", '{"n":7}'), addQuery(2, "_system/cli/queryEnvironmentVariables:default")]));
+    page.send(modifyQuerySet(0, [addQuery(1, "control:ping", '{"n":7}'), envList(2)]));
     const transition = await page.frame((frame) => frame.type === "Transition");
     expect(transition.modifications).toEqual(
       expect.arrayContaining([
@@ -268,10 +270,19 @@ describe("finding 7: the sync socket and the Origin header", () => {
         expect.objectContaining({ type: "QueryFailed", queryId: 2 }),
       ]),
     );
-    page.send({ type: "Authenticate", baseVersion: 0, tokenType: "Admin", value: "guessed-admin-key-0000" });
+    page.send({ type: "Authenticate", baseVersion: 0, tokenType: "Admin", value: target.adminKey });
     const refusal = await page.frame((frame) => frame.type === "AuthError");
-    expect(refusal.error).toMatch(/admin key was invalid/);
+    expect(refusal.error).toBe('convex-local does not accept an admin key from a web page (Origin "https://evil.example"); use the CLI or a server-side client.');
     await page.closedByServer();
+  });
+
+  it("accepts the admin key from a client that is not a web page (the CLI's `env list`)", async () => {
+    const cli = await SyncSocket.open(target.url);
+    cli.send({ type: "Authenticate", baseVersion: 0, tokenType: "Admin", value: target.adminKey });
+    cli.send(modifyQuerySet(0, [envList(1)]));
+    const transition = await cli.frame((frame) => frame.type === "Transition" && (frame.modifications as unknown[]).length > 0);
+    expect(transition.modifications).toEqual([expect.objectContaining({ type: "QueryUpdated", queryId: 1 })]);
+    await cli.close();
   });
 });
 

@@ -138,7 +138,7 @@ class SyncHub implements SessionHost {
         ws.terminate();
         return;
       }
-      this.sessions.add(new SyncSession(ws, this));
+      this.sessions.add(new SyncSession(ws, this, request.headers.origin));
     });
   };
 

@@ -142,9 +142,14 @@ export class SyncSession {
   lastReceivedAt = Date.now();
   lastPingAt = Date.now();
 
+  /**
+   * @param origin The upgrade request's `Origin` header: browsers always send one, the CLI and
+   *   Node clients none. A page on any origin may use the public protocol, but not the admin key.
+   */
   constructor(
     readonly ws: WebSocket,
     private readonly host: SessionHost,
+    private readonly origin: string | undefined,
   ) {
     ws.on("message", (data, isBinary) => {
       this.lastReceivedAt = Date.now();
@@ -274,6 +279,9 @@ export class SyncSession {
     const { type: _type, baseVersion: _base, ...token } = message;
     let caller: Caller;
     try {
+      if (token.tokenType === "Admin" && this.origin !== undefined) {
+        throw new Error(`convex-local does not accept an admin key from a web page (Origin ${JSON.stringify(this.origin)}); use the CLI or a server-side client.`);
+      }
       caller = await this.host.deps.authenticate(token);
     } catch (error) {
       if (this.closed) return;

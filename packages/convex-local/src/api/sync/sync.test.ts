@@ -566,6 +566,28 @@ describe("limits and isolation", () => {
     }
   });
 
+  test("a connection from a web page (an Origin header) may not authenticate with the admin key", async () => {
+    const h = await startHarness();
+    try {
+      const page = new RawClient(h.url, "/api/1.48.0/sync", { origin: "http://localhost:5173" });
+      await page.opened;
+      page.send(connect());
+      page.send({ type: "Authenticate", baseVersion: 0, tokenType: "Admin", value: ADMIN_KEY });
+      expect(await page.next("AuthError")).toMatchObject({ error: expect.stringMatching(/does not accept an admin key from a web page \(Origin "http:\/\/localhost:5173"\)/) });
+      await page.closed;
+      // The page may still sign in with a user token.
+      const user = new RawClient(h.url, "/api/1.48.0/sync", { origin: "http://localhost:5173" });
+      await user.opened;
+      user.send(connect());
+      user.send({ type: "Authenticate", baseVersion: 0, tokenType: "User", value: fakeJwt("alice") });
+      user.send({ type: "ModifyQuerySet", baseVersion: 0, newVersion: 1, modifications: [{ type: "Add", queryId: 0, udfPath: "messages:whoami", args: [{}] }] });
+      await waitFor(() => user.ofType("Transition").flatMap((t) => t.modifications), (m) => m.length > 0);
+      expect(user.ofType("Transition").flatMap((t) => t.modifications)).toEqual([expect.objectContaining({ type: "QueryUpdated", value: "alice" })]);
+    } finally {
+      await h.cleanup();
+    }
+  });
+
   test("an exception from one session's queries in a flush ends that session only", async () => {
     const errors: unknown[] = [];
     const h = await startHarness({
