@@ -71,9 +71,11 @@ const MAX_PAYLOAD_BYTES = 64 * 1024 * 1024;
 
 const DEFAULT_LIMITS: SessionLimits = {
   maxQueries: 10_000,
+  maxQueriesInTotal: 100_000,
   // Convex's limits on one function's arguments and on its result (FUNCTION_MAX_ARGS_SIZE,
   // FUNCTION_MAX_RESULT_SIZE): one connection's queries together get as much as one call.
   maxQueryArgsBytes: 16 * 1024 * 1024,
+  maxQueryArgsBytesInTotal: 256 * 1024 * 1024,
   maxResultBytes: 16 * 1024 * 1024,
   maxInflightActions: 64,
   maxQueuedMessages: 10_000,
@@ -84,6 +86,7 @@ const DEFAULT_LIMITS: SessionLimits = {
 class SyncHub implements SessionHost {
   readonly readIndex = new ReadSetIndex<Subscription>();
   readonly limits: SessionLimits;
+  readonly liveQueries = { count: 0, argsBytes: 0 };
   readonly mutationMemory: MutationMemory;
   private readonly sessions = new Set<SyncSession>();
   /** Write sets whose invalidations were applied (the runner hands the same array to onCommit and back to its caller). */

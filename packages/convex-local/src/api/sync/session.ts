@@ -39,10 +39,14 @@ export interface Subscription {
 }
 
 export interface SessionLimits {
-  /** Live queries per connection. */
+  /** Live queries per connection... */
   maxQueries: number;
-  /** Bytes of arguments (as JSON) of a connection's live queries. */
+  /** ...and on all connections together. */
+  maxQueriesInTotal: number;
+  /** Bytes of arguments (as JSON) of a connection's live queries... */
   maxQueryArgsBytes: number;
+  /** ...and of all connections' together. */
+  maxQueryArgsBytesInTotal: number;
   /**
    * Bytes (as JSON) of the current results of a connection's live queries: what each of its
    * Transitions may carry. A query whose result would exceed it fails instead, with a message
@@ -71,13 +75,15 @@ export interface SessionHost {
   readonly deps: SyncDependencies;
   readonly readIndex: ReadSetIndex<Subscription>;
   readonly limits: SessionLimits;
+  /** The live queries of all sessions, which each session keeps current with its own. */
+  readonly liveQueries: { count: number; argsBytes: number };
   /** The newest commit timestamp whose invalidations have been applied to every session. */
   visibleTs(): bigint;
   /** Applies a commit's invalidations now unless the commit listener already did. */
   noteCommit(writes: MutationWrites, commitTs: bigint): void;
   /** Answers to successful mutations, for retries after a reconnect. */
   readonly mutationMemory: MutationMemory;
-  /** Runs every session's pending re-executions and sends their transitions. */
+  /** Runs every session's pending re-executions and sends their transitions; never throws (a session that fails is closed). */
   flushAll(): void;
   /** Runs a query for a session; identical runs within one `flushAll` share one execution. */
   runQuery(request: QueryRequest): QueryResult;
@@ -230,14 +236,19 @@ export class SyncSession {
     if (message.newVersion <= message.baseVersion) {
       throw new ProtocolError(`New query set version ${message.newVersion} must exceed base version ${message.baseVersion}`);
     }
-    const { maxQueries, maxQueryArgsBytes } = this.host.limits;
+    const { maxQueries, maxQueriesInTotal, maxQueryArgsBytes, maxQueryArgsBytesInTotal } = this.host.limits;
+    const total = this.host.liveQueries;
     for (const mod of message.modifications) {
       this.removeQuery(mod.queryId);
       if (mod.type === "Add") {
         if (this.queries.size >= maxQueries) throw new ProtocolError(`Too many queries on one connection (limit ${maxQueries})`);
+        if (total.count >= maxQueriesInTotal) throw new ProtocolError(`Too many queries on all connections (limit ${maxQueriesInTotal})`);
         const argsBytes = Buffer.byteLength(JSON.stringify(mod.args));
         if (this.queryArgsBytes + argsBytes > maxQueryArgsBytes) {
           throw new ProtocolError(`The arguments of this connection's queries exceed ${maxQueryArgsBytes} bytes`);
+        }
+        if (total.argsBytes + argsBytes > maxQueryArgsBytesInTotal) {
+          throw new ProtocolError(`The arguments of all connections' queries exceed ${maxQueryArgsBytesInTotal} bytes`);
         }
         this.queries.set(mod.queryId, {
           queryId: mod.queryId,
@@ -251,6 +262,8 @@ export class SyncSession {
           subscription: { session: this, queryId: mod.queryId },
         });
         this.queryArgsBytes += argsBytes;
+        total.count++;
+        total.argsBytes += argsBytes;
         this.removed.delete(mod.queryId);
         this.dirty.add(mod.queryId);
       } else {
@@ -266,6 +279,8 @@ export class SyncSession {
     this.host.readIndex.delete(existing.subscription);
     this.queries.delete(queryId);
     this.queryArgsBytes -= existing.argsBytes;
+    this.host.liveQueries.count--;
+    this.host.liveQueries.argsBytes -= existing.argsBytes;
     this.queryResultBytes -= existing.resultBytes;
     this.dirty.delete(queryId);
   }

@@ -566,6 +566,32 @@ describe("limits and isolation", () => {
     }
   });
 
+  test("live queries are bounded on all connections together too; a closed connection frees its share", async () => {
+    const h = await startHarness({ syncOptions: { limits: { maxQueriesInTotal: 3 } } });
+    try {
+      const subscribe = async (queryIds: number[]) => {
+        const raw = new RawClient(h.url);
+        await raw.opened;
+        raw.send(connect());
+        const modifications = queryIds.map((queryId) => ({ type: "Add", queryId, udfPath: "messages:list", args: [{ channel: `c${queryId}` }] }));
+        raw.send({ type: "ModifyQuerySet", baseVersion: 0, newVersion: 1, modifications });
+        await Promise.race([raw.next("Transition"), raw.closed]);
+        return raw;
+      };
+      const first = await subscribe([1, 2]);
+      const second = await subscribe([1, 2]);
+      await second.closed;
+      expect(second.ofType("FatalError")).toEqual([{ type: "FatalError", error: "Too many queries on all connections (limit 3)" }]);
+      first.close();
+      await first.closed;
+      const third = await subscribe([1, 2, 3]);
+      expect(third.closeCode).toBeUndefined();
+      expect(third.ofType("Transition")[0].modifications).toHaveLength(3);
+    } finally {
+      await h.cleanup();
+    }
+  });
+
   test("a connection from a web page (an Origin header) may not authenticate with the admin key", async () => {
     const h = await startHarness();
     try {
