@@ -566,6 +566,41 @@ describe("limits and isolation", () => {
     }
   });
 
+  test("a client that stops reading is sent coalesced Transitions, not one per commit, and is not dropped", async () => {
+    const h = await startHarness();
+    try {
+      // 12 documents of 900 KB: each Transition carries about 11 MB, so socket buffers fill fast.
+      const writer = client(h);
+      const body = (n: number) => `${n} ${"b".repeat(900 * 1024)}`;
+      const ids: string[] = [];
+      for (let i = 0; i < 12; i++) ids.push(await writer.mutation(api.messages.send, { channel: "slow", body: body(i) }));
+      const reader = new WebSocket(`${h.url.replace("http", "ws")}/api/1.48.0/sync`, { maxPayload: 0 });
+      let last: any;
+      let closeCode: number | undefined;
+      reader.on("message", (data) => {
+        const message = JSON.parse(String(data));
+        if (message.type === "Transition" && message.modifications.length > 0) last = message.modifications[0];
+      });
+      reader.on("close", (code) => (closeCode = code));
+      await new Promise((resolve) => reader.once("open", resolve));
+      reader.send(JSON.stringify(connect()));
+      reader.send(JSON.stringify({ type: "ModifyQuerySet", baseVersion: 0, newVersion: 1, modifications: [{ type: "Add", queryId: 0, udfPath: "messages:list", args: [{ channel: "slow" }] }] }));
+      await waitFor(() => last, (m) => m !== undefined);
+      const runsBefore = h.executionsOf("messages:list", { channel: "slow" });
+      reader.pause();
+      const edits = 30;
+      for (let n = 1; n <= edits; n++) await writer.mutation(api.messages.edit, { id: ids[0], body: body(1000 + n) });
+      const runsWhilePaused = h.executionsOf("messages:list", { channel: "slow" }) - runsBefore;
+      reader.resume();
+      await waitFor(() => last?.value?.[0] as string | undefined, (first) => first?.startsWith(`${1000 + edits} `) === true, 20_000);
+      expect(closeCode).toBeUndefined();
+      expect(runsWhilePaused).toBeLessThan(edits / 2);
+      reader.close();
+    } finally {
+      await h.cleanup();
+    }
+  });
+
   test("live queries are bounded on all connections together too; a closed connection frees its share", async () => {
     const h = await startHarness({ syncOptions: { limits: { maxQueriesInTotal: 3 } } });
     try {
