@@ -1,7 +1,8 @@
 /**
  * The layer rule of `src/`: each folder is a layer, and a module imports only from its own layer or
- * the layers below it (storage → transactions → runtime → api → cli, lowest first). A new folder
- * must be given its place here before anything can import it.
+ * the layers below it (text → storage → transactions → runtime → api → cli, lowest first; `text`
+ * quotes and escapes what people are shown). A new folder must be given its place here before
+ * anything can import it.
  */
 import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
@@ -11,7 +12,7 @@ import { describe, expect, it } from "vitest";
 const source = path.join(path.dirname(fileURLToPath(import.meta.url)), "../src");
 
 /** Lowest first: a layer may import any layer at or before its own position. */
-const layers = ["storage", "transactions", "runtime", "api", "cli"];
+const layers = ["text", "storage", "transactions", "runtime", "api", "cli"];
 
 function modulesOf(directory: string): string[] {
   return readdirSync(directory, { withFileTypes: true, recursive: true })

@@ -16,7 +16,7 @@ import type { AddressInfo } from "node:net";
 import type { JSONValue } from "convex/values";
 import { Storage, ownerOnlyDirectory, ownerOnlyFile } from "../storage/index.js";
 import { BlobStore } from "../storage/blobs.js";
-import { truncateText } from "../storage/valueText.js";
+import { truncateText } from "../text/valueText.js";
 import { FileStorage } from "../runtime/fileStorage.js";
 import type { DocumentWrite } from "../transactions/transaction.js";
 import { DeploymentState } from "../runtime/deployment.js";
@@ -30,6 +30,7 @@ import { serveHttpAction } from "./httpActions.js";
 import { RequestError, applyCors, sendRequestError, sendText } from "./http.js";
 import { Scheduler } from "./scheduler.js";
 import { attachSyncProtocol } from "./sync/index.js";
+import { printableError } from "../text/terminalText.js";
 
 export const SERVER_VERSION = "convex-local-0.1.0";
 
@@ -130,7 +131,7 @@ export async function startBackend(options: BackendOptions): Promise<Backend> {
     await deployment.restore();
   } catch (error) {
     // A push that no longer loads (e.g. a Node upgrade) must not keep the backend from starting.
-    console.error(`convex-local: could not load the last pushed functions: ${(error as Error).message}`);
+    console.error(`convex-local: could not load the last pushed functions: ${printableError(error)}`);
   }
   scheduler = new Scheduler(storage, runner);
   scheduler.start();

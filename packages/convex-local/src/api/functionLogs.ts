@@ -5,7 +5,7 @@
  */
 import { TRUNCATED_LINE_SUFFIX, boundErrorMessage, boundLogLines } from "../runtime/logs.js";
 import type { FunctionLogEntry } from "../runtime/runner.js";
-import { truncateText } from "../storage/valueText.js";
+import { truncateText } from "../text/valueText.js";
 
 const CAPACITY = 1000;
 

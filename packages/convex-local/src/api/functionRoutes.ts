@@ -11,7 +11,7 @@ import { jsonToValue } from "../storage/values.js";
 import type { Caller, FunctionResult, FunctionRunner } from "../runtime/runner.js";
 import { checkFunctionPath } from "../runtime/modules.js";
 import { InvalidFunctionPathError } from "../runtime/errors.js";
-import { truncateText } from "../storage/valueText.js";
+import { truncateText } from "../text/valueText.js";
 import { RequestError, readJsonObject, requireString, sendJson } from "./http.js";
 
 type Format = "encoded" | "clean";

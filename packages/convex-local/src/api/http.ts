@@ -5,7 +5,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { promisify } from "node:util";
 import { brotliDecompress, gunzip, inflate, type ZlibOptions } from "node:zlib";
-import { truncateText } from "../storage/valueText.js";
+import { truncateText } from "../text/valueText.js";
 import { countJsonValues } from "./jsonValueCount.js";
 
 /**

@@ -6,7 +6,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { Readable } from "node:stream";
 import type { Caller, FunctionRunner } from "../runtime/runner.js";
-import { truncateText } from "../storage/valueText.js";
+import { truncateText } from "../text/valueText.js";
 import { RequestError, sendRequestError, sendText } from "./http.js";
 
 /**

@@ -27,6 +27,7 @@ import {
   setJobState,
   type ScheduledJob,
 } from "../runtime/scheduling.js";
+import { printableError } from "../text/terminalText.js";
 
 /** Scheduled functions and crons run without a user identity, and may call internal functions. */
 const SYSTEM_CALLER: Caller = { identity: null, admin: true };
@@ -126,7 +127,7 @@ export class Scheduler {
       }
       ran += this.runDueCrons();
     } catch (error) {
-      console.error(`convex-local scheduler: ${(error as Error).message}`);
+      console.error(`convex-local scheduler: ${printableError(error)}`);
     }
     if (ran >= BATCH) return this.wake();
     const next = Math.min(this.jobsInState("pending", Infinity, 1)[0]?.scheduledTime ?? Infinity, this.nextCronRun());
@@ -184,7 +185,7 @@ export class Scheduler {
 
   private track(promise: Promise<void>): void {
     const tracked = promise.catch((error: unknown) => {
-      if (!this.closed) console.error(`convex-local scheduler: ${(error as Error).message}`);
+      if (!this.closed) console.error(`convex-local scheduler: ${printableError(error)}`);
     });
     this.running.add(tracked);
     void tracked.finally(() => this.running.delete(tracked));
@@ -211,7 +212,7 @@ export class Scheduler {
       try {
         this.storage.setMeta(key, { schedule, nextRun: nextScheduleTime(cron.schedule, now) } satisfies CronState);
       } catch (error) {
-        console.error(`convex-local scheduler: cron "${cron.name}": ${(error as Error).message}`);
+        console.error(`convex-local scheduler: cron "${cron.name}": ${printableError(error)}`);
       }
     }
     for (const [key] of this.storage.listMeta(CRON_META_PREFIX)) if (!wanted.has(key)) this.storage.deleteMeta(key);
@@ -240,7 +241,7 @@ export class Scheduler {
       try {
         udfType = this.runner.resolve(cron.udfPath, SYSTEM_CALLER).udfType;
       } catch (error) {
-        console.error(`convex-local scheduler: cron "${cron.name}": ${(error as Error).message}`);
+        console.error(`convex-local scheduler: cron "${cron.name}": ${printableError(error)}`);
         this.storage.setMeta(key, advanced);
         continue;
       }

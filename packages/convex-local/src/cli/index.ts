@@ -15,7 +15,7 @@ import { adminKeyFile, startBackend, loadOrCreateAdminKey, readAdminKey, type Ba
 import { ownerOnlyFile } from "../storage/index.js";
 import { keepRunningOnUnattributedFailures } from "../runtime/crashAttribution.js";
 import { printLogs } from "./printLogs.js";
-import { terminalText } from "./terminalText.js";
+import { terminalText } from "../text/terminalText.js";
 
 const USAGE = `Usage: convex-local <command> [options]
 

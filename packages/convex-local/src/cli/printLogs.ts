@@ -3,7 +3,7 @@
  * The log recorded them within Convex's limits; what clients control is escaped for the terminal.
  */
 import type { Backend } from "../api/backend.js";
-import { terminalLine, terminalText } from "./terminalText.js";
+import { terminalLine, terminalText } from "../text/terminalText.js";
 
 export function printLogs(backend: Backend): void {
   backend.log.subscribe((entry) => {

@@ -13,6 +13,7 @@
  * the process (on Node 20 about 2x in host code, 30% in isolates), so realms it is.
  */
 import { types } from "node:util";
+import { terminalText } from "../text/terminalText.js";
 
 export type CrashKind = "uncaughtException" | "unhandledRejection";
 
@@ -85,5 +86,5 @@ function describe(error: unknown): string {
   } catch {
     text = "(an error that cannot be printed)";
   }
-  return text.length > MAX_DESCRIPTION ? `${text.slice(0, MAX_DESCRIPTION)}…` : text;
+  return terminalText(text.length > MAX_DESCRIPTION ? `${text.slice(0, MAX_DESCRIPTION)}…` : text);
 }

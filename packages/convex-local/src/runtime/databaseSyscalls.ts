@@ -8,7 +8,7 @@ import type { JSONValue, Value } from "convex/values";
 import { decodeDocumentId } from "../storage/ids.js";
 import { rangeContains, type KeyRange } from "../storage/keys.js";
 import { jsonToValue, setField } from "../storage/values.js";
-import { truncateText } from "../storage/valueText.js";
+import { truncateText } from "../text/valueText.js";
 import { DEFAULT_LIMITS } from "../transactions/limits.js";
 import { isUndefinedMarker } from "../transactions/filter.js";
 import type { SerializedQuery, Transaction } from "../transactions/transaction.js";

@@ -4,7 +4,7 @@
  */
 import type { Value } from "convex/values";
 import { types } from "node:util";
-import { truncateText } from "../storage/valueText.js";
+import { truncateText } from "../text/valueText.js";
 
 export const MAX_DOCUMENT_BYTES = 1024 * 1024;
 export const MAX_NESTING_DEPTH = 16;

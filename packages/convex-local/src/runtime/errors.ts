@@ -1,6 +1,6 @@
 /** Errors a function call can end with, and how Convex words them for clients. */
 import type { JSONValue } from "convex/values";
-import { truncateText } from "../storage/valueText.js";
+import { truncateText } from "../text/valueText.js";
 
 /** A failure to report to the caller as a function error (HTTP 560, `status: "error"`). */
 export class FunctionError extends Error {

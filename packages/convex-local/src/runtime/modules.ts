@@ -8,7 +8,7 @@
 import { createHash } from "node:crypto";
 import path from "node:path";
 import { transformSync } from "esbuild";
-import { truncateText } from "../storage/valueText.js";
+import { truncateText } from "../text/valueText.js";
 import { InvalidFunctionPathError } from "./errors.js";
 
 export type ModuleEnvironment = "isolate" | "node";

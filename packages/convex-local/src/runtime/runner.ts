@@ -12,7 +12,7 @@ import type { Savepoint, Storage } from "../storage/index.js";
 import { decodeDocumentId } from "../storage/ids.js";
 import { isSha256Base64 } from "../storage/blobs.js";
 import { jsonToValue } from "../storage/values.js";
-import { truncateText } from "../storage/valueText.js";
+import { truncateText } from "../text/valueText.js";
 import { Transaction, type DocumentWrite, type ReadRange } from "../transactions/transaction.js";
 import { checkValueNesting, prototypeFieldPath } from "./documentValues.js";
 import { ArgumentValidationError, FunctionError, FunctionNotFoundError, ReturnsValidationError } from "./errors.js";
@@ -28,6 +28,7 @@ import { cancelJob, insertJob, scheduledTimeOf } from "./scheduling.js";
 import { canonicalFunctionPath, checkFunctionPath, parseFunctionPath, type CompiledModule } from "./modules.js";
 import { validateValue } from "./validator.js";
 import { webGlobals } from "./webGlobals.js";
+import { terminalText } from "../text/terminalText.js";
 
 /** Who is calling: a verified user identity (from a JWT) and whether the admin key was presented. */
 export interface Caller {
@@ -876,7 +877,7 @@ const MAX_STRAY_ERROR_CHARS = 2000;
 /** A failure of a function's code that no call can take any more: a backend log line, bounded. */
 function reportStrayError(what: string, error: ThrownError, modules: ReadonlyMap<string, CompiledModule>): void {
   const message = uncaughtMessage(error, modules);
-  console.error(`convex-local: ${what}: ${message.length > MAX_STRAY_ERROR_CHARS ? `${message.slice(0, MAX_STRAY_ERROR_CHARS)}…` : message}`);
+  console.error(`convex-local: ${what}: ${terminalText(message.length > MAX_STRAY_ERROR_CHARS ? `${message.slice(0, MAX_STRAY_ERROR_CHARS)}…` : message)}`);
 }
 
 function errorResult(error: ThrownError, logLines: string[], modules: ReadonlyMap<string, CompiledModule>): FunctionResult {

@@ -4,7 +4,7 @@
  */
 import type { Value } from "convex/values";
 import { types } from "node:util";
-import { quoteValue } from "../storage/valueText.js";
+import { quoteValue } from "../text/valueText.js";
 
 export type FieldSpec = { fieldType: ValidatorJson; optional: boolean };
 export type ValidatorJson =

@@ -5,7 +5,7 @@
 import type { JSONValue, Value } from "convex/values";
 import { compareValues } from "../storage/keys.js";
 import { jsonToValue } from "../storage/values.js";
-import { truncateText } from "../storage/valueText.js";
+import { truncateText } from "../text/valueText.js";
 
 export type FilterExpression = { [operator: string]: unknown };
 

@@ -9,7 +9,7 @@ import { decodeDocumentId } from "../storage/ids.js";
 import { encodeIndexKey, rangeForIndexExpression, type FieldBound, type KeyRange } from "../storage/keys.js";
 import { BY_CREATION_TIME_INDEX, BY_ID_INDEX, type Storage } from "../storage/index.js";
 import { jsonToValue } from "../storage/values.js";
-import { truncateText } from "../storage/valueText.js";
+import { truncateText } from "../text/valueText.js";
 import { evaluateFilter, isUndefinedMarker, type FilterExpression } from "./filter.js";
 import { DEFAULT_LIMITS, TransactionLimitError, type TransactionLimits } from "./limits.js";
 

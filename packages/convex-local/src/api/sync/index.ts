@@ -19,6 +19,7 @@ import { ReadSetIndex } from "../../transactions/readSets.js";
 import { QueryCache } from "../../runtime/queryCache.js";
 import { SyncSession, type MutationWrites, type SessionHost, type SessionLimits, type Subscription } from "./session.js";
 import { DEFAULT_MUTATION_MEMORY_LIMITS, MutationMemory, type MutationMemoryLimits } from "./mutationMemory.js";
+import { printableError } from "../../text/terminalText.js";
 
 export interface SyncDependencies {
   runner: FunctionRunner;
@@ -221,7 +222,7 @@ class SyncHub implements SessionHost {
   }
 
   reportError(error: unknown): void {
-    (this.options.onError ?? ((e: unknown) => console.error("convex-local sync:", e)))(error);
+    (this.options.onError ?? ((e: unknown) => console.error(`convex-local sync: ${printableError(e)}`)))(error);
   }
 
   // ---- commits -------------------------------------------------------------------------------

@@ -5,6 +5,8 @@
  * reorder what is shown), so each is printed as a visible escape such as `\x1b` or `\u009b`.
  */
 
+import { truncateText } from "./valueText.js";
+
 /** C0 controls but tab and newline, DEL, C1 controls, and Unicode's bidirectional overrides and isolates. */
 const CONTROL_IN_TEXT = /[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]/g;
 /** The same plus tab and newline, for one-line fields such as a function path. */
@@ -23,4 +25,9 @@ export function terminalLine(text: string): string {
 function visibleEscape(character: string): string {
   const code = character.charCodeAt(0);
   return code <= 0x7f ? `\\x${code.toString(16).padStart(2, "0")}` : `\\u${code.toString(16).padStart(4, "0")}`;
+}
+
+/** A failure for a backend log line: its message (or text) bounded as error quotes are, and escaped. */
+export function printableError(error: unknown): string {
+  return terminalText(truncateText(error instanceof Error ? error.message : String(error)));
 }
