@@ -226,9 +226,9 @@ describe("finding 5: memory a sync client can make the server hold", () => {
       // The CLI prints each failure's error, cut at 64 KiB.
       { maxPrintedBytes: rounds * sessionsPerRound * failures * 66 * 1024 },
     );
-    // Unbounded, the successful answers alone would hold 256 MiB; bounded, at most 32 MiB.
+    // Unbounded, the successful answers alone would hold 256 MiB; bounded, at most 32 MiB (plus the heap's slack).
     const retained = (await retainedBytes()) - before;
-    expect(retained, `the server retains ${(retained / 2 ** 20).toFixed(0)} MiB more`).toBeLessThan(64 * 1024 * 1024);
+    expect(retained, `the server retains ${(retained / 2 ** 20).toFixed(0)} MiB more`).toBeLessThan(96 * 1024 * 1024);
   });
 
   it("keeps a socket with 2,000 subscriptions to a 100 KB query from slowing everyone's commits", async () => {

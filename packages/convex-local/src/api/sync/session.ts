@@ -131,6 +131,7 @@ export class SyncSession {
   private readonly queries = new Map<number, QueryState>();
   private queryArgsBytes = 0;
   private queryResultBytes = 0;
+  private overBudgetResult: FunctionResult | undefined;
   private readonly dirty = new Set<number>();
   private readonly removed = new Set<number>();
   private rerunAll = false;
@@ -510,19 +511,21 @@ export class SyncSession {
    * would exceed it becomes a short error saying so (the client's other queries stay live).
    */
   private withinResultBudget(query: QueryState, result: FunctionResult): FunctionResult {
-    const { maxResultBytes } = this.host.limits;
     const { bytes } = fingerprintOf(result);
     const others = this.queryResultBytes - query.resultBytes;
-    const kept = others + bytes <= maxResultBytes ? result : undefined;
-    query.resultBytes = kept === undefined ? 0 : bytes;
+    const kept = others + bytes <= this.host.limits.maxResultBytes;
+    query.resultBytes = kept ? bytes : 0;
     this.queryResultBytes = others + query.resultBytes;
-    return (
-      kept ??
-      errorResult(
-        `The query results on this connection exceed ${maxResultBytes} bytes: ${query.udfPath}'s result (${bytes} bytes) was not sent. ` +
-          "Subscribe to fewer or smaller queries on one connection.",
-      )
+    return kept ? result : this.overBudget;
+  }
+
+  /** One object for every query over the budget, so its fingerprint is computed once. */
+  private get overBudget(): FunctionResult {
+    this.overBudgetResult ??= errorResult(
+      `The query results on this connection exceed ${this.host.limits.maxResultBytes} bytes, so this query's result was not sent. ` +
+        "Subscribe to fewer or smaller queries on one connection.",
     );
+    return this.overBudgetResult;
   }
 
   /** The queries the next flush will run (the hub runs every session's together, beforehand). */

@@ -538,7 +538,7 @@ describe("limits and isolation", () => {
         expect.objectContaining({
           type: "QueryFailed",
           queryId: 2,
-          errorMessage: "The query results on this connection exceed 80 bytes: messages:list's result (84 bytes) was not sent. Subscribe to fewer or smaller queries on one connection.",
+          errorMessage: "The query results on this connection exceed 80 bytes, so this query's result was not sent. Subscribe to fewer or smaller queries on one connection.",
         }),
       ]);
       await writer.mutation(api.messages.send, { channel: "small", body: "t" });
