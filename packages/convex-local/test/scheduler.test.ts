@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ConvexHttpClient } from "convex/browser";
 import { anyApi } from "convex/server";
 import { startBackend } from "../src/api/backend.js";
-import { INTERRUPTED_ACTION_ERROR } from "../src/api/scheduler.js";
+import { INTERRUPTED_ACTION_ERROR } from "../src/scheduler/scheduler.js";
 import { deployFixture, type TestDeployment } from "./harness.js";
 
 const api = anyApi;

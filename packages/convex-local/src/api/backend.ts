@@ -28,7 +28,7 @@ import { FunctionLog } from "./functionLogs.js";
 import { handleFunctionRoute, notAdmin } from "./functionRoutes.js";
 import { serveHttpAction } from "./httpActions.js";
 import { RequestError, applyCors, sendRequestError, sendText } from "./http.js";
-import { Scheduler } from "./scheduler.js";
+import { Scheduler } from "../scheduler/scheduler.js";
 import { attachSyncProtocol } from "./sync/index.js";
 import { printableError } from "../text/terminalText.js";
 

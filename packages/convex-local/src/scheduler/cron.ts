@@ -4,7 +4,7 @@
  * when both day fields are restricted a day matching either runs, as in Vixie cron) and the
  * `interval` / `hourly` / `daily` / `weekly` / `monthly` helpers, which Convex defines in terms of it.
  */
-import type { CronSchedule } from "./functions.js";
+import type { CronSchedule } from "../runtime/functions.js";
 
 export class CronSyntaxError extends Error {
   constructor(message: string) {

@@ -11,12 +11,14 @@
  * - Crons keep their next run time in storage meta (`scheduler/cron/<name>`), advanced in the same
  *   transaction as a cron mutation (before a cron action), so a restart neither repeats nor loses
  *   a run; a run that came due while the backend was down happens once on start.
+ *
+ * This layer sits above `runtime/`, whose `FunctionRunner` it runs jobs with. The `_scheduled_functions`
+ * document helpers stay in `runtime/scheduling.ts`, since `ctx.scheduler` syscalls write jobs too.
  */
 import type { JSONValue } from "convex/values";
 import type { Storage } from "../storage/index.js";
 import { rangeForIndexExpression, rangeForPrefix } from "../storage/keys.js";
 import type { DocumentWrite } from "../transactions/transaction.js";
-import { nextScheduleTime } from "../runtime/cron.js";
 import type { CronJob } from "../runtime/functions.js";
 import type { Caller, FunctionResult, FunctionRunner } from "../runtime/runner.js";
 import {
@@ -28,6 +30,7 @@ import {
   type ScheduledJob,
 } from "../runtime/scheduling.js";
 import { printableError } from "../text/terminalText.js";
+import { nextScheduleTime } from "./cron.js";
 
 /** Scheduled functions and crons run without a user identity, and may call internal functions. */
 const SYSTEM_CALLER: Caller = { identity: null, admin: true };
