@@ -79,6 +79,7 @@ const DEFAULT_LIMITS: SessionLimits = {
   maxQueryArgsBytesInTotal: 256 * 1024 * 1024,
   maxResultBytes: 16 * 1024 * 1024,
   maxInflightActions: 64,
+  maxInflightActionArgsBytes: MAX_PAYLOAD_BYTES,
   maxQueuedMessages: 10_000,
   maxQueuedBytes: MAX_PAYLOAD_BYTES,
   maxBufferedBytes: 64 * 1024 * 1024,

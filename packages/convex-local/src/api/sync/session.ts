@@ -53,8 +53,10 @@ export interface SessionLimits {
    * saying so, until results shrink or queries are removed.
    */
   maxResultBytes: number;
-  /** Actions running at once per connection. */
+  /** Actions running at once per connection... */
   maxInflightActions: number;
+  /** ...and the bytes of their arguments (as JSON), held until they finish. */
+  maxInflightActionArgsBytes: number;
   /** Client messages queued behind an unfinished one (e.g. a slow Authenticate)... */
   maxQueuedMessages: number;
   /** ...and their bytes. */
@@ -143,6 +145,7 @@ export class SyncSession {
   private queuedBytes = 0;
   private unsentTransitions = 0;
   private inflightActions = 0;
+  private inflightActionArgsBytes = 0;
   private closed = false;
 
   lastSentAt = Date.now();
@@ -393,10 +396,16 @@ export class SyncSession {
     if (message.componentPath !== undefined && message.componentPath !== "") {
       return respond(errorResult(`Components are not supported (componentPath ${JSON.stringify(message.componentPath)})`));
     }
-    if (this.inflightActions >= this.host.limits.maxInflightActions) {
-      return respond(errorResult(`Too many concurrent actions on one connection (limit ${this.host.limits.maxInflightActions})`));
+    const { maxInflightActions, maxInflightActionArgsBytes } = this.host.limits;
+    if (this.inflightActions >= maxInflightActions) {
+      return respond(errorResult(`Too many concurrent actions on one connection (limit ${maxInflightActions})`));
+    }
+    const argsBytes = Buffer.byteLength(JSON.stringify(args.value));
+    if (this.inflightActionArgsBytes + argsBytes > maxInflightActionArgsBytes) {
+      return respond(errorResult(`The arguments of this connection's running actions would exceed ${maxInflightActionArgsBytes} bytes`));
     }
     this.inflightActions++;
+    this.inflightActionArgsBytes += argsBytes;
     this.host.deps.runner
       .action(message.udfPath, args.value, this.caller)
       .catch((error: unknown): FunctionResult => {
@@ -406,6 +415,7 @@ export class SyncSession {
       .then(respond)
       .finally(() => {
         this.inflightActions--;
+        this.inflightActionArgsBytes -= argsBytes;
       });
   }
 

@@ -601,6 +601,26 @@ describe("limits and isolation", () => {
     }
   });
 
+  test("the arguments of a connection's running actions are bounded: one past it is answered with an error", async () => {
+    const h = await startHarness({ syncOptions: { limits: { maxInflightActionArgsBytes: 100 } } });
+    try {
+      const raw = new RawClient(h.url);
+      await raw.opened;
+      raw.send(connect());
+      const echo = (requestId: number) => ({ type: "Action", requestId, udfPath: "messages:echo", args: [{ value: "v".repeat(60) }] });
+      raw.send(echo(1));
+      raw.send(echo(2));
+      await raw.next("ActionResponse", 2);
+      const byId = new Map(raw.ofType("ActionResponse").map((r) => [r.requestId, r]));
+      expect(byId.get(1)).toMatchObject({ success: true, result: "v".repeat(60) });
+      expect(byId.get(2)).toMatchObject({ success: false, result: "The arguments of this connection's running actions would exceed 100 bytes" });
+      raw.send(echo(3)); // the first has finished: room again
+      expect(await raw.next("ActionResponse", 3)).toMatchObject({ requestId: 3, success: true });
+    } finally {
+      await h.cleanup();
+    }
+  });
+
   test("live queries are bounded on all connections together too; a closed connection frees its share", async () => {
     const h = await startHarness({ syncOptions: { limits: { maxQueriesInTotal: 3 } } });
     try {
