@@ -11,7 +11,7 @@ import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import fc from "fast-check";
 import WebSocket from "ws";
-import { securityTarget, underAttack, type SecurityTarget } from "./target.js";
+import { securityTarget, underAttack } from "./target.js";
 
 // The server writes a heap snapshot on SIGUSR2; taking one collects garbage first, so its RSS
 // afterwards is what it retains (see retainedBytes).
