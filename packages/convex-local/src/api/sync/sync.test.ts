@@ -601,6 +601,24 @@ describe("limits and isolation", () => {
     }
   });
 
+  test("frames queued behind a slow Authenticate are bounded in bytes: past it, FatalError", async () => {
+    let release: () => void = () => {};
+    const slowAuthenticate = () => new Promise<{ identity: null; admin: false }>((resolve) => (release = () => resolve({ identity: null, admin: false })));
+    const h = await startHarness({ authenticate: slowAuthenticate, syncOptions: { limits: { maxQueuedBytes: 1000 } } });
+    try {
+      const raw = new RawClient(h.url);
+      await raw.opened;
+      raw.send(connect());
+      raw.send({ type: "Authenticate", baseVersion: 0, tokenType: "None" });
+      for (let i = 0; i < 5; i++) raw.send({ type: "Event", eventType: "x", event: "e".repeat(300) });
+      await raw.closed;
+      expect(raw.ofType("FatalError")).toEqual([{ type: "FatalError", error: "Too many unprocessed messages on this connection" }]);
+    } finally {
+      release();
+      await h.cleanup();
+    }
+  });
+
   test("the arguments of a connection's running actions are bounded: one past it is answered with an error", async () => {
     const h = await startHarness({ syncOptions: { limits: { maxInflightActionArgsBytes: 100 } } });
     try {
