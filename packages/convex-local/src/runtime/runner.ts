@@ -7,28 +7,20 @@
  * mutations, as on Convex.
  */
 import { randomFillSync, randomUUID } from "node:crypto";
-import type { JSONValue, Value } from "convex/values";
+import type { JSONValue } from "convex/values";
 import type { Savepoint, Storage } from "../storage/index.js";
-import { decodeDocumentId } from "../storage/ids.js";
-import { isSha256Base64 } from "../storage/blobs.js";
-import { jsonToValue } from "../storage/values.js";
-import { truncateText } from "../text/valueText.js";
 import { Transaction, type DocumentWrite, type ReadRange } from "../transactions/transaction.js";
-import { checkValueNesting, prototypeFieldPath } from "./documentValues.js";
-import { ArgumentValidationError, FunctionError, FunctionNotFoundError, ReturnsValidationError } from "./errors.js";
-import type { DeploymentAnalysis, FunctionInfo, SchemaTable, UdfType } from "./functions.js";
-import { Isolate, type BatchCall, type BatchResult, type CallHost, type InvokeRequest, type NestedCall, type Outcome, type ThrownError } from "./isolate.js";
-import { formatLogLine } from "./logs.js";
-import { userFrames } from "./stackTraces.js";
-import { DatabaseSyscalls, type QueryJournal } from "./databaseSyscalls.js";
-import { QueryCache } from "./queryCache.js";
+import { actionHost, hostWithoutDatabase } from "./actionHost.js";
+import { FunctionError } from "./errors.js";
 import type { FileStorage } from "./fileStorage.js";
-import { functionHandle, functionPathOf, type FunctionAddress } from "./functionHandles.js";
-import { cancelJob, insertJob, scheduledTimeOf } from "./scheduling.js";
-import { canonicalFunctionPath, checkFunctionPath, parseFunctionPath, type CompiledModule } from "./modules.js";
-import { validateValue } from "./validator.js";
+import { exportedFunction, FunctionCatalog, type Load } from "./functionCatalog.js";
+import { failure, reportStrayError, runLogEntry, uncaughtMessage } from "./functionResults.js";
+import type { DeploymentAnalysis, FunctionInfo, UdfType } from "./functions.js";
+import { Isolate, type BatchCall, type BatchResult, type InvokeRequest, type Outcome } from "./isolate.js";
+import { QueryCache } from "./queryCache.js";
+import { parseFunctionPath, type CompiledModule } from "./modules.js";
+import { syncHost, type SyncCall } from "./syncHost.js";
 import { webGlobals } from "./webGlobals.js";
-import { terminalText } from "../text/terminalText.js";
 
 /** Who is calling: a verified user identity (from a JWT) and whether the admin key was presented. */
 export interface Caller {
@@ -96,8 +88,6 @@ export interface Deployment {
   analysis: DeploymentAnalysis;
 }
 
-type Load = (modulePath: string) => Record<string, unknown>;
-
 /** A query call: the function, its arguments, who calls, and the journal of its previous run. */
 export interface QueryRequest {
   path: string;
@@ -110,23 +100,9 @@ interface QueuedQuery extends QueryRequest {
   cacheKey: string | undefined;
   resolve: (result: QueryResult) => void;
 }
-type ConvexFunction = Record<string, (...args: unknown[]) => unknown>;
-
-/** The state of one query or mutation (and the queries/mutations it calls). */
-interface SyncCall {
-  transaction: Transaction;
-  caller: Caller;
-  logLines: string[];
-  journal: QueryJournal;
-  load?: Load;
-  /** Whether the call read the clock (a cached result of it expires soon). */
-  observedTime?: boolean;
-}
 
 export class FunctionRunner {
-  private deployment: Deployment | undefined;
-  /** The schema's tables by name when it validates writes (null otherwise); derived once per push. */
-  private schemaByTable: Map<string, SchemaTable> | null = null;
+  private readonly catalog: FunctionCatalog;
   private syncIsolateInstance: Isolate | undefined;
   private readonly queryTimeoutMs: number;
   private readonly actionTimeoutMs: number;
@@ -139,6 +115,7 @@ export class FunctionRunner {
   constructor(private readonly options: RunnerOptions) {
     this.queryTimeoutMs = options.queryTimeoutMs ?? 1000;
     this.actionTimeoutMs = options.actionTimeoutMs ?? 600_000;
+    this.catalog = new FunctionCatalog(options.storage);
     this.queryCache = new QueryCache({
       indexesOf: (table) => {
         try {
@@ -153,14 +130,12 @@ export class FunctionRunner {
   }
 
   get analysis(): DeploymentAnalysis | undefined {
-    return this.deployment?.analysis;
+    return this.catalog.analysis;
   }
 
   /** Switches to a newly pushed set of modules; isolates of the previous push are dropped. */
   install(deployment: Deployment): void {
-    this.deployment = deployment;
-    const schema = deployment.analysis.schema;
-    this.schemaByTable = schema?.schemaValidation ? new Map(schema.tables.map((table) => [table.tableName, table])) : null;
+    this.catalog.install(deployment);
     this.syncIsolateInstance = undefined;
     this.queryCache.clear();
     this.options.onInstall?.();
@@ -168,18 +143,7 @@ export class FunctionRunner {
 
   /** Looks a function up as `caller` may see it: internal functions only for the admin. */
   resolve(path: string, caller: Caller, expected?: UdfType): FunctionInfo {
-    checkFunctionPath(path);
-    const canonical = canonicalFunctionPath(path);
-    const info = this.deployment?.analysis.functions.get(canonical);
-    if (info === undefined || (info.visibility === "internal" && !caller.admin)) {
-      throw new FunctionNotFoundError(canonical);
-    }
-    if (expected !== undefined && info.udfType !== expected) {
-      throw new FunctionError(
-        `Trying to execute ${canonical} as ${expected}, but it is defined as ${info.udfType}.`,
-      );
-    }
-    return info;
+    return this.catalog.resolve(path, caller, expected);
   }
 
   /** Runs a query; `journal` is the one its previous run returned (a subscription's re-run). */
@@ -192,7 +156,7 @@ export class FunctionRunner {
     const call: SyncCall = { transaction, caller, logLines, journal: { previous: journal, next: null } };
     let result: FunctionResult;
     try {
-      const info = this.resolve(path, caller, "Query");
+      const info = this.catalog.resolve(path, caller, "Query");
       // A query runs to completion synchronously, so no write can interleave: it reads one snapshot.
       result = this.runSync(info, args, call);
     } catch (error) {
@@ -257,10 +221,10 @@ export class FunctionRunner {
       const started = performance.now();
       const call: SyncCall = { transaction: new Transaction(this.options.storage, true), caller, logLines: [], journal: { previous: null, next: null } };
       try {
-        const info = this.resolve(path, caller, "Mutation");
+        const info = this.catalog.resolve(path, caller, "Mutation");
         const member: (typeof members)[number] = { index, path, started, call };
         calls.push({
-          host: this.syncHost(call),
+          host: syncHost(call, this.catalog, () => this.fileStorage()),
           request: this.syncRequest(info, args, call),
           onStart: () => {
             member.savepoint = this.options.storage.savepoint();
@@ -269,7 +233,7 @@ export class FunctionRunner {
             call.transaction.finish();
             let result: FunctionResult;
             try {
-              result = this.completeOutcome(info, outcome, call.logLines);
+              result = this.catalog.resultOf(info, outcome, call.logLines);
             } catch (error) {
               result = failure(error, call.logLines);
             }
@@ -322,7 +286,7 @@ export class FunctionRunner {
     const transaction = new Transaction(this.options.storage, true);
     let result: FunctionResult;
     try {
-      const info = this.resolve(path, caller, "Mutation");
+      const info = this.catalog.resolve(path, caller, "Mutation");
       result = this.options.storage.transaction(() => {
         const outcome = this.runSync(info, args, { transaction, caller, logLines, journal: { previous: null, next: null } });
         if (outcome.status === "error") throw new RolledBack(outcome);
@@ -341,15 +305,15 @@ export class FunctionRunner {
     const started = performance.now();
     let result: FunctionResult;
     try {
-      const info = this.resolve(path, caller, "Action");
-      const validatedArgs = this.checkArgs(info, args);
+      const info = this.catalog.resolve(path, caller, "Action");
+      const validatedArgs = this.catalog.checkArgs(info, args);
       const { modulePath, exportName } = parseFunctionPath(info.path);
-      const node = this.deployment?.modules.get(modulePath)?.environment === "node";
+      const node = this.catalog.modules.get(modulePath)?.environment === "node";
       const outcome = await this.runAsync(caller, logLines, node, (load) => {
         const fn = exportedFunction(load, modulePath, exportName);
         return fn.invokeAction(randomUUID(), JSON.stringify([validatedArgs]));
       });
-      result = this.completeOutcome(info, outcome, logLines);
+      result = this.catalog.resultOf(info, outcome, logLines);
     } catch (error) {
       result = failure(error, logLines);
     }
@@ -368,16 +332,6 @@ export class FunctionRunner {
     return result;
   }
 
-  /** `1.0/schedule`: checks the target is a mutation or action and adds a pending job; returns its id. */
-  private schedule(transaction: Transaction, request: FunctionAddress & { args: JSONValue; ts: unknown }): string {
-    const path = functionPathOf(request);
-    const info = this.resolve(path, { identity: null, admin: true });
-    if (info.udfType === "Query") throw new Error(`Scheduled functions must be mutations or actions, but ${info.path} is a query.`);
-    const { modulePath, exportName } = parseFunctionPath(info.path);
-    this.checkArgs(info, request.args);
-    return insertJob(transaction, `${modulePath}:${exportName}`, request.args, scheduledTimeOf(request.ts));
-  }
-
   /**
    * Routes a request through `convex/http.ts`; 404 when no route matches, as on Convex. `caller`
    * carries the identity of a valid `Authorization: Bearer` token, if the request had one.
@@ -386,7 +340,7 @@ export class FunctionRunner {
     const logLines: string[] = [];
     const started = performance.now();
     const url = new URL(request.url);
-    const hasRouter = this.deployment?.modules.has("http.js") ?? false;
+    const hasRouter = this.catalog.modules.has("http.js");
     if (!hasRouter) return new Response("No HTTP routes are defined (convex/http.ts)", { status: 404 });
     let routePath = url.pathname;
     const outcome = await this.runAsync(caller, logLines, false, async (load) => {
@@ -409,7 +363,7 @@ export class FunctionRunner {
       this.options.onLog?.(entry);
       return outcome.value;
     }
-    const message = outcome.ok ? "HTTP action did not return a Response" : uncaughtMessage(outcome.error, this.modules());
+    const message = outcome.ok ? "HTTP action did not return a Response" : uncaughtMessage(outcome.error, this.catalog.modules);
     this.options.onLog?.({ ...entry, error: message });
     return new Response(JSON.stringify({ code: "HttpActionError", message }), {
       status: 500,
@@ -426,7 +380,7 @@ export class FunctionRunner {
       onStrayError: (error) => reportStrayError("a module failed after it was loaded for analysis", error, modules),
     });
     const logLines: string[] = [];
-    const outcome = await isolate.run(this.hostWithoutDatabase(ANONYMOUS, logLines), {
+    const outcome = await isolate.run(hostWithoutDatabase(ANONYMOUS, logLines, this.catalog), {
       invoke: (load) => invoke(load),
       now: null,
       seed: null,
@@ -443,18 +397,18 @@ export class FunctionRunner {
     const isolate = this.syncIsolate();
     let outcome: Outcome;
     try {
-      outcome = isolate.runSync(this.syncHost(call), request, this.queryTimeoutMs);
+      outcome = isolate.runSync(syncHost(call, this.catalog, () => this.fileStorage()), request, this.queryTimeoutMs);
     } finally {
       if (isolate.poisoned) this.syncIsolateInstance = undefined;
     }
     call.transaction.finish();
     call.observedTime = outcome.ok && outcome.observedTime === true;
-    return this.completeOutcome(info, outcome, call.logLines);
+    return this.catalog.resultOf(info, outcome, call.logLines);
   }
 
   /** Validates the arguments and describes the call for the isolate. */
   private syncRequest(info: FunctionInfo, args: JSONValue, call: SyncCall): InvokeRequest {
-    const validatedArgs = this.checkArgs(info, args);
+    const validatedArgs = this.catalog.checkArgs(info, args);
     const { modulePath, exportName } = parseFunctionPath(info.path);
     return {
       invoke: (load) => {
@@ -548,7 +502,7 @@ export class FunctionRunner {
       const call: SyncCall = { transaction: new Transaction(this.options.storage, false), caller, logLines: [], journal: { previous: journal, next: null } };
       const started = performance.now();
       try {
-        const info = this.resolve(path, caller, "Query");
+        const info = this.catalog.resolve(path, caller, "Query");
         batch.push({ index, path, cacheKey, started, info, call, request: this.syncRequest(info, args, call) });
       } catch (error) {
         results[index] = this.finishQuery(path, started, call, failure(error, call.logLines), cacheKey);
@@ -559,7 +513,7 @@ export class FunctionRunner {
     try {
       const isolate = this.syncIsolate();
       try {
-        outcomes = isolate.runSyncBatch(batch.map(({ call, request }) => ({ host: this.syncHost(call), request })), this.queryTimeoutMs);
+        outcomes = isolate.runSyncBatch(batch.map(({ call, request }) => ({ host: syncHost(call, this.catalog, () => this.fileStorage()), request })), this.queryTimeoutMs);
       } finally {
         if (isolate.poisoned) this.syncIsolateInstance = undefined;
       }
@@ -573,7 +527,7 @@ export class FunctionRunner {
       call.observedTime = !(outcome instanceof Error) && outcome.ok && outcome.observedTime === true;
       let result: FunctionResult;
       try {
-        result = outcome instanceof Error ? failure(outcome, call.logLines) : this.completeOutcome(info, outcome, call.logLines);
+        result = outcome instanceof Error ? failure(outcome, call.logLines) : this.catalog.resultOf(info, outcome, call.logLines);
       } catch (error) {
         result = failure(error, call.logLines);
       }
@@ -600,8 +554,7 @@ export class FunctionRunner {
   }
 
   private syncIsolate(): Isolate {
-    if (this.deployment === undefined) throw new FunctionError("No functions have been pushed to this deployment yet.");
-    const modules = this.deployment.modules;
+    const modules = this.catalog.modulesToRun();
     this.syncIsolateInstance ??= new Isolate(modules, {
       synchronous: true,
       webGlobals: webGlobals({ actions: false }),
@@ -612,30 +565,6 @@ export class FunctionRunner {
     return this.syncIsolateInstance;
   }
 
-  private syncHost(call: SyncCall): CallHost {
-    const database = new DatabaseSyscalls(call.transaction, this.schemaByTable, call.journal);
-    return {
-      syscall: (op, args) => JSON.stringify(database.syscall(op, JSON.parse(args))),
-      asyncSyscall: (op, args) => {
-        const parsed = JSON.parse(args);
-        if (op === "1.0/getUserIdentity") return JSON.stringify(call.caller.identity);
-        if (op === "1.0/createFunctionHandle") return JSON.stringify(this.createFunctionHandle(parsed));
-        if (op === "1.0/runUdf") return this.nestedCall(call, parsed);
-        if (op.startsWith("1.0/storage")) return JSON.stringify(this.fileStorage().syscall(op, parsed, call.transaction));
-        if (op === "1.0/schedule" || op === "1.0/cancel_job") {
-          if (!call.transaction.writable) throw new Error("The scheduler is not available in queries");
-          if (op === "1.0/cancel_job") return JSON.stringify((cancelJob(call.transaction, parsed.id), null));
-          return JSON.stringify(this.schedule(call.transaction, parsed));
-        }
-        return JSON.stringify(database.asyncSyscall(op, parsed));
-      },
-      jsSyscall: (op) => {
-        throw new Error(`Unsupported syscall ${op}`);
-      },
-      log: (level, args) => call.logLines.push(formatLogLine(level, args)),
-    };
-  }
-
   /** Stores a file (an upload, or `ctx.storage.store` in an action): the bytes, then their `_storage` document; returns its id. */
   async storeFile(bytes: AsyncIterable<Uint8Array> | Uint8Array, contentType: string | null, expectedSha256?: string): Promise<string> {
     const files = this.fileStorage();
@@ -644,43 +573,9 @@ export class FunctionRunner {
     return this.systemWrite((transaction) => files.insert(transaction, blob));
   }
 
-  /** `ctx.storage.store(blob, { sha256 })` in an action. */
-  private async storeBlob({ blob, options }: { blob: unknown; options?: { sha256?: string } }): Promise<string> {
-    if (!(blob instanceof Blob)) {
-      throw new Error("store() expects a Blob. If you are trying to store a Request, `await request.blob()` will give you the correct input.");
-    }
-    const sha256 = options?.sha256;
-    if (sha256 !== undefined && !isSha256Base64(sha256)) throw new Error(`InvalidDigestHeader: the sha256 option must be a base64 SHA-256 digest, got ${JSON.stringify(sha256)}`);
-    return await this.storeFile(new Uint8Array(await blob.arrayBuffer()), blob.type || null, sha256);
-  }
-
   fileStorage(): FileStorage {
     if (this.options.fileStorage === undefined) throw new Error("File storage is not configured on this backend");
     return this.options.fileStorage;
-  }
-
-  /** `1.0/createFunctionHandle`: a handle for any of the deployment's functions, internal ones included. */
-  private createFunctionHandle(address: FunctionAddress): string {
-    return functionHandle(this.resolve(functionPathOf(address), { identity: null, admin: true }).path);
-  }
-
-  /** `ctx.runQuery` / `ctx.runMutation` inside a query or mutation: same transaction, same identity. */
-  private nestedCall(call: SyncCall, request: FunctionAddress & { udfType: string; args: JSONValue }): NestedCall {
-    const path = functionPathOf(request);
-    const expected: UdfType = request.udfType === "mutation" ? "Mutation" : "Query";
-    if (expected === "Mutation" && !call.transaction.writable) throw new Error("Can't run a mutation from a query");
-    const info = this.resolve(path, { ...call.caller, admin: true }, expected);
-    const validatedArgs = this.checkArgs(info, request.args);
-    const { modulePath, exportName } = parseFunctionPath(info.path);
-    const fn = exportedFunction(call.load!, modulePath, exportName);
-    const argsJson = JSON.stringify([validatedArgs]);
-    return {
-      callee: (expected === "Query" ? fn.invokeQuery(argsJson) : fn.invokeMutation(argsJson)) as Promise<string>,
-      check: (value) => {
-        this.checkReturns(info, value);
-        return value;
-      },
-    };
   }
 
   // ---- actions --------------------------------------------------------------------------
@@ -692,8 +587,7 @@ export class FunctionRunner {
    * are named as Convex's Node executor names them).
    */
   private async runAsync(caller: Caller, logLines: string[], node: boolean, invoke: (load: Load) => unknown): Promise<Outcome> {
-    if (this.deployment === undefined) throw new FunctionError("No functions have been pushed to this deployment yet.");
-    const modules = this.deployment.modules;
+    const modules = this.catalog.modulesToRun();
     const isolate = new Isolate(modules, {
       synchronous: false,
       webGlobals: webGlobals({ actions: true }),
@@ -701,115 +595,10 @@ export class FunctionRunner {
       onStrayError: (error) => reportStrayError("an action failed after it had ended", error, modules),
       nodeCrashNames: node,
     });
-    return await isolate.run(this.actionHost(caller, logLines), { invoke, now: null, seed: null, env: this.environment() }, this.actionTimeoutMs);
-  }
-
-  private actionHost(caller: Caller, logLines: string[]): CallHost {
-    const base = this.hostWithoutDatabase(caller, logLines);
-    return {
-      ...base,
-      jsSyscall: (op, args) => {
-        if (op === "storage/storeBlob") return this.storeBlob(args as { blob: unknown });
-        if (op === "storage/getBlob") return this.fileStorage().readBlob(new Transaction(this.options.storage, false), (args as { storageId: unknown }).storageId);
-        return base.jsSyscall(op, args);
-      },
-      asyncSyscall: async (op, args) => {
-        const request = JSON.parse(args) as FunctionAddress & { args: JSONValue };
-        const innerCaller = { ...caller, admin: true };
-        const path = () => functionPathOf(request);
-        switch (op) {
-          // Each call resolves the path itself and reports an unknown or mistyped one as its error.
-          case "1.0/actions/query":
-            return unwrap(this.query(path(), request.args, innerCaller).result);
-          case "1.0/actions/mutation":
-            return unwrap(this.mutation(path(), request.args, innerCaller).result);
-          case "1.0/actions/action":
-            return unwrap(await this.action(path(), request.args, innerCaller));
-          case "1.0/actions/schedule":
-            return JSON.stringify(this.systemWrite((transaction) => this.schedule(transaction, JSON.parse(args))));
-          case "1.0/storageGenerateUploadUrl":
-          case "1.0/storageGetUrl":
-          case "1.0/storageGetMetadata":
-            return JSON.stringify(this.fileStorage().syscall(op, JSON.parse(args), new Transaction(this.options.storage, false)));
-          case "1.0/storageDelete":
-            return JSON.stringify(this.systemWrite((transaction) => this.fileStorage().syscall(op, JSON.parse(args), transaction)));
-          case "1.0/actions/cancel_job": {
-            const { id } = JSON.parse(args) as { id: string };
-            this.systemWrite((transaction) => cancelJob(transaction, id));
-            return JSON.stringify(null);
-          }
-          default:
-            // Actions have no transaction to nest a call in: the base answers with JSON text only.
-            return base.asyncSyscall(op, args) as string | Promise<string>;
-        }
-      },
-    };
-  }
-
-  private hostWithoutDatabase(caller: Caller, logLines: string[]): CallHost {
-    return {
-      syscall: (op) => {
-        throw new Error(`The syscall ${op} is not available in actions`);
-      },
-      asyncSyscall: (op, args) => {
-        if (op === "1.0/getUserIdentity") return JSON.stringify(caller.identity);
-        if (op === "1.0/createFunctionHandle") return JSON.stringify(this.createFunctionHandle(JSON.parse(args)));
-        throw new Error(`Unsupported syscall ${op}`);
-      },
-      jsSyscall: (op) => {
-        throw new Error(`Unsupported syscall ${op}`);
-      },
-      log: (level, args) => logLines.push(formatLogLine(level, args)),
-    };
+    return await isolate.run(actionHost(caller, logLines, this, this.catalog, this.options.storage), { invoke, now: null, seed: null, env: this.environment() }, this.actionTimeoutMs);
   }
 
   // ---- shared ----------------------------------------------------------------------------
-
-  private checkArgs(info: FunctionInfo, args: JSONValue): JSONValue {
-    let value: Value;
-    try {
-      checkValueNesting(args);
-      value = jsonToValue(args);
-    } catch (error) {
-      // The message may quote a field name of any length.
-      throw new ArgumentValidationError(`Invalid argument encoding: ${truncateText((error as Error).message)}`);
-    }
-    if (typeof value !== "object" || value === null || Array.isArray(value) || value instanceof ArrayBuffer) {
-      throw new ArgumentValidationError(`Function arguments for ${info.path} must be an object.`);
-    }
-    if (info.args !== null) {
-      const failure = validateValue(value, info.args, this.idTable);
-      if (failure) throw new ArgumentValidationError(failure.message);
-    }
-    const prototypePath = prototypeFieldPath(value);
-    if (prototypePath !== null) {
-      throw new ArgumentValidationError(
-        `Field name __proto__ is not supported in function arguments: inside the function it would set the object's prototype instead of a field.\nPath: ${truncateText(prototypePath)}`,
-      );
-    }
-    return args;
-  }
-
-  private checkReturns(info: FunctionInfo, valueJson: unknown): void {
-    if (info.returns === null || typeof valueJson !== "string") return;
-    const failure = validateValue(jsonToValue(JSON.parse(valueJson)), info.returns, this.idTable);
-    if (failure) throw new ReturnsValidationError(failure.message);
-  }
-
-  private readonly idTable = (id: string): string | null => {
-    const decoded = decodeDocumentId(id);
-    return decoded === null ? null : this.options.storage.tableName(decoded.tableNumber) ?? null;
-  };
-
-  private completeOutcome(info: FunctionInfo, outcome: Outcome, logLines: string[]): FunctionResult {
-    if (!outcome.ok) return errorResult(outcome.error, logLines, this.modules());
-    this.checkReturns(info, outcome.value);
-    return { status: "success", value: JSON.parse(outcome.value as string) as JSONValue, logLines };
-  }
-
-  private modules(): ReadonlyMap<string, CompiledModule> {
-    return this.deployment?.modules ?? new Map();
-  }
 
   private environment(): Record<string, string> {
     return { ...this.options.environment(), ...this.options.systemEnvironment };
@@ -820,15 +609,7 @@ export class FunctionRunner {
   }
 
   private report(path: string, udfType: UdfType, started: number, result: FunctionResult, cached = false): void {
-    this.options.onLog?.({
-      path: canonicalFunctionPath(path),
-      udfType,
-      timestamp: Date.now(),
-      executionTimeMs: performance.now() - started,
-      logLines: result.logLines,
-      error: result.status === "error" ? result.errorMessage : undefined,
-      ...(cached ? { cached } : {}),
-    });
+    this.options.onLog?.(runLogEntry(path, udfType, started, result, cached));
   }
 }
 
@@ -836,12 +617,6 @@ class RolledBack extends Error {
   constructor(readonly result: FunctionResult) {
     super("rolled back");
   }
-}
-
-function exportedFunction(load: Load, modulePath: string, exportName: string): ConvexFunction {
-  const fn = load(modulePath)[exportName] as ConvexFunction | undefined;
-  if (fn === undefined) throw new FunctionNotFoundError(`${modulePath.slice(0, -3)}:${exportName}`);
-  return fn;
 }
 
 /** Seeds are drawn from a pool refilled 256 at a time: one `randomBytes` call per seed cost more than a point read. */
@@ -857,42 +632,3 @@ function randomSeed(): [bigint, bigint] {
   seedOffset += 16;
   return seed;
 }
-
-/** The value of a nested call, or its error rethrown into the caller as Convex does. */
-function unwrap(result: FunctionResult): string {
-  if (result.status === "success") return JSON.stringify(result.value);
-  const error = new Error(result.errorMessage) as Error & { data?: JSONValue };
-  if (result.errorData !== undefined) error.data = result.errorData;
-  throw error;
-}
-
-/** `Uncaught Error: message` plus the user's own frames, source-mapped, as Convex reports it. */
-export function uncaughtMessage(error: ThrownError, modules: ReadonlyMap<string, CompiledModule>): string {
-  const name = error.data !== undefined ? "ConvexError" : error.name;
-  return [`Uncaught ${name}: ${error.message}`, ...userFrames(error.stack, modules)].join("\n");
-}
-
-const MAX_STRAY_ERROR_CHARS = 2000;
-
-/** A failure of a function's code that no call can take any more: a backend log line, bounded. */
-function reportStrayError(what: string, error: ThrownError, modules: ReadonlyMap<string, CompiledModule>): void {
-  const message = uncaughtMessage(error, modules);
-  console.error(`convex-local: ${what}: ${terminalText(message.length > MAX_STRAY_ERROR_CHARS ? `${message.slice(0, MAX_STRAY_ERROR_CHARS)}…` : message)}`);
-}
-
-function errorResult(error: ThrownError, logLines: string[], modules: ReadonlyMap<string, CompiledModule>): FunctionResult {
-  const result: FunctionResult = { status: "error", errorMessage: uncaughtMessage(error, modules), logLines };
-  if (error.data !== undefined) result.errorData = JSON.parse(error.data) as JSONValue;
-  return result;
-}
-
-function failure(error: unknown, logLines: string[]): FunctionResult {
-  if (error instanceof FunctionError) {
-    const result: FunctionResult = { status: "error", errorMessage: error.message, logLines };
-    if (error.errorData !== undefined) result.errorData = error.errorData;
-    return result;
-  }
-  const message = error instanceof Error ? `${error.name === "Error" ? "Uncaught Error" : error.name}: ${error.message}` : String(error);
-  return { status: "error", errorMessage: message, logLines };
-}
-

@@ -1,0 +1,106 @@
+/**
+ * The syscall host of an action or HTTP action: no transaction of its own, so it reaches the
+ * database only through whole queries and mutations (`ctx.runQuery`, `ctx.runMutation`), as on
+ * Convex; also nested actions, `ctx.scheduler`, `ctx.storage` and `ctx.auth`. `hostWithoutDatabase`
+ * is the part that needs no deployment state beyond function lookup (module evaluation uses it).
+ */
+import type { JSONValue } from "convex/values";
+import type { Storage } from "../storage/index.js";
+import { isSha256Base64 } from "../storage/blobs.js";
+import { Transaction } from "../transactions/transaction.js";
+import type { FileStorage } from "./fileStorage.js";
+import type { FunctionCatalog } from "./functionCatalog.js";
+import { functionPathOf, type FunctionAddress } from "./functionHandles.js";
+import { scheduleFunction } from "./functionScheduling.js";
+import type { CallHost } from "./isolate.js";
+import { formatLogLine } from "./logs.js";
+import type { Caller, FunctionResult, MutationResult, QueryResult } from "./runner.js";
+import { cancelJob } from "./scheduling.js";
+
+/** What an action reaches outside its isolate (the runner's own entry points). */
+export interface ActionServices {
+  query(path: string, args: JSONValue, caller: Caller): QueryResult;
+  mutation(path: string, args: JSONValue, caller: Caller): MutationResult;
+  action(path: string, args: JSONValue, caller: Caller): Promise<FunctionResult>;
+  systemWrite<T>(write: (transaction: Transaction) => T): T;
+  storeFile(bytes: Uint8Array, contentType: string | null, expectedSha256?: string): Promise<string>;
+  fileStorage(): FileStorage;
+}
+
+export function actionHost(caller: Caller, logLines: string[], services: ActionServices, catalog: FunctionCatalog, storage: Storage): CallHost {
+  const base = hostWithoutDatabase(caller, logLines, catalog);
+  return {
+    ...base,
+    jsSyscall: (op, args) => {
+      if (op === "storage/storeBlob") return storeBlob(services, args as { blob: unknown });
+      if (op === "storage/getBlob") return services.fileStorage().readBlob(new Transaction(storage, false), (args as { storageId: unknown }).storageId);
+      return base.jsSyscall(op, args);
+    },
+    asyncSyscall: async (op, args) => {
+      const request = JSON.parse(args) as FunctionAddress & { args: JSONValue };
+      const innerCaller = { ...caller, admin: true };
+      const path = () => functionPathOf(request);
+      switch (op) {
+        // Each call resolves the path itself and reports an unknown or mistyped one as its error.
+        case "1.0/actions/query":
+          return valueOrThrow(services.query(path(), request.args, innerCaller).result);
+        case "1.0/actions/mutation":
+          return valueOrThrow(services.mutation(path(), request.args, innerCaller).result);
+        case "1.0/actions/action":
+          return valueOrThrow(await services.action(path(), request.args, innerCaller));
+        case "1.0/actions/schedule":
+          return JSON.stringify(services.systemWrite((transaction) => scheduleFunction(catalog, transaction, JSON.parse(args))));
+        case "1.0/storageGenerateUploadUrl":
+        case "1.0/storageGetUrl":
+        case "1.0/storageGetMetadata":
+          return JSON.stringify(services.fileStorage().syscall(op, JSON.parse(args), new Transaction(storage, false)));
+        case "1.0/storageDelete":
+          return JSON.stringify(services.systemWrite((transaction) => services.fileStorage().syscall(op, JSON.parse(args), transaction)));
+        case "1.0/actions/cancel_job": {
+          const { id } = JSON.parse(args) as { id: string };
+          services.systemWrite((transaction) => cancelJob(transaction, id));
+          return JSON.stringify(null);
+        }
+        default:
+          // Actions have no transaction to nest a call in: the base answers with JSON text only.
+          return base.asyncSyscall(op, args) as string | Promise<string>;
+      }
+    },
+  };
+}
+
+/** A host with identity and function handles only: every database syscall fails. */
+export function hostWithoutDatabase(caller: Caller, logLines: string[], catalog: FunctionCatalog): CallHost {
+  return {
+    syscall: (op) => {
+      throw new Error(`The syscall ${op} is not available in actions`);
+    },
+    asyncSyscall: (op, args) => {
+      if (op === "1.0/getUserIdentity") return JSON.stringify(caller.identity);
+      if (op === "1.0/createFunctionHandle") return JSON.stringify(catalog.createFunctionHandle(JSON.parse(args)));
+      throw new Error(`Unsupported syscall ${op}`);
+    },
+    jsSyscall: (op) => {
+      throw new Error(`Unsupported syscall ${op}`);
+    },
+    log: (level, args) => logLines.push(formatLogLine(level, args)),
+  };
+}
+
+/** `ctx.storage.store(blob, { sha256 })` in an action. */
+async function storeBlob(services: ActionServices, { blob, options }: { blob: unknown; options?: { sha256?: string } }): Promise<string> {
+  if (!(blob instanceof Blob)) {
+    throw new Error("store() expects a Blob. If you are trying to store a Request, `await request.blob()` will give you the correct input.");
+  }
+  const sha256 = options?.sha256;
+  if (sha256 !== undefined && !isSha256Base64(sha256)) throw new Error(`InvalidDigestHeader: the sha256 option must be a base64 SHA-256 digest, got ${JSON.stringify(sha256)}`);
+  return await services.storeFile(new Uint8Array(await blob.arrayBuffer()), blob.type || null, sha256);
+}
+
+/** The value of a nested call, or its error rethrown into the caller as Convex does. */
+function valueOrThrow(result: FunctionResult): string {
+  if (result.status === "success") return JSON.stringify(result.value);
+  const error = new Error(result.errorMessage) as Error & { data?: JSONValue };
+  if (result.errorData !== undefined) error.data = result.errorData;
+  throw error;
+}

@@ -1,0 +1,73 @@
+/**
+ * The syscall host of a query or mutation: `ctx.db` against the call's transaction, `ctx.auth`,
+ * function handles, nested `ctx.runQuery` / `ctx.runMutation` (same transaction, same identity),
+ * `ctx.storage` and, in mutations, `ctx.scheduler`. Everything it answers is synchronous.
+ */
+import type { JSONValue } from "convex/values";
+import type { Transaction } from "../transactions/transaction.js";
+import { DatabaseSyscalls, type QueryJournal } from "./databaseSyscalls.js";
+import type { FileStorage } from "./fileStorage.js";
+import { exportedFunction, type FunctionCatalog, type Load } from "./functionCatalog.js";
+import { functionPathOf, type FunctionAddress } from "./functionHandles.js";
+import { scheduleFunction } from "./functionScheduling.js";
+import type { UdfType } from "./functions.js";
+import type { CallHost, NestedCall } from "./isolate.js";
+import { formatLogLine } from "./logs.js";
+import { parseFunctionPath } from "./modules.js";
+import type { Caller } from "./runner.js";
+import { cancelJob } from "./scheduling.js";
+
+/** The state of one query or mutation (and the queries/mutations it calls). */
+export interface SyncCall {
+  transaction: Transaction;
+  caller: Caller;
+  logLines: string[];
+  journal: QueryJournal;
+  /** The isolate's module loader, set once the call starts (nested calls load their function with it). */
+  load?: Load;
+  /** Whether the call read the clock (a cached result of it expires soon). */
+  observedTime?: boolean;
+}
+
+export function syncHost(call: SyncCall, catalog: FunctionCatalog, fileStorage: () => FileStorage): CallHost {
+  const database = new DatabaseSyscalls(call.transaction, catalog.schemaByTable, call.journal);
+  return {
+    syscall: (op, args) => JSON.stringify(database.syscall(op, JSON.parse(args))),
+    asyncSyscall: (op, args) => {
+      const parsed = JSON.parse(args);
+      if (op === "1.0/getUserIdentity") return JSON.stringify(call.caller.identity);
+      if (op === "1.0/createFunctionHandle") return JSON.stringify(catalog.createFunctionHandle(parsed));
+      if (op === "1.0/runUdf") return nestedCall(call, catalog, parsed);
+      if (op.startsWith("1.0/storage")) return JSON.stringify(fileStorage().syscall(op, parsed, call.transaction));
+      if (op === "1.0/schedule" || op === "1.0/cancel_job") {
+        if (!call.transaction.writable) throw new Error("The scheduler is not available in queries");
+        if (op === "1.0/cancel_job") return JSON.stringify((cancelJob(call.transaction, parsed.id), null));
+        return JSON.stringify(scheduleFunction(catalog, call.transaction, parsed));
+      }
+      return JSON.stringify(database.asyncSyscall(op, parsed));
+    },
+    jsSyscall: (op) => {
+      throw new Error(`Unsupported syscall ${op}`);
+    },
+    log: (level, args) => call.logLines.push(formatLogLine(level, args)),
+  };
+}
+
+/** `ctx.runQuery` / `ctx.runMutation` inside a query or mutation: same transaction, same identity. */
+function nestedCall(call: SyncCall, catalog: FunctionCatalog, request: FunctionAddress & { udfType: string; args: JSONValue }): NestedCall {
+  const path = functionPathOf(request);
+  const expected: UdfType = request.udfType === "mutation" ? "Mutation" : "Query";
+  if (expected === "Mutation" && !call.transaction.writable) throw new Error("Can't run a mutation from a query");
+  const info = catalog.resolve(path, { ...call.caller, admin: true }, expected);
+  const validatedArgs = catalog.checkArgs(info, request.args);
+  const { modulePath, exportName } = parseFunctionPath(info.path);
+  const fn = exportedFunction(call.load!, modulePath, exportName);
+  const argsJson = JSON.stringify([validatedArgs]);
+  return {
+    callee: (expected === "Query" ? fn.invokeQuery(argsJson) : fn.invokeMutation(argsJson)) as Promise<string>,
+    check: (value) => {
+      catalog.checkReturns(info, value);
+      return value;
+    },
+  };
+}
