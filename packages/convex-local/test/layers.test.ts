@@ -12,7 +12,7 @@ import { describe, expect, it } from "vitest";
 const source = path.join(path.dirname(fileURLToPath(import.meta.url)), "../src");
 
 /** Lowest first: a layer may import any layer at or before its own position. */
-const layers = ["text", "storage", "transactions", "runtime", "scheduler", "api", "cli"];
+const layers = ["text", "storage", "transactions", "runtime", "auth", "scheduler", "api", "cli"];
 
 function modulesOf(directory: string): string[] {
   return readdirSync(directory, { withFileTypes: true, recursive: true })

@@ -9,18 +9,19 @@
  * await backend.close();
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import { randomBytes, timingSafeEqual } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import type { AddressInfo } from "node:net";
 import type { JSONValue } from "convex/values";
+import { AuthError } from "../auth/authError.js";
+import { CallerResolver } from "../auth/caller.js";
 import { Storage, ownerOnlyDirectory, ownerOnlyFile } from "../storage/index.js";
 import { BlobStore } from "../storage/blobs.js";
 import { truncateText } from "../text/valueText.js";
 import { FileStorage } from "../runtime/fileStorage.js";
 import type { DocumentWrite } from "../transactions/transaction.js";
 import { DeploymentState } from "../runtime/deployment.js";
-import { IdentityVerifier } from "../runtime/identity.js";
 import { FunctionRunner, type Caller, type FunctionResult } from "../runtime/runner.js";
 import { handleDeployRoute } from "./deployRoutes.js";
 import { handleStorageRoute } from "./storageRoutes.js";
@@ -136,14 +137,7 @@ export async function startBackend(options: BackendOptions): Promise<Backend> {
   scheduler = new Scheduler(storage, runner);
   scheduler.start();
 
-  let verifier: { providers: string; instance: IdentityVerifier } | undefined;
-  const verifyToken = async (token: string): Promise<Record<string, JSONValue>> => {
-    const providers = deployment.authInfo();
-    const key = JSON.stringify(providers);
-    if (verifier?.providers !== key) verifier = { providers: key, instance: new IdentityVerifier(providers, { jwksCacheMs: options.jwksCacheMs }) };
-    return await verifier.instance.verify(token);
-  };
-  const isAdminKey = (candidate: string) => constantTimeEqual(candidate, adminKey);
+  const callers = new CallerResolver({ adminKey, providers: () => deployment.authInfo(), jwksCacheMs: options.jwksCacheMs });
 
   // Subscriptions read code and environment too: re-run them all when either changes.
   const context = { deployment, log, cloudUrl: url, siteUrl, serverVersion: SERVER_VERSION, changed: () => sync.invalidateAll() };
@@ -158,7 +152,7 @@ export async function startBackend(options: BackendOptions): Promise<Backend> {
         if (route === "/instance_name") return sendText(response, 200, "convex-local");
         if (route === "/") return sendText(response, 200, "This Convex deployment is running. See https://docs.convex.dev/.");
         if (await handleStorageRoute(route, request, response, runner)) return;
-        const caller = await callerOf(request, isAdminKey, verifyToken);
+        const caller = await callerOf(request, callers);
         if (await handleFunctionRoute(route, request, response, runner, caller, () => storage.lastCommitTs())) return;
         if (isAdminRoute(route)) {
           if (!caller.admin) throw notAdmin();
@@ -176,25 +170,14 @@ export async function startBackend(options: BackendOptions): Promise<Backend> {
   siteServer.on("request", (request: IncomingMessage, response: ServerResponse) => {
     inFlight.track(response);
     void (async () => {
-      // HTTP actions are public endpoints (webhooks may carry their own bearer secrets), so a
-      // token that does not verify leaves the request anonymous instead of refusing it.
-      const token = /^bearer (.+)$/i.exec(request.headers.authorization ?? "")?.[1]?.trim();
-      const identity = token === undefined ? null : await verifyToken(token).catch(() => null);
-      await serveHttpAction(runner, siteUrl, request, response, { identity, admin: false });
+      await serveHttpAction(runner, siteUrl, request, response, await callers.forHttpAction(request.headers.authorization));
     })();
   });
 
   const sync = attachSyncProtocol(apiServer, {
     runner,
     storage,
-    authenticate: async (token) => {
-      if (token.tokenType === "Admin") {
-        if (token.value === undefined || !isAdminKey(token.value.split(":")[0])) throw new Error("The provided admin key was invalid for this instance");
-        return { identity: null, admin: true };
-      }
-      if (token.tokenType === "User" && token.value !== undefined) return { identity: await verifyToken(token.value), admin: false };
-      return { identity: null, admin: false };
-    },
+    authenticate: (token) => callers.fromSyncToken(token),
     onCommit: (listener) => {
       commitListeners.add(listener);
       return () => commitListeners.delete(listener);
@@ -259,32 +242,14 @@ function isAdminRoute(route: string): boolean {
   );
 }
 
-/** Resolves the Authorization header: `Convex <admin key>`, `Bearer <JWT>`, or anonymous. */
-async function callerOf(
-  request: IncomingMessage,
-  isAdminKey: (key: string) => boolean,
-  verifyToken: (token: string) => Promise<Record<string, JSONValue>>,
-): Promise<Caller> {
-  const header = request.headers.authorization;
-  if (header === undefined || header === "") return { identity: null, admin: false };
-  if (header.length < 7) throw new RequestError(400, "InvalidHeaderFailure", "Invalid authentication header");
-  if (/^convex /i.test(header)) {
-    const key = header.slice(7).trim().split(":")[0];
-    if (!isAdminKey(key)) throw new RequestError(401, "BadAdminKey", "The provided admin key was invalid for this instance");
-    return { identity: null, admin: true };
-  }
-  if (!/^bearer /i.test(header)) throw new RequestError(400, "InvalidAdminKey", "Invalid admin key");
+/** The caller of a deployment API request; a refused `Authorization` header is a request error with Convex's status. */
+async function callerOf(request: IncomingMessage, callers: CallerResolver): Promise<Caller> {
   try {
-    return { identity: await verifyToken(header.slice(7).trim()), admin: false };
+    return await callers.fromAuthorizationHeader(request.headers.authorization);
   } catch (error) {
-    throw new RequestError(401, (error as { code?: string }).code ?? "Unauthenticated", (error as Error).message);
+    if (error instanceof AuthError) throw new RequestError(error.status, error.code, error.message);
+    throw error;
   }
-}
-
-function constantTimeEqual(a: string, b: string): boolean {
-  const left = Buffer.from(a);
-  const right = Buffer.from(b);
-  return left.length === right.length && timingSafeEqual(left, right);
 }
 
 function listen(server: Server, port: number, host: string): Promise<void> {

@@ -2,8 +2,10 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { base64url, exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK } from "jose";
-import { AuthError, IdentityVerifier, MAX_TOKEN_LENGTH } from "./identity.js";
-import type { AuthProvider } from "./functions.js";
+import type { AuthProvider } from "../runtime/functions.js";
+import { AuthError } from "./authError.js";
+import { IdentityVerifier } from "./identityVerifier.js";
+import { MAX_TOKEN_LENGTH } from "./jwt.js";
 
 // A real local identity provider on 127.0.0.1: OIDC discovery + JWKS, and a
 // second JWKS for a customJwt provider. Tests mutate `idp` to rotate keys or

@@ -1,0 +1,99 @@
+/**
+ * Who is calling, from what a request carries: the admin key (compared in constant time), a user's
+ * JWT verified against the deployment's current `auth.config.ts` providers, or nobody. One place
+ * for the deployment API's `Authorization` header, the sync protocol's `Authenticate` message and
+ * HTTP actions' bearer tokens, as Convex's crates/local_backend/src/authentication.rs and
+ * crates/keybroker (`check_admin_key`) resolve them. Text after a `:` in an admin key (Convex's
+ * acting-as-user suffix) is ignored: the caller is the admin.
+ */
+import { timingSafeEqual } from "node:crypto";
+import type { JSONValue } from "convex/values";
+import type { AuthProvider } from "../runtime/functions.js";
+import type { Caller } from "../runtime/runner.js";
+import { AuthError } from "./authError.js";
+import { IdentityVerifier } from "./identityVerifier.js";
+
+export interface CallerResolverOptions {
+  adminKey: string;
+  /** The providers of the pushed `auth.config.ts`, read on every token (a push may change them). */
+  providers: () => AuthProvider[];
+  /** How long a fetched JWKS / OIDC discovery document is trusted (default 10 minutes). */
+  jwksCacheMs?: number;
+}
+
+/** The sync protocol's `Authenticate` token (crates/convex/sync_types `AuthenticationToken`). */
+export interface SyncAuthToken {
+  tokenType: "Admin" | "User" | "None";
+  value?: string;
+}
+
+const INVALID_ADMIN_KEY = "The provided admin key was invalid for this instance";
+
+export class CallerResolver {
+  private readonly adminKey: string;
+  private readonly providers: () => AuthProvider[];
+  private readonly jwksCacheMs: number | undefined;
+  /** The verifier of the current providers; a new one (with empty key caches) when they change. */
+  private verifier: { providers: string; instance: IdentityVerifier } | undefined;
+
+  constructor({ adminKey, providers, jwksCacheMs }: CallerResolverOptions) {
+    this.adminKey = adminKey;
+    this.providers = providers;
+    this.jwksCacheMs = jwksCacheMs;
+  }
+
+  /**
+   * The deployment API's `Authorization` header: `Convex <admin key>`, `Bearer <JWT>`, or none
+   * (anonymous). Throws an {@link AuthError} with Convex's code and status otherwise.
+   */
+  async fromAuthorizationHeader(header: string | undefined): Promise<Caller> {
+    if (header === undefined || header === "") return { identity: null, admin: false };
+    if (header.length < 7) throw new AuthError("InvalidHeaderFailure", "Invalid authentication header");
+    if (/^convex /i.test(header)) {
+      if (!this.isAdminKey(header.slice(7).trim())) throw new AuthError("BadAdminKey", INVALID_ADMIN_KEY);
+      return { identity: null, admin: true };
+    }
+    if (!/^bearer /i.test(header)) throw new AuthError("InvalidAdminKey", "Invalid admin key");
+    try {
+      return { identity: await this.verifyUserToken(header.slice(7).trim()), admin: false };
+    } catch (error) {
+      throw error instanceof AuthError ? error : new AuthError("Unauthenticated", (error as Error).message);
+    }
+  }
+
+  /**
+   * An HTTP action's caller. HTTP actions are public endpoints (webhooks may carry their own bearer
+   * secrets), so a token that does not verify leaves the request anonymous instead of refusing it.
+   */
+  async forHttpAction(header: string | undefined): Promise<Caller> {
+    const token = /^bearer (.+)$/i.exec(header ?? "")?.[1]?.trim();
+    const identity = token === undefined ? null : await this.verifyUserToken(token).catch(() => null);
+    return { identity, admin: false };
+  }
+
+  /** The caller a sync connection's `Authenticate` message names; throws when its credential is refused. */
+  async fromSyncToken(token: SyncAuthToken): Promise<Caller> {
+    if (token.tokenType === "Admin") {
+      if (token.value === undefined || !this.isAdminKey(token.value)) throw new AuthError("BadAdminKey", INVALID_ADMIN_KEY);
+      return { identity: null, admin: true };
+    }
+    if (token.tokenType === "User" && token.value !== undefined) return { identity: await this.verifyUserToken(token.value), admin: false };
+    return { identity: null, admin: false };
+  }
+
+  /** Whether `key` (with any `:` suffix) is this deployment's admin key, compared in constant time. */
+  private isAdminKey(key: string): boolean {
+    const presented = Buffer.from(key.split(":")[0]);
+    const expected = Buffer.from(this.adminKey);
+    return presented.length === expected.length && timingSafeEqual(presented, expected);
+  }
+
+  private async verifyUserToken(token: string): Promise<Record<string, JSONValue>> {
+    const providers = this.providers();
+    const key = JSON.stringify(providers);
+    if (this.verifier?.providers !== key) {
+      this.verifier = { providers: key, instance: new IdentityVerifier(providers, { jwksCacheMs: this.jwksCacheMs }) };
+    }
+    return await this.verifier.instance.verify(token);
+  }
+}
