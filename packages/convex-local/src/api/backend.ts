@@ -23,12 +23,23 @@ import { FileStorage } from "../runtime/fileStorage.js";
 import type { DocumentWrite } from "../transactions/transaction.js";
 import { DeploymentState } from "../runtime/deployment.js";
 import { FunctionRunner, type Caller, type FunctionResult } from "../runtime/runner.js";
-import { handleDeployRoute } from "./deployRoutes.js";
-import { handleStorageRoute } from "./storageRoutes.js";
+import {
+  canonicalUrls,
+  checkAdminKey,
+  configHashes,
+  finishPush,
+  reportPushCompleted,
+  startPush,
+  streamFunctionLogs,
+  updateEnvironmentVariables,
+  waitForSchema,
+  type DeployContext,
+} from "./deployRoutes.js";
+import { serveFile, uploadFile } from "./storageRoutes.js";
 import { FunctionLog } from "./functionLogs.js";
-import { handleFunctionRoute, notAdmin } from "./functionRoutes.js";
+import { callFunction, queryBatch, queryFromUrl, queryTimestamp, runFunctionAtPath } from "./functionRoutes.js";
 import { serveHttpAction } from "./httpActions.js";
-import { RequestError, applyCors, sendRequestError, sendText } from "./http.js";
+import { RequestError, notFound, routeRequest, sendRequestError, sendText, type Route } from "./http.js";
 import { Scheduler } from "../scheduler/scheduler.js";
 import { attachSyncProtocol } from "./sync/index.js";
 import { printableError } from "../text/terminalText.js";
@@ -140,25 +151,14 @@ export async function startBackend(options: BackendOptions): Promise<Backend> {
   const callers = new CallerResolver({ adminKey, providers: () => deployment.authInfo(), jwksCacheMs: options.jwksCacheMs });
 
   // Subscriptions read code and environment too: re-run them all when either changes.
-  const context = { deployment, log, cloudUrl: url, siteUrl, serverVersion: SERVER_VERSION, changed: () => sync.invalidateAll() };
+  const context: DeployContext = { deployment, log, cloudUrl: url, siteUrl, serverVersion: SERVER_VERSION, changed: () => sync.invalidateAll() };
+  const routes = deploymentApiRoutes(runner, () => storage.lastCommitTs(), context);
   const inFlight = new InFlightRequests();
   apiServer.on("request", (request: IncomingMessage, response: ServerResponse) => {
     inFlight.track(response);
     void (async () => {
       try {
-        const route = (request.url ?? "/").split("?")[0];
-        if (applyCors(request, response, { adminRoute: isAdminRoute(route) })) return;
-        if (route === "/version" || route === "/instance_version") return sendText(response, 200, SERVER_VERSION);
-        if (route === "/instance_name") return sendText(response, 200, "convex-local");
-        if (route === "/") return sendText(response, 200, "This Convex deployment is running. See https://docs.convex.dev/.");
-        if (await handleStorageRoute(route, request, response, runner)) return;
-        const caller = await callerOf(request, callers);
-        if (await handleFunctionRoute(route, request, response, runner, caller, () => storage.lastCommitTs())) return;
-        if (isAdminRoute(route)) {
-          if (!caller.admin) throw notAdmin();
-          if (await handleDeployRoute(route, request, response, context)) return;
-        }
-        sendText(response, 404, "");
+        await routeRequest(routes, request, response, (request) => callerOf(request, callers));
       } catch (error) {
         if (response.headersSent) return response.destroy();
         if (error instanceof RequestError) return sendRequestError(response, error);
@@ -231,15 +231,45 @@ function systemQuery(deployment: DeploymentState, path: string, args: JSONValue,
   }
 }
 
-function isAdminRoute(route: string): boolean {
-  return (
-    route.startsWith("/api/deploy2/") ||
-    route === "/api/get_config_hashes" ||
-    route === "/api/update_environment_variables" ||
-    route === "/api/stream_function_logs" ||
-    route === "/api/check_admin_key" ||
-    route === "/api/v1/get_canonical_urls"
-  );
+/**
+ * The deployment API, one row per route (see `routeRequest` in http.ts for how a request is
+ * matched). Admin rows are the admin routes: they need the admin key and send no CORS headers.
+ */
+function deploymentApiRoutes(runner: FunctionRunner, lastCommitTs: () => bigint, context: DeployContext): Route[] {
+  const plainText = (body: string): Route["handler"] => ({ response }) => sendText(response, 200, body);
+  return [
+    { method: "*", path: "/version", access: "anyone", handler: plainText(SERVER_VERSION) },
+    { method: "*", path: "/instance_version", access: "anyone", handler: plainText(SERVER_VERSION) },
+    { method: "*", path: "/instance_name", access: "anyone", handler: plainText("convex-local") },
+    { method: "*", path: "/", access: "anyone", handler: plainText("This Convex deployment is running. See https://docs.convex.dev/.") },
+    // File URLs authorize themselves: an upload URL by its token, a file URL by its unguessable key.
+    { method: "POST", path: "/api/storage/upload", access: "anyone", handler: (route) => uploadFile(route, runner) },
+    { method: ["GET", "HEAD"], path: "/api/storage/*", access: "anyone", handler: (route) => serveFile(route, runner) },
+
+    { method: "POST", path: "/api/query_ts", access: "caller", handler: (route) => queryTimestamp(route, lastCommitTs) },
+    { method: "GET", path: "/api/query", access: "caller", handler: (route) => queryFromUrl(route, runner) },
+    { method: "POST", path: "/api/query", access: "caller", handler: (route) => callFunction(route, runner, "query") },
+    { method: "POST", path: "/api/query_at_ts", access: "caller", handler: (route) => callFunction(route, runner, "query") },
+    { method: "POST", path: "/api/mutation", access: "caller", handler: (route) => callFunction(route, runner, "mutation") },
+    { method: "POST", path: "/api/action", access: "caller", handler: (route) => callFunction(route, runner, "action") },
+    // Runs any function by path with the admin key only (its handler checks), yet not an admin route: it answers CORS.
+    { method: "POST", path: "/api/function", access: "caller", handler: (route) => callFunction(route, runner, "any") },
+    { method: "POST", path: "/api/query_batch", access: "caller", handler: (route) => queryBatch(route, runner) },
+    { method: "POST", path: "/api/run/*", access: "caller", handler: (route) => runFunctionAtPath(route, runner) },
+
+    { method: "*", path: "/api/v1/get_canonical_urls", access: "admin", handler: (route) => canonicalUrls(route, context) },
+    { method: "*", path: "/api/check_admin_key", access: "admin", handler: checkAdminKey },
+    { method: "*", path: "/api/stream_function_logs", access: "admin", handler: (route) => streamFunctionLogs(route, context) },
+    { method: "POST", path: "/api/get_config_hashes", access: "admin", handler: (route) => configHashes(route, context) },
+    { method: "POST", path: "/api/update_environment_variables", access: "admin", handler: (route) => updateEnvironmentVariables(route, context) },
+    { method: "POST", path: "/api/deploy2/evaluate_push", access: "admin", handler: (route) => startPush(route, context) },
+    { method: "POST", path: "/api/deploy2/start_push", access: "admin", handler: (route) => startPush(route, context) },
+    { method: "POST", path: "/api/deploy2/wait_for_schema", access: "admin", handler: (route) => waitForSchema(route, context) },
+    { method: "POST", path: "/api/deploy2/finish_push", access: "admin", handler: (route) => finishPush(route, context) },
+    { method: "POST", path: "/api/deploy2/report_push_completed", access: "admin", handler: reportPushCompleted },
+    // Every other path of the push API is an admin path too: 403 without the key, 404 with it.
+    { method: "*", path: "/api/deploy2/*", access: "admin", handler: notFound },
+  ];
 }
 
 /** The caller of a deployment API request; a refused `Authorization` header is a request error with Convex's status. */

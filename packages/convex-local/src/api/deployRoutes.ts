@@ -4,11 +4,10 @@
  * environment variables and the function log stream. Shapes follow the CLI's own zod schemas
  * (`convex/dist/*\/cli/lib/deployApi`).
  */
-import type { IncomingMessage, ServerResponse } from "node:http";
 import { randomBytes } from "node:crypto";
 import type { DeploymentState, PreparedPush } from "../runtime/deployment.js";
 import type { ModuleSource } from "../runtime/modules.js";
-import { MAX_PUSH_BODY_BYTES, RequestError, readJsonObject, sendJson } from "./http.js";
+import { MAX_PUSH_BODY_BYTES, RequestError, readJsonObject, sendJson, type RouteRequest } from "./http.js";
 import type { FunctionLog } from "./functionLogs.js";
 
 export interface DeployContext {
@@ -35,79 +34,81 @@ interface PushBody {
 /** The push sequence's bodies: every module with its source map, from the admin key's holder. */
 const PUSH_BODY_LIMITS = { maxBytes: MAX_PUSH_BODY_BYTES, maxValues: Infinity };
 
-export async function handleDeployRoute(route: string, request: IncomingMessage, response: ServerResponse, context: DeployContext): Promise<boolean> {
-  const { deployment } = context;
-  switch (route) {
-    case "/api/v1/get_canonical_urls":
-      sendJson(response, 200, { convexCloudUrl: context.cloudUrl, convexSiteUrl: context.siteUrl });
-      return true;
-    case "/api/check_admin_key":
-      sendJson(response, 200, { success: true, allowedOps: [], isReadOnly: false });
-      return true;
-    case "/api/stream_function_logs": {
-      const url = new URL(request.url ?? "/", "http://localhost");
-      const cursor = Number(url.searchParams.get("cursor") ?? 0);
-      const aborted = new AbortController();
-      request.on("close", () => aborted.abort());
-      const answer = await context.log.after(Number.isFinite(cursor) ? cursor : 0, 10_000, aborted.signal);
-      if (!response.destroyed) sendJson(response, 200, answer);
-      return true;
-    }
+/** `/api/v1/get_canonical_urls`. */
+export function canonicalUrls({ response }: RouteRequest, context: DeployContext): void {
+  sendJson(response, 200, { convexCloudUrl: context.cloudUrl, convexSiteUrl: context.siteUrl });
+}
+
+/** `/api/check_admin_key`: reached only with the admin key, so it answers that the key is good. */
+export function checkAdminKey({ response }: RouteRequest): void {
+  sendJson(response, 200, { success: true, allowedOps: [], isReadOnly: false });
+}
+
+/** `/api/stream_function_logs?cursor=…`: the log entries after the cursor, waiting up to 10 s for one. */
+export async function streamFunctionLogs({ request, response }: RouteRequest, context: DeployContext): Promise<void> {
+  const url = new URL(request.url ?? "/", "http://localhost");
+  const cursor = Number(url.searchParams.get("cursor") ?? 0);
+  const aborted = new AbortController();
+  request.on("close", () => aborted.abort());
+  const answer = await context.log.after(Number.isFinite(cursor) ? cursor : 0, 10_000, aborted.signal);
+  if (!response.destroyed) sendJson(response, 200, answer);
+}
+
+/** `POST /api/get_config_hashes`: what is deployed, so the CLI pushes only what changed. */
+export async function configHashes({ request, response }: RouteRequest, context: DeployContext): Promise<void> {
+  await readJsonObject(request);
+  sendJson(response, 200, {
+    config: { functions: "convex/", authInfo: context.deployment.authInfo() },
+    moduleHashes: context.deployment.moduleHashes(),
+    nodeDependencies: [],
+    udfServerVersion: context.serverVersion,
+  });
+}
+
+/** `POST /api/deploy2/evaluate_push` and `/api/deploy2/start_push`: analyzes a push and prepares its schema change. */
+export async function startPush({ request, response }: RouteRequest, context: DeployContext): Promise<void> {
+  const body = (await readJsonObject(request, PUSH_BODY_LIMITS)) as PushBody;
+  const app = body.appDefinition;
+  if (app === undefined) throw new RequestError(400, "BadJsonBody", "Failed to deserialize the JSON body into the target type: missing field `appDefinition`");
+  if ((body.componentDefinitions ?? []).length > 0) {
+    throw new RequestError(400, "ComponentsNotSupported", "convex-local does not support Convex components (convex.config.ts with `app.use(...)`) yet.");
   }
-  if (request.method !== "POST") return false;
-  switch (route) {
-    case "/api/get_config_hashes":
-      await readJsonObject(request);
-      sendJson(response, 200, {
-        config: { functions: "convex/", authInfo: context.deployment.authInfo() },
-        moduleHashes: deployment.moduleHashes(),
-        nodeDependencies: [],
-        udfServerVersion: context.serverVersion,
-      });
-      return true;
-    case "/api/deploy2/evaluate_push":
-    case "/api/deploy2/start_push": {
-      const body = (await readJsonObject(request, PUSH_BODY_LIMITS)) as PushBody;
-      const app = body.appDefinition;
-      if (app === undefined) throw new RequestError(400, "BadJsonBody", "Failed to deserialize the JSON body into the target type: missing field `appDefinition`");
-      if ((body.componentDefinitions ?? []).length > 0) {
-        throw new RequestError(400, "ComponentsNotSupported", "convex-local does not support Convex components (convex.config.ts with `app.use(...)`) yet.");
-      }
-      const prepared = await deployment.prepare({ modules: app.changedModules, unchangedHashes: app.unchangedModuleHashes, schemaModule: app.schema });
-      sendJson(response, 200, startPushResponse(prepared, context, app.udfServerVersion));
-      return true;
-    }
-    case "/api/deploy2/wait_for_schema": {
-      const body = await readJsonObject(request, PUSH_BODY_LIMITS);
-      sendJson(response, 200, deployment.schemaStatus(pushIdOf(body.schemaChange)));
-      return true;
-    }
-    case "/api/deploy2/finish_push": {
-      const body = await readJsonObject(request, PUSH_BODY_LIMITS);
-      const startPush = body.startPush as { schemaChange?: unknown } | undefined;
-      if (body.dryRun === true) {
-        sendJson(response, 200, { authDiff: { added: [], removed: [] }, definitionDiffs: {}, componentDiffs: {} });
-        return true;
-      }
-      const { push, previousModules } = deployment.finish(pushIdOf(startPush?.schemaChange));
-      context.changed();
-      sendJson(response, 200, finishPushDiff(push, previousModules));
-      return true;
-    }
-    case "/api/deploy2/report_push_completed":
-      await readJsonObject(request, PUSH_BODY_LIMITS);
-      sendJson(response, 200, {});
-      return true;
-    case "/api/update_environment_variables": {
-      const body = await readJsonObject(request);
-      if (!Array.isArray(body.changes)) throw new RequestError(400, "BadJsonBody", "Failed to deserialize the JSON body into the target type: missing field `changes`");
-      deployment.updateEnvironment(body.changes as { name: string; value: string | null }[]);
-      context.changed();
-      sendJson(response, 200, {});
-      return true;
-    }
+  const prepared = await context.deployment.prepare({ modules: app.changedModules, unchangedHashes: app.unchangedModuleHashes, schemaModule: app.schema });
+  sendJson(response, 200, startPushResponse(prepared, context, app.udfServerVersion));
+}
+
+/** `POST /api/deploy2/wait_for_schema`: the prepared push's schema status. */
+export async function waitForSchema({ request, response }: RouteRequest, context: DeployContext): Promise<void> {
+  const body = await readJsonObject(request, PUSH_BODY_LIMITS);
+  sendJson(response, 200, context.deployment.schemaStatus(pushIdOf(body.schemaChange)));
+}
+
+/** `POST /api/deploy2/finish_push`: makes the prepared push the running code (a dry run changes nothing). */
+export async function finishPush({ request, response }: RouteRequest, context: DeployContext): Promise<void> {
+  const body = await readJsonObject(request, PUSH_BODY_LIMITS);
+  const started = body.startPush as { schemaChange?: unknown } | undefined;
+  if (body.dryRun === true) {
+    sendJson(response, 200, { authDiff: { added: [], removed: [] }, definitionDiffs: {}, componentDiffs: {} });
+    return;
   }
-  return false;
+  const { push, previousModules } = context.deployment.finish(pushIdOf(started?.schemaChange));
+  context.changed();
+  sendJson(response, 200, finishPushDiff(push, previousModules));
+}
+
+/** `POST /api/deploy2/report_push_completed`: acknowledged, nothing to record. */
+export async function reportPushCompleted({ request, response }: RouteRequest): Promise<void> {
+  await readJsonObject(request, PUSH_BODY_LIMITS);
+  sendJson(response, 200, {});
+}
+
+/** `POST /api/update_environment_variables`: sets and removes environment variables. */
+export async function updateEnvironmentVariables({ request, response }: RouteRequest, context: DeployContext): Promise<void> {
+  const body = await readJsonObject(request);
+  if (!Array.isArray(body.changes)) throw new RequestError(400, "BadJsonBody", "Failed to deserialize the JSON body into the target type: missing field `changes`");
+  context.deployment.updateEnvironment(body.changes as { name: string; value: string | null }[]);
+  context.changed();
+  sendJson(response, 200, {});
 }
 
 function pushIdOf(schemaChange: unknown): string {

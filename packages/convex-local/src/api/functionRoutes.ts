@@ -5,14 +5,15 @@
  * `{status: "error", errorMessage, errorData?}` and request failures as `{code, message}`.
  */
 import { randomBytes } from "node:crypto";
-import type { IncomingMessage, ServerResponse } from "node:http";
+import type { IncomingMessage } from "node:http";
 import { convexToJson, type JSONValue } from "convex/values";
 import { jsonToValue } from "../storage/values.js";
 import type { Caller, FunctionResult, FunctionRunner } from "../runtime/runner.js";
 import { checkFunctionPath } from "../runtime/modules.js";
 import { InvalidFunctionPathError } from "../runtime/errors.js";
 import { truncateText } from "../text/valueText.js";
-import { RequestError, readJsonObject, requireString, sendJson } from "./http.js";
+import { RequestError, notAdmin, readJsonObject, requireString, sendJson, type RouteRequest } from "./http.js";
+import { encodeTs } from "./sync/protocol.js";
 
 type Format = "encoded" | "clean";
 
@@ -114,100 +115,73 @@ async function call(runner: FunctionRunner, kind: CallKind, path: string, args: 
   }
 }
 
-/** Encodes a commit timestamp as the API does: base64 of a little-endian u64. */
-export function encodeTs(ts: bigint): string {
-  const buffer = Buffer.alloc(8);
-  buffer.writeBigUInt64LE(ts);
-  return buffer.toString("base64");
+/** `POST /api/query_ts`: the timestamp of the latest commit, as a query at it would read. */
+export function queryTimestamp({ response }: RouteRequest, lastCommitTs: () => bigint): void {
+  sendJson(response, 200, { ts: encodeTs(lastCommitTs()) });
 }
 
-export async function handleFunctionRoute(
-  route: string,
-  request: IncomingMessage,
-  response: ServerResponse,
-  runner: FunctionRunner,
-  caller: Caller,
-  lastCommitTs: () => bigint,
-): Promise<boolean> {
-  if (route === "/api/query_ts" && request.method === "POST") {
-    sendJson(response, 200, { ts: encodeTs(lastCommitTs()) });
-    return true;
+/** `GET /api/query?path=…&args=…&format=…`. */
+export async function queryFromUrl({ request, response, caller }: RouteRequest, runner: FunctionRunner): Promise<void> {
+  const url = new URL(request.url ?? "/", "http://localhost");
+  const path = url.searchParams.get("path");
+  const argsText = url.searchParams.get("args") ?? "{}";
+  if (path === null) throw new RequestError(400, "BadQueryArgs", "Failed to deserialize query string: missing field `path`");
+  let args: unknown;
+  try {
+    args = JSON.parse(argsText);
+  } catch (error) {
+    throw new RequestError(400, "BadQueryArgs", `Failed to deserialize query string: args is not JSON: ${(error as Error).message}`);
   }
-  if (route === "/api/query" && request.method === "GET") {
-    const url = new URL(request.url ?? "/", "http://localhost");
-    const path = url.searchParams.get("path");
-    const argsText = url.searchParams.get("args") ?? "{}";
-    if (path === null) throw new RequestError(400, "BadQueryArgs", "Failed to deserialize query string: missing field `path`");
-    let args: unknown;
-    try {
-      args = JSON.parse(argsText);
-    } catch (error) {
-      throw new RequestError(400, "BadQueryArgs", `Failed to deserialize query string: args is not JSON: ${(error as Error).message}`);
+  const format = parseFormat(url.searchParams.get("format"), "clean");
+  sendJson(response, 200, resultBody(await call(runner, "query", validPath(path), args, caller), format));
+}
+
+/**
+ * `POST /api/query`, `/api/query_at_ts`, `/api/mutation`, `/api/action` (a function of that kind)
+ * and `/api/function` (any function, with the admin key only) with a `{path, args, format}` body.
+ */
+export async function callFunction({ request, response, caller }: RouteRequest, runner: FunctionRunner, kind: CallKind): Promise<void> {
+  if (kind === "any" && !caller.admin) throw notAdmin();
+  const body = await readJsonObject(request);
+  const path = validPath(requireString(body, "path"));
+  const format = parseFormat(body.format, defaultFormat(request));
+  sendJson(response, 200, resultBody(await call(runner, kind, path, body.args, caller), format));
+}
+
+/** `POST /api/query_batch`: up to {@link MAX_QUERY_BATCH_SIZE} queries read at one timestamp. */
+export async function queryBatch({ request, response, caller }: RouteRequest, runner: FunctionRunner): Promise<void> {
+  const body = await readJsonObject(request);
+  if (!Array.isArray(body.queries)) throw new RequestError(400, "BadJsonBody", "Failed to deserialize the JSON body into the target type: missing field `queries`");
+  if (body.queries.length > MAX_QUERY_BATCH_SIZE) {
+    throw new RequestError(400, "TooManyQueries", `The batch holds ${body.queries.length} queries; /api/query_batch runs at most ${MAX_QUERY_BATCH_SIZE} in one request.`);
+  }
+  const queries = (body.queries as unknown[]).map((query) => {
+    if (typeof query !== "object" || query === null || Array.isArray(query)) {
+      throw new RequestError(400, "BadJsonBody", "Failed to deserialize the JSON body into the target type: queries: expected an array of objects");
     }
-    const format = parseFormat(url.searchParams.get("format"), "clean");
-    sendJson(response, 200, resultBody(await call(runner, "query", validPath(path), args, caller), format));
-    return true;
+    return query as Record<string, unknown>;
+  }).map((query) => ({
+    path: validPath(requireString(query, "path")),
+    args: query.args,
+    format: parseFormat(query.format, defaultFormat(request)),
+  }));
+  // Queued together, the queries run in one batch with no commit in between: one timestamp, as on Convex.
+  const results = await Promise.all(queries.map(({ path, args }) => call(runner, "query", path, args, caller)));
+  sendJson(response, 200, { results: results.map((result, i) => resultBody(result, queries[i].format)) });
+}
+
+/** `POST /api/run/<module path>/<name>`: the function named by the URL, whatever its kind. */
+export async function runFunctionAtPath({ request, response, caller, rest }: RouteRequest, runner: FunctionRunner): Promise<void> {
+  const segments = rest.split("/").filter(Boolean).map(decodeURIComponent);
+  if (segments.length < 2) {
+    throw new RequestError(400, "MissingIdentifier", "Path or function name not provided in path, e.g. /api/run/messages/list");
   }
-  if (request.method !== "POST") return false;
-  const simple: Record<string, CallKind> = {
-    "/api/query": "query",
-    "/api/query_at_ts": "query",
-    "/api/mutation": "mutation",
-    "/api/action": "action",
-    "/api/function": "any",
-  };
-  const kind = simple[route];
-  if (kind !== undefined) {
-    if (kind === "any" && !caller.admin) throw notAdmin();
-    const body = await readJsonObject(request);
-    const path = validPath(requireString(body, "path"));
-    const format = parseFormat(body.format, defaultFormat(request));
-    sendJson(response, 200, resultBody(await call(runner, kind, path, body.args, caller), format));
-    return true;
-  }
-  if (route === "/api/query_batch") {
-    const body = await readJsonObject(request);
-    if (!Array.isArray(body.queries)) throw new RequestError(400, "BadJsonBody", "Failed to deserialize the JSON body into the target type: missing field `queries`");
-    if (body.queries.length > MAX_QUERY_BATCH_SIZE) {
-      throw new RequestError(400, "TooManyQueries", `The batch holds ${body.queries.length} queries; /api/query_batch runs at most ${MAX_QUERY_BATCH_SIZE} in one request.`);
-    }
-    const queries = (body.queries as unknown[]).map((query) => {
-      if (typeof query !== "object" || query === null || Array.isArray(query)) {
-        throw new RequestError(400, "BadJsonBody", "Failed to deserialize the JSON body into the target type: queries: expected an array of objects");
-      }
-      return query as Record<string, unknown>;
-    }).map((query) => ({
-      path: validPath(requireString(query, "path")),
-      args: query.args,
-      format: parseFormat(query.format, defaultFormat(request)),
-    }));
-    // Queued together, the queries run in one batch with no commit in between: one timestamp, as on Convex.
-    const results = await Promise.all(queries.map(({ path, args }) => call(runner, "query", path, args, caller)));
-    sendJson(response, 200, { results: results.map((result, i) => resultBody(result, queries[i].format)) });
-    return true;
-  }
-  if (route.startsWith("/api/run/")) {
-    const segments = route.slice("/api/run/".length).split("/").filter(Boolean).map(decodeURIComponent);
-    if (segments.length < 2) {
-      throw new RequestError(400, "MissingIdentifier", "Path or function name not provided in path, e.g. /api/run/messages/list");
-    }
-    const path = validPath(`${segments.slice(0, -1).join("/")}:${segments[segments.length - 1]}`);
-    const body = await readJsonObject(request);
-    const format = parseFormat(body.format, "clean");
-    sendJson(response, 200, resultBody(await call(runner, "any", path, body.args ?? {}, caller), format));
-    return true;
-  }
-  return false;
+  const path = validPath(`${segments.slice(0, -1).join("/")}:${segments[segments.length - 1]}`);
+  const body = await readJsonObject(request);
+  const format = parseFormat(body.format, "clean");
+  sendJson(response, 200, resultBody(await call(runner, "any", path, body.args ?? {}, caller), format));
 }
 
 function defaultFormat(request: IncomingMessage): Format {
   return String(request.headers["convex-client"] ?? "").startsWith("npm-") ? "clean" : "encoded";
-}
-
-export function notAdmin(): RequestError {
-  return new RequestError(
-    403,
-    "BadDeployKey",
-    "The provided deploy key was invalid for this deployment. Double check that the environment this key was generated for matches the desired deployment.",
-  );
 }

@@ -5,11 +5,10 @@
  * `GET /api/storage/<key>` (the URL `ctx.storage.getUrl()` hands out) serves the bytes with their
  * content type and digest, or one `Range` of them.
  */
-import type { IncomingMessage, ServerResponse } from "node:http";
 import { BlobDigestMismatchError, BlobStore, BlobTooLargeError, isSha256Base64, type ByteRange } from "../storage/blobs.js";
 import { UploadTokenError } from "../runtime/fileStorage.js";
 import type { FunctionRunner } from "../runtime/runner.js";
-import { RequestError, sendJson } from "./http.js";
+import { RequestError, sendJson, type RouteRequest } from "./http.js";
 
 /** Convex's `Cache-Control` for files: private, 30 days (a file never changes under its key). */
 const FILE_CACHE_CONTROL = "private, max-age=2592000";
@@ -29,20 +28,8 @@ function untrustedContentHeaders(contentType: string | null): Record<string, str
   };
 }
 
-/** Handles a storage route; false when `route` is none. */
-export async function handleStorageRoute(route: string, request: IncomingMessage, response: ServerResponse, runner: FunctionRunner): Promise<boolean> {
-  if (route === "/api/storage/upload" && request.method === "POST") {
-    await upload(request, response, runner);
-    return true;
-  }
-  if (route.startsWith("/api/storage/") && (request.method === "GET" || request.method === "HEAD")) {
-    download(decodeURIComponent(route.slice("/api/storage/".length)), request, response, runner);
-    return true;
-  }
-  return false;
-}
-
-async function upload(request: IncomingMessage, response: ServerResponse, runner: FunctionRunner): Promise<void> {
+/** `POST /api/storage/upload?token=…`: stores the body as a file, authorized by the upload URL's token. */
+export async function uploadFile({ request, response }: RouteRequest, runner: FunctionRunner): Promise<void> {
   const token = new URL(request.url ?? "/", "http://localhost").searchParams.get("token") ?? "";
   const files = runner.fileStorage();
   try {
@@ -65,7 +52,9 @@ async function upload(request: IncomingMessage, response: ServerResponse, runner
   sendJson(response, 200, { storageId });
 }
 
-function download(key: string, request: IncomingMessage, response: ServerResponse, runner: FunctionRunner): void {
+/** `GET` or `HEAD /api/storage/<key>`: a stored file, or one `Range` of it. */
+export function serveFile({ request, response, rest }: RouteRequest, runner: FunctionRunner): void {
+  const key = decodeURIComponent(rest);
   if (!BlobStore.isKey(key)) {
     throw new RequestError(
       400,
