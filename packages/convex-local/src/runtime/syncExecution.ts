@@ -1,0 +1,117 @@
+/**
+ * Executes queries and mutations: one shared synchronous isolate (recreated after a push or when a
+ * run left it unusable), each call's arguments validated and described for it (frozen clock,
+ * seeded `Math.random`, environment), its syscalls answered by `syncHost`, and every run bounded by
+ * the query/mutation time limit. One call at a time (`run`), or several in one timed vm run
+ * (`runBatch`). The callers own the transactions.
+ */
+import { randomFillSync } from "node:crypto";
+import type { JSONValue } from "convex/values";
+import type { FileStorage } from "./fileStorage.js";
+import { exportedFunction, type FunctionCatalog } from "./functionCatalog.js";
+import { reportStrayError } from "./functionResults.js";
+import type { FunctionInfo } from "./functions.js";
+import { Isolate, type BatchCall, type BatchResult, type CallHost, type InvokeRequest, type Outcome } from "./isolate.js";
+import { parseFunctionPath } from "./modules.js";
+import type { FunctionResult } from "./runner.js";
+import { syncHost, type SyncCall } from "./syncHost.js";
+import { webGlobals } from "./webGlobals.js";
+
+export interface SyncExecutorOptions {
+  catalog: FunctionCatalog;
+  /** The environment variables a call sees. */
+  environment: () => Record<string, string>;
+  fileStorage: () => FileStorage;
+  timeoutMs: number;
+}
+
+/** One call of a batch: its state and request, and the hooks the isolate runs around it. */
+export interface SyncBatchCall extends Omit<BatchCall, "host"> {
+  call: SyncCall;
+}
+
+export class SyncExecutor {
+  private isolate: Isolate | undefined;
+
+  constructor(private readonly options: SyncExecutorOptions) {}
+
+  /** Drops the isolate (after a push: the next call loads the new modules). */
+  reset(): void {
+    this.isolate = undefined;
+  }
+
+  /** Validates the arguments and describes the call for the isolate. */
+  request(info: FunctionInfo, args: JSONValue, call: SyncCall): InvokeRequest {
+    const validatedArgs = this.options.catalog.checkArgs(info, args);
+    const { modulePath, exportName } = parseFunctionPath(info.path);
+    return {
+      invoke: (load) => {
+        call.load = load;
+        const fn = exportedFunction(load, modulePath, exportName);
+        const argsJson = JSON.stringify([validatedArgs]);
+        return info.udfType === "Query" ? fn.invokeQuery(argsJson) : fn.invokeMutation(argsJson);
+      },
+      now: Date.now(),
+      seed: randomSeed(),
+      env: this.options.environment(),
+    };
+  }
+
+  /** Runs one call to completion and finishes its transaction; records whether it read the clock. */
+  run(info: FunctionInfo, args: JSONValue, call: SyncCall): FunctionResult {
+    const request = this.request(info, args, call);
+    const isolate = this.syncIsolate();
+    let outcome: Outcome;
+    try {
+      outcome = isolate.runSync(this.host(call), request, this.options.timeoutMs);
+    } finally {
+      if (isolate.poisoned) this.isolate = undefined;
+    }
+    call.transaction.finish();
+    call.observedTime = outcome.ok && outcome.observedTime === true;
+    return this.options.catalog.resultOf(info, outcome, call.logLines);
+  }
+
+  /** Runs `calls` in one timed vm run (see `Isolate.runSyncBatch`); undefined for a call it did not get to start. */
+  runBatch(calls: SyncBatchCall[]): BatchResult[] {
+    const isolate = this.syncIsolate();
+    try {
+      return isolate.runSyncBatch(
+        calls.map(({ call, ...hooks }) => ({ ...hooks, host: this.host(call) })),
+        this.options.timeoutMs,
+      );
+    } finally {
+      if (isolate.poisoned) this.isolate = undefined;
+    }
+  }
+
+  private host(call: SyncCall): CallHost {
+    return syncHost(call, this.options.catalog, this.options.fileStorage);
+  }
+
+  private syncIsolate(): Isolate {
+    const modules = this.options.catalog.modulesToRun();
+    this.isolate ??= new Isolate(modules, {
+      synchronous: true,
+      webGlobals: webGlobals({ actions: false }),
+      // Node reports an unhandled rejection only after the run, once the call's result is out:
+      // Convex would fail the call, here it can only be reported.
+      onStrayError: (error) => reportStrayError("a query or mutation left a promise rejection unhandled (its result stands)", error, modules),
+    });
+    return this.isolate;
+  }
+}
+
+/** Seeds are drawn from a pool refilled 256 at a time: one `randomBytes` call per seed cost more than a point read. */
+const seedPool = Buffer.alloc(16 * 256);
+let seedOffset = seedPool.length;
+
+function randomSeed(): [bigint, bigint] {
+  if (seedOffset === seedPool.length) {
+    randomFillSync(seedPool);
+    seedOffset = 0;
+  }
+  const seed: [bigint, bigint] = [seedPool.readBigUInt64LE(seedOffset) | 1n, seedPool.readBigUInt64LE(seedOffset + 8)];
+  seedOffset += 16;
+  return seed;
+}
