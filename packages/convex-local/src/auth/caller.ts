@@ -9,7 +9,7 @@
 import { timingSafeEqual } from "node:crypto";
 import type { JSONValue } from "convex/values";
 import type { AuthProvider } from "../runtime/functions.js";
-import type { Caller } from "../runtime/runner.js";
+import { ANONYMOUS, type Caller } from "../runtime/runner.js";
 import { AuthError } from "./authError.js";
 import { IdentityVerifier } from "./identityVerifier.js";
 
@@ -47,7 +47,7 @@ export class CallerResolver {
    * (anonymous). Throws an {@link AuthError} with Convex's code and status otherwise.
    */
   async fromAuthorizationHeader(header: string | undefined): Promise<Caller> {
-    if (header === undefined || header === "") return { identity: null, admin: false };
+    if (header === undefined || header === "") return ANONYMOUS;
     if (header.length < 7) throw new AuthError("InvalidHeaderFailure", "Invalid authentication header");
     if (/^convex /i.test(header)) {
       if (!this.isAdminKey(header.slice(7).trim())) throw new AuthError("BadAdminKey", INVALID_ADMIN_KEY);
@@ -78,7 +78,7 @@ export class CallerResolver {
       return { identity: null, admin: true };
     }
     if (token.tokenType === "User" && token.value !== undefined) return { identity: await this.verifyUserToken(token.value), admin: false };
-    return { identity: null, admin: false };
+    return ANONYMOUS;
   }
 
   /** Whether `key` (with any `:` suffix) is this deployment's admin key, compared in constant time. */

@@ -1,0 +1,72 @@
+import { describe, expect, it } from "vitest";
+import { AuthError } from "./authError.js";
+import { CallerResolver } from "./caller.js";
+
+const ADMIN_KEY = "convex-local|0123456789abcdef";
+const providers = () => [{ type: "customJwt" as const, applicationID: null, issuer: "https://issuer.example", jwks: "data:application/json,{\"keys\":[]}", algorithm: "RS256" }];
+const callers = new CallerResolver({ adminKey: ADMIN_KEY, providers });
+
+/** An unsigned token for the configured issuer: well formed, but no key in the JWKS verifies it. */
+const unverifiableToken = [{ alg: "RS256", kid: "k" }, { iss: "https://issuer.example", sub: "u" }, "sig"]
+  .map((part) => Buffer.from(typeof part === "string" ? part : JSON.stringify(part)).toString("base64url"))
+  .join(".");
+
+async function refusal(promise: Promise<unknown>): Promise<{ status: number; code: string; message: string }> {
+  const error = await promise.then(() => undefined, (e: unknown) => e);
+  expect(error).toBeInstanceOf(AuthError);
+  const { status, code, message } = error as AuthError;
+  return { status, code, message };
+}
+
+describe("the Authorization header of the deployment API", () => {
+  it("is anonymous when absent or empty", async () => {
+    expect(await callers.fromAuthorizationHeader(undefined)).toEqual({ identity: null, admin: false });
+    expect(await callers.fromAuthorizationHeader("")).toEqual({ identity: null, admin: false });
+  });
+
+  it("names the admin with `Convex <admin key>`, any case, ignoring a `:` suffix", async () => {
+    expect(await callers.fromAuthorizationHeader(`Convex ${ADMIN_KEY}`)).toEqual({ identity: null, admin: true });
+    expect(await callers.fromAuthorizationHeader(`convex ${ADMIN_KEY}:eyJzdWIiOiJ1In0`)).toEqual({ identity: null, admin: true });
+  });
+
+  it("refuses another key with 401 BadAdminKey, also a prefix or an extension of the key", async () => {
+    for (const key of ["convex-local|0123456789abcdeX", ADMIN_KEY.slice(0, -1), `${ADMIN_KEY}0`]) {
+      expect(await refusal(callers.fromAuthorizationHeader(`Convex ${key}`))).toEqual({
+        status: 401,
+        code: "BadAdminKey",
+        message: "The provided admin key was invalid for this instance",
+      });
+    }
+  });
+
+  it("refuses a malformed header with 400, as Convex does", async () => {
+    expect(await refusal(callers.fromAuthorizationHeader("abc"))).toEqual({ status: 400, code: "InvalidHeaderFailure", message: "Invalid authentication header" });
+    expect(await refusal(callers.fromAuthorizationHeader("Basic dXNlcjpwYXNz"))).toEqual({ status: 400, code: "InvalidAdminKey", message: "Invalid admin key" });
+  });
+
+  it("refuses a bearer token that does not verify with 401 and the verifier's code", async () => {
+    const { status, code } = await refusal(callers.fromAuthorizationHeader(`Bearer ${unverifiableToken}`));
+    expect({ status, code }).toEqual({ status: 401, code: "InvalidAuthHeader" });
+  });
+});
+
+describe("the sync protocol's Authenticate token", () => {
+  it("accepts the admin key (with a `:` suffix) and refuses any other", async () => {
+    expect(await callers.fromSyncToken({ tokenType: "Admin", value: `${ADMIN_KEY}:x` })).toEqual({ identity: null, admin: true });
+    await expect(callers.fromSyncToken({ tokenType: "Admin", value: "nope" })).rejects.toThrow("The provided admin key was invalid for this instance");
+    await expect(callers.fromSyncToken({ tokenType: "Admin" })).rejects.toThrow("The provided admin key was invalid for this instance");
+  });
+
+  it("is anonymous without a token, and refuses a user token that does not verify", async () => {
+    expect(await callers.fromSyncToken({ tokenType: "None" })).toEqual({ identity: null, admin: false });
+    await expect(callers.fromSyncToken({ tokenType: "User", value: unverifiableToken })).rejects.toBeInstanceOf(AuthError);
+  });
+});
+
+describe("an HTTP action's caller", () => {
+  it("is anonymous when its bearer token does not verify (HTTP actions are public endpoints)", async () => {
+    expect(await callers.forHttpAction(`Bearer ${unverifiableToken}`)).toEqual({ identity: null, admin: false });
+    expect(await callers.forHttpAction(`Convex ${ADMIN_KEY}`)).toEqual({ identity: null, admin: false });
+    expect(await callers.forHttpAction(undefined)).toEqual({ identity: null, admin: false });
+  });
+});
