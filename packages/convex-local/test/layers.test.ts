@@ -1,8 +1,7 @@
 /**
  * The layer rule of `src/`: each folder is a layer, and a module imports only from its own layer or
- * the layers below it (text → storage → transactions → runtime → api → cli, lowest first; `text`
- * quotes and escapes what people are shown). A new folder must be given its place here before
- * anything can import it.
+ * the layers below it (the order of `layers`, lowest first; `text` quotes and escapes what people
+ * are shown). A new folder must be given its place here before anything can import it.
  */
 import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
