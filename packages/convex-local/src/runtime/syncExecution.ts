@@ -3,7 +3,8 @@
  * run left it unusable), each call's arguments validated and described for it (frozen clock,
  * seeded `Math.random`, environment), its syscalls answered by `syncHost`, and every run bounded by
  * the query/mutation time limit. One call at a time (`run`), or several in one timed vm run
- * (`runBatch`). The callers own the transactions.
+ * (`runBatch`). The callers own the transactions. This is the seam where execution moves into
+ * worker threads (docs/notes/runtime-isolation.md): the query and mutation paths reach the isolate only here.
  */
 import { randomFillSync } from "node:crypto";
 import type { JSONValue } from "convex/values";
