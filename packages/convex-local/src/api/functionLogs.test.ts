@@ -1,3 +1,4 @@
+import { getEventListeners } from "node:events";
 import { describe, expect, test } from "vitest";
 import type { FunctionLogEntry } from "../runtime/runner.js";
 import { FunctionLog } from "./functionLogs.js";
@@ -42,6 +43,32 @@ describe("FunctionLog", () => {
     const { entries, newCursor } = await waiting;
     expect(newCursor).toBe(1);
     expect(entries.map((entry) => entry.logLines[0].messages[0])).toEqual(["'call 7'"]);
+  });
+
+  test("a long poll that times out or is aborted leaves no waiter and no abort listener behind", async () => {
+    const log = new FunctionLog();
+    const waiters = () => (log as unknown as { waiters: Set<unknown> }).waiters.size;
+    const timedOut = new AbortController();
+    for (let i = 0; i < 100; i++) expect(await log.after(0, 1, timedOut.signal)).toEqual({ entries: [], newCursor: 0 });
+    expect(waiters()).toBe(0);
+    expect(getEventListeners(timedOut.signal, "abort")).toHaveLength(0);
+
+    const aborted = new AbortController();
+    const polls = Array.from({ length: 10 }, () => log.after(0, 60_000, aborted.signal));
+    expect(waiters()).toBe(10);
+    aborted.abort();
+    expect(await Promise.all(polls)).toEqual(Array(10).fill({ entries: [], newCursor: 0 }));
+    expect(waiters()).toBe(0);
+    // An already aborted signal does not wait at all.
+    expect(await log.after(0, 60_000, aborted.signal)).toEqual({ entries: [], newCursor: 0 });
+    expect(waiters()).toBe(0);
+
+    // A woken poll takes its listener off the signal too.
+    const woken = new AbortController();
+    const waiting = log.after(0, 60_000, woken.signal);
+    log.record(execution(1));
+    expect((await waiting).newCursor).toBe(1);
+    expect(getEventListeners(woken.signal, "abort")).toHaveLength(0);
   });
 
   test("keeps the newest 1000 executions", async () => {

@@ -35,7 +35,7 @@ export class FunctionLog {
     for (const listener of this.listeners) listener(entry);
     this.entries.push({ cursor: this.nextCursor++, entry });
     if (this.entries.length > 2 * CAPACITY) this.entries = this.entries.slice(-CAPACITY);
-    for (const wake of this.waiters) wake();
+    for (const wake of [...this.waiters]) wake();
     this.waiters.clear();
   }
 
@@ -53,12 +53,16 @@ export class FunctionLog {
     };
     const now = collect();
     if (now.entries.length > 0 || waitMs <= 0) return now;
+    if (signal?.aborted) return now;
     await new Promise<void>((resolve) => {
-      const timer = setTimeout(done, waitMs);
-      function done() {
+      // Woken, timed out or aborted: nothing of this poll stays behind (the waiter, the abort listener).
+      const done = () => {
         clearTimeout(timer);
+        this.waiters.delete(done);
+        signal?.removeEventListener("abort", done);
         resolve();
-      }
+      };
+      const timer = setTimeout(done, waitMs);
       this.waiters.add(done);
       signal?.addEventListener("abort", done, { once: true });
     });
@@ -67,7 +71,7 @@ export class FunctionLog {
 
   /** Wakes every long poll (on shutdown). */
   close(): void {
-    for (const wake of this.waiters) wake();
+    for (const wake of [...this.waiters]) wake();
     this.waiters.clear();
   }
 }
