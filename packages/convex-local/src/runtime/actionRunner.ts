@@ -71,7 +71,7 @@ export class ActionRunner {
       if (match === null) return new Response("No matching routes found", { status: 404 });
       routePath = match[2];
       return await match[0].invokeHttpAction(request);
-    });
+    }, this.options.timeoutMs);
     const entry: FunctionLogEntry = {
       path: `${request.method} ${routePath}`,
       udfType: "HttpAction",
@@ -95,9 +95,10 @@ export class ActionRunner {
    * Runs an action or HTTP action in an isolate of its own. Isolates are not reused: a promise the
    * function left running (not awaited) could otherwise make syscalls while the next caller's
    * function runs there, under that caller's identity. `node`: a `"use node"` action (its crashes
-   * are named as Convex's Node executor names them).
+   * are named as Convex's Node executor names them). Timers it left pending are cancelled when it
+   * ends, or `lingerMs` later (an HTTP action's streamed body may still need them).
    */
-  private async runInNewIsolate(caller: Caller, logLines: string[], node: boolean, invoke: (load: Load) => unknown): Promise<Outcome> {
+  private async runInNewIsolate(caller: Caller, logLines: string[], node: boolean, invoke: (load: Load) => unknown, lingerMs = 0): Promise<Outcome> {
     const { catalog, storage, services } = this.options;
     const modules = catalog.modulesToRun();
     const isolate = new Isolate(modules, {
@@ -108,6 +109,12 @@ export class ActionRunner {
       nodeCrashNames: node,
     });
     const host = actionHost(caller, logLines, services, catalog, storage);
-    return await isolate.run(host, { invoke, now: null, seed: null, env: this.options.environment() }, this.options.timeoutMs);
+    try {
+      return await isolate.run(host, { invoke, now: null, seed: null, env: this.options.environment() }, this.options.timeoutMs);
+    } finally {
+      if (lingerMs === 0) isolate.clearTimers();
+      // A streamed response's body may still use timers: they are cancelled at the action time limit.
+      else setTimeout(() => isolate.clearTimers(), lingerMs).unref();
+    }
   }
 }

@@ -11,7 +11,7 @@ import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { types } from "node:util";
 import vm from "node:vm";
-import { actionTimers } from "./actionTimers.js";
+import { actionTimers, type ActionTimers } from "./actionTimers.js";
 import { attributeCrashes, thrownValue, type CrashKind } from "./crashAttribution.js";
 import { CompiledModule, resolveModulePath } from "./modules.js";
 
@@ -130,6 +130,8 @@ export class Isolate {
   private readonly describeError: (error: unknown) => ThrownError;
   /** Errors already reported, e.g. `process.exit`'s, which fails the call at once and is thrown on. */
   private readonly reported = new WeakSet<object>();
+  /** An action isolate's timers (none in queries and mutations). */
+  private timers: ActionTimers | undefined;
 
   constructor(
     private readonly modules: ReadonlyMap<string, CompiledModule>,
@@ -186,7 +188,8 @@ export class Isolate {
     this.describeError = describeError;
     attributeCrashes(realmRoot, (error, kind) => this.crashed(error, kind));
     if (!options.synchronous) {
-      Object.assign(this.context, actionTimers((error) => this.crashed(error, "uncaughtException"), { node: options.nodeRequireFrom !== undefined }));
+      this.timers = actionTimers((error) => this.crashed(error, "uncaughtException"), { node: options.nodeRequireFrom !== undefined });
+      Object.assign(this.context, this.timers.globals);
       // The host's fetch promise belongs to no isolate: an unawaited failing `fetch` could not be
       // attributed (crashAttribution.ts). Adopted by a promise of this realm, it fails the action.
       this.context.fetch = inRealmPromise(this.context.fetch);
@@ -194,6 +197,11 @@ export class Isolate {
     if (options.nodeRequireFrom !== undefined) {
       Object.assign(this.context, { Buffer, process: this.nodeProcess() });
     }
+  }
+
+  /** Cancels the timers an action left pending: called once the action (or its response) is over. */
+  clearTimers(): void {
+    this.timers?.clearAll();
   }
 
   /** Node's `process` for Node actions, without its environment, and whose `exit` fails the call instead of the backend. */

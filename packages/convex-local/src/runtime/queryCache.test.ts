@@ -48,6 +48,15 @@ describe("QueryCache", () => {
     expect(cache.get("ada")).toBeUndefined();
   });
 
+  test("counts an entry's key (its arguments) toward the byte limit", () => {
+    const cache = new QueryCache({ indexesOf, maxAgeIfTimed: 1000, maxBytes: 16_000 });
+    const bigArgs = (n: number) => QueryCache.key("m:q", { n, pad: "x".repeat(600) }, null, false, null);
+    for (let n = 0; n < 100; n++) cache.set(bigArgs(n), readingAuthor("a", n), { observedTime: false });
+    // 100 results of a few bytes each, but keys of ~650 bytes: at most 16000 / 650 stay.
+    expect(cache.size).toBeLessThanOrEqual(24);
+    expect(cache.get(bigArgs(99))?.value).toBe(99);
+  });
+
   test("evicts the least recently used entry beyond the entry limit", () => {
     const cache = new QueryCache({ indexesOf, maxAgeIfTimed: 1000, maxEntries: 2 });
     cache.set("a", readingAuthor("a"), { observedTime: false });
@@ -62,13 +71,14 @@ describe("QueryCache", () => {
 
   test("stays within its byte budget and skips a result too large to share it", () => {
     const cache = new QueryCache({ indexesOf, maxAgeIfTimed: 1000, maxBytes: 1600 });
-    const hundredBytes = "x".repeat(98); // 100 bytes as JSON text
-    for (let i = 0; i < 20; i++) cache.set(`entry ${i}`, readingAuthor(`a${i}`, hundredBytes), { observedTime: false });
+    const key = (i: number) => `e${String(i).padStart(2, "0")}`; // 3 bytes
+    const ninetySevenBytes = "x".repeat(95); // 97 bytes as JSON text: 100 with its key
+    for (let i = 0; i < 20; i++) cache.set(key(i), readingAuthor(`a${i}`, ninetySevenBytes), { observedTime: false });
     expect(cache.size).toBe(16);
-    expect(cache.get("entry 3")).toBeUndefined();
-    expect(cache.get("entry 4")?.value).toBe(hundredBytes);
+    expect(cache.get(key(3))).toBeUndefined();
+    expect(cache.get(key(4))?.value).toBe(ninetySevenBytes);
     // Over a sixteenth of the budget: not cached, and nothing else is evicted for it.
-    cache.set("large", readingAuthor("large", "x".repeat(99)), { observedTime: false });
+    cache.set("large", readingAuthor("large", "x".repeat(95)), { observedTime: false });
     expect(cache.get("large")).toBeUndefined();
     expect(cache.size).toBe(16);
   });

@@ -83,7 +83,8 @@ export class QueryCache {
 
   set(key: string, query: CachedQuery, { observedTime }: { observedTime: boolean }): void {
     this.delete(key);
-    const bytes = JSON.stringify(query.value).length + query.logLines.reduce((sum, line) => sum + line.length, 0);
+    // The key holds the arguments (up to 16 MiB), so it counts as much as the result does.
+    const bytes = key.length + JSON.stringify(query.value).length + query.logLines.reduce((sum, line) => sum + line.length, 0);
     if (bytes > this.maxBytes / 16) return; // one huge result must not flush everything else
     this.entries.set(key, { query, bytes, expiresAt: observedTime ? Date.now() + this.options.maxAgeIfTimed : Infinity });
     this.readers.set(key, query.reads);
