@@ -40,7 +40,8 @@ describe("the layer rule", () => {
       if (from === "") continue; // the package entry point re-exports from any layer
       for (const [, specifier] of readFileSync(file, "utf8").matchAll(/(?:from|import)\s*\(?\s*"(\.{1,2}\/[^"]+)"/g)) {
         const to = layerOf(path.resolve(path.dirname(file), specifier));
-        if (layers.indexOf(to) > layers.indexOf(from)) violations.push(`${path.relative(source, file)} imports ${specifier}`);
+        // The entry point ("") re-exports from the top: no layer may import it.
+        if (to === "" || layers.indexOf(to) > layers.indexOf(from)) violations.push(`${path.relative(source, file)} imports ${specifier}`);
       }
     }
     expect(violations).toEqual([]);
