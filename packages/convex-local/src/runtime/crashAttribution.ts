@@ -13,7 +13,7 @@
  * the process (on Node 20 about 2x in host code, 30% in isolates), so realms it is.
  */
 import { types } from "node:util";
-import { terminalText } from "../text/terminalText.js";
+import { printable } from "../text/terminalText.js";
 
 export type CrashKind = "uncaughtException" | "unhandledRejection";
 
@@ -77,8 +77,6 @@ export function thrownValue(error: unknown): unknown {
   return code?.value === "ERR_UNHANDLED_ERROR" && context !== undefined ? context.value : error;
 }
 
-const MAX_DESCRIPTION = 2000;
-
 function describe(error: unknown): string {
   let text: string;
   try {
@@ -86,5 +84,5 @@ function describe(error: unknown): string {
   } catch {
     text = "(an error that cannot be printed)";
   }
-  return terminalText(text.length > MAX_DESCRIPTION ? `${text.slice(0, MAX_DESCRIPTION)}…` : text);
+  return printable(text);
 }

@@ -4,7 +4,7 @@
  * log entry of a run, and the backend's log line for an error no call can take any more.
  */
 import type { JSONValue } from "convex/values";
-import { terminalText } from "../text/terminalText.js";
+import { printable } from "../text/terminalText.js";
 import { FunctionError } from "./errors.js";
 import type { UdfType } from "./functions.js";
 import type { ThrownError } from "./isolate.js";
@@ -49,10 +49,8 @@ export function runLogEntry(path: string, udfType: UdfType, started: number, res
   };
 }
 
-const MAX_STRAY_ERROR_CHARS = 2000;
-
 /** A failure of a function's code that no call can take any more: a backend log line, bounded. */
 export function reportStrayError(what: string, error: ThrownError, modules: ReadonlyMap<string, CompiledModule>): void {
   const message = uncaughtMessage(error, modules);
-  console.error(`convex-local: ${what}: ${terminalText(message.length > MAX_STRAY_ERROR_CHARS ? `${message.slice(0, MAX_STRAY_ERROR_CHARS)}…` : message)}`);
+  console.error(`convex-local: ${what}: ${printable(message)}`);
 }

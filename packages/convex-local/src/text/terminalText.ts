@@ -27,7 +27,12 @@ function visibleEscape(character: string): string {
   return code <= 0x7f ? `\\x${code.toString(16).padStart(2, "0")}` : `\\u${code.toString(16).padStart(4, "0")}`;
 }
 
-/** A failure for a backend log line: its message (or text) bounded as error quotes are, and escaped. */
+/** Text for a backend log line: bounded as error quotes are, and escaped. */
+export function printable(text: string): string {
+  return terminalText(truncateText(text));
+}
+
+/** A failure for a backend log line: its message (or text), bounded and escaped. */
 export function printableError(error: unknown): string {
-  return terminalText(truncateText(error instanceof Error ? error.message : String(error)));
+  return printable(error instanceof Error ? error.message : String(error));
 }
