@@ -8,7 +8,7 @@ import { promisify } from "node:util";
 import { brotliDecompress, gunzip, inflate, type ZlibOptions } from "node:zlib";
 import { ANONYMOUS, type Caller } from "../runtime/runner.js";
 import { truncateText } from "../text/valueText.js";
-import { countJsonValues } from "./jsonValueCount.js";
+import { scanJson } from "./jsonValueCount.js";
 
 /**
  * Convex's public API body limit (knobs.rs MAX_BACKEND_PUBLIC_API_REQUEST_SIZE): 16 MiB of
@@ -178,7 +178,7 @@ export async function readJsonObject(
   }
   const body = await readBody(request, maxBytes);
   // Counted before parsing, so a body of millions of tiny values is refused without building them.
-  if (countJsonValues(body, maxValues) > maxValues) {
+  if (scanJson(body, { maxValues }).values > maxValues) {
     throw new RequestError(400, "BadJsonBody", `Failed to parse the request body as JSON: it holds more than ${maxValues} values, the most convex-local accepts in one request`);
   }
   let parsed: unknown;

@@ -6,6 +6,7 @@
  * (MAX_LOG_LINES and the overflow line) and `crates/common/src/errors.rs` (MAX_ERROR_MESSAGE_LENGTH).
  */
 import { inspect } from "node:util";
+import { truncateUtf8 } from "../text/utf8Text.js";
 
 /** A line's messages are cut at this many UTF-8 bytes, then marked with {@link TRUNCATED_LINE_SUFFIX}. */
 export const MAX_LOG_LINE_BYTES = 32_768;
@@ -38,14 +39,4 @@ export function boundLogLine(line: string): string {
 
 export function boundErrorMessage(message: string): string {
   return truncateUtf8(message, MAX_ERROR_MESSAGE_BYTES);
-}
-
-/** The longest prefix of `text` that is at most `maxBytes` in UTF-8, cut at a character boundary. */
-function truncateUtf8(text: string, maxBytes: number): string {
-  if (text.length <= maxBytes / 3 || Buffer.byteLength(text) <= maxBytes) return text;
-  // Every UTF-16 unit takes at least one byte, so this prefix holds at least maxBytes bytes.
-  const bytes = Buffer.from(text.slice(0, maxBytes));
-  let end = maxBytes;
-  while (end > 0 && (bytes[end] & 0xc0) === 0x80) end--;
-  return bytes.subarray(0, end).toString();
 }

@@ -2,7 +2,7 @@ import { describe, expect, test } from "vitest";
 // The official client's own decoder (not exported by the package; imported by file).
 // @ts-expect-error untyped internal module
 import { u64ToLong, longToU64 } from "../../../../../node_modules/convex/dist/esm/browser/sync/protocol.js";
-import { decodeTs, encodeTs, parseClientMessage, ProtocolError, singleArgsObject } from "./protocol.js";
+import { decodeTs, encodeTs, MAX_FRAME_VALUES, parseClientMessage, ProtocolError, singleArgsObject } from "./protocol.js";
 
 describe("timestamps", () => {
   test("u64 little-endian base64, as the client decodes it", () => {
@@ -77,6 +77,42 @@ describe("client messages", () => {
     expect(() => parseClientMessage(`{\n "a": ${"[".repeat(20_000)}`)).toThrow(/recursion limit exceeded at line 2 column 133$/);
     // Brackets inside strings do not nest.
     expect(parseClientMessage(JSON.stringify({ type: "Event", eventType: "[".repeat(500), event: '\\"{'.repeat(500) }))).toMatchObject({ type: "Event" });
+  });
+
+  test("errors quote the client's values cut to 200 characters, whatever their size", () => {
+    const huge = "q".repeat(1024 * 1024);
+    const quoted = `"${"q".repeat(185)}[...truncated]`;
+    const errorOf = (message: unknown): string => {
+      try {
+        parseClientMessage(JSON.stringify(message));
+      } catch (error) {
+        expect(error).toBeInstanceOf(ProtocolError);
+        return (error as Error).message;
+      }
+      throw new Error("parsed");
+    };
+    expect(errorOf({ type: huge })).toBe(`Unknown client message type ${quoted}`);
+    expect(errorOf({ type: "Authenticate", baseVersion: 0, tokenType: huge })).toBe(`Unknown Authenticate.tokenType ${quoted}`);
+    expect(errorOf({ type: "ModifyQuerySet", baseVersion: 0, newVersion: 1, modifications: [{ type: huge }] })).toBe(`Unknown query set modification type ${quoted}`);
+    expect(errorOf({ type: "Mutation", requestId: huge, udfPath: "a", args: [] })).toBe(`Mutation.requestId must be a u32, got ${quoted}`);
+    expect(errorOf({ type: "Connect", sessionId: "s", connectionCount: { a: huge } })).toBe(`Connect.connectionCount must be a u32, got {"a":"${"q".repeat(180)}[...truncated]`);
+    // Short values are quoted whole, as before.
+    expect(errorOf({ type: "Mutation", requestId: [1, 2], udfPath: "a", args: [] })).toBe("Mutation.requestId must be a u32, got [1,2]");
+    expect(errorOf({ type: "Connect", sessionId: "s" })).toBe("Connect.connectionCount must be a u32, got undefined");
+    expect(errorOf({ type: "x".repeat(200) })).toBe(`Unknown client message type "${"x".repeat(185)}[...truncated]`);
+  });
+
+  test("frames of more values than an HTTP body may hold are refused before parsing", () => {
+    expect(MAX_FRAME_VALUES).toBe(262_144);
+    const frame = (n: number) => `{"type":"Event","eventType":"x","event":[${"0,".repeat(n)}0]}`;
+    expect(parseClientMessage(frame(1_000), 2_000)).toMatchObject({ type: "Event" });
+    expect(() => parseClientMessage(frame(2_000), 2_000)).toThrow(
+      new ProtocolError("Received Invalid JSON on websocket: the frame holds more than 2000 values, the most convex-local accepts in one message"),
+    );
+    // Not parsed: the scan stops at the limit, whatever follows it.
+    expect(() => parseClientMessage(`[${"0,".repeat(300_000)}`)).toThrow(/more than 262144 values/);
+    // A frame given as bytes is scanned and decoded the same.
+    expect(parseClientMessage(Buffer.from(JSON.stringify({ type: "Event", eventType: "é", event: ["[", "{"] })))).toEqual({ type: "Event", eventType: "é", event: ["[", "{"] });
   });
 
   test("function arguments are one object", () => {

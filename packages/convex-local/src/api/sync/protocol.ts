@@ -7,6 +7,9 @@
  * `ProtocolError` (answered with `FatalError`) instead of an exception deeper down.
  */
 import type { JSONValue } from "convex/values";
+import { truncateText } from "../../text/valueText.js";
+import { MAX_JSON_BODY_VALUES } from "../http.js";
+import { scanJson } from "../jsonValueCount.js";
 
 // ---- client → server ------------------------------------------------------------------------
 
@@ -170,10 +173,19 @@ function isObject(v: unknown): v is Fields {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
+/** The longest quote of a client's value in a ProtocolError: a frame may be MiBs, its FatalError not. */
+export const MAX_QUOTED_CLIENT_VALUE = 200;
+
+/** A client's value as JSON, cut to {@link MAX_QUOTED_CLIENT_VALUE} characters; a long string is not escaped whole. */
+function quote(v: unknown): string {
+  const shown = typeof v === "string" && v.length > MAX_QUOTED_CLIENT_VALUE ? v.slice(0, MAX_QUOTED_CLIENT_VALUE + 1) : v;
+  return truncateText(JSON.stringify(shown) ?? String(shown), MAX_QUOTED_CLIENT_VALUE);
+}
+
 function u32(m: Fields, field: string): number {
   const v = m[field];
   if (typeof v !== "number" || !Number.isInteger(v) || v < 0 || v > 0xffffffff) {
-    throw new ProtocolError(`${String(m.type)}.${field} must be a u32, got ${JSON.stringify(v)}`);
+    throw new ProtocolError(`${String(m.type)}.${field} must be a u32, got ${quote(v)}`);
   }
   return v;
 }
@@ -204,35 +216,29 @@ function argsArray(m: Fields): JSONValue[] {
  */
 export const MAX_FRAME_NESTING = 127;
 
-/** Throws serde_json's error, as Convex words it, when `text` nests deeper than MAX_FRAME_NESTING. */
-function checkNesting(text: string): void {
-  let depth = 0;
-  let inString = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (inString) {
-      if (c === 0x5c /* \\ */) i++;
-      else if (c === 0x22 /* " */) inString = false;
-    } else if (c === 0x22) {
-      inString = true;
-    } else if (c === 0x5b /* [ */ || c === 0x7b /* { */) {
-      if (++depth > MAX_FRAME_NESTING) {
-        const lineStart = text.lastIndexOf("\n", i) + 1;
-        const line = 1 + (text.slice(0, lineStart).match(/\n/g)?.length ?? 0);
-        throw new ProtocolError(`Received Invalid JSON on websocket: recursion limit exceeded at line ${line} column ${i - lineStart + 1}`);
-      }
-    } else if (c === 0x5d /* ] */ || c === 0x7d /* } */) {
-      depth--;
-    }
-  }
-}
+/**
+ * The most JSON values a frame may hold, as an HTTP API body: counted before parsing, so a frame of
+ * millions of tiny values (`[{},{},…]`, a few MiB) is refused without building them.
+ */
+export const MAX_FRAME_VALUES = MAX_JSON_BODY_VALUES;
 
-/** Parses one text frame into a client message; throws `ProtocolError` on anything malformed. */
-export function parseClientMessage(text: string): ClientMessage {
-  checkNesting(text);
+/**
+ * Parses one text frame into a client message; throws `ProtocolError` on anything malformed. The
+ * frame is scanned once before it is parsed: nested past {@link MAX_FRAME_NESTING} it gets
+ * serde_json's error, as Convex words it; past `maxValues` values it is refused.
+ */
+export function parseClientMessage(frame: string | Buffer, maxValues = MAX_FRAME_VALUES): ClientMessage {
+  const bytes = typeof frame === "string" ? Buffer.from(frame) : frame;
+  const scan = scanJson(bytes, { maxValues, maxDepth: MAX_FRAME_NESTING });
+  if (scan.tooDeep !== undefined) {
+    throw new ProtocolError(`Received Invalid JSON on websocket: recursion limit exceeded at line ${scan.tooDeep.line} column ${scan.tooDeep.column}`);
+  }
+  if (scan.values > maxValues) {
+    throw new ProtocolError(`Received Invalid JSON on websocket: the frame holds more than ${maxValues} values, the most convex-local accepts in one message`);
+  }
   let raw: unknown;
   try {
-    raw = JSON.parse(text);
+    raw = JSON.parse(typeof frame === "string" ? frame : frame.toString("utf8"));
   } catch (error) {
     throw new ProtocolError(`Received Invalid JSON on websocket: ${(error as Error).message}`);
   }
@@ -269,7 +275,7 @@ export function parseClientMessage(text: string): ClientMessage {
           };
         }
         if (mod.type === "Remove") return { type: "Remove", queryId: u32(mod, "queryId") };
-        throw new ProtocolError(`Unknown query set modification type ${JSON.stringify(mod.type)}`);
+        throw new ProtocolError(`Unknown query set modification type ${quote(mod.type)}`);
       });
       return {
         type: "ModifyQuerySet",
@@ -297,13 +303,13 @@ export function parseClientMessage(text: string): ClientMessage {
         case "None":
           return { type: "Authenticate", baseVersion, tokenType: "None" };
         default:
-          throw new ProtocolError(`Unknown Authenticate.tokenType ${JSON.stringify(m.tokenType)}`);
+          throw new ProtocolError(`Unknown Authenticate.tokenType ${quote(m.tokenType)}`);
       }
     }
     case "Event":
       return { type: "Event", eventType: typeof m.eventType === "string" ? m.eventType : "", event: m.event };
     default:
-      throw new ProtocolError(`Unknown client message type ${JSON.stringify(m.type)}`);
+      throw new ProtocolError(`Unknown client message type ${quote(m.type)}`);
   }
 }
 

@@ -9,7 +9,7 @@ import type { FunctionResult } from "../../runtime/runner.js";
 
 export interface ResultFingerprint {
   digest: string;
-  /** Bytes of the value's JSON (for an error: of its message and data). */
+  /** Bytes of the value's JSON (for an error: of its message and data), plus its log lines': all a Transition carries of it. */
   bytes: number;
 }
 
@@ -19,7 +19,10 @@ export function fingerprintOf(result: FunctionResult): ResultFingerprint {
   let fingerprint = fingerprints.get(result);
   if (fingerprint === undefined) {
     const text = result.status === "success" ? JSON.stringify(result.value) : JSON.stringify([result.errorMessage, result.errorData ?? null]);
-    fingerprint = { digest: createHash("sha256").update(`${result.status}\n${text}`).digest("base64"), bytes: Buffer.byteLength(text) };
+    // Log lines travel with the result (QueryUpdated/QueryFailed.logLines), so they count against
+    // the budget; they are not in the digest: a re-run that only logs differently sends nothing.
+    const bytes = Buffer.byteLength(text) + Buffer.byteLength(JSON.stringify(result.logLines));
+    fingerprint = { digest: createHash("sha256").update(`${result.status}\n${text}`).digest("base64"), bytes };
     fingerprints.set(result, fingerprint);
   }
   return fingerprint;

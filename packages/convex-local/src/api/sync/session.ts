@@ -9,7 +9,9 @@
  */
 import type { JSONValue } from "convex/values";
 import type { WebSocket } from "ws";
-import type { Caller, FunctionResult, QueryRequest, QueryResult } from "../../runtime/runner.js";
+import { ANONYMOUS, type Caller, type FunctionResult, type QueryRequest, type QueryResult } from "../../runtime/runner.js";
+import { truncateUtf8 } from "../../text/utf8Text.js";
+import { truncateText } from "../../text/valueText.js";
 import {
   encodeTs,
   encodeVersion,
@@ -30,7 +32,11 @@ import type { SyncDependencies } from "./index.js";
 import type { MutationMemory } from "./mutationMemory.js";
 import { fingerprintOf } from "./resultFingerprint.js";
 
-export const ANONYMOUS_CALLER: Caller = { identity: null, admin: false };
+/** The longest WebSocket close reason, in UTF-8 bytes (RFC 6455: a control frame's 125 bytes, less the code's 2). */
+const MAX_CLOSE_REASON_BYTES = 123;
+
+/** The longest FatalError text: what the client is told of its protocol error, however large its frame. */
+export const MAX_FATAL_ERROR_LENGTH = 1024;
 
 /** A query subscription as the read-set index knows it. */
 export interface Subscription {
@@ -116,6 +122,11 @@ function errorResult(message: string): FunctionResult {
   return { status: "error", errorMessage: message, logLines: [] };
 }
 
+/** The answer to a call into a component, quoting the client's (possibly huge) path cut short. */
+function componentsUnsupported(componentPath: string): string {
+  return `Components are not supported (componentPath ${truncateText(JSON.stringify(componentPath.slice(0, 201)), 200)})`;
+}
+
 function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
@@ -123,7 +134,7 @@ function messageOf(error: unknown): string {
 export class SyncSession {
   sessionId: string | undefined;
   private clientClockSkew: number | null = null;
-  private caller: Caller = ANONYMOUS_CALLER;
+  private caller: Caller = ANONYMOUS;
 
   /** The version the client holds: the end version of the last Transition sent. */
   private sent: StateVersion = { querySet: 0, identity: 0, ts: 0n };
@@ -168,19 +179,21 @@ export class SyncSession {
         return;
       }
       const frame = Buffer.isBuffer(data) ? data : Buffer.concat(data as Buffer[]);
+      const bytes = frame.length;
+      // Checked before parsing: a frame the queue cannot take costs nothing to refuse.
+      if (this.queued + 1 > host.limits.maxQueuedMessages || this.queuedBytes + bytes > host.limits.maxQueuedBytes) {
+        this.fail(new ProtocolError("Too many unprocessed messages on this connection"));
+        return;
+      }
       let message: ClientMessage;
       try {
-        message = parseClientMessage(frame.toString("utf8"));
+        message = parseClientMessage(frame);
       } catch (error) {
         this.fail(error);
         return;
       }
-      const bytes = frame.length;
       this.queuedBytes += bytes;
-      if (++this.queued > host.limits.maxQueuedMessages || this.queuedBytes > host.limits.maxQueuedBytes) {
-        this.fail(new ProtocolError("Too many unprocessed messages on this connection"));
-        return;
-      }
+      this.queued++;
       this.queue = this.queue
         .then(() => (this.closed ? undefined : this.handle(message)))
         .catch((error: unknown) => this.fail(error))
@@ -340,7 +353,7 @@ export class SyncSession {
     if (!args.ok) {
       result = errorResult(args.error);
     } else if (message.componentPath !== undefined && message.componentPath !== "") {
-      result = errorResult(`Components are not supported (componentPath ${JSON.stringify(message.componentPath)})`);
+      result = errorResult(componentsUnsupported(message.componentPath));
     } else {
       const outcome = await deps.runner.queueMutation(message.udfPath, args.value, this.caller);
       result = outcome.result;
@@ -394,7 +407,7 @@ export class SyncSession {
     const args = singleArgsObject(message.args);
     if (!args.ok) return respond(errorResult(args.error));
     if (message.componentPath !== undefined && message.componentPath !== "") {
-      return respond(errorResult(`Components are not supported (componentPath ${JSON.stringify(message.componentPath)})`));
+      return respond(errorResult(componentsUnsupported(message.componentPath)));
     }
     const { maxInflightActions, maxInflightActionArgsBytes } = this.host.limits;
     if (this.inflightActions >= maxInflightActions) {
@@ -555,7 +568,7 @@ export class SyncSession {
     const args = singleArgsObject(query.args);
     if (!args.ok) return args.error;
     if (query.componentPath !== undefined && query.componentPath !== "") {
-      return `Components are not supported (componentPath ${JSON.stringify(query.componentPath)})`;
+      return componentsUnsupported(query.componentPath);
     }
     return { path: query.udfPath, args: args.value, caller: this.caller, journal: query.journal };
   }
@@ -592,8 +605,9 @@ export class SyncSession {
   fail(error: unknown): void {
     if (this.closed) return;
     if (error instanceof ProtocolError) {
-      this.send({ type: "FatalError", error: error.message });
-      this.close(1008, error.message);
+      const text = truncateText(error.message, MAX_FATAL_ERROR_LENGTH);
+      this.send({ type: "FatalError", error: text });
+      this.close(1008, text);
     } else {
       this.host.reportError(error);
       this.close(1011, `InternalServerError: ${messageOf(error)}`);
@@ -603,11 +617,9 @@ export class SyncSession {
   /** Closes the socket; without a code the close frame is empty (the client sees 1005), as Convex does after AuthError. */
   close(code: number | undefined, reason: string): void {
     if (this.closed) return;
-    let trimmed = reason;
-    while (Buffer.byteLength(trimmed) > 123) trimmed = trimmed.slice(0, -1);
     try {
       if (code === undefined) this.ws.close();
-      else this.ws.close(code, trimmed);
+      else this.ws.close(code, truncateUtf8(reason, MAX_CLOSE_REASON_BYTES));
     } catch {
       this.ws.terminate();
     }

@@ -416,6 +416,57 @@ describe("with one backend", () => {
     expect(await a.query(api.messages.list, { channel: "still-alive" })).toEqual([]);
   });
 
+  test("a frame quoting a huge client value gets a short FatalError and close reason, at once", async () => {
+    const huge = "t".repeat(1024 * 1024);
+    const cases: [string, unknown, RegExp][] = [
+      ["message type", { type: huge }, /^Unknown client message type "t+\[\.\.\.truncated\]$/],
+      ["u32 field", { type: "Mutation", requestId: huge, udfPath: "x", args: [] }, /^Mutation\.requestId must be a u32, got "t+\[\.\.\.truncated\]$/],
+      ["u32 field (array)", { type: "Mutation", requestId: Array(100_000).fill(1), udfPath: "x", args: [] }, /^Mutation\.requestId must be a u32, got \[1,1,.*\[\.\.\.truncated\]$/],
+      ["tokenType", { type: "Authenticate", baseVersion: 0, tokenType: huge }, /^Unknown Authenticate\.tokenType "t+\[\.\.\.truncated\]$/],
+      ["modification type", { type: "ModifyQuerySet", baseVersion: 0, newVersion: 1, modifications: [{ type: huge }] }, /^Unknown query set modification type "t+\[\.\.\.truncated\]$/],
+      // Multi-byte characters: the close reason is cut at 123 bytes, never inside a character.
+      ["multi-byte type", { type: "é".repeat(500_000) }, /^Unknown client message type "é+\[\.\.\.truncated\]$/],
+    ];
+    for (const [name, frame, expected] of cases) {
+      const raw = new RawClient(h.url);
+      await raw.opened;
+      raw.send(connect());
+      const start = performance.now();
+      raw.send(frame);
+      await raw.closed;
+      // Unbounded, the close reason alone took a minute to cut (one character at a time).
+      expect(performance.now() - start, name).toBeLessThan(2_000);
+      const fatal = raw.ofType("FatalError");
+      expect(fatal, name).toHaveLength(1);
+      expect(fatal[0].error, name).toMatch(expected);
+      expect(fatal[0].error.length, name).toBeLessThan(300);
+      expect(raw.closeCode, name).toBe(1008);
+      expect(Buffer.byteLength(raw.closeReason), name).toBeLessThanOrEqual(123);
+      expect(fatal[0].error.startsWith(raw.closeReason), name).toBe(true);
+    }
+  });
+
+  test("a frame of more values than an HTTP body may hold is refused before it is parsed", async () => {
+    const raw = new RawClient(h.url);
+    await raw.opened;
+    raw.send(connect());
+    // 300,000 empty objects: about 900 KB, well within the frame size limit.
+    raw.send(`{"type":"Event","eventType":"x","event":[${"{},".repeat(300_000)}{}]}`);
+    await raw.closed;
+    expect(raw.ofType("FatalError")).toEqual([
+      { type: "FatalError", error: "Received Invalid JSON on websocket: the frame holds more than 262144 values, the most convex-local accepts in one message" },
+    ]);
+    expect(raw.closeCode).toBe(1008);
+    // Within the limit, the same kind of frame is an ordinary message.
+    const ok = new RawClient(h.url);
+    await ok.opened;
+    ok.send(connect());
+    ok.send(`{"type":"Event","eventType":"x","event":[${"{},".repeat(100_000)}{}]}`);
+    ok.send({ type: "ModifyQuerySet", baseVersion: 0, newVersion: 1, modifications: [] });
+    await ok.next("Transition");
+    expect(ok.ofType("FatalError")).toEqual([]);
+  });
+
   test("other upgrade paths are left alone", async () => {
     const raw = new RawClient(h.url, "/not-sync");
     const outcome = await Promise.race([
@@ -615,6 +666,46 @@ describe("limits and isolation", () => {
       expect(raw.ofType("FatalError")).toEqual([{ type: "FatalError", error: "Too many unprocessed messages on this connection" }]);
     } finally {
       release();
+      await h.cleanup();
+    }
+  });
+
+  test("a frame past maxQueuedBytes is refused before it is parsed", async () => {
+    const h = await startHarness({ syncOptions: { limits: { maxQueuedBytes: 1000 } } });
+    try {
+      const raw = new RawClient(h.url);
+      await raw.opened;
+      raw.send(connect());
+      // Invalid JSON: were it parsed first, the FatalError would say so.
+      raw.send(`{"type":"Event","eventType":"x","event":"${"e".repeat(2000)}`);
+      await raw.closed;
+      expect(raw.ofType("FatalError")).toEqual([{ type: "FatalError", error: "Too many unprocessed messages on this connection" }]);
+    } finally {
+      await h.cleanup();
+    }
+  });
+
+  test("log lines count against maxResultBytes, as the Transition carries them", async () => {
+    const h = await startHarness({ syncOptions: { limits: { maxResultBytes: 10_000 } } });
+    try {
+      const raw = new RawClient(h.url);
+      await raw.opened;
+      raw.send(connect());
+      raw.send({
+        type: "ModifyQuerySet",
+        baseVersion: 0,
+        newVersion: 1,
+        modifications: [
+          { type: "Add", queryId: 1, udfPath: "messages:chatty", args: [{ lines: 2, size: 100 }] },
+          { type: "Add", queryId: 2, udfPath: "messages:chatty", args: [{ lines: 10, size: 2_000 }] },
+        ],
+      });
+      const first = await raw.next("Transition");
+      expect(first.modifications).toEqual([
+        expect.objectContaining({ type: "QueryUpdated", queryId: 1, value: null, logLines: [expect.stringMatching(/^\[LOG\] 'l{100}'$/), expect.anything()] }),
+        expect.objectContaining({ type: "QueryFailed", queryId: 2, errorMessage: expect.stringMatching(/query results on this connection exceed 10000 bytes/), logLines: [] }),
+      ]);
+    } finally {
       await h.cleanup();
     }
   });

@@ -70,3 +70,12 @@ export const echo = action({
   args: { value: v.any() },
   handler: async (_ctx, { value }) => value,
 });
+
+/** Returns null after logging `lines` lines of `size` characters: a small result with large log lines. */
+export const chatty = query({
+  args: { lines: v.number(), size: v.number() },
+  handler: async (_ctx, { lines, size }) => {
+    for (let i = 0; i < lines; i++) console.log("l".repeat(size));
+    return null;
+  },
+});
