@@ -289,29 +289,57 @@ describe("finding 7: the sync socket and the Origin header", () => {
 describe("random and mutated sync frames", () => {
   it("never crash, freeze or flood the server", async () => {
     const depth = fc.integer({ min: 1, max: 30_000 });
+    /** Up to 1 MiB of one character (multi-byte ones included): what an error might quote. */
+    const longString = fc
+      .tuple(fc.integer({ min: 1, max: 1024 * 1024 }), fc.constantFrom("z", "é", "😀", '"', "\\"))
+      .map(([n, c]) => c.repeat(Math.ceil(n / c.length)));
+    /** Flat arrays around the frame's value limit (262,144), of numbers or of empty objects. */
+    const wideArray = fc
+      .tuple(fc.integer({ min: 1, max: 300_000 }), fc.constantFrom("0", "{}", '""'))
+      .map(([n, item]) => `[${`${item},`.repeat(n - 1)}${item}]`);
     const hostileValue = fc.oneof(
       fc.jsonValue({ maxDepth: 4 }).map((value) => JSON.stringify(value)),
       depth.map((n) => nestedArgsText(n)),
       depth.map((n) => `${"[".repeat(n)}${"]".repeat(n)}`),
       fc.integer({ min: 1, max: 256 * 1024 }).map((n) => JSON.stringify("z".repeat(n))),
+      longString.map((text) => JSON.stringify(text)),
+      wideArray,
+      wideArray.map((array) => `{"a":${array}}`),
     );
+    /** A string field (a type or tokenType): mostly one the server knows, else anything up to 1 MiB. */
+    const typeName = (...known: string[]) => fc.oneof(fc.constantFrom(...known), fc.string(), longString).map((name) => JSON.stringify(name));
     const udfPath = fc.constantFrom("sync:anything", "sync:bigResult", "sync:failWith", "sync:echo", "control:ping", "_system/cli/queryEnvironmentVariables:default", "nope:nope", "");
-    // Mostly 0: the version a fresh connection's first ModifyQuerySet or Authenticate must name.
-    const u32ish = fc.oneof({ weight: 6, arbitrary: fc.constant(0) }, fc.nat(3), fc.integer(), fc.constant(2 ** 32));
+    // Mostly 0: the version a fresh connection's first ModifyQuerySet or Authenticate must name;
+    // else any number, or a value of the wrong type (a long string, a wide array, an object...).
+    const u32ish = fc.oneof(
+      { weight: 12, arbitrary: fc.constant("0") },
+      { weight: 2, arbitrary: fc.oneof(fc.nat(3), fc.integer(), fc.constant(2 ** 32), fc.double()).map((n) => JSON.stringify(n) ?? "null") },
+      { weight: 2, arbitrary: hostileValue },
+    );
+    const modification = fc.oneof(
+      fc.tuple(u32ish, udfPath, hostileValue).map(([queryId, path, args]) => addQuery(queryId, path, args)),
+      u32ish.map((queryId) => `{"type":"Remove","queryId":${queryId}}`),
+      fc.tuple(typeName("Add", "Remove"), u32ish, hostileValue).map(([type, queryId, args]) => `{"type":${type},"queryId":${queryId},"udfPath":"sync:anything","args":[${args}]}`),
+    );
     const message = fc.oneof(
-      fc.record({ sessionId: fc.oneof(fc.uuid(), fc.string()), count: u32ish }).map(({ sessionId, count }) =>
-        JSON.stringify({ type: "Connect", sessionId, connectionCount: count, lastCloseReason: null }),
+      fc.record({ sessionId: fc.oneof(fc.uuid(), fc.string()), count: u32ish }).map(
+        ({ sessionId, count }) => `{"type":"Connect","sessionId":${JSON.stringify(sessionId)},"connectionCount":${count},"lastCloseReason":null}`,
       ),
-      fc.tuple(u32ish, fc.array(fc.tuple(u32ish, udfPath, hostileValue), { maxLength: 4 })).map(([base, adds]) =>
-        modifyQuerySet(base, adds.map(([queryId, path, args]) => addQuery(queryId, path, args))),
+      fc.tuple(u32ish, u32ish, fc.array(modification, { maxLength: 4 })).map(
+        ([base, next, mods]) => `{"type":"ModifyQuerySet","baseVersion":${base},"newVersion":${next},"modifications":[${mods.join(",")}]}`,
       ),
+      fc.tuple(u32ish, fc.array(modification, { maxLength: 4 })).map(([base, mods]) => modifyQuerySet(0, mods).replace('"baseVersion":0', `"baseVersion":${base}`)),
       fc.tuple(fc.constantFrom("Mutation", "Action"), u32ish, udfPath, hostileValue).map(
         ([type, requestId, path, args]) => `{"type":"${type}","requestId":${requestId},"udfPath":"${path}","args":[${args}]}`,
       ),
-      fc.tuple(u32ish, fc.constantFrom("Admin", "User", "None", "Bogus"), hostileValue).map(
-        ([base, tokenType, value]) => `{"type":"Authenticate","baseVersion":${base},"tokenType":"${tokenType}","value":${value}}`,
+      fc.tuple(u32ish, typeName("Admin", "User", "None"), hostileValue).map(
+        ([base, tokenType, value]) => `{"type":"Authenticate","baseVersion":${base},"tokenType":${tokenType},"value":${value}}`,
       ),
       hostileValue.map((event) => `{"type":"Event","eventType":"x","event":${event}}`),
+      // A message type the server does not know, long or not, with fields of any kind.
+      fc.tuple(typeName("Connect", "Mutation", "Action", "Authenticate", "ModifyQuerySet", "Event"), hostileValue).map(
+        ([type, value]) => `{"type":${type},"requestId":${value}}`,
+      ),
     );
     // Mutations of well-formed frames: truncated, or with a byte flipped.
     const frame = fc.oneof(
@@ -321,13 +349,15 @@ describe("random and mutated sync frames", () => {
     );
     // Every answered mutation flushes every session: the trigger's flushes reach the fuzzed ones.
     const trigger = await SyncSocket.open(target.url);
+    let framesSent = 1;
     let requestId = 0;
     const flushEverySession = async () => {
       trigger.send({ type: "Mutation", requestId: ++requestId, udfPath: "sync:echo", args: [{ blob: "" }] });
+      framesSent++;
       await trigger.frame((frame) => frame.type === "MutationResponse" && frame.requestId === requestId);
     };
     const numRuns = 200;
-    await underAttack(
+    const report = await underAttack(
       target,
       () =>
         fc.assert(
@@ -336,6 +366,7 @@ describe("random and mutated sync frames", () => {
             for (const text of frames) socket.send(text);
             // A mutation right behind them flushes every session while this one's changes are pending.
             socket.send({ type: "Mutation", requestId: 2 ** 31, udfPath: "sync:echo", args: [{ blob: "" }] });
+            framesSent += frames.length + 2;
             await settle(10);
             await flushEverySession();
             for (const received of socket.frames) expect(typeof received.type).toBe("string");
@@ -343,13 +374,16 @@ describe("random and mutated sync frames", () => {
             if (socket.closeCode !== undefined && socket.closeCode !== 1009) {
               expect(socket.frames.some((f) => f.type === "FatalError" || f.type === "AuthError") || socket.closeCode === 1007).toBe(true);
             }
+            // However large the frame, what the server says of it is short.
+            for (const fatal of socket.ofType("FatalError")) expect((fatal.error as string).length).toBeLessThanOrEqual(1024);
             await socket.close();
           }),
           { numRuns },
         ),
-      // Each failed function prints one line quoting its arguments cut to 16 KiB.
-      { maxPrintedBytes: numRuns * 4 * 18 * 1024 },
+      // Failed functions print nothing; a server error prints one short line. Never more than 1 MB.
+      { maxPrintedBytes: 1024 * 1024 - 1 },
     );
+    expect(report.printedBytes, `${framesSent} frames sent`).toBeLessThanOrEqual(framesSent * 4 * 1024);
     // No frame left every other client's subscriptions frozen.
     const bystander = await SyncSocket.open(target.url);
     bystander.send(modifyQuerySet(0, [addQuery(1, "sync:tickCount")]));
