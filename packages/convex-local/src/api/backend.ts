@@ -13,6 +13,7 @@ import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import type { AddressInfo } from "node:net";
+import type { Duplex } from "node:stream";
 import type { JSONValue } from "convex/values";
 import { AuthError } from "../auth/authError.js";
 import { CallerResolver } from "../auth/caller.js";
@@ -41,7 +42,7 @@ import { callFunction, queryBatch, queryFromUrl, queryTimestamp, runFunctionAtPa
 import { serveHttpAction } from "./httpActions.js";
 import { RequestError, notFound, routeRequest, sendRequestError, sendText, type Route } from "./http.js";
 import { Scheduler } from "../scheduler/scheduler.js";
-import { attachSyncProtocol } from "./sync/index.js";
+import { SYNC_PATH, attachSyncProtocol } from "./sync/index.js";
 import { printableError } from "../text/terminalText.js";
 
 export const SERVER_VERSION = "convex-local-0.1.0";
@@ -164,14 +165,14 @@ export async function startBackend(options: BackendOptions): Promise<Backend> {
         if (error instanceof RequestError) return sendRequestError(response, error);
         sendRequestError(response, new RequestError(400, "BadRequest", truncateText((error as Error).message)));
       }
-    })();
+    })().catch((error: unknown) => internalError(response, error));
   });
 
   siteServer.on("request", (request: IncomingMessage, response: ServerResponse) => {
     inFlight.track(response);
     void (async () => {
       await serveHttpAction(runner, siteUrl, request, response, await callers.forHttpAction(request.headers.authorization));
-    })();
+    })().catch((error: unknown) => internalError(response, error));
   });
 
   const sync = attachSyncProtocol(apiServer, {
@@ -184,6 +185,11 @@ export async function startBackend(options: BackendOptions): Promise<Backend> {
     },
     systemQuery: (path, args, caller) => systemQuery(deployment, path, args, caller),
   });
+  // The sync protocol claims upgrades on its own path; any other is answered here, or it would hang open.
+  apiServer.on("upgrade", (request: IncomingMessage, socket: Duplex) => {
+    if (!isSyncUpgrade(request)) refuseUpgrade(socket);
+  });
+  siteServer.on("upgrade", (_request: IncomingMessage, socket: Duplex) => refuseUpgrade(socket));
 
   return {
     url,
@@ -272,14 +278,50 @@ function deploymentApiRoutes(runner: FunctionRunner, lastCommitTs: () => bigint,
   ];
 }
 
-/** The caller of a deployment API request; a refused `Authorization` header is a request error with Convex's status. */
+/**
+ * The caller of a deployment API request; a refused `Authorization` header is a request error with
+ * Convex's status, and so is an admin key on a request with an `Origin` header (from a web page).
+ */
 async function callerOf(request: IncomingMessage, callers: CallerResolver): Promise<Caller> {
   try {
-    return await callers.fromAuthorizationHeader(request.headers.authorization);
+    return await callers.fromAuthorizationHeader(request.headers.authorization, request.headers.origin);
   } catch (error) {
     if (error instanceof AuthError) throw new RequestError(error.status, error.code, error.message);
     throw error;
   }
+}
+
+/**
+ * The last resort of a request whose handling failed outside the handlers' own error answers (a bug
+ * here, or a value no handler expected): printed, answered 500 when nothing was sent yet, else cut
+ * off. Without it the rejection would be one no function owns (runtime/crashAttribution.ts), which
+ * ends an embedding program, and the client would wait for ever.
+ */
+function internalError(response: ServerResponse, error: unknown): void {
+  console.error(`convex-local: a request failed: ${printableError(error)}`);
+  try {
+    if (response.headersSent) return void response.destroy();
+    sendText(response, 500, "Internal server error");
+  } catch {
+    response.destroy();
+  }
+}
+
+/** Whether an upgrade request is for the sync protocol's path (`attachSyncProtocol` claims those). */
+function isSyncUpgrade(request: IncomingMessage): boolean {
+  try {
+    return SYNC_PATH.test(new URL(request.url ?? "/", "http://localhost").pathname);
+  } catch {
+    return false;
+  }
+}
+
+/** Answers an upgrade no handler claims with a 404 and closes the connection. */
+function refuseUpgrade(socket: Duplex): void {
+  if (socket.destroyed) return;
+  // Node's own error listener is gone once a socket is handed to 'upgrade' listeners.
+  socket.on("error", () => socket.destroy());
+  socket.end("HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n", () => socket.destroy());
 }
 
 function listen(server: Server, port: number, host: string): Promise<void> {

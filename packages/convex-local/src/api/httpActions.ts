@@ -1,13 +1,23 @@
 /**
  * HTTP actions on the site port: a Node request becomes the fetch `Request` the router in
  * `convex/http.ts` sees, and its `Response` is streamed back. CORS here is the app's own (its routes
- * answer OPTIONS and set the headers), as on Convex.
+ * answer OPTIONS and set the headers), as on Convex. Request and response bodies are bounded by
+ * Convex's HTTP_ACTION_BODY_LIMIT (20 MiB), counted as they stream.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { Readable } from "node:stream";
+import { Readable, Transform } from "node:stream";
+import { pipeline } from "node:stream/promises";
 import type { Caller, FunctionRunner } from "../runtime/runner.js";
 import { truncateText } from "../text/valueText.js";
 import { RequestError, sendRequestError, sendText } from "./http.js";
+
+/** Convex's HTTP_ACTION_BODY_LIMIT (crates/udf/src/http_action.rs): the largest request and response body of an HTTP action. */
+export const HTTP_ACTION_BODY_LIMIT = 20 << 20;
+
+/** The refusal of a request body past {@link HTTP_ACTION_BODY_LIMIT}: 413, as Convex's `DefaultBodyLimit` answers. */
+export function httpRequestTooLarge(): RequestError {
+  return new RequestError(413, "HttpRequestTooLarge", "HTTP actions support requests up to 20 MiB");
+}
 
 /**
  * The URL an HTTP action sees: the request's path and query on the deployment's site URL. The
@@ -26,10 +36,54 @@ export function siteRequestUrl(target: string, siteUrl: string): URL {
   return new URL(`${origin}${absolute.pathname}${absolute.search}`);
 }
 
+/**
+ * The request body as the app reads it, read from the socket only as the app pulls it. Past `limit`
+ * bytes it stops reading (the request is paused, never drained) and errors the app's stream.
+ */
+function limitedBody(request: IncomingMessage, limit: number, onTooLarge: () => void): ReadableStream<Uint8Array> {
+  const chunks = (request as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
+  let received = 0;
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      const { value, done } = await chunks.next();
+      if (done) return controller.close();
+      received += value.length;
+      if (received > limit) {
+        request.pause();
+        onTooLarge();
+        return controller.error(new Error(`HttpRequestTooLarge: HTTP actions support requests up to 20 MiB`));
+      }
+      controller.enqueue(new Uint8Array(value.buffer, value.byteOffset, value.length));
+    },
+    cancel() {
+      request.pause();
+    },
+  });
+}
+
+/** Passes a response body through, failing once it exceeds `limit` bytes (the response is then cut off). */
+function responseLimit(limit: number): Transform {
+  let sent = 0;
+  return new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      sent += chunk.length;
+      if (sent > limit) return callback(new Error("HttpResponseTooLarge: HTTP actions support responses up to 20 MiB"));
+      callback(null, chunk);
+    },
+  });
+}
+
 export async function serveHttpAction(runner: FunctionRunner, siteUrl: string, request: IncomingMessage, response: ServerResponse, caller: Caller): Promise<void> {
+  let tooLarge = false;
+  const refuseTooLarge = () => {
+    // The rest of the body is never read: the connection closes once the answer is written.
+    response.shouldKeepAlive = false;
+    sendRequestError(response, httpRequestTooLarge());
+  };
   try {
     const method = request.method ?? "GET";
     const hasBody = method !== "GET" && method !== "HEAD";
+    if (hasBody && Number(request.headers["content-length"] ?? 0) > HTTP_ACTION_BODY_LIMIT) return refuseTooLarge();
     const headers = new Headers();
     for (const [name, value] of Object.entries(request.headers)) {
       if (value !== undefined) headers.set(name, Array.isArray(value) ? value.join(", ") : value);
@@ -37,20 +91,25 @@ export async function serveHttpAction(runner: FunctionRunner, siteUrl: string, r
     const fetchRequest = new Request(siteRequestUrl(request.url ?? "/", siteUrl), {
       method,
       headers,
-      body: hasBody ? (Readable.toWeb(request) as ReadableStream) : undefined,
+      body: hasBody ? limitedBody(request, HTTP_ACTION_BODY_LIMIT, () => (tooLarge = true)) : undefined,
       duplex: hasBody ? "half" : undefined,
     } as RequestInit);
     const result = await runner.httpAction(fetchRequest, caller);
+    if (tooLarge) {
+      await result.body?.cancel().catch(() => undefined);
+      return refuseTooLarge();
+    }
     const responseHeaders: Record<string, string | string[]> = {};
     result.headers.forEach((value, name) => {
       responseHeaders[name] = name === "set-cookie" ? result.headers.getSetCookie() : value;
     });
     response.writeHead(result.status, result.statusText, responseHeaders);
     if (result.body === null) return void response.end();
-    for await (const chunk of result.body as unknown as AsyncIterable<Uint8Array>) response.write(chunk);
-    response.end();
+    // Written as the client reads it; a client that goes away ends the pipeline and cancels the app's stream.
+    await pipeline(Readable.from(result.body as unknown as AsyncIterable<Uint8Array>, { objectMode: false }), responseLimit(HTTP_ACTION_BODY_LIMIT), response);
   } catch (error) {
     if (response.headersSent) return void response.destroy();
+    if (tooLarge) return refuseTooLarge();
     if (error instanceof RequestError) return sendRequestError(response, error);
     sendText(response, 500, `HTTP action failed: ${truncateText((error as Error).message)}`);
   }

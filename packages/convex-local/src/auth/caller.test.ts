@@ -39,6 +39,21 @@ describe("the Authorization header of the deployment API", () => {
     }
   });
 
+  it("refuses the admin key, valid or not, on a request with an Origin header (a web page) with 401", async () => {
+    for (const key of [ADMIN_KEY, `${ADMIN_KEY}:eyJzdWIiOiJ1In0`, "not-the-key"]) {
+      expect(await refusal(callers.fromAuthorizationHeader(`Convex ${key}`, "http://localhost:5173"))).toEqual({
+        status: 401,
+        code: "BadAdminKey",
+        message: 'convex-local does not accept an admin key from a web page (Origin "http://localhost:5173"); use the CLI or a server-side client.',
+      });
+    }
+    // `Origin: null` (a sandboxed frame, a file:// page) is a web page too; a huge Origin is quoted cut short.
+    expect((await refusal(callers.fromAuthorizationHeader(`Convex ${ADMIN_KEY}`, "null"))).status).toBe(401);
+    expect((await refusal(callers.fromAuthorizationHeader(`Convex ${ADMIN_KEY}`, "o".repeat(100_000)))).message.length).toBeLessThan(400);
+    // Without the admin key a page is served as any caller.
+    expect(await callers.fromAuthorizationHeader(undefined, "http://localhost:5173")).toEqual({ identity: null, admin: false });
+  });
+
   it("refuses a malformed header with 400, as Convex does", async () => {
     expect(await refusal(callers.fromAuthorizationHeader("abc"))).toEqual({ status: 400, code: "InvalidHeaderFailure", message: "Invalid authentication header" });
     expect(await refusal(callers.fromAuthorizationHeader("Basic dXNlcjpwYXNz"))).toEqual({ status: 400, code: "InvalidAdminKey", message: "Invalid admin key" });
@@ -55,6 +70,13 @@ describe("the sync protocol's Authenticate token", () => {
     expect(await callers.fromSyncToken({ tokenType: "Admin", value: `${ADMIN_KEY}:x` })).toEqual({ identity: null, admin: true });
     await expect(callers.fromSyncToken({ tokenType: "Admin", value: "nope" })).rejects.toThrow("The provided admin key was invalid for this instance");
     await expect(callers.fromSyncToken({ tokenType: "Admin" })).rejects.toThrow("The provided admin key was invalid for this instance");
+  });
+
+  it("refuses the admin key on a connection whose upgrade carried an Origin", async () => {
+    await expect(callers.fromSyncToken({ tokenType: "Admin", value: ADMIN_KEY }, "http://localhost:5173")).rejects.toThrow(
+      'convex-local does not accept an admin key from a web page (Origin "http://localhost:5173")',
+    );
+    expect(await callers.fromSyncToken({ tokenType: "None" }, "http://localhost:5173")).toEqual({ identity: null, admin: false });
   });
 
   it("is anonymous without a token, and refuses a user token that does not verify", async () => {

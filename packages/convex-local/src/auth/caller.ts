@@ -4,12 +4,15 @@
  * for the deployment API's `Authorization` header, the sync protocol's `Authenticate` message and
  * HTTP actions' bearer tokens, as Convex's crates/local_backend/src/authentication.rs and
  * crates/keybroker (`check_admin_key`) resolve them. Text after a `:` in an admin key (Convex's
- * acting-as-user suffix) is ignored: the caller is the admin.
+ * acting-as-user suffix) is ignored: the caller is the admin. An admin key is refused on a request
+ * that carries an `Origin` header (README "Security"): browsers always send one on cross-origin
+ * requests and POSTs, the CLI and other programs never do, so no web page gains admin powers.
  */
 import { timingSafeEqual } from "node:crypto";
 import type { JSONValue } from "convex/values";
 import type { AuthProvider } from "../runtime/functions.js";
 import { ANONYMOUS, type Caller } from "../runtime/runner.js";
+import { truncateText } from "../text/valueText.js";
 import { AuthError } from "./authError.js";
 import { IdentityVerifier } from "./identityVerifier.js";
 
@@ -29,6 +32,17 @@ export interface SyncAuthToken {
 
 const INVALID_ADMIN_KEY = "The provided admin key was invalid for this instance";
 
+/**
+ * The refusal of an admin key sent with an `Origin` header: from a web page, which may use the public
+ * API with a user's token but never the admin key (401, in the sync socket's words).
+ */
+export function adminKeyFromWebPage(origin: string): AuthError {
+  return new AuthError(
+    "BadAdminKey",
+    `convex-local does not accept an admin key from a web page (Origin ${JSON.stringify(truncateText(origin, 200))}); use the CLI or a server-side client.`,
+  );
+}
+
 export class CallerResolver {
   private readonly adminKey: string;
   private readonly providers: () => AuthProvider[];
@@ -44,12 +58,15 @@ export class CallerResolver {
 
   /**
    * The deployment API's `Authorization` header: `Convex <admin key>`, `Bearer <JWT>`, or none
-   * (anonymous). Throws an {@link AuthError} with Convex's code and status otherwise.
+   * (anonymous). Throws an {@link AuthError} with Convex's code and status otherwise, and when an
+   * admin key comes with an `Origin` header (`origin`: the request's), from a web page.
    */
-  async fromAuthorizationHeader(header: string | undefined): Promise<Caller> {
+  async fromAuthorizationHeader(header: string | undefined, origin?: string): Promise<Caller> {
     if (header === undefined || header === "") return ANONYMOUS;
     if (header.length < 7) throw new AuthError("InvalidHeaderFailure", "Invalid authentication header");
     if (/^convex /i.test(header)) {
+      // Refused before the key is compared: a page learns nothing about a key it tries.
+      if (origin !== undefined) throw adminKeyFromWebPage(origin);
       if (!this.isAdminKey(header.slice(7).trim())) throw new AuthError("BadAdminKey", INVALID_ADMIN_KEY);
       return { identity: null, admin: true };
     }
@@ -71,9 +88,13 @@ export class CallerResolver {
     return { identity, admin: false };
   }
 
-  /** The caller a sync connection's `Authenticate` message names; throws when its credential is refused. */
-  async fromSyncToken(token: SyncAuthToken): Promise<Caller> {
+  /**
+   * The caller a sync connection's `Authenticate` message names; throws when its credential is
+   * refused, or is an admin key on a connection whose upgrade carried an `Origin` (`origin`).
+   */
+  async fromSyncToken(token: SyncAuthToken, origin?: string): Promise<Caller> {
     if (token.tokenType === "Admin") {
+      if (origin !== undefined) throw adminKeyFromWebPage(origin);
       if (token.value === undefined || !this.isAdminKey(token.value)) throw new AuthError("BadAdminKey", INVALID_ADMIN_KEY);
       return { identity: null, admin: true };
     }

@@ -4,16 +4,23 @@
  * 3. compression bombs: limits apply to the decoded body (Convex's 16 MiB), decoding stops at the
  *    limit, `/api/query_batch` holds a bounded number of queries, and errors quote values cut short;
  * 6. an HTTP action's `request.url` is on the site URL whatever the request line says;
- * 7. CORS as Convex answers it on the public API and none on admin routes; stored files are served
- *    with `nosniff` and, as pages, sandboxed.
+ * 7. CORS as Convex answers it on the public API and none on admin routes, and no admin key from a
+ *    web page (a request with an `Origin`); stored files are served with `nosniff` and, as pages,
+ *    sandboxed.
+ * And from a later review: HTTP actions' bodies are bounded (Convex's 20 MiB) and their responses
+ * streamed as the client reads them; a failure no handler answers is a 500, not a hung request; an
+ * upgrade on a path nobody serves is refused.
  * Every attack runs under {@link underAttack}: the server stays up and serves a control client.
  */
+import { readFileSync } from "node:fs";
+import { request as httpRequest, type IncomingMessage } from "node:http";
 import { connect } from "node:net";
 import { brotliCompressSync, constants, deflateSync, gzipSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { MAX_QUERY_BATCH_SIZE } from "../../src/api/functionRoutes.js";
 import { MAX_BODY_BYTES, MAX_JSON_BODY_VALUES } from "../../src/api/http.js";
+import { HTTP_ACTION_BODY_LIMIT } from "../../src/api/httpActions.js";
 import { securityTarget, underAttack } from "./target.js";
 
 const target = securityTarget();
@@ -200,12 +207,47 @@ describe("finding 7: CORS and stored files", () => {
     const report = await underAttack(target, async () => {
       const preflights = await Promise.all(["/api/update_environment_variables", "/api/deploy2/start_push", "/api/check_admin_key"].map(preflight));
       const call = await fetch(`${target.url}/api/check_admin_key`, { headers: { Origin: origin, Authorization: `Convex ${target.adminKey}` } });
-      return { preflights, call: { status: call.status, headers: call.headers, body: await call.json() } };
+      return { preflights, call: { status: call.status, headers: call.headers, text: await call.text() } };
     });
     for (const headers of report.result.preflights) expect([...headers.keys()].filter((name) => name.startsWith("access-control-"))).toEqual([]);
-    // Programs (the CLI) still call it; a browser would not let the page read the answer.
-    expect(report.result.call.status).toBe(200);
     expect(report.result.call.headers.get("access-control-allow-origin")).toBeNull();
+    expect(requestError(report.result.call, 401).code).toBe("BadAdminKey");
+  });
+
+  it("refuses the admin key on every route of a request with an Origin (a web page), and serves it without one (the CLI)", async () => {
+    const calls: [string, object][] = [
+      ["/api/query", { path: "control:ping", args: { n: 1 }, format: "json" }],
+      ["/api/mutation", { path: "files:generateUploadUrl", args: {}, format: "json" }],
+      ["/api/function", { path: "control:ping", args: { n: 1 }, format: "json" }],
+      ["/api/run/control/ping", { args: { n: 1 }, format: "json" }],
+      ["/api/query_batch", { queries: [{ path: "control:ping", args: { n: 1 } }] }],
+      ["/api/update_environment_variables", { changes: [] }],
+    ];
+    const report = await underAttack(target, async () => {
+      const answers: { route: string; fromPage: Answer; fromCli: Answer }[] = [];
+      for (const [route, body] of calls) {
+        const sent = Buffer.from(JSON.stringify(body));
+        // `Origin: null` is what a sandboxed frame or a file:// page sends.
+        for (const pageOrigin of [origin, "http://localhost:5173", "null"]) {
+          answers.push({
+            route,
+            fromPage: await post(route, sent, "identity", { Origin: pageOrigin, Authorization: `Convex ${target.adminKey}` }),
+            fromCli: await post(route, sent, "identity", { Authorization: `Convex ${target.adminKey}` }),
+          });
+        }
+      }
+      return answers;
+    });
+    for (const { route, fromPage, fromCli } of report.result) {
+      const refusal = requestError(fromPage, 401);
+      expect(refusal.code, route).toBe("BadAdminKey");
+      expect(refusal.message).toMatch(/^convex-local does not accept an admin key from a web page \(Origin "[^"]+"\); use the CLI or a server-side client\.$/);
+      expect(fromCli.status, `${route}: ${fromCli.text}`).toBe(200);
+    }
+    // A page without the admin key is served as before, CORS and all.
+    const page = await post("/api/query", Buffer.from(JSON.stringify({ path: "control:ping", args: { n: 2 }, format: "json" })), "identity", { Origin: origin });
+    expect(JSON.parse(page.text)).toEqual({ status: "success", value: 2 });
+    expect(page.headers.get("access-control-allow-origin")).toBe(origin);
   });
 
   async function uploadAndFetch(contentType: string, content: string): Promise<Response> {
@@ -300,4 +342,167 @@ describe("random, malformed and compressed bodies (property-based)", () => {
     );
     expect(report.rssGrowth).toBeLessThan(160 * MiB);
   }, 60_000);
+});
+
+const siteUrl = (route: string) => new URL(route, target.siteUrl);
+
+/** A raw HTTP exchange: resolves with the response head once it arrives (the body left to the caller). */
+function openRequest(url: URL, options: { method?: string; headers?: Record<string, string | number> }, write?: (request: ReturnType<typeof httpRequest>) => void) {
+  const request = httpRequest(url, { method: options.method ?? "GET", headers: options.headers, agent: false });
+  const response = new Promise<IncomingMessage>((resolve, reject) => {
+    request.once("response", resolve);
+    request.once("error", reject);
+  });
+  if (write) write(request);
+  else request.end();
+  return { request, response };
+}
+
+async function readAll(response: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of response as AsyncIterable<Buffer>) chunks.push(chunk);
+  return Buffer.concat(chunks).toString();
+}
+
+/** The CPU time (user + system) the server process has used, in seconds. */
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe("HTTP actions' bodies: Convex's 20 MiB limit, and responses sent as the client reads them", () => {
+  it("serves a body of exactly 20 MiB, and refuses a declared one byte more with 413 before reading it", async () => {
+    const report = await underAttack(target, async () => {
+      const atLimit = await fetch(siteUrl("/bodySize"), { method: "POST", body: Buffer.alloc(HTTP_ACTION_BODY_LIMIT, 1) });
+      // Only the head is sent: the answer comes without the server waiting for (or reading) the body.
+      const exchange = openRequest(siteUrl("/bodySize"), { method: "POST", headers: { "Content-Length": HTTP_ACTION_BODY_LIMIT + 1 } }, (request) => {
+        request.on("error", () => undefined);
+        request.flushHeaders();
+      });
+      const response = await exchange.response;
+      const over = { status: response.statusCode!, headers: new Headers(response.headers as Record<string, string>), text: await readAll(response) };
+      exchange.request.destroy();
+      return { atLimit: { status: atLimit.status, text: await atLimit.text() }, over };
+    });
+    expect(report.result.atLimit).toEqual({ status: 200, text: JSON.stringify({ bytes: HTTP_ACTION_BODY_LIMIT }) });
+    expect(HTTP_ACTION_BODY_LIMIT).toBe(20 * MiB);
+    expect(requestError(report.result.over, 413)).toEqual({ code: "HttpRequestTooLarge", message: "HTTP actions support requests up to 20 MiB" });
+    expect(report.result.over.headers.get("connection")).toBe("close");
+  });
+
+  it("stops reading a chunked body that never ends once it passes 20 MiB, answering 413 and closing the connection", async () => {
+    const chunk = Buffer.alloc(MiB, 1);
+    let sent = 0;
+    const report = await underAttack(target, async () => {
+      const exchange = openRequest(siteUrl("/bodySize"), { method: "POST", headers: { "Transfer-Encoding": "chunked" } }, (request) => {
+        request.on("error", () => undefined);
+        const pump = () => {
+          // Never ends: the server must stop on its own. Stops writing once it answered.
+          while (!request.destroyed && sent < 200 * MiB && request.write(chunk)) sent += chunk.length;
+          if (!request.destroyed && sent < 200 * MiB) request.once("drain", pump);
+        };
+        pump();
+      });
+      const response = await exchange.response;
+      const text = await readAll(response).catch(() => "");
+      exchange.request.destroy();
+      return { status: response.statusCode!, headers: new Headers(response.headers as Record<string, string>), text };
+    });
+    expect(requestError(report.result, 413)).toEqual({ code: "HttpRequestTooLarge", message: "HTTP actions support requests up to 20 MiB" });
+    expect(report.result.headers.get("connection")).toBe("close");
+    // What the client could push into socket buffers past the limit, not 200 MiB.
+    expect(sent).toBeLessThan(40 * MiB);
+    expect(report.rssGrowth).toBeLessThan(96 * MiB);
+  });
+
+  it("makes a streamed response's chunks only as fast as the client reads them", async () => {
+    const report = await underAttack(target, async () => {
+      const exchange = openRequest(siteUrl("/stream?chunks=512&size=1048576"), {});
+      const response = await exchange.response;
+      // Read one chunk, then nothing for a while: the app's stream must not be drained into memory.
+      await new Promise((resolve) => response.once("data", resolve));
+      response.pause();
+      await sleep(1500);
+      const rssWhilePaused = target.rssBytes();
+      exchange.request.destroy();
+      return { status: response.statusCode, rssWhilePaused };
+    });
+    expect(report.result.status).toBe(200);
+    // 512 MiB were on offer.
+    expect(report.rssGrowth).toBeLessThan(96 * MiB);
+  });
+
+  it("stops pulling a response stream that never ends once the client goes away", async () => {
+    const report = await underAttack(target, async () => {
+      const exchange = openRequest(siteUrl("/stream?chunks=0&size=65536"), {});
+      const response = await exchange.response;
+      let received = 0;
+      await new Promise<void>((resolve) => {
+        response.on("data", (chunk: Buffer) => {
+          received += chunk.length;
+          if (received >= 4 * MiB) resolve();
+        });
+      });
+      exchange.request.destroy();
+      await sleep(300);
+      const before = cpuSeconds(target.pid);
+      await sleep(1500);
+      return { received, cpu: cpuSeconds(target.pid) - before };
+    });
+    expect(report.result.received).toBeGreaterThanOrEqual(4 * MiB);
+    // The control client's queries only, not a stream still spinning for nobody.
+    expect(report.result.cpu).toBeLessThan(0.75);
+  });
+});
+
+describe("failures no handler answers, and upgrades nobody serves", () => {
+  it("answers 500 when an HTTP action's Response fails in a way serveHttpAction does not expect, prints it, and keeps serving", async () => {
+    const printedBefore = target.output().length;
+    const report = await underAttack(target, async () => {
+      const response = await fetch(siteUrl("/badResponse"), { signal: AbortSignal.timeout(10_000) });
+      return { status: response.status, text: await response.text() };
+    });
+    expect(report.result).toEqual({ status: 500, text: "Internal server error" });
+    expect(target.output().slice(printedBefore)).toContain("convex-local: a request failed: ");
+    expect(target.output().slice(printedBefore)).not.toContain("unhandledRejection");
+  });
+
+  /** Sends a WebSocket upgrade for `path` and resolves with everything the server sent before closing the connection. */
+  function upgrade(baseUrl: string, path: string): Promise<string> {
+    const { hostname, port } = new URL(baseUrl);
+    return new Promise((resolve, reject) => {
+      const socket = connect(Number(port), hostname);
+      const chunks: Buffer[] = [];
+      const timer = setTimeout(() => {
+        socket.destroy();
+        reject(new Error(`the upgrade of ${path} was left open; received: ${JSON.stringify(Buffer.concat(chunks).toString())}`));
+      }, 5000);
+      socket.on("data", (chunk: Buffer) => chunks.push(chunk));
+      socket.on("close", () => {
+        clearTimeout(timer);
+        resolve(Buffer.concat(chunks).toString());
+      });
+      socket.on("error", () => undefined);
+      socket.write(
+        `GET ${path} HTTP/1.1\r\nHost: ${hostname}:${port}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n`,
+      );
+    });
+  }
+
+  it("answers an upgrade on any path but the sync protocol's with 404 and closes the connection", async () => {
+    const report = await underAttack(target, async () =>
+      Promise.all([upgrade(target.url, "/api/1.48.0/other"), upgrade(target.url, "/"), upgrade(target.url, "//x:y"), upgrade(target.siteUrl, "/")]),
+    );
+    for (const answer of report.result) expect(answer).toMatch(/^HTTP\/1\.1 404 Not Found\r\n/);
+    // The sync path still upgrades.
+    const { WebSocket } = await import("ws");
+    const ws = new WebSocket(`${target.url.replace("http", "ws")}/api/1.48.0/sync`);
+    await new Promise((resolve, reject) => {
+      ws.once("open", resolve);
+      ws.once("error", reject);
+    });
+    ws.close();
+  });
 });
