@@ -5,7 +5,7 @@
  *
  * @example
  * const backend = await startBackend({ dataDir: ".convex-local", port: 3210, sitePort: 3211 });
- * console.log(backend.url, backend.adminKey);
+ * console.log(backend.url); // backend.adminKey authorizes the CLI: never log it
  * await backend.close();
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
@@ -43,7 +43,7 @@ import { serveHttpAction } from "./httpActions.js";
 import { RequestError, notFound, routeRequest, sendRequestError, sendText, type Route } from "./http.js";
 import { Scheduler } from "../scheduler/scheduler.js";
 import { SYNC_PATH, attachSyncProtocol } from "./sync/index.js";
-import { printableError } from "../text/terminalText.js";
+import { printable, printableError } from "../text/terminalText.js";
 
 export const SERVER_VERSION = "convex-local-0.1.0";
 
@@ -80,9 +80,21 @@ export interface Backend {
 
 export class AdminKeyError extends Error {}
 
+/** What a data directory holds: the database with its WAL files, the admin key, uploaded files. */
+const DATABASE_FILE = "convex.sqlite3";
+const ADMIN_KEY_FILE = "admin_key";
+const DATA_DIRECTORY_ENTRIES = [DATABASE_FILE, `${DATABASE_FILE}-wal`, `${DATABASE_FILE}-shm`, ADMIN_KEY_FILE, "files"];
+
 /** Where the admin key generated for dataDir is stored. */
 export function adminKeyFile(dataDir: string): string {
-  return path.join(dataDir, "admin_key");
+  return path.join(dataDir, ADMIN_KEY_FILE);
+}
+
+/** The data directory, owner-only unless it also holds things that are not the deployment's (then says so). */
+function ownerOnlyDataDirectory(dataDir: string): void {
+  if (!ownerOnlyDirectory(dataDir, DATA_DIRECTORY_ENTRIES)) {
+    console.error(`convex-local: ${printable(dataDir)} also holds files that are not the deployment's, so its permissions were left as they are; give the data directory a folder of its own`);
+  }
 }
 
 /** The admin key stored under dataDir by an earlier start, if any. */
@@ -96,7 +108,12 @@ export function readAdminKey(dataDir: string): string | undefined {
  * are made owner-only first, so the key is never readable by others, not even for a moment.
  */
 export function loadOrCreateAdminKey(dataDir: string): string {
-  ownerOnlyDirectory(dataDir);
+  ownerOnlyDataDirectory(dataDir);
+  return storedAdminKey(dataDir);
+}
+
+/** The key in an owner-only data directory's `admin_key`, generated there when it holds none. */
+function storedAdminKey(dataDir: string): string {
   const file = adminKeyFile(dataDir);
   ownerOnlyFile(file);
   const existing = readFileSync(file, "utf8").trim();
@@ -108,11 +125,11 @@ export function loadOrCreateAdminKey(dataDir: string): string {
 
 export async function startBackend(options: BackendOptions): Promise<Backend> {
   // It holds the admin key, the environment variables and the files: owner-only, however it is started.
-  ownerOnlyDirectory(options.dataDir);
+  ownerOnlyDataDirectory(options.dataDir);
   const host = options.host ?? "127.0.0.1";
-  const adminKey = options.adminKey ?? loadOrCreateAdminKey(options.dataDir);
+  const adminKey = options.adminKey ?? storedAdminKey(options.dataDir);
   if (adminKey.length < 16) throw new AdminKeyError("The admin key must be at least 16 characters long.");
-  const storage = Storage.open(path.join(options.dataDir, "convex.sqlite3"));
+  const storage = Storage.open(path.join(options.dataDir, DATABASE_FILE));
   const apiServer = createServer();
   const siteServer = createServer();
   await listen(apiServer, options.port ?? 3210, host);

@@ -2,14 +2,24 @@
  * Owner-only permissions for what a deployment keeps at rest: its data directory (0700) and the files
  * holding secrets (0600): the database (environment variables, the upload-token key) with SQLite's
  * -wal and -shm files, the admin key, `.env.local`. Applied on every start, so a directory or file
- * that an older version left readable by others is closed too.
+ * that an older version left readable by others is closed too; a directory is changed only when it
+ * holds nothing but the deployment's own files.
  */
-import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from "node:fs";
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readdirSync } from "node:fs";
 
-/** Creates `dir` (and missing parents) owner-only, and makes an existing one owner-only. */
-export function ownerOnlyDirectory(dir: string): void {
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
+/**
+ * Creates `dir` (and missing parents) owner-only, and makes an existing one owner-only when it is
+ * the deployment's own: empty, or holding nothing but `ownEntries`. A directory that holds other
+ * things too (`--data .`, a shared folder) keeps its mode: the result is false, for the caller to say so.
+ */
+export function ownerOnlyDirectory(dir: string, ownEntries: readonly string[]): boolean {
+  if (!existsSync(dir)) {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+  } else if (readdirSync(dir).some((entry) => !ownEntries.includes(entry))) {
+    return false;
+  }
   chmodSync(dir, 0o700);
+  return true;
 }
 
 /**

@@ -98,6 +98,21 @@ describe("convex-local start without --admin-key", () => {
     }
   });
 
+  it("leaves a --data directory that also holds other things as it is, and says so; the secrets are still 0600", async () => {
+    const shared = path.join(scratch, "shared-folder");
+    mkdirSync(shared);
+    writeFileSync(path.join(shared, "package.json"), "{}");
+    chmodSync(shared, 0o755);
+    const server = await startBin(["start", "--port", "0", "--site-port", "0", "--data", shared]);
+    try {
+      expect(modeOf(shared).toString(8)).toBe("755");
+      expect(server.output()).toContain("also holds files that are not the deployment's, so its permissions were left as they are");
+      for (const file of [...DATABASE_FILES, "admin_key"]) expect([file, modeOf(path.join(shared, file)).toString(8)]).toEqual([file, "600"]);
+    } finally {
+      await stop(server);
+    }
+  });
+
   it("refuses `admin-key` for a directory that holds none", async () => {
     const empty = path.join(scratch, "empty");
     mkdirSync(empty);
