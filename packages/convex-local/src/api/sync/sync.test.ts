@@ -74,6 +74,14 @@ class RawClient {
     sockets.push(this);
   }
 
+  /** A client whose socket is open and that has sent its `Connect`. */
+  static async connected(url: string): Promise<RawClient> {
+    const raw = new RawClient(url);
+    await raw.opened;
+    raw.send(connect());
+    return raw;
+  }
+
   send(message: unknown): void {
     this.ws.send(typeof message === "string" ? message : JSON.stringify(message));
   }
@@ -170,9 +178,7 @@ describe("with one backend", () => {
   test("all of a client's results changed by one commit arrive in one Transition", async () => {
     const b = client(h);
     const id = await b.mutation(api.messages.send, { channel: "one-transition", body: "x" });
-    const raw = new RawClient(h.url);
-    await raw.opened;
-    raw.send(connect());
+    const raw = await RawClient.connected(h.url);
     raw.send({
       type: "ModifyQuerySet",
       baseVersion: 0,
@@ -212,9 +218,7 @@ describe("with one backend", () => {
   });
 
   test("the MutationResponse carries the commit ts and a Transition reaching it follows", async () => {
-    const raw = new RawClient(h.url);
-    await raw.opened;
-    raw.send(connect());
+    const raw = await RawClient.connected(h.url);
     raw.send({ type: "ModifyQuerySet", baseVersion: 0, newVersion: 1, modifications: [] });
     await raw.next("Transition");
     raw.send({ type: "Mutation", requestId: 0, udfPath: "messages:send", args: [{ channel: "ts", body: "b" }] });
@@ -262,9 +266,7 @@ describe("with one backend", () => {
   });
 
   test("a rejected token gets AuthError (baseVersion, authUpdateAttempted) and the client reports failure", async () => {
-    const raw = new RawClient(h.url);
-    await raw.opened;
-    raw.send(connect());
+    const raw = await RawClient.connected(h.url);
     raw.send({ type: "Authenticate", tokenType: "User", value: fakeJwt("bad-user"), baseVersion: 0 });
     raw.send({ type: "ModifyQuerySet", baseVersion: 0, newVersion: 1, modifications: [] });
     const error = await raw.next("AuthError");
@@ -401,9 +403,7 @@ describe("with one backend", () => {
       ["null", (r) => r.send("null"), /Invalid JSON/],
     ];
     for (const [name, sendBad, expected] of cases) {
-      const raw = new RawClient(h.url);
-      await raw.opened;
-      raw.send(connect());
+      const raw = await RawClient.connected(h.url);
       sendBad(raw);
       await raw.closed;
       const fatal = raw.ofType("FatalError");
@@ -428,9 +428,7 @@ describe("with one backend", () => {
       ["multi-byte type", { type: "é".repeat(500_000) }, /^Unknown client message type "é+\[\.\.\.truncated\]$/],
     ];
     for (const [name, frame, expected] of cases) {
-      const raw = new RawClient(h.url);
-      await raw.opened;
-      raw.send(connect());
+      const raw = await RawClient.connected(h.url);
       const start = performance.now();
       raw.send(frame);
       await raw.closed;
@@ -447,9 +445,7 @@ describe("with one backend", () => {
   });
 
   test("a frame of more values than an HTTP body may hold is refused before it is parsed", async () => {
-    const raw = new RawClient(h.url);
-    await raw.opened;
-    raw.send(connect());
+    const raw = await RawClient.connected(h.url);
     // 300,000 empty objects: about 900 KB, well within the frame size limit.
     raw.send(`{"type":"Event","eventType":"x","event":[${"{},".repeat(300_000)}{}]}`);
     await raw.closed;
@@ -481,9 +477,7 @@ describe("keep-alive", () => {
   test("an idle client gets Ping messages", async () => {
     const h = await startHarness({ syncOptions: { heartbeatIntervalMs: 50 } });
     try {
-      const raw = new RawClient(h.url);
-      await raw.opened;
-      raw.send(connect());
+      const raw = await RawClient.connected(h.url);
       await raw.next("Ping", 2);
     } finally {
       await h.cleanup();
@@ -571,9 +565,7 @@ describe("limits and isolation", () => {
       const writer = client(h);
       await writer.mutation(api.messages.send, { channel: "big", body: "x".repeat(80) });
       await writer.mutation(api.messages.send, { channel: "small", body: "s" });
-      const raw = new RawClient(h.url);
-      await raw.opened;
-      raw.send(connect());
+      const raw = await RawClient.connected(h.url);
       raw.send({
         type: "ModifyQuerySet",
         baseVersion: 0,
@@ -603,9 +595,7 @@ describe("limits and isolation", () => {
   test("a connection's query arguments past maxQueryArgsBytes end it with FatalError", async () => {
     const h = await startHarness({ syncOptions: { limits: { maxQueryArgsBytes: 1000 } } });
     try {
-      const raw = new RawClient(h.url);
-      await raw.opened;
-      raw.send(connect());
+      const raw = await RawClient.connected(h.url);
       const add = (queryId: number) => ({ type: "Add", queryId, udfPath: "messages:list", args: [{ channel: "c".repeat(400) }] });
       raw.send({ type: "ModifyQuerySet", baseVersion: 0, newVersion: 1, modifications: [add(1), add(2)] });
       await raw.next("Transition");
@@ -657,9 +647,7 @@ describe("limits and isolation", () => {
     const slowAuthenticate = () => new Promise<{ identity: null; admin: false }>((resolve) => (release = () => resolve({ identity: null, admin: false })));
     const h = await startHarness({ authenticate: slowAuthenticate, syncOptions: { limits: { maxQueuedBytes: 1000 } } });
     try {
-      const raw = new RawClient(h.url);
-      await raw.opened;
-      raw.send(connect());
+      const raw = await RawClient.connected(h.url);
       raw.send({ type: "Authenticate", baseVersion: 0, tokenType: "None" });
       for (let i = 0; i < 5; i++) raw.send({ type: "Event", eventType: "x", event: "e".repeat(300) });
       await raw.closed;
@@ -673,9 +661,7 @@ describe("limits and isolation", () => {
   test("a frame past maxQueuedBytes is refused before it is parsed", async () => {
     const h = await startHarness({ syncOptions: { limits: { maxQueuedBytes: 1000 } } });
     try {
-      const raw = new RawClient(h.url);
-      await raw.opened;
-      raw.send(connect());
+      const raw = await RawClient.connected(h.url);
       // Invalid JSON: were it parsed first, the FatalError would say so.
       raw.send(`{"type":"Event","eventType":"x","event":"${"e".repeat(2000)}`);
       await raw.closed;
@@ -688,9 +674,7 @@ describe("limits and isolation", () => {
   test("log lines count against maxResultBytes, as the Transition carries them", async () => {
     const h = await startHarness({ syncOptions: { limits: { maxResultBytes: 10_000 } } });
     try {
-      const raw = new RawClient(h.url);
-      await raw.opened;
-      raw.send(connect());
+      const raw = await RawClient.connected(h.url);
       raw.send({
         type: "ModifyQuerySet",
         baseVersion: 0,
@@ -713,9 +697,7 @@ describe("limits and isolation", () => {
   test("the arguments of a connection's running actions are bounded: one past it is answered with an error", async () => {
     const h = await startHarness({ syncOptions: { limits: { maxInflightActionArgsBytes: 100 } } });
     try {
-      const raw = new RawClient(h.url);
-      await raw.opened;
-      raw.send(connect());
+      const raw = await RawClient.connected(h.url);
       const echo = (requestId: number) => ({ type: "Action", requestId, udfPath: "messages:echo", args: [{ value: "v".repeat(60) }] });
       raw.send(echo(1));
       raw.send(echo(2));
@@ -734,9 +716,7 @@ describe("limits and isolation", () => {
     const h = await startHarness({ syncOptions: { limits: { maxQueriesInTotal: 3 } } });
     try {
       const subscribe = async (queryIds: number[]) => {
-        const raw = new RawClient(h.url);
-        await raw.opened;
-        raw.send(connect());
+        const raw = await RawClient.connected(h.url);
         const modifications = queryIds.map((queryId) => ({ type: "Add", queryId, udfPath: "messages:list", args: [{ channel: `c${queryId}` }] }));
         raw.send({ type: "ModifyQuerySet", baseVersion: 0, newVersion: 1, modifications });
         await Promise.race([raw.next("Transition"), raw.closed]);
@@ -791,9 +771,7 @@ describe("limits and isolation", () => {
       const bystander = client(h);
       const sub = watch(bystander, api.messages.list, { channel: "isolation" });
       await waitFor(() => sub.value, (v) => Array.isArray(v));
-      const raw = new RawClient(h.url);
-      await raw.opened;
-      raw.send(connect());
+      const raw = await RawClient.connected(h.url);
       raw.send({ type: "ModifyQuerySet", baseVersion: 0, newVersion: 1, modifications: [{ type: "Add", queryId: 1, udfPath: "_system/explode", args: [{}] }] });
       await raw.closed;
       expect(raw.closeCode).toBe(1011);
