@@ -7,7 +7,8 @@
 import { randomBytes } from "node:crypto";
 import type { DeploymentState, PreparedPush } from "../runtime/deployment.js";
 import type { ModuleSource } from "../runtime/modules.js";
-import { MAX_PUSH_BODY_BYTES, RequestError, readJsonObject, sendJson, type RouteRequest } from "./http.js";
+import { MAX_PUSH_BODY_BYTES, RequestError, readJsonObject, sendJson } from "./http.js";
+import type { RouteRequest } from "./router.js";
 import type { FunctionLog } from "./functionLogs.js";
 
 export interface DeployContext {

@@ -12,7 +12,8 @@ import type { Caller, FunctionResult, FunctionRunner } from "../runtime/runner.j
 import { checkFunctionPath } from "../runtime/modules.js";
 import { InvalidFunctionPathError } from "../runtime/errors.js";
 import { truncateText } from "../text/valueText.js";
-import { RequestError, notAdmin, readJsonObject, requireString, sendJson, type RouteRequest } from "./http.js";
+import { RequestError, readJsonObject, requireString, sendJson } from "./http.js";
+import { notAdmin, type RouteRequest } from "./router.js";
 import { encodeTs } from "./sync/protocol.js";
 
 type Format = "encoded" | "clean";

@@ -8,7 +8,8 @@
 import { BlobDigestMismatchError, BlobStore, BlobTooLargeError, isSha256Base64, type ByteRange } from "../storage/blobs.js";
 import { UploadTokenError } from "../runtime/fileStorage.js";
 import type { FunctionRunner } from "../runtime/runner.js";
-import { RequestError, sendJson, type RouteRequest } from "./http.js";
+import { RequestError, sendJson } from "./http.js";
+import type { RouteRequest } from "./router.js";
 
 /** Convex's `Cache-Control` for files: private, 30 days (a file never changes under its key). */
 const FILE_CACHE_CONTROL = "private, max-age=2592000";
