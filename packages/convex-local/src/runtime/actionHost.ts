@@ -11,11 +11,11 @@ import { Transaction } from "../transactions/transaction.js";
 import type { FileStorage } from "./fileStorage.js";
 import type { FunctionCatalog } from "./functionCatalog.js";
 import { functionPathOf, type FunctionAddress } from "./functionHandles.js";
-import { scheduleFunction } from "./functionScheduling.js";
+import { scheduleFunction } from "./scheduleSyscall.js";
 import type { CallHost } from "./isolate.js";
 import { formatLogLine } from "./logs.js";
 import type { Caller, FunctionResult, MutationResult, QueryResult } from "./runner.js";
-import { cancelJob } from "./scheduling.js";
+import { cancelJob } from "./scheduledFunctionsTable.js";
 
 /** What an action reaches outside its isolate (the runner's own entry points). */
 export interface ActionServices {

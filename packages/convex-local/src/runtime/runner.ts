@@ -6,7 +6,7 @@
  *   functionResults.ts: results, errors and log entries in Convex's shape.
  * - syncExecution.ts: executing queries and mutations in the shared synchronous isolate, with
  *   their syscalls answered by syncHost.ts (the database, in the call's transaction, and
- *   `ctx.scheduler`'s checks in functionScheduling.ts).
+ *   `ctx.scheduler`'s checks in scheduleSyscall.ts).
  * - queryRunner.ts: the query path, with the query cache and per-turn batching.
  * - mutationRunner.ts: the write path, with group commit, and system writes.
  * - actionRunner.ts: actions and HTTP actions, each in its own isolate, with actionHost.ts.

@@ -9,13 +9,13 @@ import { DatabaseSyscalls, type QueryJournal } from "./databaseSyscalls.js";
 import type { FileStorage } from "./fileStorage.js";
 import { exportedFunction, type FunctionCatalog, type Load } from "./functionCatalog.js";
 import { functionPathOf, type FunctionAddress } from "./functionHandles.js";
-import { scheduleFunction } from "./functionScheduling.js";
+import { scheduleFunction } from "./scheduleSyscall.js";
 import type { UdfType } from "./functions.js";
 import type { CallHost, NestedCall } from "./isolate.js";
 import { formatLogLine } from "./logs.js";
 import { parseFunctionPath } from "./modules.js";
 import type { Caller } from "./runner.js";
-import { cancelJob } from "./scheduling.js";
+import { cancelJob } from "./scheduledFunctionsTable.js";
 
 /** The state of one query or mutation (and the queries/mutations it calls). */
 export interface SyncCall {

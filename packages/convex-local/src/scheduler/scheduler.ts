@@ -13,7 +13,7 @@
  *   a run; a run that came due while the backend was down happens once on start.
  *
  * This layer sits above `runtime/`, whose `FunctionRunner` it runs jobs with. The `_scheduled_functions`
- * document helpers stay in `runtime/scheduling.ts`, since `ctx.scheduler` syscalls write jobs too.
+ * document helpers stay in `runtime/scheduledFunctionsTable.ts`, since `ctx.scheduler` syscalls write jobs too.
  */
 import type { JSONValue } from "convex/values";
 import type { Storage } from "../storage/index.js";
@@ -28,7 +28,7 @@ import {
   readJob,
   setJobState,
   type ScheduledJob,
-} from "../runtime/scheduling.js";
+} from "../runtime/scheduledFunctionsTable.js";
 import { printableError } from "../text/terminalText.js";
 import { nextScheduleTime } from "./cron.js";
 

@@ -7,7 +7,7 @@ import type { Transaction } from "../transactions/transaction.js";
 import type { FunctionCatalog } from "./functionCatalog.js";
 import { functionPathOf, type FunctionAddress } from "./functionHandles.js";
 import { parseFunctionPath } from "./modules.js";
-import { insertJob, scheduledTimeOf } from "./scheduling.js";
+import { insertJob, scheduledTimeOf } from "./scheduledFunctionsTable.js";
 
 /** `1.0/schedule`: adds a pending job in `transaction`; returns its id. */
 export function scheduleFunction(catalog: FunctionCatalog, transaction: Transaction, request: FunctionAddress & { args: JSONValue; ts: unknown }): string {
