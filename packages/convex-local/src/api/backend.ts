@@ -196,7 +196,7 @@ export async function startBackend(options: BackendOptions): Promise<Backend> {
   const sync = attachSyncProtocol(apiServer, {
     runner,
     storage,
-    authenticate: (token) => callers.fromSyncToken(token),
+    authenticate: (token, origin) => callers.fromSyncToken(token, origin),
     onCommit: (listener) => {
       commitListeners.add(listener);
       return () => commitListeners.delete(listener);
@@ -256,7 +256,7 @@ function systemQuery(deployment: DeploymentState, path: string, args: JSONValue,
 }
 
 /**
- * The deployment API, one row per route (see `routeRequest` in http.ts for how a request is
+ * The deployment API, one row per route (see `routeRequest` in router.ts for how a request is
  * matched). Admin rows are the admin routes: they need the admin key and send no CORS headers.
  */
 function deploymentApiRoutes(runner: FunctionRunner, lastCommitTs: () => bigint, context: DeployContext): Route[] {

@@ -24,8 +24,11 @@ import { printableError } from "../../text/terminalText.js";
 export interface SyncDependencies {
   runner: FunctionRunner;
   storage: Storage; // for lastCommitTs() and indexes; do not write through it
-  /** Resolves an Authenticate message to a caller; throws an Error whose message is the AuthError text. */
-  authenticate(token: { tokenType: "Admin" | "User" | "None"; value?: string; impersonating?: unknown }): Promise<Caller>;
+  /**
+   * Resolves an Authenticate message to a caller; throws an Error whose message is the AuthError text.
+   * `origin`: the upgrade request's `Origin` header (browsers always send one, the CLI and Node clients none).
+   */
+  authenticate(token: { tokenType: "Admin" | "User" | "None"; value?: string; impersonating?: unknown }, origin: string | undefined): Promise<Caller>;
   /** Registers a listener for every committed mutation's writes; returns an unsubscribe function. */
   onCommit(listener: (writes: DocumentWrite[], commitTs: bigint) => void): () => void;
   /** Serves queries that live in the backend rather than the app, e.g. `_system/cli/queryEnvironmentVariables:default` and `:get` (args [{name}]) for `npx convex env list/get`. Return undefined when not a system query. */

@@ -165,7 +165,8 @@ export class SyncSession {
 
   /**
    * @param origin The upgrade request's `Origin` header: browsers always send one, the CLI and
-   *   Node clients none. A page on any origin may use the public protocol, but not the admin key.
+   *   Node clients none, passed to `authenticate`: a page on any origin may use the public
+   *   protocol, but not the admin key.
    */
   constructor(
     readonly ws: WebSocket,
@@ -311,10 +312,7 @@ export class SyncSession {
     const { type: _type, baseVersion: _base, ...token } = message;
     let caller: Caller;
     try {
-      if (token.tokenType === "Admin" && this.origin !== undefined) {
-        throw new Error(`convex-local does not accept an admin key from a web page (Origin ${JSON.stringify(this.origin)}); use the CLI or a server-side client.`);
-      }
-      caller = await this.host.deps.authenticate(token);
+      caller = await this.host.deps.authenticate(token, this.origin);
     } catch (error) {
       if (this.closed) return;
       // As Convex does (crates/local_backend/src/subs/mod.rs): AuthError carrying the identity

@@ -17,6 +17,7 @@ import { compileModule, type CompiledModule } from "../../../runtime/modules.js"
 import { FunctionRunner, type Caller, type FunctionResult } from "../../../runtime/runner.js";
 import type { DocumentWrite } from "../../../transactions/transaction.js";
 import { attachSyncProtocol, type SyncDependencies, type SyncOptions, type SyncServer } from "../index.js";
+import { adminKeyFromWebPage } from "../../../auth/caller.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repoRoot = path.resolve(here, "../../../../../..");
@@ -78,10 +79,14 @@ export interface HarnessOptions {
 
 export const ADMIN_KEY = "test-admin-key";
 
-/** Admin key → admin; `User` token `user:<subject>` → that identity; anything else fails. */
-export async function fakeAuthenticate(token: { tokenType: string; value?: string }): Promise<Caller> {
+/**
+ * Admin key → admin (refused from a web page, by the real rule's refusal); `User` token
+ * `user:<subject>` → that identity; anything else fails.
+ */
+export async function fakeAuthenticate(token: { tokenType: string; value?: string }, origin?: string): Promise<Caller> {
   if (token.tokenType === "None") return { identity: null, admin: false };
   if (token.tokenType === "Admin") {
+    if (origin !== undefined) throw adminKeyFromWebPage(origin);
     if (token.value !== ADMIN_KEY) throw new Error("The provided admin key was invalid for this instance");
     return { identity: null, admin: true };
   }
