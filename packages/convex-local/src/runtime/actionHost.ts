@@ -13,7 +13,7 @@ import type { FunctionCatalog } from "./functionCatalog.js";
 import { functionPathOf, type FunctionAddress } from "./functionHandles.js";
 import { scheduleFunction } from "./scheduleSyscall.js";
 import type { CallHost } from "./isolate.js";
-import { formatLogLine } from "./logs.js";
+import { appendLogLine } from "./logs.js";
 import type { Caller, FunctionResult, MutationResult, QueryResult } from "./runner.js";
 import { cancelJob } from "./scheduledFunctionsTable.js";
 
@@ -83,7 +83,7 @@ export function hostWithoutDatabase(caller: Caller, logLines: string[], catalog:
     jsSyscall: (op) => {
       throw new Error(`Unsupported syscall ${op}`);
     },
-    log: (level, args) => logLines.push(formatLogLine(level, args)),
+    log: (level, args) => appendLogLine(logLines, level, args),
   };
 }
 

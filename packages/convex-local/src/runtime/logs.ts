@@ -17,9 +17,19 @@ export const LOG_OVERFLOW_LINE = `[ERROR] Log overflow (maximum ${MAX_LOG_LINES}
 /** Error messages from user code are cut (without a marker) at 64 KiB. */
 export const MAX_ERROR_MESSAGE_BYTES = 1 << 16;
 
-export function formatLogLine(level: string, args: unknown[]): string {
+function formatLogLine(level: string, args: unknown[]): string {
   const parts = args.map((arg) => (typeof arg === "string" ? `'${arg}'` : inspect(arg, { depth: 4, breakLength: Infinity })));
   return boundLogLine(`[${level}] ${parts.join(" ")}`);
+}
+
+/**
+ * Adds a `console.*` call to an execution's lines as Convex's isolate does: past 255 lines, one
+ * overflow line and then nothing (not even formatted), so neither the log nor the function's answer
+ * (HTTP `logLines`, a Transition's) grows with what the function logs.
+ */
+export function appendLogLine(lines: string[], level: string, args: unknown[]): void {
+  if (lines.length >= MAX_LOG_LINES) return;
+  lines.push(lines.length === MAX_LOG_LINES - 1 ? LOG_OVERFLOW_LINE : formatLogLine(level, args));
 }
 
 /** An execution's log lines within Convex's limits on their number and length. */

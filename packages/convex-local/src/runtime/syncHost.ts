@@ -12,7 +12,7 @@ import { functionPathOf, type FunctionAddress } from "./functionHandles.js";
 import { scheduleFunction } from "./scheduleSyscall.js";
 import type { UdfType } from "./functions.js";
 import type { CallHost, NestedCall } from "./isolate.js";
-import { formatLogLine } from "./logs.js";
+import { appendLogLine } from "./logs.js";
 import { parseFunctionPath } from "./modules.js";
 import type { Caller } from "./runner.js";
 import { cancelJob } from "./scheduledFunctionsTable.js";
@@ -49,7 +49,7 @@ export function syncHost(call: SyncCall, catalog: FunctionCatalog, fileStorage: 
     jsSyscall: (op) => {
       throw new Error(`Unsupported syscall ${op}`);
     },
-    log: (level, args) => call.logLines.push(formatLogLine(level, args)),
+    log: (level, args) => appendLogLine(call.logLines, level, args),
   };
 }
 

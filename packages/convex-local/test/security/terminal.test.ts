@@ -15,13 +15,13 @@ const HOSTILE = "\x1b]0;pwned\x07 \x1b]52;c;cHduZWQ=\x1b\\ \x1b[2J\x1b[H \x9b31m
 /** Any of them, raw; the server's own output has no control characters but newlines. */
 const RAW_CONTROL = /[\x00-\x09\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]/;
 
-async function mutation(path: string, args: Record<string, unknown>): Promise<{ status: string; errorMessage?: string }> {
+async function mutation(path: string, args: Record<string, unknown>): Promise<{ status: string; errorMessage?: string; logLines?: string[] }> {
   const response = await fetch(`${target.url}/api/mutation`, {
     method: "POST",
     headers: { "Content-Type": "application/json" },
     body: JSON.stringify({ path, args, format: "json" }),
   });
-  return (await response.json()) as { status: string; errorMessage?: string };
+  return (await response.json()) as { status: string; errorMessage?: string; logLines?: string[] };
 }
 
 /** What the server printed after `from` bytes, once it contains `marker` (printing is asynchronous). */
@@ -109,6 +109,12 @@ describe("log volume from one execution", () => {
     const lines = printed.split("\n").filter((line) => line.includes("logging:flood"));
     expect(lines).toHaveLength(256);
     expect(lines[255]).toContain("[ERROR] Log overflow (maximum 256). Remaining log lines omitted.");
+  });
+
+  it("answers the caller with the same 256 lines at most, however many the function logged", async () => {
+    const { logLines } = await mutation("logging:flood", { lines: 5000, bytes: 10 });
+    expect(logLines).toHaveLength(256);
+    expect(logLines![255]).toBe("[ERROR] Log overflow (maximum 256). Remaining log lines omitted.");
   });
 
   it("prints a 10 MB error message cut at 64 KiB", async () => {
