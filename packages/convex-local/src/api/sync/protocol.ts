@@ -177,7 +177,7 @@ function isObject(v: unknown): v is Fields {
 export const MAX_QUOTED_CLIENT_VALUE = 200;
 
 /** A client's value as JSON, cut to {@link MAX_QUOTED_CLIENT_VALUE} characters; a long string is not escaped whole. */
-function quote(v: unknown): string {
+export function quoteClientValue(v: unknown): string {
   const shown = typeof v === "string" && v.length > MAX_QUOTED_CLIENT_VALUE ? v.slice(0, MAX_QUOTED_CLIENT_VALUE + 1) : v;
   return truncateText(JSON.stringify(shown) ?? String(shown), MAX_QUOTED_CLIENT_VALUE);
 }
@@ -185,7 +185,7 @@ function quote(v: unknown): string {
 function u32(m: Fields, field: string): number {
   const v = m[field];
   if (typeof v !== "number" || !Number.isInteger(v) || v < 0 || v > 0xffffffff) {
-    throw new ProtocolError(`${String(m.type)}.${field} must be a u32, got ${quote(v)}`);
+    throw new ProtocolError(`${String(m.type)}.${field} must be a u32, got ${quoteClientValue(v)}`);
   }
   return v;
 }
@@ -275,7 +275,7 @@ export function parseClientMessage(frame: string | Buffer, maxValues = MAX_FRAME
           };
         }
         if (mod.type === "Remove") return { type: "Remove", queryId: u32(mod, "queryId") };
-        throw new ProtocolError(`Unknown query set modification type ${quote(mod.type)}`);
+        throw new ProtocolError(`Unknown query set modification type ${quoteClientValue(mod.type)}`);
       });
       return {
         type: "ModifyQuerySet",
@@ -303,13 +303,13 @@ export function parseClientMessage(frame: string | Buffer, maxValues = MAX_FRAME
         case "None":
           return { type: "Authenticate", baseVersion, tokenType: "None" };
         default:
-          throw new ProtocolError(`Unknown Authenticate.tokenType ${quote(m.tokenType)}`);
+          throw new ProtocolError(`Unknown Authenticate.tokenType ${quoteClientValue(m.tokenType)}`);
       }
     }
     case "Event":
       return { type: "Event", eventType: typeof m.eventType === "string" ? m.eventType : "", event: m.event };
     default:
-      throw new ProtocolError(`Unknown client message type ${quote(m.type)}`);
+      throw new ProtocolError(`Unknown client message type ${quoteClientValue(m.type)}`);
   }
 }
 

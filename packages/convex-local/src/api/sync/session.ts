@@ -17,6 +17,7 @@ import {
   encodeVersion,
   parseClientMessage,
   ProtocolError,
+  quoteClientValue,
   singleArgsObject,
   type ActionMessage,
   type AuthenticateMessage,
@@ -124,7 +125,7 @@ function errorResult(message: string): FunctionResult {
 
 /** The answer to a call into a component, quoting the client's (possibly huge) path cut short. */
 function componentsUnsupported(componentPath: string): string {
-  return `Components are not supported (componentPath ${truncateText(JSON.stringify(componentPath.slice(0, 201)), 200)})`;
+  return `Components are not supported (componentPath ${quoteClientValue(componentPath)})`;
 }
 
 function messageOf(error: unknown): string {
