@@ -6,7 +6,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { promisify } from "node:util";
 import { brotliDecompress, gunzip, inflate, type ZlibOptions } from "node:zlib";
 import { truncateText } from "../text/valueText.js";
-import { scanJson } from "./jsonValueCount.js";
+import { scanJson } from "./jsonScan.js";
 
 /**
  * Convex's public API body limit (knobs.rs MAX_BACKEND_PUBLIC_API_REQUEST_SIZE): 16 MiB of

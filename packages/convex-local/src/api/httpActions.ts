@@ -51,7 +51,8 @@ function limitedBody(request: IncomingMessage, limit: number, onTooLarge: () => 
       if (received > limit) {
         request.pause();
         onTooLarge();
-        return controller.error(new Error(`HttpRequestTooLarge: HTTP actions support requests up to 20 MiB`));
+        const refusal = httpRequestTooLarge();
+        return controller.error(new Error(`${refusal.code}: ${refusal.message}`));
       }
       controller.enqueue(new Uint8Array(value.buffer, value.byteOffset, value.length));
     },

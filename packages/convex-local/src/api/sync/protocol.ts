@@ -9,7 +9,7 @@
 import type { JSONValue } from "convex/values";
 import { truncateText } from "../../text/valueText.js";
 import { MAX_JSON_BODY_VALUES } from "../http.js";
-import { scanJson } from "../jsonValueCount.js";
+import { scanJson } from "../jsonScan.js";
 
 // ---- client → server ------------------------------------------------------------------------
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { scanJson } from "./jsonValueCount.js";
+import { scanJson } from "./jsonScan.js";
 
 const count = (json: string, maxValues = 1000) => scanJson(Buffer.from(json), { maxValues }).values;
 
