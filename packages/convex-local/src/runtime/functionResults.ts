@@ -8,14 +8,19 @@ import { printable } from "../text/terminalText.js";
 import { FunctionError } from "./errors.js";
 import type { UdfType } from "./functions.js";
 import type { ThrownError } from "./isolate.js";
+import { boundErrorMessage } from "./logs.js";
 import { canonicalFunctionPath, type CompiledModule } from "./modules.js";
 import type { FunctionLogEntry, FunctionResult } from "./runner.js";
 import { userFrames } from "./stackTraces.js";
 
-/** `Uncaught Error: message` plus the user's own frames, source-mapped, as Convex reports it. */
+/**
+ * `Uncaught Error: message` plus the user's own frames, source-mapped, as Convex reports it, with
+ * the message cut at 64 KiB as Convex cuts it when it builds the error (errors.rs), so the caller's
+ * answer is bounded too, not only the log.
+ */
 export function uncaughtMessage(error: ThrownError, modules: ReadonlyMap<string, CompiledModule>): string {
   const name = error.data !== undefined ? "ConvexError" : error.name;
-  return [`Uncaught ${name}: ${error.message}`, ...userFrames(error.stack, modules)].join("\n");
+  return [`Uncaught ${name}: ${boundErrorMessage(error.message)}`, ...userFrames(error.stack, modules)].join("\n");
 }
 
 /** The result of a call whose code threw `error` (a `ConvexError` keeps its data). */

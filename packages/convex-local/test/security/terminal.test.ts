@@ -117,10 +117,12 @@ describe("log volume from one execution", () => {
     expect(logLines![255]).toBe("[ERROR] Log overflow (maximum 256). Remaining log lines omitted.");
   });
 
-  it("prints a 10 MB error message cut at 64 KiB", async () => {
+  it("prints a 10 MB error message cut at 64 KiB, and answers the caller with it cut so too", async () => {
     const from = Buffer.byteLength(target.output());
     const report = await underAttack(target, () => mutation("logging:fail", { bytes: 10_000_000 }), { maxPrintedBytes: 80 * 1024 });
     expect(report.result.status).toBe("error");
+    // The caller's answer is cut as Convex cuts it (the message at 64 KiB), not only the log.
+    expect(Buffer.byteLength(report.result.errorMessage!)).toBeLessThan(66 * 1024);
     const printed = await printedOnce(target, from, "logging:fail failed");
     expect(printed.length).toBeGreaterThan(60 * 1024);
   });
