@@ -2,6 +2,7 @@ import { defineConfig } from "vitest/config";
 
 export default defineConfig({
   test: {
+    globalSetup: ["./scripts/test/prerequisites.ts"],
     projects: ["packages/*", "apps/*", "apps/web/vitest.e2e.config.ts"],
   },
 });
