@@ -232,6 +232,7 @@ export async function startBackend(options: BackendOptions): Promise<Backend> {
       apiServer.closeAllConnections();
       siteServer.closeAllConnections();
       await stopped;
+      await runner.close();
       storage.close();
     },
   };

@@ -30,6 +30,9 @@ export interface ActionRunnerOptions {
 export class ActionRunner {
   constructor(private readonly options: ActionRunnerOptions) {}
 
+  /** Stops the executors of running actions. */
+  async close(): Promise<void> {}
+
   async action(path: string, args: JSONValue, caller: Caller): Promise<FunctionResult> {
     const { catalog } = this.options;
     const logLines: string[] = [];

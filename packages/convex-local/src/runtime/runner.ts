@@ -205,6 +205,11 @@ export class FunctionRunner {
     return this.systemWrite((transaction) => files.insert(transaction, blob));
   }
 
+  /** Stops the threads and processes that run functions; calls still running fail. */
+  async close(): Promise<void> {
+    await Promise.all([this.actions.close(), this.executor.close()]);
+  }
+
   fileStorage(): FileStorage {
     if (this.options.fileStorage === undefined) throw new Error("File storage is not configured on this backend");
     return this.options.fileStorage;

