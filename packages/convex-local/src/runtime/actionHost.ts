@@ -1,13 +1,15 @@
 /**
- * The syscall host of an action or HTTP action: no transaction of its own, so it reaches the
- * database only through whole queries and mutations (`ctx.runQuery`, `ctx.runMutation`), as on
- * Convex; also nested actions, `ctx.scheduler`, `ctx.storage` and `ctx.auth`. `hostWithoutDatabase`
+ * The syscall host of an action or HTTP action, on the main thread (the action runs in an executor,
+ * whose syscalls arrive as messages: actionExecution/remoteRun.ts): no transaction of its own, so
+ * it reaches the database only through whole queries and mutations (`ctx.runQuery`,
+ * `ctx.runMutation`), as on Convex; also nested actions, `ctx.scheduler`, `ctx.storage` and `ctx.auth`. `hostWithoutDatabase`
  * is the part that needs no deployment state beyond function lookup (module evaluation uses it).
  */
 import type { JSONValue } from "convex/values";
 import type { Storage } from "../storage/index.js";
 import { isSha256Base64 } from "../storage/blobs.js";
 import { Transaction } from "../transactions/transaction.js";
+import { refuseSyncSyscall } from "./actionExecution/executor.js";
 import type { FileStorage } from "./fileStorage.js";
 import type { FunctionCatalog } from "./functionCatalog.js";
 import { functionPathOf, type FunctionAddress } from "./functionHandles.js";
@@ -19,7 +21,7 @@ import { cancelJob } from "./scheduledFunctionsTable.js";
 
 /** What an action reaches outside its isolate (the runner's own entry points). */
 export interface ActionServices {
-  query(path: string, args: JSONValue, caller: Caller): QueryResult;
+  query(path: string, args: JSONValue, caller: Caller): Promise<QueryResult>;
   mutation(path: string, args: JSONValue, caller: Caller): MutationResult;
   action(path: string, args: JSONValue, caller: Caller): Promise<FunctionResult>;
   systemWrite<T>(write: (transaction: Transaction) => T): T;
@@ -43,7 +45,7 @@ export function actionHost(caller: Caller, logLines: string[], services: ActionS
       switch (op) {
         // Each call resolves the path itself and reports an unknown or mistyped one as its error.
         case "1.0/actions/query":
-          return valueOrThrow(services.query(path(), request.args, innerCaller).result);
+          return valueOrThrow((await services.query(path(), request.args, innerCaller)).result);
         case "1.0/actions/mutation":
           return valueOrThrow(services.mutation(path(), request.args, innerCaller).result);
         case "1.0/actions/action":
@@ -72,9 +74,7 @@ export function actionHost(caller: Caller, logLines: string[], services: ActionS
 /** A host with identity and function handles only: every database syscall fails. */
 export function hostWithoutDatabase(caller: Caller, logLines: string[], catalog: FunctionCatalog): CallHost {
   return {
-    syscall: (op) => {
-      throw new Error(`The syscall ${op} is not available in actions`);
-    },
+    syscall: refuseSyncSyscall,
     asyncSyscall: (op, args) => {
       if (op === "1.0/getUserIdentity") return JSON.stringify(caller.identity);
       if (op === "1.0/createFunctionHandle") return JSON.stringify(catalog.createFunctionHandle(JSON.parse(args)));

@@ -1,18 +1,31 @@
 /**
- * Actions (`"use node"` ones included) and HTTP actions: each runs concurrently in an isolate of
- * its own with an ordinary event loop, under the action time limit, reaching the database only
- * through `actionHost` (whole queries and mutations, as on Convex).
+ * Actions (`"use node"` ones included) and HTTP actions, run off the backend's main thread: each
+ * runs in an executor of its own (actionExecution/), default-runtime actions and HTTP actions in a
+ * pool of worker threads, `"use node"` actions in a pool of Node processes, as Convex runs them.
+ * The main thread keeps the time limit (it ends the executor, preempting any loop) and answers the
+ * action's syscalls through `actionHost`: it reaches the database only through whole queries and
+ * mutations, as on Convex.
+ *
+ * Pool sizes: at most {@link MAX_ACTION_WORKERS} actions of the default runtime run at once (each
+ * worker costs about 8 MiB at rest and up to 96 MiB of heap (executorConnection.ts); Convex allows 300
+ * isolate workers on its own hardware), and {@link MAX_NODE_PROCESSES} Node actions (about 40 MiB
+ * each at rest, up to 512 MiB). Further runs wait for a free executor.
  */
 import { randomUUID } from "node:crypto";
 import type { JSONValue } from "convex/values";
 import type { Storage } from "../storage/index.js";
 import { actionHost, type ActionServices } from "./actionHost.js";
-import { exportedFunction, type FunctionCatalog, type Load } from "./functionCatalog.js";
-import { failure, reportStrayError, runLogEntry, uncaughtMessage } from "./functionResults.js";
-import { Isolate, type Outcome } from "./isolate.js";
+import { NODE_HEAP_MB, startProcessExecutor, startWorkerExecutor, type ExecutorExit } from "./actionExecution/executorConnection.js";
+import { ExecutorPool } from "./actionExecution/executorPool.js";
+import type { Invocation } from "./actionExecution/protocol.js";
+import { runRemotely, type RemoteOutcome } from "./actionExecution/remoteRun.js";
+import type { FunctionCatalog } from "./functionCatalog.js";
+import { failure, runLogEntry, uncaughtMessage } from "./functionResults.js";
 import { parseFunctionPath } from "./modules.js";
 import type { Caller, FunctionLogEntry, FunctionResult } from "./runner.js";
-import { webGlobals } from "./webGlobals.js";
+
+export const MAX_ACTION_WORKERS = 64;
+export const MAX_NODE_PROCESSES = 16;
 
 export interface ActionRunnerOptions {
   storage: Storage;
@@ -27,11 +40,37 @@ export interface ActionRunnerOptions {
   onLog?: (entry: FunctionLogEntry) => void;
 }
 
+/** Convex's words for an isolate past its heap limit (crates/isolate/src/termination.rs, OutOfMemoryError). */
+function outOfMemoryMessage(limitMb: number): string {
+  return `JavaScript execution ran out of memory (maximum memory usage: ${limitMb} MB)`;
+}
+
+function headerEntries(headers: Headers): [string, string][] {
+  const entries: [string, string][] = [];
+  headers.forEach((value, name) => entries.push([name, value]));
+  return entries;
+}
+
+/** A default-runtime worker ends only by running out of memory, or by a bug of the backend. */
+function describeWorkerExit(exit: ExecutorExit): string {
+  return exit.outOfMemory ? outOfMemoryMessage(64) : `The action's isolate ended unexpectedly (${exit.reason})`;
+}
+
+/** A Node process can also crash natively (a signal), as Convex's Node executor server can (local.rs drops it). */
+function describeProcessExit(exit: ExecutorExit): string {
+  return exit.outOfMemory ? outOfMemoryMessage(NODE_HEAP_MB) : `Node server request failed: the Node.js process running the action exited (${exit.reason})`;
+}
+
 export class ActionRunner {
+  private readonly workers = new ExecutorPool({ start: startWorkerExecutor, maxExecutors: MAX_ACTION_WORKERS, warmSpares: 2, maxIdle: 8 });
+  private readonly processes = new ExecutorPool({ start: startProcessExecutor, maxExecutors: MAX_NODE_PROCESSES, warmSpares: 1, maxIdle: 4 });
+
   constructor(private readonly options: ActionRunnerOptions) {}
 
-  /** Stops the executors of running actions. */
-  async close(): Promise<void> {}
+  /** Ends every executor: actions still running fail. */
+  async close(): Promise<void> {
+    await Promise.all([this.workers.close(), this.processes.close()]);
+  }
 
   async action(path: string, args: JSONValue, caller: Caller): Promise<FunctionResult> {
     const { catalog } = this.options;
@@ -43,10 +82,8 @@ export class ActionRunner {
       const validatedArgs = catalog.checkArgs(info, args);
       const { modulePath, exportName } = parseFunctionPath(info.path);
       const node = catalog.modules.get(modulePath)?.environment === "node";
-      const outcome = await this.runInNewIsolate(caller, logLines, node, (load) => {
-        const fn = exportedFunction(load, modulePath, exportName);
-        return fn.invokeAction(randomUUID(), JSON.stringify([validatedArgs]));
-      });
+      const invocation: Invocation = { kind: "action", modulePath, exportName, argsJson: JSON.stringify([validatedArgs]), requestId: randomUUID() };
+      const { outcome } = await this.run(caller, logLines, node, invocation);
       result = catalog.resultOf(info, outcome, logLines);
     } catch (error) {
       result = failure(error, logLines);
@@ -62,31 +99,29 @@ export class ActionRunner {
   async httpAction(request: Request, caller: Caller): Promise<Response> {
     const logLines: string[] = [];
     const started = performance.now();
-    const url = new URL(request.url);
     const hasRouter = this.options.catalog.modules.has("http.js");
     if (!hasRouter) return new Response("No HTTP routes are defined (convex/http.ts)", { status: 404 });
-    let routePath = url.pathname;
-    const outcome = await this.runInNewIsolate(caller, logLines, false, async (load) => {
-      const router = load("http.js").default as {
-        lookup(path: string, method: string): [{ invokeHttpAction(request: Request): Promise<Response> }, string, string] | null;
-      };
-      const match = router.lookup(url.pathname, request.method);
-      if (match === null) return new Response("No matching routes found", { status: 404 });
-      routePath = match[2];
-      return await match[0].invokeHttpAction(request);
-    }, this.options.timeoutMs);
+    const invocation: Invocation = { kind: "http", method: request.method, url: request.url, headers: headerEntries(request.headers), hasBody: request.body !== null };
+    let result: RemoteOutcome | undefined;
+    let message: string;
+    try {
+      result = await this.run(caller, logLines, false, invocation, request.body);
+      message = result.outcome.ok ? "HTTP action did not return a Response" : uncaughtMessage(result.outcome.error, this.options.catalog.modules);
+    } catch (error) {
+      const failed = failure(error, logLines);
+      message = failed.status === "error" ? failed.errorMessage : String(error);
+    }
     const entry: FunctionLogEntry = {
-      path: `${request.method} ${routePath}`,
+      path: `${request.method} ${result?.routePath ?? new URL(request.url).pathname}`,
       udfType: "HttpAction",
       timestamp: Date.now(),
       executionTimeMs: performance.now() - started,
       logLines,
     };
-    if (outcome.ok && outcome.value instanceof Response) {
+    if (result?.outcome.ok && result.response !== undefined) {
       this.options.onLog?.(entry);
-      return outcome.value;
+      return result.response;
     }
-    const message = outcome.ok ? "HTTP action did not return a Response" : uncaughtMessage(outcome.error, this.options.catalog.modules);
     this.options.onLog?.({ ...entry, error: message });
     return new Response(JSON.stringify({ code: "HttpActionError", message }), {
       status: 500,
@@ -94,30 +129,20 @@ export class ActionRunner {
     });
   }
 
-  /**
-   * Runs an action or HTTP action in an isolate of its own. Isolates are not reused: a promise the
-   * function left running (not awaited) could otherwise make syscalls while the next caller's
-   * function runs there, under that caller's identity. `node`: a `"use node"` action (its crashes
-   * are named as Convex's Node executor names them). Timers it left pending are cancelled when it
-   * ends, or `lingerMs` later (an HTTP action's streamed body may still need them).
-   */
-  private async runInNewIsolate(caller: Caller, logLines: string[], node: boolean, invoke: (load: Load) => unknown, lingerMs = 0): Promise<Outcome> {
+  /** Runs an action or HTTP action in a worker (default runtime) or a Node process (`"use node"`). */
+  private run(caller: Caller, logLines: string[], node: boolean, invocation: Invocation, requestBody?: ReadableStream<Uint8Array> | null): Promise<RemoteOutcome> {
     const { catalog, storage, services } = this.options;
-    const modules = catalog.modulesToRun();
-    const isolate = new Isolate(modules, {
-      synchronous: false,
-      webGlobals: webGlobals({ actions: true }),
-      nodeRequireFrom: this.options.nodeRequireFrom(),
-      onStrayError: (error) => reportStrayError("an action failed after it had ended", error, modules),
-      nodeCrashNames: node,
+    return runRemotely({
+      pool: node ? this.processes : this.workers,
+      modules: catalog.modulesToRun(),
+      nodeRequireFrom: node ? this.options.nodeRequireFrom() : undefined,
+      env: this.options.environment(),
+      invocation,
+      host: actionHost(caller, logLines, services, catalog, storage),
+      logLines,
+      timeoutMs: this.options.timeoutMs,
+      requestBody,
+      describeExit: node ? describeProcessExit : describeWorkerExit,
     });
-    const host = actionHost(caller, logLines, services, catalog, storage);
-    try {
-      return await isolate.run(host, { invoke, now: null, seed: null, env: this.options.environment() }, this.options.timeoutMs);
-    } finally {
-      if (lingerMs === 0) isolate.clearTimers();
-      // A streamed response's body may still use timers: they are cancelled at the action time limit.
-      else setTimeout(() => isolate.clearTimers(), lingerMs).unref();
-    }
   }
 }
