@@ -2,8 +2,9 @@
  * The syscall host of an action or HTTP action, on the main thread (the action runs in an executor,
  * whose syscalls arrive as messages: actionExecution/remoteRun.ts): no transaction of its own, so
  * it reaches the database only through whole queries and mutations (`ctx.runQuery`,
- * `ctx.runMutation`), as on Convex; also nested actions, `ctx.scheduler`, `ctx.storage` and `ctx.auth`. `hostWithoutDatabase`
- * is the part that needs no deployment state beyond function lookup (module evaluation uses it).
+ * `ctx.runMutation`), as on Convex; also nested actions, `ctx.scheduler`, `ctx.storage` and
+ * `ctx.auth`. `hostWithoutDatabase` is the part that needs no deployment state beyond function
+ * lookup (module evaluation uses it).
  */
 import type { JSONValue } from "convex/values";
 import type { Storage } from "../storage/index.js";
@@ -21,7 +22,8 @@ import { cancelJob } from "./scheduledFunctionsTable.js";
 
 /** What an action reaches outside its isolate (the runner's own entry points). */
 export interface ActionServices {
-  query(path: string, args: JSONValue, caller: Caller): Promise<QueryResult>;
+  /** Answers now (on the main thread) or later (in a query worker). */
+  query(path: string, args: JSONValue, caller: Caller): QueryResult | Promise<QueryResult>;
   mutation(path: string, args: JSONValue, caller: Caller): MutationResult;
   action(path: string, args: JSONValue, caller: Caller): Promise<FunctionResult>;
   systemWrite<T>(write: (transaction: Transaction) => T): T;
