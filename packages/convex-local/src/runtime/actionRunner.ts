@@ -12,6 +12,7 @@
  * each at rest, up to 512 MiB). Further runs wait for a free executor.
  */
 import { randomUUID } from "node:crypto";
+import { availableParallelism } from "node:os";
 import type { JSONValue } from "convex/values";
 import type { Storage } from "../storage/index.js";
 import { actionHost, type ActionServices } from "./actionHost.js";
@@ -26,6 +27,8 @@ import type { Caller, FunctionLogEntry, FunctionResult } from "./runner.js";
 
 export const MAX_ACTION_WORKERS = 64;
 export const MAX_NODE_PROCESSES = 16;
+/** Executors of a pool starting at once: one per core, so a burst of starts leaves the main thread its share. */
+const STARTING_AT_ONCE = availableParallelism();
 
 export interface ActionRunnerOptions {
   storage: Storage;
@@ -62,8 +65,8 @@ function describeProcessExit(exit: ExecutorExit): string {
 }
 
 export class ActionRunner {
-  private readonly workers = new ExecutorPool({ start: startWorkerExecutor, maxExecutors: MAX_ACTION_WORKERS, warmSpares: 2, maxIdle: 8 });
-  private readonly processes = new ExecutorPool({ start: startProcessExecutor, maxExecutors: MAX_NODE_PROCESSES, warmSpares: 1, maxIdle: 4 });
+  private readonly workers = new ExecutorPool({ start: startWorkerExecutor, maxExecutors: MAX_ACTION_WORKERS, maxStarting: STARTING_AT_ONCE, warmSpares: 2, maxIdle: 8 });
+  private readonly processes = new ExecutorPool({ start: startProcessExecutor, maxExecutors: MAX_NODE_PROCESSES, maxStarting: STARTING_AT_ONCE, warmSpares: 1, maxIdle: 4 });
 
   constructor(private readonly options: ActionRunnerOptions) {}
 

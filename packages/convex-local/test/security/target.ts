@@ -66,14 +66,14 @@ async function startServer(deployment: TestDeployment): Promise<Running> {
 }
 
 /**
- * Deploys the security fixture before the calling file's tests and serves it from a child process;
- * stops and removes it all after the file.
+ * Deploys the security fixture (or another fixture app with a `control:ping` query) before the
+ * calling file's tests and serves it from a child process; stops and removes it all after the file.
  */
-export function securityTarget(): SecurityTarget {
+export function securityTarget(fixture = "security"): SecurityTarget {
   let deployment: TestDeployment | undefined;
   let running: Running | undefined;
   beforeAll(async () => {
-    deployment = await deployFixture("security");
+    deployment = await deployFixture(fixture);
     await deployment.backend.close();
     running = await startServer(deployment);
   }, 180_000);

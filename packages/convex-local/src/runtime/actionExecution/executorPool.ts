@@ -1,16 +1,20 @@
 /**
  * A pool of action executors of one kind (worker threads, or Node processes): one run per
  * executor at a time, started on demand up to `maxExecutors` (further runs wait in order), with
- * `warmSpares` started ahead so a run rarely waits for a start (28–165 ms measured, see
- * docs/notes/runtime-isolation.md). An executor whose run ended cleanly goes back to the pool; one
+ * `warmSpares` started ahead so a run rarely waits for a start (70–120 ms each, measured in
+ * docs/notes/runtime-isolation.md). At most `maxStarting` start at once: a burst of 50 actions
+ * starting 50 executors together would leave the main thread (HTTP, WebSocket, queries) a 1/50
+ * share of the cores for seconds. An executor whose run ended cleanly goes back to the pool; one
  * cut short (time limit, crash, out of memory) is ended and replaced.
  */
 import type { ExecutorConnection } from "./executorConnection.js";
 
 export interface ExecutorPoolOptions {
   start: () => ExecutorConnection;
-  /** At most this many executors at once (running and idle). */
+  /** At most this many executors at once (running, idle and starting). */
   maxExecutors: number;
+  /** At most this many starting at once. */
+  maxStarting: number;
   /** Idle executors kept started ahead of demand. */
   warmSpares: number;
   /** Idle executors kept after a burst; more are ended as they are released. */
@@ -18,24 +22,20 @@ export interface ExecutorPoolOptions {
 }
 
 export class ExecutorPool {
+  /** Ready and not running. */
   private readonly idle: ExecutorConnection[] = [];
   private readonly all = new Set<ExecutorConnection>();
+  private starting = 0;
   private readonly waiting: { resolve(executor: ExecutorConnection): void; reject(error: Error): void }[] = [];
   private closed = false;
 
   constructor(private readonly options: ExecutorPoolOptions) {}
 
-  /** An executor ready to run, started if none is idle; waits when `maxExecutors` are busy. */
-  async acquire(): Promise<ExecutorConnection> {
-    if (this.closed) throw new Error("The backend is closing");
-    const executor = this.idle.pop() ?? (this.all.size < this.options.maxExecutors ? this.started() : await this.queued());
-    this.topUpSpares();
-    try {
-      await executor.ready;
-    } catch (error) {
-      this.forget(executor);
-      throw error;
-    }
+  /** An executor ready to run; waits while `maxExecutors` are busy. */
+  acquire(): Promise<ExecutorConnection> {
+    if (this.closed) return Promise.reject(new Error("The backend is closing"));
+    const executor = new Promise<ExecutorConnection>((resolve, reject) => this.waiting.push({ resolve, reject }));
+    this.pump();
     return executor;
   }
 
@@ -43,13 +43,12 @@ export class ExecutorPool {
   release(executor: ExecutorConnection): void {
     executor.onMessage = undefined;
     if (!this.all.has(executor)) return;
-    const waiter = this.waiting.shift();
-    if (waiter !== undefined) return waiter.resolve(executor);
-    if (this.idle.length >= this.options.maxIdle) return this.discard(executor);
+    if (this.waiting.length === 0 && this.idle.length >= this.options.maxIdle) return this.discard(executor);
     this.idle.push(executor);
+    this.pump();
   }
 
-  /** Ends an executor whose run was cut short (its state is unknown) and starts what is missing. */
+  /** Ends an executor whose run was cut short (its state is unknown); a new one starts when needed. */
   discard(executor: ExecutorConnection): void {
     executor.onMessage = undefined;
     executor.kill();
@@ -67,33 +66,39 @@ export class ExecutorPool {
     return Promise.all(exits);
   }
 
-  get size(): number {
-    return this.all.size;
+  /** Hands idle executors to waiting runs, and starts what waiting runs and the spares still lack. */
+  private pump(): void {
+    if (this.closed) return;
+    while (this.waiting.length > 0 && this.idle.length > 0) this.waiting.shift()!.resolve(this.idle.pop()!);
+    const { maxExecutors, maxStarting, warmSpares } = this.options;
+    const wanted = this.waiting.length + Math.max(0, warmSpares - this.idle.length);
+    while (this.starting < Math.min(wanted, maxStarting) && this.all.size < maxExecutors) this.startOne();
   }
 
-  private started(): ExecutorConnection {
+  private startOne(): void {
     const executor = this.options.start();
     this.all.add(executor);
-    // One that dies while idle (or killed by a run) leaves the pool.
+    this.starting++;
+    executor.ready.then(
+      () => {
+        this.starting--;
+        if (!this.all.has(executor)) return;
+        this.idle.push(executor);
+        this.pump();
+      },
+      () => {
+        this.starting--;
+        this.forget(executor);
+      },
+    );
+    // One that dies while idle (or is killed by its run) leaves the pool.
     void executor.exited.then(() => this.forget(executor));
-    return executor;
-  }
-
-  private queued(): Promise<ExecutorConnection> {
-    return new Promise((resolve, reject) => this.waiting.push({ resolve, reject }));
   }
 
   private forget(executor: ExecutorConnection): void {
     if (!this.all.delete(executor)) return;
     const index = this.idle.indexOf(executor);
     if (index !== -1) this.idle.splice(index, 1);
-    if (this.closed) return;
-    // A slot came free: a waiting run gets a new executor.
-    const waiter = this.waiting.shift();
-    if (waiter !== undefined) waiter.resolve(this.started());
-  }
-
-  private topUpSpares(): void {
-    while (!this.closed && this.idle.length < this.options.warmSpares && this.all.size < this.options.maxExecutors) this.idle.push(this.started());
+    this.pump();
   }
 }
