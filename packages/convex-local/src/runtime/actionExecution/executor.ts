@@ -81,6 +81,8 @@ export class ActionExecutor {
     const modules = this.modules?.version === message.modulesVersion ? this.modules.map : undefined;
     if (modules === undefined) throw new Error("An action run arrived without its modules");
     const node = message.nodeRequireFrom !== undefined;
+    // The Node process is the action's own: packages it requires read the deployment's variables, as in Convex's Node executor.
+    if (node) process.env = { ...message.env };
     const isolate = new Isolate(modules, {
       synchronous: false,
       webGlobals: webGlobals({ actions: true }),
