@@ -108,7 +108,7 @@ async function call(runner: FunctionRunner, kind: CallKind, path: string, args: 
   }
   switch (resolvedKind) {
     case "query":
-      return (await runner.queueQuery(path, parsedArgs, caller)).result;
+      return (await runner.query(path, parsedArgs, caller)).result;
     case "mutation":
       return (await runner.queueMutation(path, parsedArgs, caller)).result;
     default:

@@ -44,3 +44,11 @@ export class ReturnsValidationError extends FunctionError {
     this.name = "ReturnsValidationError";
   }
 }
+
+/** An execution went over the memory limit, in Convex's words; the thread that ran it was replaced. */
+export class OutOfMemoryError extends FunctionError {
+  constructor(limitMb: number) {
+    super(`JavaScript execution ran out of memory (maximum memory usage: ${limitMb} MB)`);
+    this.name = "OutOfMemoryError";
+  }
+}

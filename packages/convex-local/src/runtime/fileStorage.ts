@@ -57,6 +57,13 @@ export function withoutBlobKey(document: Record<string, JSONValue>, tableOf: (id
   return visible;
 }
 
+/** Where another thread finds this file storage (see `FileStorage.forReader`). */
+export interface FileStorageReaderOptions {
+  blobsDirectory: string;
+  deploymentUrl: string;
+  maxFileBytes: number;
+}
+
 export class FileStorage {
   /**
    * Prepares file storage over `storage`: the `_storage` table and its index by blob key exist
@@ -80,6 +87,21 @@ export class FileStorage {
     }
     blobs.removeAllExcept(referenced);
     return new FileStorage(blobs, deploymentUrl, Buffer.from(tokenKey, "base64"), maxFileBytes);
+  }
+
+  /**
+   * File storage as a query worker sees it, over its read-only connection to a store that
+   * `open` has prepared (see `readerOptions`).
+   */
+  static forReader(storage: Storage, { blobsDirectory, deploymentUrl, maxFileBytes }: FileStorageReaderOptions): FileStorage {
+    const tokenKey = storage.getMeta<string>(UPLOAD_TOKEN_KEY_META);
+    if (tokenKey === undefined) throw new Error("File storage was not prepared: FileStorage.open() must run first");
+    return new FileStorage(new BlobStore(blobsDirectory), deploymentUrl, Buffer.from(tokenKey, "base64"), maxFileBytes);
+  }
+
+  /** What `forReader` needs to open this file storage in another thread. */
+  readerOptions(): FileStorageReaderOptions {
+    return { blobsDirectory: this.blobs.directory, deploymentUrl: this.deploymentUrl, maxFileBytes: this.maxFileBytes };
   }
 
   private constructor(

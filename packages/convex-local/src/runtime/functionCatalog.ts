@@ -31,6 +31,21 @@ export function exportedFunction(load: Load, modulePath: string, exportName: str
   return fn;
 }
 
+/**
+ * A call's arguments as Convex values; an ArgumentValidationError when they are nested too deeply
+ * or not Convex JSON. Checked before arguments go to another thread, too: copying them there
+ * would overflow the stack first.
+ */
+export function decodeArgs(args: JSONValue): Value {
+  try {
+    checkValueNesting(args);
+    return jsonToValue(args);
+  } catch (error) {
+    // The message may quote a field name of any length.
+    throw new ArgumentValidationError(`Invalid argument encoding: ${truncateText((error as Error).message)}`);
+  }
+}
+
 export class FunctionCatalog {
   private deployment: Deployment | undefined;
   /** The schema's tables by name when it validates writes (null otherwise); derived once per push. */
@@ -87,14 +102,7 @@ export class FunctionCatalog {
 
   /** Checks a call's arguments (an object matching the function's validator, no `__proto__` field); returns them. */
   checkArgs(info: FunctionInfo, args: JSONValue): JSONValue {
-    let value: Value;
-    try {
-      checkValueNesting(args);
-      value = jsonToValue(args);
-    } catch (error) {
-      // The message may quote a field name of any length.
-      throw new ArgumentValidationError(`Invalid argument encoding: ${truncateText((error as Error).message)}`);
-    }
+    const value = decodeArgs(args);
     if (typeof value !== "object" || value === null || Array.isArray(value) || value instanceof ArrayBuffer) {
       throw new ArgumentValidationError(`Function arguments for ${info.path} must be an object.`);
     }

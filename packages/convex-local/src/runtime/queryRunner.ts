@@ -1,54 +1,52 @@
 /**
- * The query path: runs queries read-only against one consistent snapshot, answers repeated ones
- * from the query cache (by function, arguments, identity and journal, until a commit writes into
- * what they read, a push, or an environment change), and batches the queries that arrive in one
- * turn of the event loop into one timed vm run.
+ * The query path: queries run in the query workers (queryWorkerPool.ts), in parallel, each batch
+ * on one consistent snapshot; repeated ones are answered from the query cache (by function,
+ * arguments, identity and journal, until a commit writes into what they read, a push, or an
+ * environment change). A result reaches the cache, or a caller that needs it current, only if no
+ * commit since its snapshot wrote into what it read (commitLog.ts); otherwise it runs again.
  */
 import type { JSONValue } from "convex/values";
 import type { Storage } from "../storage/index.js";
-import { Transaction, type DocumentWrite } from "../transactions/transaction.js";
-import type { FunctionCatalog } from "./functionCatalog.js";
-import { failure, runLogEntry } from "./functionResults.js";
-import type { FunctionInfo } from "./functions.js";
-import type { BatchResult, InvokeRequest } from "./isolate.js";
+import type { DocumentWrite } from "../transactions/transaction.js";
+import { CommitLog } from "./commitLog.js";
+import { decodeArgs } from "./functionCatalog.js";
+import { runLogEntry } from "./functionResults.js";
+import { failedExecution, type ExecutedQuery } from "./queryExecution.js";
 import { QueryCache } from "./queryCache.js";
+import type { QueryWorkerPool } from "./queryWorkerPool.js";
 import type { Caller, FunctionLogEntry, FunctionResult, QueryRequest, QueryResult } from "./runner.js";
-import type { SyncExecutor } from "./syncExecution.js";
-import type { SyncCall } from "./syncHost.js";
 
 export interface QueryRunnerOptions {
   storage: Storage;
-  catalog: FunctionCatalog;
-  executor: SyncExecutor;
+  workers: QueryWorkerPool;
   /** The deployment's environment variables as configured (a new object means they changed). */
   environment: () => Record<string, string>;
+  /** The environment variables a query sees (the deployment's and the system's). */
+  functionEnvironment: () => Record<string, string>;
   timeoutMs: number;
   onLog?: (entry: FunctionLogEntry) => void;
 }
 
-interface QueuedQuery extends QueryRequest {
-  cacheKey: string | undefined;
-  resolve: (result: QueryResult) => void;
-}
+/** A query whose result a later commit keeps invalidating is run at most this often per call; the caller is then told it is stale. */
+const MAX_RUNS = 8;
 
 export class QueryRunner {
-  private readonly queue: QueuedQuery[] = [];
   private readonly cache: QueryCache;
+  private readonly commits: CommitLog;
   /** The environment the cached results were computed with: a change makes them all stale. */
   private cacheEnvironment: Record<string, string> | undefined;
 
   constructor(private readonly options: QueryRunnerOptions) {
-    this.cache = new QueryCache({
-      indexesOf: (table) => {
-        try {
-          return options.storage.listIndexes(table);
-        } catch {
-          return undefined; // a table deleted since: every reader of it is invalidated
-        }
-      },
-      // Convex's rule: the query time limit plus a second.
-      maxAgeIfTimed: options.timeoutMs + 1000,
-    });
+    const indexesOf = (table: string) => {
+      try {
+        return options.storage.listIndexes(table);
+      } catch {
+        return undefined; // a table deleted since: every reader of it is invalidated
+      }
+    };
+    // Convex's rule: the query time limit plus a second.
+    this.cache = new QueryCache({ indexesOf, maxAgeIfTimed: options.timeoutMs + 1000 });
+    this.commits = new CommitLog(indexesOf, options.storage.lastCommitTs());
   }
 
   /** After a push: no cached result stands. */
@@ -56,68 +54,66 @@ export class QueryRunner {
     this.cache.clear();
   }
 
-  /** After a commit: cached results that read what it wrote are dropped. */
-  invalidate(writes: DocumentWrite[]): void {
+  /** After a commit: cached results that read what it wrote are dropped, and results still on their way are checked against it. */
+  committed(writes: DocumentWrite[], commitTs: bigint): void {
     this.cache.invalidate(writes);
+    this.commits.record(writes, commitTs);
   }
 
   /** Runs a query; `journal` is the one its previous run returned (a subscription's re-run). */
-  query(path: string, args: JSONValue, caller: Caller, journal: string | null = null): QueryResult {
-    const { cacheKey, hit } = this.cachedQuery(path, args, caller, journal);
-    if (hit !== undefined) return hit;
-    const logLines: string[] = [];
-    const started = performance.now();
-    const transaction = new Transaction(this.options.storage, false);
-    const call: SyncCall = { transaction, caller, logLines, journal: { previous: journal, next: null } };
-    let result: FunctionResult;
-    try {
-      const info = this.options.catalog.resolve(path, caller, "Query");
-      // A query runs to completion synchronously, so no write can interleave: it reads one snapshot.
-      result = this.options.executor.run(info, args, call);
-    } catch (error) {
-      result = failure(error, logLines);
-    }
-    return this.finishQuery(path, started, call, result, cacheKey);
+  async query(path: string, args: JSONValue, caller: Caller, journal: string | null = null): Promise<QueryResult> {
+    const [result] = await this.queryMany([{ path, args, caller, journal }]);
+    return result!;
   }
 
   /**
-   * Runs a query together with the others queued within the same turn of the event loop: one vm
-   * run for all of them (see `Isolate.runSyncBatch`), each still reading committed data only and
-   * bounded by the time limit.
+   * Runs queries in parallel on the query workers, answering cached ones from the cache. Every
+   * result is current when the promise resolves, unless `staleOf` says otherwise (a commit may
+   * come before the caller uses them).
    */
-  queueQuery(path: string, args: JSONValue, caller: Caller, journal: string | null = null): Promise<QueryResult> {
-    const { cacheKey, hit } = this.cachedQuery(path, args, caller, journal);
-    if (hit !== undefined) return Promise.resolve(hit);
-    return new Promise((resolve) => {
-      if (this.queue.length === 0) setImmediate(() => this.runQueuedQueries());
-      this.queue.push({ path, args, caller, journal, cacheKey, resolve });
-    });
-  }
-
-  /**
-   * Runs queries now, all in timed vm runs shared as in `queueQuery` (the sync protocol's flush
-   * re-runs every invalidated subscription this way), answering cached ones from the cache.
-   */
-  queryMany(requests: QueryRequest[]): QueryResult[] {
+  async queryMany(requests: readonly QueryRequest[]): Promise<QueryResult[]> {
     const results: QueryResult[] = new Array(requests.length);
-    let pending: (QueryRequest & { index: number; cacheKey?: string })[] = [];
-    requests.forEach((request, index) => {
-      const { cacheKey, hit } = this.cachedQuery(request.path, request.args, request.caller, request.journal);
-      if (hit !== undefined) results[index] = hit;
-      else pending.push({ ...request, index, cacheKey });
-    });
-    while (pending.length > 0) {
-      const batchResults = this.runQueryBatch(pending);
-      pending.forEach(({ index }, i) => {
-        if (batchResults[i] !== undefined) results[index] = batchResults[i]!;
-      });
-      pending = pending.filter((_, i) => batchResults[i] === undefined);
+    let pending = requests.map((_, index) => index);
+    for (let run = 1; pending.length > 0; run++) {
+      const misses: { index: number; cacheKey?: string; started: number }[] = [];
+      for (const index of pending) {
+        const request = requests[index]!;
+        const { cacheKey, hit } = this.cachedQuery(request);
+        if (hit !== undefined) results[index] = hit;
+        else misses.push({ index, cacheKey, started: performance.now() });
+      }
+      for (const miss of misses.splice(0)) {
+        try {
+          decodeArgs(requests[miss.index]!.args);
+          misses.push(miss);
+        } catch (error) {
+          results[miss.index] = this.finishQuery(requests[miss.index]!.path, miss.started, failedExecution(error), undefined);
+        }
+      }
+      if (misses.length > 0) {
+        const executed = await this.options.workers.run(
+          misses.map(({ index }) => requests[index]!),
+          this.options.functionEnvironment(),
+        );
+        const stale = this.commits.staleOf(executed);
+        misses.forEach(({ index, cacheKey, started }, i) => {
+          results[index] = this.finishQuery(requests[index]!.path, started, executed[i]!, stale.has(i) ? undefined : cacheKey);
+        });
+      }
+      if (run === MAX_RUNS) break;
+      const staleNow = this.staleOf(results);
+      pending = pending.filter((index) => staleNow.has(index));
     }
     return results;
   }
 
+  /** The positions in `results` of those a commit since their snapshot wrote into. */
+  staleOf(results: readonly QueryResult[]): Set<number> {
+    return this.commits.staleOf(results);
+  }
+
   /** The query cache's key for a call, and the cached result when one is valid (reported as a cached run). */
-  private cachedQuery(path: string, args: JSONValue, caller: Caller, journal: string | null): { cacheKey?: string; hit?: QueryResult } {
+  private cachedQuery({ path, args, caller, journal }: QueryRequest): { cacheKey?: string; hit?: QueryResult } {
     const environment = this.options.environment();
     if (environment !== this.cacheEnvironment) {
       this.cache.clear();
@@ -133,69 +129,18 @@ export class QueryRunner {
     if (cached === undefined) return { cacheKey };
     const result: FunctionResult = { status: "success", value: cached.value, logLines: cached.logLines };
     this.options.onLog?.(runLogEntry(path, "Query", performance.now(), result, true));
-    return { cacheKey, hit: { result, reads: cached.reads, journal: cached.journal } };
+    // Commits invalidate the cache as they happen: a hit is current now.
+    return { cacheKey, hit: { result, reads: cached.reads, journal: cached.journal, snapshotTs: this.options.storage.lastCommitTs() } };
   }
 
-  private runQueuedQueries(): void {
-    const queued = this.queue.splice(0);
-    const results = this.runQueryBatch(queued);
-    // Calls the batch did not get to start go first in the next one.
-    const notStarted = queued.filter((_, i) => results[i] === undefined);
-    if (notStarted.length > 0) {
-      this.queue.unshift(...notStarted);
-      setImmediate(() => this.runQueuedQueries());
-    }
-    queued.forEach(({ resolve }, i) => {
-      const result = results[i];
-      if (result !== undefined) resolve(result);
-    });
-  }
-
-  /** One timed vm run over `queries`; undefined for a query the run did not get to start. */
-  private runQueryBatch(queries: (QueryRequest & { cacheKey?: string })[]): (QueryResult | undefined)[] {
-    const results: (QueryResult | undefined)[] = new Array(queries.length);
-    const batch: { index: number; path: string; cacheKey?: string; started: number; info: FunctionInfo; call: SyncCall; request: InvokeRequest }[] = [];
-    queries.forEach(({ path, args, caller, journal, cacheKey }, index) => {
-      const call: SyncCall = { transaction: new Transaction(this.options.storage, false), caller, logLines: [], journal: { previous: journal, next: null } };
-      const started = performance.now();
-      try {
-        const info = this.options.catalog.resolve(path, caller, "Query");
-        batch.push({ index, path, cacheKey, started, info, call, request: this.options.executor.request(info, args, call) });
-      } catch (error) {
-        results[index] = this.finishQuery(path, started, call, failure(error, call.logLines), cacheKey);
-      }
-    });
-    if (batch.length === 0) return results;
-    let outcomes: BatchResult[];
-    try {
-      outcomes = this.options.executor.runBatch(batch.map(({ call, request }) => ({ call, request })));
-    } catch (error) {
-      for (const { index, path, started, call, cacheKey } of batch) results[index] = this.finishQuery(path, started, call, failure(error, call.logLines), cacheKey);
-      return results;
-    }
-    batch.forEach(({ index, path, info, started, call, cacheKey }, i) => {
-      const outcome = outcomes[i];
-      if (outcome === undefined) return;
-      call.observedTime = !(outcome instanceof Error) && outcome.ok && outcome.observedTime === true;
-      let result: FunctionResult;
-      try {
-        result = outcome instanceof Error ? failure(outcome, call.logLines) : this.options.catalog.resultOf(info, outcome, call.logLines);
-      } catch (error) {
-        result = failure(error, call.logLines);
-      }
-      results[index] = this.finishQuery(path, started, call, result, cacheKey);
-    });
-    return results;
-  }
-
-  /** Finishes a query's transaction, reports it, and caches a successful result. */
-  private finishQuery(path: string, started: number, call: SyncCall, result: FunctionResult, cacheKey: string | undefined): QueryResult {
-    call.transaction.finish();
+  /** Reports a query run and caches a successful result (unless `cacheKey` is undefined). */
+  private finishQuery(path: string, started: number, executed: ExecutedQuery, cacheKey: string | undefined): QueryResult {
+    const { result, reads, journal, observedTime, snapshotTs } = executed;
     this.options.onLog?.(runLogEntry(path, "Query", started, result));
-    const run: QueryResult = { result, reads: call.transaction.reads, journal: call.journal.next };
     if (result.status === "success" && cacheKey !== undefined) {
-      this.cache.set(cacheKey, { value: result.value, logLines: result.logLines, reads: run.reads, journal: run.journal }, { observedTime: call.observedTime === true });
+      this.cache.set(cacheKey, { value: result.value, logLines: result.logLines, reads, journal }, { observedTime });
     }
-    return run;
+    return { result, reads, journal, snapshotTs };
   }
 }
+

@@ -4,17 +4,19 @@
  *
  * - functionCatalog.ts: the pushed deployment, function lookup, argument and return validation;
  *   functionResults.ts: results, errors and log entries in Convex's shape.
- * - syncExecution.ts: executing queries and mutations in the shared synchronous isolate, with
- *   their syscalls answered by syncHost.ts (the database, in the call's transaction, and
+ * - syncExecution.ts: executing queries and mutations in a synchronous isolate, with their
+ *   syscalls answered by syncHost.ts (the database, in the call's transaction, and
  *   `ctx.scheduler`'s checks in scheduleSyscall.ts).
- * - queryRunner.ts: the query path, with the query cache and per-turn batching.
+ * - queryRunner.ts: the query path, with the query cache; queries run in the query workers
+ *   (queryWorkerPool.ts, queryWorker.ts, queryExecution.ts), checked against later commits
+ *   (commitLog.ts).
  * - mutationRunner.ts: the write path, with group commit, and system writes.
  * - actionRunner.ts: actions and HTTP actions, each in its own isolate, with actionHost.ts.
  * - moduleEvaluation.ts: evaluating pushed modules for push analysis.
  *
- * Queries and mutations run one at a time inside a storage transaction (so each sees a consistent
- * snapshot and a thrown error commits nothing); actions run concurrently in their own isolates and
- * reach the database through queries and mutations, as on Convex.
+ * Queries run in parallel in worker threads, each on a consistent snapshot; mutations run one at a
+ * time inside a storage transaction (so a thrown error commits nothing); actions run concurrently
+ * in their own isolates and reach the database through queries and mutations, as on Convex.
  */
 import type { JSONValue } from "convex/values";
 import type { Storage } from "../storage/index.js";
@@ -27,6 +29,7 @@ import { evaluateModules } from "./moduleEvaluation.js";
 import type { CompiledModule } from "./modules.js";
 import { MutationRunner } from "./mutationRunner.js";
 import { QueryRunner } from "./queryRunner.js";
+import { QueryWorkerPool } from "./queryWorkerPool.js";
 import { SyncExecutor } from "./syncExecution.js";
 
 /** Who is calling: a verified user identity (from a JWT) and whether the admin key was presented. */
@@ -46,6 +49,8 @@ export interface QueryResult {
   reads: ReadRange[];
   /** What a re-run must repeat (the end of the query's paginated page); null when nothing. */
   journal: string | null;
+  /** The commit whose snapshot the query read: the result is current until a later commit writes into `reads`. */
+  snapshotTs: bigint;
 }
 
 export interface MutationResult {
@@ -73,6 +78,8 @@ export interface RunnerOptions {
   /** Directory from which `"use node"` actions resolve packages. */
   appDirectory?: string;
   queryTimeoutMs?: number;
+  /** How many threads run queries (default: one per core, at most 8). */
+  queryWorkers?: number;
   /** Time limit of an action or HTTP action (Convex: 10 minutes). */
   actionTimeoutMs?: number;
   /** `ctx.storage`; without it, file storage syscalls fail. */
@@ -106,6 +113,7 @@ export interface QueryRequest {
 export class FunctionRunner {
   private readonly catalog: FunctionCatalog;
   private readonly executor: SyncExecutor;
+  private readonly queryWorkers: QueryWorkerPool;
   private readonly queries: QueryRunner;
   private readonly mutations: MutationRunner;
   private readonly actions: ActionRunner;
@@ -119,7 +127,18 @@ export class FunctionRunner {
     const executor = new SyncExecutor({ catalog, environment, fileStorage: () => this.fileStorage(), timeoutMs: queryTimeoutMs });
     this.catalog = catalog;
     this.executor = executor;
-    this.queries = new QueryRunner({ storage, catalog, executor, environment: () => options.environment(), timeoutMs: queryTimeoutMs, onLog });
+    this.queryWorkers = new QueryWorkerPool({
+      data: { databasePath: storage.path, files: options.fileStorage?.readerOptions() ?? null, timeoutMs: queryTimeoutMs },
+      size: options.queryWorkers,
+    });
+    this.queries = new QueryRunner({
+      storage,
+      workers: this.queryWorkers,
+      environment: () => options.environment(),
+      functionEnvironment: environment,
+      timeoutMs: queryTimeoutMs,
+      onLog,
+    });
     this.mutations = new MutationRunner({ storage, catalog, executor, onLog, onCommitted: (writes, commitTs) => this.committed(writes, commitTs) });
     this.actions = new ActionRunner({
       storage,
@@ -140,6 +159,7 @@ export class FunctionRunner {
   install(deployment: Deployment): void {
     this.catalog.install(deployment);
     this.executor.reset();
+    this.queryWorkers.install(deployment);
     this.queries.clearCache();
     this.options.onInstall?.();
   }
@@ -149,19 +169,19 @@ export class FunctionRunner {
     return this.catalog.resolve(path, caller, expected);
   }
 
-  /** Runs a query; `journal` is the one its previous run returned (a subscription's re-run). */
-  query(path: string, args: JSONValue, caller: Caller, journal: string | null = null): QueryResult {
+  /** Runs a query in a query worker (or answers it from the cache); `journal` is the one its previous run returned (a subscription's re-run). */
+  query(path: string, args: JSONValue, caller: Caller, journal: string | null = null): Promise<QueryResult> {
     return this.queries.query(path, args, caller, journal);
   }
 
-  /** Runs a query batched with the others queued within the same turn of the event loop. */
-  queueQuery(path: string, args: JSONValue, caller: Caller, journal: string | null = null): Promise<QueryResult> {
-    return this.queries.queueQuery(path, args, caller, journal);
+  /** Runs queries in parallel in the query workers, answering cached ones from the cache. */
+  queryMany(requests: readonly QueryRequest[]): Promise<QueryResult[]> {
+    return this.queries.queryMany(requests);
   }
 
-  /** Runs queries now in shared timed vm runs, answering cached ones from the cache. */
-  queryMany(requests: QueryRequest[]): QueryResult[] {
-    return this.queries.queryMany(requests);
+  /** The positions in `results` of those a commit since their snapshot wrote into (to be run again). */
+  staleOf(results: readonly QueryResult[]): Set<number> {
+    return this.queries.staleOf(results);
   }
 
   /** Runs a mutation now in its own transaction. */
@@ -207,7 +227,7 @@ export class FunctionRunner {
 
   /** Stops the threads and processes that run functions; calls still running fail. */
   async close(): Promise<void> {
-    await Promise.all([this.actions.close(), this.executor.close()]);
+    await Promise.all([this.actions.close(), this.queryWorkers.close()]);
   }
 
   fileStorage(): FileStorage {
@@ -217,7 +237,7 @@ export class FunctionRunner {
 
   /** After a commit: cached results that read what it wrote are dropped, then listeners hear of it. */
   private committed(writes: DocumentWrite[], commitTs: bigint): void {
-    this.queries.invalidate(writes);
+    this.queries.committed(writes, commitTs);
     this.options.fileStorage?.removeBlobsOf(writes);
     this.options.onCommit?.(writes, commitTs);
   }

@@ -3,8 +3,8 @@
  * run left it unusable), each call's arguments validated and described for it (frozen clock,
  * seeded `Math.random`, environment), its syscalls answered by `syncHost`, and every run bounded by
  * the query/mutation time limit. One call at a time (`run`), or several in one timed vm run
- * (`runBatch`). The callers own the transactions. This is the seam where execution moves into
- * worker threads (docs/notes/runtime-isolation.md): the query and mutation paths reach the isolate only here.
+ * (`runBatch`). The callers own the transactions. Each query worker has one (queryWorker.ts); the
+ * main thread has one for mutations.
  */
 import { randomFillSync } from "node:crypto";
 import type { JSONValue } from "convex/values";
@@ -35,9 +35,6 @@ export class SyncExecutor {
   private isolate: Isolate | undefined;
 
   constructor(private readonly options: SyncExecutorOptions) {}
-
-  /** Stops the threads that run queries and mutations. */
-  async close(): Promise<void> {}
 
   /** Drops the isolate (after a push: the next call loads the new modules). */
   reset(): void {

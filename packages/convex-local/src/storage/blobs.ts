@@ -75,7 +75,7 @@ const METADATA_SUFFIX = ".json";
 const TEMPORARY_SUFFIX = ".partial";
 
 export class BlobStore {
-  constructor(private readonly directory: string) {
+  constructor(readonly directory: string) {
     mkdirSync(directory, { recursive: true });
   }
 

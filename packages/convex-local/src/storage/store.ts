@@ -140,6 +140,8 @@ export class Storage {
   private committedCreationTime: number;
   private pendingTs: bigint | undefined;
   private pendingCreationTime: number;
+  /** A reader's `PRAGMA data_version` at its last snapshot: it changes when another connection commits. */
+  private dataVersion: number | undefined;
 
   private constructor(db: Database.Database) {
     this.db = db;
@@ -169,6 +171,54 @@ export class Storage {
     } catch (e) {
       db.close();
       throw e;
+    }
+  }
+
+  /**
+   * Opens a read-only connection to the store at `path`, for a thread that only reads (queries
+   * run in worker threads, each with its own connection: WAL readers never wait for the writer or
+   * for each other). Read with `readSnapshot`.
+   */
+  static openReader(path: string): Storage {
+    const db = new Database(path, { readonly: true, fileMustExist: true });
+    try {
+      db.pragma("busy_timeout = 5000");
+      return new Storage(db);
+    } catch (e) {
+      db.close();
+      throw e;
+    }
+  }
+
+  /** The database file's path. */
+  get path(): string {
+    return this.db.name;
+  }
+
+  /**
+   * Runs `read` on one snapshot of the store (a read transaction) and passes it the snapshot's
+   * commit timestamp: everything `read` reads is as of that commit. For reader connections
+   * (`openReader`); the tables and indexes cached from earlier snapshots are dropped when another
+   * connection has committed since, as it may have created, deleted or re-indexed a table.
+   */
+  readSnapshot<T>(read: (snapshotTs: bigint) => T): T {
+    if (this.depth > 0) throw new Error("readSnapshot() cannot run inside a transaction");
+    this.stmt("BEGIN").run();
+    this.depth = 1;
+    try {
+      // The first read pins the snapshot.
+      const { last_commit_ts } = this.stmt("SELECT last_commit_ts FROM clock WHERE id = 1").safeIntegers(true).get() as { last_commit_ts: bigint };
+      const dataVersion = this.stmt("PRAGMA data_version").pluck().get() as number;
+      if (dataVersion !== this.dataVersion) {
+        this.dataVersion = dataVersion;
+        this.tableCache.clear();
+        this.tableNameCache.clear();
+      }
+      this.committedTs = last_commit_ts;
+      return read(last_commit_ts);
+    } finally {
+      this.depth = 0;
+      if (this.db.inTransaction) this.stmt("COMMIT").run();
     }
   }
 

@@ -17,7 +17,7 @@ import type { IndexInfo, Storage } from "../../storage/index.js";
 import type { DocumentWrite } from "../../transactions/transaction.js";
 import { ReadSetIndex } from "../../transactions/readSets.js";
 import { QueryCache } from "../../runtime/queryCache.js";
-import { SyncSession, type MutationWrites, type SessionHost, type SessionLimits, type Subscription } from "./session.js";
+import { SyncSession, type FlushPlan, type MutationWrites, type SessionHost, type SessionLimits, type Subscription } from "./session.js";
 import { DEFAULT_MUTATION_MEMORY_LIMITS, MutationMemory, type MutationMemoryLimits } from "./mutationMemory.js";
 import { printableError } from "../../text/terminalText.js";
 
@@ -71,6 +71,16 @@ function sharedRunKey({ path, args, caller, journal }: QueryRequest): string {
   return QueryCache.key(path, args, caller.identity, caller.admin, journal);
 }
 
+/** A flush runs queries a commit keeps invalidating at most this often before sending them (and re-running them at once). */
+const MAX_FLUSH_RUNS = 8;
+
+/** Every plan's query requests by their shared-run key. */
+function requestsByKey(plans: readonly [SyncSession, FlushPlan][]): Map<string, QueryRequest> {
+  const requests = new Map<string, QueryRequest>();
+  for (const [, plan] of plans) for (const { request } of plan.runs) if (typeof request !== "string") requests.set(sharedRunKey(request), request);
+  return requests;
+}
+
 const MAX_PAYLOAD_BYTES = 64 * 1024 * 1024;
 
 const DEFAULT_LIMITS: SessionLimits = {
@@ -98,8 +108,9 @@ class SyncHub implements SessionHost {
   private readonly applied = new WeakSet<object>();
   private visible: bigint;
   private flushScheduled = false;
-  /** Query runs of the flush under way, by query, arguments, identity and journal. */
-  private sharedRuns: Map<string, QueryResult> | undefined;
+  /** A flush is under way; `flushAgain`: something asked for one meanwhile. */
+  private flushing = false;
+  private flushAgain = false;
   private readonly unsubscribe: () => void;
   private readonly timer: NodeJS.Timeout;
   private readonly wss: WebSocketServer;
@@ -160,65 +171,92 @@ class SyncHub implements SessionHost {
     if (!this.applied.has(writes)) this.commit(writes, commitTs);
   }
 
-  /** Never throws: what one session's state makes fail ends that session only. */
+  /**
+   * Re-runs what every session needs and sends their Transitions. Queries run in worker threads,
+   * so a flush takes turns of the event loop: a call while one is under way makes another follow
+   * it. Never throws: what one session's state makes fail ends that session only.
+   */
   flushAll(): void {
-    // Nothing commits while the flush runs (queries are synchronous), so every session asking for
-    // the same query, arguments, identity and journal gets the same answer: run it once.
-    this.sharedRuns = new Map();
-    try {
-      this.runPendingQueries();
-      for (const session of this.sessions) {
-        try {
-          session.flush();
-        } catch (error) {
-          session.fail(error);
-        }
-      }
-    } catch (error) {
-      this.reportError(error);
-    } finally {
-      this.sharedRuns = undefined;
+    if (this.flushing) {
+      this.flushAgain = true;
+      return;
     }
+    this.flushing = true;
+    void (async () => {
+      try {
+        do {
+          this.flushAgain = false;
+          await this.flushOnce();
+        } while (this.flushAgain && !this.closing);
+      } catch (error) {
+        this.reportError(error);
+      } finally {
+        this.flushing = false;
+      }
+    })();
   }
 
   /**
-   * Runs, before the sessions flush, every query they are about to re-run, together: in shared
-   * timed vm runs instead of one each (a watchdog thread per run costs more than most queries).
+   * One flush: every session's plan, their queries run together (a query asked for by several
+   * sessions with the same arguments, identity and journal runs once), run again until no commit
+   * since their snapshots wrote into what they read, then each session's Transition at the
+   * newest commit.
    */
-  private runPendingQueries(): void {
-    const pending = new Map<string, QueryRequest>();
+  private async flushOnce(): Promise<void> {
+    const plans: [SyncSession, FlushPlan][] = [];
+    const runs = new Map<string, QueryResult>();
+    let pending = new Map<string, QueryRequest>();
     for (const session of this.sessions) {
       try {
-        for (const request of session.pendingRuns()) {
+        const plan = session.planFlush();
+        if (plan === undefined) continue;
+        for (const { request } of plan.runs) {
+          if (typeof request === "string") continue;
           const key = sharedRunKey(request);
-          if (this.sharedRuns!.has(key) || pending.has(key)) continue;
+          if (runs.has(key) || pending.has(key)) continue;
           const system = this.deps.systemQuery?.(request.path, request.args, request.caller);
-          if (system !== undefined) this.sharedRuns!.set(key, { result: system, reads: [], journal: null });
+          if (system !== undefined) runs.set(key, { result: system, reads: [], journal: null, snapshotTs: this.visible });
           else pending.set(key, request);
+        }
+        plans.push([session, plan]);
+      } catch (error) {
+        session.fail(error);
+      }
+    }
+    if (plans.length === 0) return;
+    let stale = new Set<string>();
+    for (let attempt = 1; pending.size > 0; attempt++) {
+      const keys = [...pending.keys()];
+      let results: QueryResult[];
+      try {
+        results = await this.deps.runner.queryMany([...pending.values()]);
+      } catch (error) {
+        this.reportError(error);
+        const failed: QueryResult = { result: { status: "error", errorMessage: `InternalServerError: ${printableError(error)}`, logLines: [] }, reads: [], journal: null, snapshotTs: this.visible };
+        results = keys.map(() => failed);
+      }
+      keys.forEach((key, i) => runs.set(key, results[i]!));
+      // Commits may have come while the queries ran: only what is current now goes out.
+      const ran = [...runs];
+      stale = new Set([...this.deps.runner.staleOf(ran.map(([, run]) => run))].map((i) => ran[i]![0]));
+      if (stale.size === 0 || attempt === MAX_FLUSH_RUNS) break;
+      pending = new Map([...stale].map((key) => [key, requestsByKey(plans).get(key)!]));
+    }
+    if (this.closing) return;
+    const ts = this.visible;
+    const resultOf = (request: QueryRequest) => runs.get(sharedRunKey(request))!;
+    for (const [session, plan] of plans) {
+      try {
+        session.sendFlush(plan, resultOf, ts);
+        // Results a later commit kept invalidating are sent, then run again at once.
+        for (const { query, request } of plan.runs) {
+          if (typeof request !== "string" && stale.has(sharedRunKey(request))) session.invalidate(query.queryId);
         }
       } catch (error) {
         session.fail(error);
       }
     }
-    if (pending.size === 0) return;
-    try {
-      const results = this.deps.runner.queryMany([...pending.values()]);
-      [...pending.keys()].forEach((key, i) => this.sharedRuns!.set(key, results[i]));
-    } catch (error) {
-      // Each session then runs its own queries, one at a time.
-      this.reportError(error);
-    }
-  }
-
-  runQuery(request: QueryRequest): QueryResult {
-    const { path, args, caller, journal } = request;
-    const key = this.sharedRuns === undefined ? undefined : sharedRunKey(request);
-    const shared = key === undefined ? undefined : this.sharedRuns!.get(key);
-    if (shared !== undefined) return shared;
-    const system = this.deps.systemQuery?.(path, args, caller);
-    const run = system !== undefined ? { result: system, reads: [], journal: null } : this.deps.runner.query(path, args, caller, journal);
-    if (key !== undefined) this.sharedRuns!.set(key, run);
-    return run;
+    if (stale.size > 0) this.flushAgain = true;
   }
 
   onClose(session: SyncSession): void {

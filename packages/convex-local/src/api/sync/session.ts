@@ -92,16 +92,28 @@ export interface SessionHost {
   noteCommit(writes: MutationWrites, commitTs: bigint): void;
   /** Answers to successful mutations, for retries after a reconnect. */
   readonly mutationMemory: MutationMemory;
-  /** Runs every session's pending re-executions and sends their transitions; never throws (a session that fails is closed). */
+  /** Runs every session's pending re-executions and sends their transitions (now, or after the flush under way); never throws (a session that fails is closed). */
   flushAll(): void;
-  /** Runs a query for a session; identical runs within one `flushAll` share one execution. */
-  runQuery(request: QueryRequest): QueryResult;
   onClose(session: SyncSession): void;
   /** Reports an unexpected server-side error (not a client protocol error). */
   reportError(error: unknown): void;
 }
 
 export type MutationWrites = ReturnType<SyncDependencies["runner"]["mutation"]>["writes"];
+
+/** A query a flush re-runs: its request, or why it cannot be made. */
+interface PlannedRun {
+  query: QueryState;
+  request: QueryRequest | string;
+}
+
+/** What one Transition of a session covers (see `SyncSession.planFlush`). */
+export interface FlushPlan {
+  removed: number[];
+  runs: PlannedRun[];
+  querySet: number;
+  identity: number;
+}
 
 interface QueryState {
   queryId: number;
@@ -463,28 +475,43 @@ export class SyncSession {
   }
 
   /**
-   * Re-runs the queries that need it and sends one Transition with every changed result, when
-   * anything changed for this client (or a mutation it was answered is waiting for its ts).
+   * What the next Transition covers, when anything changed for this client (or a mutation it was
+   * answered is waiting for its ts): the queries to re-run and the versions reached. The hub runs
+   * every session's queries together, then calls `sendFlush`; what changes meanwhile waits for
+   * the next flush.
    */
-  flush(): void {
-    if (!this.readyToFlush) return;
-    const visible = this.host.visibleTs();
-    const ts = visible > this.sent.ts ? visible : this.sent.ts;
-    const modifications: StateModification[] = [];
-    for (const queryId of this.removed) modifications.push({ type: "QueryRemoved", queryId });
+  planFlush(): FlushPlan | undefined {
+    if (!this.readyToFlush) return undefined;
+    const removed = [...this.removed];
     this.removed.clear();
     const toRun = this.rerunAll ? [...this.queries.keys()] : [...this.dirty];
     this.rerunAll = false;
     this.dirty.clear();
+    const runs: PlannedRun[] = [];
     for (const queryId of toRun) {
       const query = this.queries.get(queryId);
-      if (query === undefined) continue;
-      const modification = this.runQuery(query);
+      if (query !== undefined) runs.push({ query, request: this.requestOf(query) });
+    }
+    return { removed, runs, querySet: this.receivedQuerySet, identity: this.receivedIdentity };
+  }
+
+  /**
+   * Sends the Transition of `plan` with the results of its runs, all current at `ts` (`resultOf`
+   * gives each request's result). A query removed since the plan was made is left out.
+   */
+  sendFlush(plan: FlushPlan, resultOf: (request: QueryRequest) => QueryResult, ts: bigint): void {
+    if (this.closed) return;
+    const endTs = ts > this.sent.ts ? ts : this.sent.ts;
+    const modifications: StateModification[] = plan.removed.map((queryId) => ({ type: "QueryRemoved", queryId }));
+    for (const { query, request } of plan.runs) {
+      if (this.queries.get(query.queryId) !== query) continue;
+      const run = typeof request === "string" ? { result: errorResult(request), reads: [], journal: null, snapshotTs: endTs } : resultOf(request);
+      const modification = this.modificationOf(query, run);
       if (modification !== undefined) modifications.push(modification);
     }
-    const end: StateVersion = { querySet: this.receivedQuerySet, identity: this.receivedIdentity, ts };
+    const end: StateVersion = { querySet: plan.querySet, identity: plan.identity, ts: endTs };
     const versionChanged = end.querySet !== this.sent.querySet || end.identity !== this.sent.identity;
-    const tsReached = this.awaitTs !== undefined && ts >= this.awaitTs;
+    const tsReached = this.awaitTs !== undefined && endTs >= this.awaitTs;
     if (modifications.length === 0 && !versionChanged && !tsReached) return;
     if (tsReached) this.awaitTs = undefined;
     const start = this.sent;
@@ -506,8 +533,7 @@ export class SyncSession {
     });
   }
 
-  private runQuery(query: QueryState): StateModification | undefined {
-    const run = this.execute(query);
+  private modificationOf(query: QueryState, run: QueryResult): StateModification | undefined {
     const { reads, journal } = run;
     const result = this.withinResultBudget(query, run.result);
     this.host.readIndex.set(query.subscription, reads);
@@ -550,18 +576,6 @@ export class SyncSession {
     return this.overBudgetResult;
   }
 
-  /** The queries the next flush will run (the hub runs every session's together, beforehand). */
-  pendingRuns(): QueryRequest[] {
-    if (!this.readyToFlush) return [];
-    const requests: QueryRequest[] = [];
-    for (const queryId of this.rerunAll ? this.queries.keys() : this.dirty) {
-      const query = this.queries.get(queryId);
-      const request = query === undefined ? undefined : this.requestOf(query);
-      if (typeof request === "object") requests.push(request);
-    }
-    return requests;
-  }
-
   /** The call a subscription makes, or why it cannot be made. */
   private requestOf(query: QueryState): QueryRequest | string {
     const args = singleArgsObject(query.args);
@@ -570,17 +584,6 @@ export class SyncSession {
       return componentsUnsupported(query.componentPath);
     }
     return { path: query.udfPath, args: args.value, caller: this.caller, journal: query.journal };
-  }
-
-  private execute(query: QueryState): QueryResult {
-    const request = this.requestOf(query);
-    if (typeof request === "string") return { result: errorResult(request), reads: [], journal: null };
-    try {
-      return this.host.runQuery(request);
-    } catch (error) {
-      this.host.reportError(error);
-      return { result: errorResult(`InternalServerError: ${messageOf(error)}`), reads: [], journal: null };
-    }
   }
 
   // ---- transport -----------------------------------------------------------------------------

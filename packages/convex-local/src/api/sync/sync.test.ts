@@ -138,6 +138,28 @@ describe("with one backend", () => {
     expect(sub.values).toEqual([[], ["hello"], ["hello", "again"]]);
   });
 
+  test("a commit that lands while a new subscription's query runs in its worker reaches the subscriber", async () => {
+    const a = client(h);
+    const b = client(h);
+    const connected = watch(a, api.messages.list, { channel: "race" });
+    await waitFor(() => connected.value, (v) => Array.isArray(v));
+    // Both query workers are up (two queries at once go to two idle workers): the next query starts at once.
+    const warmUp = (channel: string) => ({ path: "messages:slowList", args: { channel, spin: 10_000_000 }, caller: { identity: null, admin: false }, journal: null });
+    await h.runner.queryMany([warmUp("warm-1"), warmUp("warm-2")]);
+    const runsOfSlowList = () => h.functionLogs.filter((entry) => entry.path === "messages:slowList" && !entry.cached).length;
+    const runsBefore = runsOfSlowList();
+    const sub = watch(a, api.messages.slowList, { channel: "race", spin: 300_000_000 });
+    // The query runs for a while on a snapshot from before this commit: its result is stale when it
+    // comes back, and the subscription's read set is not registered yet, so nothing else re-runs it.
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    await b.mutation(api.messages.send, { channel: "race", body: "during" });
+    const value = await waitFor(() => sub.value as { bodies: string[] } | undefined, (v) => v?.bodies.length === 1);
+    expect(value!.bodies).toEqual(["during"]);
+    // It ran before the commit, then again: the first result was found stale and never sent.
+    expect(runsOfSlowList() - runsBefore).toBeGreaterThanOrEqual(2);
+    expect(sub.values.map((v) => (v as { bodies: string[] }).bodies)).toEqual([["during"]]);
+  });
+
   test("a commit re-runs only the subscriptions whose read ranges it touched", async () => {
     const b = client(h);
     const id1 = await b.mutation(api.messages.send, { channel: "ra", body: "one" });

@@ -14,7 +14,7 @@ import type { JSONValue } from "convex/values";
 import { Storage } from "../../../storage/index.js";
 import { analyzeModules } from "../../../runtime/analyze.js";
 import { compileModule, type CompiledModule } from "../../../runtime/modules.js";
-import { FunctionRunner, type Caller, type FunctionResult } from "../../../runtime/runner.js";
+import { FunctionRunner, type Caller, type FunctionLogEntry, type FunctionResult } from "../../../runtime/runner.js";
 import type { DocumentWrite } from "../../../transactions/transaction.js";
 import { attachSyncProtocol, type SyncDependencies, type SyncOptions, type SyncServer } from "../index.js";
 import { adminKeyFromWebPage } from "../../../auth/caller.js";
@@ -62,6 +62,8 @@ export interface Harness {
   server: Server;
   /** Query executions through the runner, by `path json(args)`. */
   executions: Map<string, number>;
+  /** Every function run the runner logged (a query run again because a commit made it stale included). */
+  functionLogs: FunctionLogEntry[];
   executionsOf(path: string, args?: JSONValue): number;
   /** Stops the server (sync sockets closed with 1001) and closes storage; keeps the data dir. */
   stop(): Promise<void>;
@@ -118,8 +120,10 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const dataDir = options.dataDir ?? mkdtempSync(path.join(tmpdir(), "convex-local-sync-"));
   const storage = Storage.open(path.join(dataDir, "db.sqlite"));
   const listeners = new Set<(writes: DocumentWrite[], ts: bigint) => void>();
+  const functionLogs: FunctionLogEntry[] = [];
   const runner = new FunctionRunner({
     storage,
+    onLog: (entry) => functionLogs.push(entry),
     environment: () => ({}),
     systemEnvironment: {},
     queryTimeoutMs: 5_000,
@@ -194,6 +198,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     storage.close();
   };
   return {
+    functionLogs,
     url: `http://127.0.0.1:${port}`,
     port,
     dataDir,

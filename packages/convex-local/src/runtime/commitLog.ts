@@ -1,0 +1,77 @@
+/**
+ * The recent commits, for checking results computed elsewhere: a query worker runs a query on the
+ * snapshot of some commit, and by the time its result reaches the main thread later commits may
+ * have written into what it read. `staleOf` tells which results those are (their caller runs them
+ * again), so a result is cached, or sent to a subscriber, only while it is still current.
+ *
+ * Commits are kept for a while and up to a number; a result older than the oldest kept commit is
+ * treated as stale.
+ */
+import type { DocumentWrite, ReadRange } from "../transactions/transaction.js";
+import { ReadSetIndex, type IndexLookup } from "../transactions/readSets.js";
+
+/** A result's read set and the commit timestamp of the snapshot it read. */
+export interface SnapshotRead {
+  reads: readonly ReadRange[];
+  snapshotTs: bigint;
+}
+
+export interface CommitLogLimits {
+  maxCommits: number;
+  maxAgeMs: number;
+}
+
+interface Commit {
+  ts: bigint;
+  writes: readonly DocumentWrite[];
+  at: number;
+}
+
+export class CommitLog {
+  private commits: Commit[] = [];
+  /** Commits at or before this timestamp are no longer kept. */
+  private horizon: bigint;
+
+  constructor(
+    private readonly indexesOf: IndexLookup,
+    latestTs: bigint,
+    private readonly limits: CommitLogLimits = { maxCommits: 4096, maxAgeMs: 60_000 },
+  ) {
+    this.horizon = latestTs;
+  }
+
+  record(writes: readonly DocumentWrite[], ts: bigint): void {
+    const now = Date.now();
+    this.commits.push({ ts, writes, at: now });
+    let drop = 0;
+    while (drop < this.commits.length && (this.commits.length - drop > this.limits.maxCommits || now - this.commits[drop]!.at > this.limits.maxAgeMs)) drop++;
+    if (drop > 0) {
+      this.horizon = this.commits[drop - 1]!.ts;
+      this.commits = this.commits.slice(drop);
+    }
+  }
+
+  /** The positions in `results` of those a commit after their snapshot wrote into. */
+  staleOf(results: readonly SnapshotRead[]): Set<number> {
+    const stale = new Set<number>();
+    const readers = new ReadSetIndex<number>();
+    let oldest: bigint | undefined;
+    results.forEach(({ reads, snapshotTs }, i) => {
+      if (reads.length === 0) return;
+      if (snapshotTs < this.horizon) {
+        stale.add(i);
+        return;
+      }
+      readers.set(i, reads);
+      if (oldest === undefined || snapshotTs < oldest) oldest = snapshotTs;
+    });
+    if (oldest === undefined) return stale;
+    for (let c = this.commits.length - 1; c >= 0 && this.commits[c]!.ts > oldest; c--) {
+      const { ts, writes } = this.commits[c]!;
+      for (const i of readers.affected(writes, this.indexesOf)) {
+        if (results[i]!.snapshotTs < ts) stale.add(i);
+      }
+    }
+    return stale;
+  }
+}

@@ -1,0 +1,114 @@
+/**
+ * Executes queries inside a query worker (queryWorker.ts): each batch reads one snapshot of the
+ * store through the worker's own read-only connection, its queries run in the worker's shared
+ * synchronous isolate, several in one timed vm run (`SyncExecutor.runBatch`), and each query's
+ * outcome comes back with what the main thread needs to cache and subscribe to it: its read set,
+ * its journal, whether it read the clock, and the snapshot's commit timestamp.
+ */
+import type { Storage } from "../storage/index.js";
+import { Transaction, type ReadRange } from "../transactions/transaction.js";
+import type { FunctionCatalog } from "./functionCatalog.js";
+import { failure } from "./functionResults.js";
+import type { FunctionInfo } from "./functions.js";
+import type { BatchResult, InvokeRequest } from "./isolate.js";
+import type { FunctionResult, QueryRequest } from "./runner.js";
+import type { SyncExecutor } from "./syncExecution.js";
+import type { SyncCall } from "./syncHost.js";
+
+/** How a query ran, as of the snapshot `snapshotTs`. */
+export interface ExecutedQuery {
+  result: FunctionResult;
+  reads: ReadRange[];
+  journal: string | null;
+  observedTime: boolean;
+  executionTimeMs: number;
+  snapshotTs: bigint;
+}
+
+export interface QueryExecutionContext {
+  storage: Storage;
+  catalog: FunctionCatalog;
+  executor: SyncExecutor;
+}
+
+/** Runs every query of `calls` (batch after batch, on a fresh snapshot each) and returns how each ran, in order. */
+export function executeQueries(calls: readonly QueryRequest[], context: QueryExecutionContext): ExecutedQuery[] {
+  const executed: ExecutedQuery[] = new Array(calls.length);
+  let pending = calls.map((call, index) => ({ call, index }));
+  while (pending.length > 0) {
+    const outcomes = context.storage.readSnapshot((snapshotTs) =>
+      executeBatch(
+        pending.map(({ call }) => call),
+        context,
+        snapshotTs,
+      ),
+    );
+    pending.forEach(({ index }, i) => {
+      if (outcomes[i] !== undefined) executed[index] = outcomes[i]!;
+    });
+    // A batch starts calls only within a short window: the rest go in the next one.
+    pending = pending.filter((_, i) => outcomes[i] === undefined);
+  }
+  return executed;
+}
+
+interface Started {
+  index: number;
+  started: number;
+  info: FunctionInfo;
+  call: SyncCall;
+  request: InvokeRequest;
+}
+
+/** One timed vm run over `calls` on the current snapshot; undefined for a call the run did not get to start. */
+function executeBatch(calls: readonly QueryRequest[], { storage, catalog, executor }: QueryExecutionContext, snapshotTs: bigint): (ExecutedQuery | undefined)[] {
+  const results: (ExecutedQuery | undefined)[] = new Array(calls.length);
+  const finish = (call: SyncCall, started: number, result: FunctionResult): ExecutedQuery => {
+    call.transaction.finish();
+    return {
+      result,
+      reads: call.transaction.reads,
+      journal: call.journal.next,
+      observedTime: call.observedTime === true,
+      executionTimeMs: performance.now() - started,
+      snapshotTs,
+    };
+  };
+  const batch: Started[] = [];
+  calls.forEach(({ path, args, caller, journal }, index) => {
+    const call: SyncCall = { transaction: new Transaction(storage, false), caller, logLines: [], journal: { previous: journal, next: null } };
+    const started = performance.now();
+    try {
+      const info = catalog.resolve(path, caller, "Query");
+      batch.push({ index, started, info, call, request: executor.request(info, args, call) });
+    } catch (error) {
+      results[index] = finish(call, started, failure(error, call.logLines));
+    }
+  });
+  if (batch.length === 0) return results;
+  let outcomes: BatchResult[];
+  try {
+    outcomes = executor.runBatch(batch.map(({ call, request }) => ({ call, request })));
+  } catch (error) {
+    for (const { index, started, call } of batch) results[index] = finish(call, started, failure(error, call.logLines));
+    return results;
+  }
+  batch.forEach(({ index, info, started, call }, i) => {
+    const outcome = outcomes[i];
+    if (outcome === undefined) return;
+    call.observedTime = !(outcome instanceof Error) && outcome.ok && outcome.observedTime === true;
+    let result: FunctionResult;
+    try {
+      result = outcome instanceof Error ? failure(outcome, call.logLines) : catalog.resultOf(info, outcome, call.logLines);
+    } catch (error) {
+      result = failure(error, call.logLines);
+    }
+    results[index] = finish(call, started, result);
+  });
+  return results;
+}
+
+/** A query that failed without running (refused, or its worker failed): it read nothing, so no commit makes its answer stale. */
+export function failedExecution(error: unknown): ExecutedQuery {
+  return { result: failure(error, []), reads: [], journal: null, observedTime: false, executionTimeMs: 0, snapshotTs: -1n };
+}
