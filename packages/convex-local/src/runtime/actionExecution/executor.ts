@@ -39,7 +39,8 @@ export class ActionExecutor {
   receive(message: HostMessage): void {
     switch (message.type) {
       case "run":
-        void this.start(message);
+        // A failure to set the run up (not the action's own error) fails it and retires this executor.
+        this.start(message).catch((error: unknown) => this.send({ type: "outcome", outcome: { ok: false, error: crashError("Error", error) }, exiting: true }));
         return;
       case "syscallResult": {
         const pending = this.run?.syscalls.get(message.callId);

@@ -27,8 +27,9 @@ export interface ExecutorExit {
 
 export interface ExecutorConnection {
   send(message: HostMessage): void;
-  /** The listener of the run that holds it (one at a time). */
+  /** The listeners of the run that holds it (one at a time); the pool clears them when the run gives it back. */
   onMessage: ((message: ExecutorMessage) => void) | undefined;
+  onExit: ((exit: ExecutorExit) => void) | undefined;
   /** Resolves once it is ready to run; rejects if it went away first. */
   readonly ready: Promise<void>;
   /** Resolves once it is gone. */
@@ -47,12 +48,14 @@ function connection(send: (message: HostMessage) => void, kill: () => void, exit
     void exited.then((exit) => reject(new Error(`The action executor exited before it was ready (${exit.reason})`)));
   });
   ready.catch(() => undefined);
+  void exited.then((exit) => handle.onExit?.(exit));
   const handle = {
     send,
     kill,
     ready,
     exited,
     onMessage: undefined as ((message: ExecutorMessage) => void) | undefined,
+    onExit: undefined as ((exit: ExecutorExit) => void) | undefined,
     modulesVersion: undefined as number | undefined,
     deliver(message: ExecutorMessage) {
       if (message.type === "ready") markReady();

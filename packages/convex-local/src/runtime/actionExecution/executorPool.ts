@@ -41,7 +41,7 @@ export class ExecutorPool {
 
   /** Gives back an executor whose run ended cleanly. */
   release(executor: ExecutorConnection): void {
-    executor.onMessage = undefined;
+    executor.onMessage = executor.onExit = undefined;
     if (!this.all.has(executor)) return;
     if (this.waiting.length === 0 && this.idle.length >= this.options.maxIdle) return this.discard(executor);
     this.idle.push(executor);
@@ -50,7 +50,7 @@ export class ExecutorPool {
 
   /** Ends an executor whose run was cut short (its state is unknown); a new one starts when needed. */
   discard(executor: ExecutorConnection): void {
-    executor.onMessage = undefined;
+    executor.onMessage = executor.onExit = undefined;
     executor.kill();
     this.forget(executor);
   }

@@ -92,7 +92,7 @@ class RemoteRun {
     });
     executor.modulesVersion = version;
     this.timer = setTimeout(() => this.cutShort(new FunctionTimeoutError(request.timeoutMs)), request.timeoutMs);
-    void executor.exited.then((exit) => this.cutShort(new FunctionError(request.describeExit(exit))));
+    executor.onExit = (exit) => this.cutShort(new FunctionError(request.describeExit(exit)));
     return outcome;
   }
 
