@@ -1,0 +1,144 @@
+/**
+ * Locks down the host realm of a worker thread that runs user code. User code runs in a `node:vm`
+ * context, but the web globals it is given (TextEncoder, URL, Response, crypto, streams, timers …)
+ * and the errors and promises host functions hand back are objects of the thread's own realm, so
+ * `TextEncoder.constructor("return process")()` would compile code there and return the thread's
+ * real `process`. Convex's default runtime compiles nothing from strings (V8 runs with
+ * `--disallow-code-generation-from-strings`); this makes the thread's realm do the same, once, at no
+ * cost per call:
+ * - the `constructor` of `Function.prototype` and of the AsyncFunction, GeneratorFunction and
+ *   AsyncGeneratorFunction prototypes becomes a function that throws V8's own EvalError, fixed
+ *   (non-writable, non-configurable), so no host function leads to a compiler;
+ * - the realm's language intrinsics and the web globals' constructors and prototypes are frozen, so
+ *   user code can neither plant a getter, setter or replaced method that host code would later call
+ *   with host objects (a capability leak, and state that would outlive its run in a reused worker),
+ *   nor set the host `Error.prepareStackTrace`. Assigning a property a frozen prototype defines (e.g.
+ *   `this.name = …` in an Error subclass) still works: those few properties become accessors that
+ *   define the property on the object assigned to, as Node's `--frozen-intrinsics` does.
+ * The embedding program's own realm (the main thread) is never locked down.
+ *
+ * @example
+ * // a worker's entry module, after its imports and setup:
+ * lockDownThreadRealm();
+ * parentPort.on("message", run);
+ */
+import vm from "node:vm";
+import { isMainThread } from "node:worker_threads";
+import { webGlobals } from "./webGlobals.js";
+
+/** V8's text when a context may not compile strings (`codeGeneration: { strings: false }`). */
+export const CODE_GENERATION_REFUSED = "Code generation from strings disallowed for this context";
+
+/**
+ * Properties that ordinary code overrides by assignment on derived objects (`this.name = …`,
+ * `Foo.prototype.toString = …`); on a frozen prototype such an assignment would throw (the
+ * "override mistake"), so these become accessors. Others stay data properties: an accessor
+ * `constructor` on Array.prototype or Promise.prototype would take V8 off its fast paths.
+ */
+const OVERRIDABLE = new Set<PropertyKey>(["name", "message", "toString", "valueOf", "toLocaleString", "toJSON"]);
+
+let lockedDown = false;
+
+/** Locks down this worker thread's realm (idempotent). Throws on the main thread. */
+export function lockDownThreadRealm(): void {
+  if (isMainThread) throw new Error("lockDownThreadRealm() locks down a worker thread's realm; it never runs on the main thread");
+  if (lockedDown) return;
+  refuseCodeGeneration();
+  const web = Object.values(webGlobals({ actions: true }));
+  for (const global of web) repairForEach(global);
+  freezeAll([...languageIntrinsics(), ...web]);
+  lockedDown = true;
+}
+
+/** The four function constructors of this realm, each reached only as its prototype's `constructor`. */
+function functionPrototypes(): object[] {
+  const samples = [function () {}, async function () {}, function* () {}, async function* () {}];
+  return samples.map((sample) => Object.getPrototypeOf(sample) as object);
+}
+
+function refuseCodeGeneration(): void {
+  for (const prototype of functionPrototypes()) {
+    const { name } = (prototype as { constructor: { name: string } }).constructor;
+    const refused = function () {
+      throw new EvalError(CODE_GENERATION_REFUSED);
+    };
+    // Keeps the name (code tests `fn.constructor.name === "AsyncFunction"`) and the prototype link.
+    Object.defineProperty(refused, "name", { value: name });
+    Object.defineProperty(refused, "prototype", { value: prototype, writable: false });
+    Object.defineProperty(prototype, "constructor", { value: refused, writable: false, enumerable: false, configurable: false });
+  }
+}
+
+/**
+ * Node's `Headers#forEach` and `FormData#forEach` call their callback with this realm's global
+ * object when no `thisArg` is given (undici: `thisArg = globalThis`); the web platform passes
+ * `undefined`. Their callbacks are called with the `thisArg` given, and nothing else.
+ */
+function repairForEach(global: unknown): void {
+  const prototype = (global as { prototype?: { forEach?: unknown } } | null)?.prototype;
+  if (typeof prototype?.forEach !== "function" || !Object.hasOwn(prototype, "forEach")) return;
+  const original = prototype.forEach as (this: unknown, callback: unknown) => unknown;
+  Object.defineProperty(prototype, "forEach", {
+    value: function forEach(this: unknown, callback: unknown, thisArg?: unknown) {
+      if (typeof callback !== "function") return original.call(this, callback); // its own TypeError
+      return original.call(this, (...args: unknown[]) => Reflect.apply(callback, thisArg, args));
+    },
+  });
+}
+
+/** What user code reaches of the language's intrinsics: the globals a fresh context has, and the prototypes only instances lead to. */
+function languageIntrinsics(): unknown[] {
+  const names = vm.runInNewContext("Object.getOwnPropertyNames(globalThis)") as string[];
+  const language = names.filter((name) => name !== "globalThis").map((name) => (globalThis as Record<string, unknown>)[name]);
+  const throughInstances = [
+    ...functionPrototypes(),
+    (function* () {})(),
+    (async function* () {})(),
+    [][Symbol.iterator](),
+    new Map().entries(),
+    new Set().values(),
+    ""[Symbol.iterator](),
+    /x/[Symbol.matchAll](""),
+  ];
+  return [...language, ...throughInstances];
+}
+
+/** Freezes every object reachable from `roots` by prototypes and properties (the thread's own globals excepted). */
+function freezeAll(roots: unknown[]): void {
+  const seen = new Set<object>([globalThis, process]);
+  const queue: object[] = [];
+  const enqueue = (value: unknown) => {
+    if ((typeof value === "object" || typeof value === "function") && value !== null && !seen.has(value)) {
+      seen.add(value);
+      queue.push(value);
+    }
+  };
+  roots.forEach(enqueue);
+  for (let object = queue.shift(); object !== undefined; object = queue.shift()) {
+    enqueue(Object.getPrototypeOf(object));
+    for (const key of Reflect.ownKeys(object)) {
+      const descriptor = Reflect.getOwnPropertyDescriptor(object, key)!;
+      if ("value" in descriptor) {
+        enqueue(descriptor.value);
+        if (OVERRIDABLE.has(key) && descriptor.configurable && typeof object !== "function") allowOverrideByAssignment(object, key, descriptor.value, descriptor.enumerable);
+      } else {
+        enqueue(descriptor.get);
+        enqueue(descriptor.set);
+      }
+    }
+    Object.freeze(object);
+  }
+}
+
+/** Turns `object[key]` into an accessor: reads give `value`, an assignment on a derived object defines it there. */
+function allowOverrideByAssignment(object: object, key: PropertyKey, value: unknown, enumerable: boolean | undefined): void {
+  Object.defineProperty(object, key, {
+    get: () => value,
+    set(this: object, replacement: unknown) {
+      if (this === object) throw new TypeError(`Cannot assign to read only property '${String(key)}' of a frozen intrinsic`);
+      Object.defineProperty(this, key, { value: replacement, writable: true, enumerable: true, configurable: true });
+    },
+    enumerable,
+    configurable: false,
+  });
+}
