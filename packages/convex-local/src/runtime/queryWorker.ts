@@ -12,6 +12,7 @@ import { FunctionCatalog } from "./functionCatalog.js";
 import { executeQueries, type ExecutedQuery } from "./queryExecution.js";
 import type { Deployment, QueryRequest } from "./runner.js";
 import { SyncExecutor } from "./syncExecution.js";
+import { lockDownThreadRealm } from "./realmLockdown.js";
 
 export interface QueryWorkerData {
   databasePath: string;
@@ -41,6 +42,7 @@ const executor = new SyncExecutor({
   timeoutMs,
 });
 
+lockDownThreadRealm();
 parentPort!.on("message", (message: QueryWorkerRequest) => {
   if (message.type === "install") {
     catalog.install(message.deployment);
