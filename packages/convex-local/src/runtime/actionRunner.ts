@@ -10,6 +10,9 @@
  * worker costs about 8 MiB at rest and up to 96 MiB of heap (executorConnection.ts); Convex allows 300
  * isolate workers on its own hardware), and {@link MAX_NODE_PROCESSES} Node actions (about 40 MiB
  * each at rest, up to 512 MiB). Further runs wait for a free executor.
+ *
+ * Push analysis runs in these executors too (moduleEvaluation.ts): a worker or Node process that
+ * analyzed a push already holds its modules when the push's first actions run.
  */
 import { randomUUID } from "node:crypto";
 import { availableParallelism } from "node:os";
@@ -19,7 +22,7 @@ import { actionHost, type ActionServices } from "./actionHost.js";
 import { NODE_HEAP_MB, startProcessExecutor, startWorkerExecutor, type ExecutorExit } from "./actionExecution/executorConnection.js";
 import { ExecutorPool } from "./actionExecution/executorPool.js";
 import type { Invocation } from "./actionExecution/protocol.js";
-import { runRemotely, type RemoteOutcome } from "./actionExecution/remoteRun.js";
+import { runRemotely, type RemoteOutcome, type RemoteRunRequest } from "./actionExecution/remoteRun.js";
 import type { FunctionCatalog } from "./functionCatalog.js";
 import { failure, runLogEntry, uncaughtMessage } from "./functionResults.js";
 import { parseFunctionPath } from "./modules.js";
@@ -60,15 +63,38 @@ function describeWorkerExit(exit: ExecutorExit): string {
 }
 
 /** A Node process can also crash natively (a signal), as Convex's Node executor server can (local.rs drops it). */
-function describeProcessExit(exit: ExecutorExit): string {
-  return exit.outOfMemory ? outOfMemoryMessage(NODE_HEAP_MB) : `Node server request failed: the Node.js process running the action exited (${exit.reason})`;
+function describeProcessExit(exit: ExecutorExit, task: string): string {
+  return exit.outOfMemory ? outOfMemoryMessage(NODE_HEAP_MB) : `Node server request failed: the Node.js process ${task} exited (${exit.reason})`;
 }
+
+/** A run in an executor, as ActionRunner.runRemotely takes it: the pool and crash texts are the runner's. */
+export type ExecutorRunRequest = Omit<RemoteRunRequest, "pool" | "describeExit">;
+
+/**
+ * The ActionRunner of each deployment, by its catalog: push analysis runs in its executors, and
+ * moduleEvaluation.ts is handed the catalog (FunctionRunner.evaluate's options), not the runner.
+ */
+const runners = new WeakMap<FunctionCatalog, ActionRunner>();
 
 export class ActionRunner {
   private readonly workers = new ExecutorPool({ start: startWorkerExecutor, maxExecutors: MAX_ACTION_WORKERS, maxStarting: STARTING_AT_ONCE, warmSpares: 2, maxIdle: 8 });
   private readonly processes = new ExecutorPool({ start: startProcessExecutor, maxExecutors: MAX_NODE_PROCESSES, maxStarting: STARTING_AT_ONCE, warmSpares: 1, maxIdle: 4 });
 
-  constructor(private readonly options: ActionRunnerOptions) {}
+  constructor(private readonly options: ActionRunnerOptions) {
+    runners.set(options.catalog, this);
+  }
+
+  /** The runner whose actions `catalog` describes. */
+  static serving(catalog: FunctionCatalog): ActionRunner {
+    const runner = runners.get(catalog);
+    if (runner === undefined) throw new Error("No action runner serves this deployment");
+    return runner;
+  }
+
+  /** The time limit of an action. */
+  get timeoutMs(): number {
+    return this.options.timeoutMs;
+  }
 
   /** Ends every executor: actions still running fail. */
   async close(): Promise<void> {
@@ -132,11 +158,20 @@ export class ActionRunner {
     });
   }
 
-  /** Runs an action or HTTP action in a worker (default runtime) or a Node process (`"use node"`). */
+  /** Runs in a worker (default runtime) or a Node process (`"use node"`): an action, an HTTP action, or push analysis. */
+  runRemotely(node: boolean, request: ExecutorRunRequest): Promise<RemoteOutcome> {
+    const task = request.invocation.kind === "analyze" ? "analyzing the pushed modules" : "running the action";
+    return runRemotely({
+      ...request,
+      pool: node ? this.processes : this.workers,
+      describeExit: node ? (exit) => describeProcessExit(exit, task) : describeWorkerExit,
+    });
+  }
+
+  /** Runs an action or HTTP action of the installed deployment. */
   private run(caller: Caller, logLines: string[], node: boolean, invocation: Invocation, requestBody?: ReadableStream<Uint8Array> | null): Promise<RemoteOutcome> {
     const { catalog, storage, services } = this.options;
-    return runRemotely({
-      pool: node ? this.processes : this.workers,
+    return this.runRemotely(node, {
       modules: catalog.modulesToRun(),
       nodeRequireFrom: node ? this.options.nodeRequireFrom() : undefined,
       env: this.options.environment(),
@@ -145,7 +180,6 @@ export class ActionRunner {
       logLines,
       timeoutMs: this.options.timeoutMs,
       requestBody,
-      describeExit: node ? describeProcessExit : describeWorkerExit,
     });
   }
 }

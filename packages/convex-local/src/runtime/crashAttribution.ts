@@ -9,7 +9,10 @@
  * What no realm owns (a promise Node's own API made, e.g. an unawaited `fs.promises` call; a bug
  * of the backend itself or of an embedding program) is printed; then the `convex-local` CLI goes
  * on (it called {@link keepRunningOnUnattributedFailures}), and so does a program that listens for
- * these events itself, while any other embedding program exits as Node would have without us. AsyncLocalStorage would attribute those too, but its promise hooks slow every `await` in
+ * these events itself, while any other embedding program exits as Node would have without us. In a
+ * Node action executor process (childEntry.ts, {@link inNodeExecutorProcess}) it is the process, not
+ * the backend, that the failure ends: the running action fails and the process is replaced.
+ * AsyncLocalStorage would attribute those too, but its promise hooks slow every `await` in
  * the process (on Node 20 about 2x in host code, 30% in isolates), so realms it is.
  */
 import { types } from "node:util";
@@ -23,15 +26,32 @@ export type CrashHandler = (error: unknown, kind: CrashKind) => void;
 const handlers = new WeakMap<object, CrashHandler>();
 let listening = false;
 let keepRunning = false;
+let executorProcess: CrashPolicy | undefined;
+
+/** What a Node action executor process does with a failure: fail the running action, or end itself. */
+export type CrashPolicy = (kind: CrashKind, failure: unknown) => void;
 
 /** The CLI's choice: a failure no function owns is printed and the backend keeps serving. */
 export function keepRunningOnUnattributedFailures(): void {
   keepRunning = true;
 }
 
+/**
+ * This process is a Node action executor (childEntry.ts): every failure goes to `policy`, as in
+ * Convex's Node executor, after one no function owns was printed as ending this process.
+ */
+export function inNodeExecutorProcess(policy: CrashPolicy): void {
+  executorProcess = policy;
+  listen();
+}
+
 /** Sends failures of the realm whose `Object.prototype` is `realmRoot` to `handler` from now on. */
 export function attributeCrashes(realmRoot: object, handler: CrashHandler): void {
   handlers.set(realmRoot, handler);
+  listen();
+}
+
+function listen(): void {
   if (listening) return;
   listening = true;
   // A promise Node made may still carry an isolate's error.
@@ -40,6 +60,11 @@ export function attributeCrashes(realmRoot: object, handler: CrashHandler): void
 }
 
 function dispatch(kind: CrashKind, error: unknown, handler: CrashHandler | undefined): void {
+  // Printed before the policy runs: the backend ends this process as soon as it hears of the failure.
+  if (executorProcess !== undefined) {
+    if (handler === undefined) console.error(`convex-local: ${kind} outside any function in a Node action executor process (it is replaced): ${describe(error)}`);
+    return executorProcess(kind, error);
+  }
   try {
     if (handler !== undefined) return handler(error, kind);
   } catch (failure) {

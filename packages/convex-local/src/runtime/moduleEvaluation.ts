@@ -1,15 +1,29 @@
 /**
- * Push analysis's access to code: loads a set of modules (not yet installed) in a scratch isolate
- * and evaluates a function there, with no database, so a push can inspect what the modules export.
+ * Push analysis's access to code: loads a set of modules (not yet installed) in an executor of the
+ * kind that will run their functions — an action worker thread for the default runtime, a Node
+ * process for `"use node"` modules — and analyzes them there, with no database, so a module whose
+ * top level loops, allocates without bound or ends its process fails the push, not the backend.
+ *
+ * Only plain data crosses to an executor, so what runs there is named, not passed: `analysisOf`
+ * makes the handle `evaluateModules` takes (`FunctionRunner.evaluate` keeps its signature, a
+ * function of the loader). Failures read as Convex reports them to the CLI
+ * (crates/application/src/lib.rs `analyze_modules`, crates/isolate/src/environment/analyze.rs).
  */
-import { FunctionError } from "./errors.js";
-import type { FunctionCatalog, Load } from "./functionCatalog.js";
-import { hostWithoutDatabase } from "./actionHost.js";
-import { reportStrayError, uncaughtMessage } from "./functionResults.js";
-import { Isolate } from "./isolate.js";
-import type { CompiledModule } from "./modules.js";
+import type { AnalyzeInvocation } from "./actionExecution/protocol.js";
+import { PushAnalysisError } from "./actionExecution/moduleAnalysis.js";
 import { ANONYMOUS } from "./runner.js";
-import { webGlobals } from "./webGlobals.js";
+import { ActionRunner } from "./actionRunner.js";
+import { hostWithoutDatabase } from "./actionHost.js";
+import type { FunctionCatalog, Load } from "./functionCatalog.js";
+import { uncaughtMessage } from "./functionResults.js";
+import { FunctionTimeoutError, type ThrownError } from "./isolate.js";
+import type { CompiledModule } from "./modules.js";
+
+/** Convex's time limit per analyzed module (ISOLATE_ANALYZE_USER_TIMEOUT, crates/common/src/knobs.rs). */
+export const ANALYZE_TIMEOUT_MS = 4000;
+
+/** Convex's Node executor's answer when its request outlives the action time limit (crates/node_executor/src/executor.rs). */
+const NODE_TIMEOUT_MESSAGE = "Function execution unexpectedly timed out. Check your function for infinite loops or other long-running operations.";
 
 export interface ModuleEvaluationOptions {
   /** Function handles created during evaluation resolve against the installed deployment. */
@@ -18,21 +32,63 @@ export interface ModuleEvaluationOptions {
   nodeRequireFrom: () => string;
 }
 
-/** Evaluates `invoke` in a scratch isolate holding `modules`; `node`: Node's built-ins and packages available. */
+const invocations = new WeakMap<object, AnalyzeInvocation>();
+
+/** The handle of an analysis for `evaluateModules`; it runs only in an executor. */
+export function analysisOf<T>(invocation: AnalyzeInvocation): (load: Load) => T {
+  const handle = (): T => {
+    throw new Error("Push analysis runs in an action executor (evaluateModules), not on the backend's thread");
+  };
+  invocations.set(handle, invocation);
+  return handle;
+}
+
+/**
+ * Runs the analysis `invoke` names (made by {@link analysisOf}) over `modules` in an action worker,
+ * or with `node` in a Node process; resolves with its plain-data result. Rejects with
+ * PushAnalysisError in Convex's words when a module throws, loops past {@link ANALYZE_TIMEOUT_MS},
+ * runs out of memory or ends its process.
+ */
 export async function evaluateModules<T>(modules: ReadonlyMap<string, CompiledModule>, invoke: (load: Load) => T, node: boolean, options: ModuleEvaluationOptions): Promise<T> {
-  const isolate = new Isolate(modules, {
-    synchronous: false,
-    webGlobals: webGlobals({ actions: true }),
-    nodeRequireFrom: node ? options.nodeRequireFrom() : undefined,
-    onStrayError: (error) => reportStrayError("a module failed after it was loaded for analysis", error, modules),
-  });
+  const invocation = invocations.get(invoke);
+  if (invocation === undefined) throw new Error("evaluateModules runs only an analysis made by analysisOf(): a function cannot cross to an executor");
+  const actions = ActionRunner.serving(options.catalog);
   const logLines: string[] = [];
-  const outcome = await isolate.run(hostWithoutDatabase(ANONYMOUS, logLines, options.catalog), {
-    invoke: (load) => invoke(load),
-    now: null,
-    seed: null,
-    env: options.environment(),
-  });
-  if (!outcome.ok) throw new FunctionError(uncaughtMessage(outcome.error, modules));
+  let loading: string | undefined;
+  let outcome;
+  try {
+    ({ outcome } = await actions.runRemotely(node, {
+      modules,
+      nodeRequireFrom: node ? options.nodeRequireFrom() : undefined,
+      env: options.environment(),
+      invocation,
+      host: hostWithoutDatabase(ANONYMOUS, logLines, options.catalog),
+      logLines,
+      // A Node process gets the action time limit, as Convex's Node executor's request does.
+      timeoutMs: node ? actions.timeoutMs : ANALYZE_TIMEOUT_MS,
+      onProgress: (modulePath) => (loading = modulePath),
+    }));
+  } catch (error) {
+    const message = node && error instanceof FunctionTimeoutError ? NODE_TIMEOUT_MESSAGE : (error as Error).message;
+    throw new PushAnalysisError(loadingFailed(message));
+  }
+  if (!outcome.ok) throw new PushAnalysisError(loadingFailed(describeFailure(outcome.error, loading, node, modules)));
   return outcome.value as T;
+}
+
+/** Convex's InvalidModules message around the analysis's error. */
+function loadingFailed(error: string): string {
+  return `Loading the pushed modules encountered the following\n    error:\n${error}`;
+}
+
+/**
+ * A module's own error names the module, as Convex does; a Node process's crash (`process.exit`,
+ * `uncaughtException`) is its message alone, and so is an export the analysis refused.
+ */
+function describeFailure(error: ThrownError, loading: string | undefined, node: boolean, modules: ReadonlyMap<string, CompiledModule>): string {
+  if (error.name === "PushAnalysisError") return error.message;
+  if (node && (error.name === "process.exit" || error.name === "uncaughtException" || error.name === "unhandledRejection")) return error.message;
+  // Convex's Node executor reports the message; its isolate the whole "Uncaught …" with frames.
+  const text = node ? error.message : uncaughtMessage(error, modules);
+  return loading === undefined ? text : `Failed to analyze ${loading}: ${text}`;
 }

@@ -8,6 +8,7 @@
  * or unhandled rejection in the process while an action runs fails that action with the event's
  * name (`Uncaught uncaughtException: …`) and the process is replaced; between actions one ends it.
  */
+import { inNodeExecutorProcess } from "../crashAttribution.js";
 import { ActionExecutor } from "./executor.js";
 import type { ExecutorMessage, HostMessage } from "./protocol.js";
 
@@ -16,11 +17,9 @@ const send = process.send.bind(process);
 const executor = new ActionExecutor((message: ExecutorMessage) => void send(message));
 process.on("message", (message: HostMessage) => executor.receive(message));
 process.on("disconnect", () => process.exit(0));
-for (const kind of ["uncaughtException", "unhandledRejection"] as const) {
-  process.on(kind, (failure: unknown) => {
-    if (executor.crashed(kind, failure)) return;
-    console.error(`convex-local: ${kind} in a Node action executor between actions; it exits and is replaced`);
-    process.exit(1);
-  });
-}
+inNodeExecutorProcess((kind, failure) => {
+  if (executor.crashed(kind, failure)) return;
+  console.error(`convex-local: ${kind} in a Node action executor between actions; it exits and is replaced`);
+  process.exit(1);
+});
 send({ type: "ready" } satisfies ExecutorMessage);

@@ -4,7 +4,7 @@
  * reused: a promise an action left running must not make syscalls in the next caller's run) with
  * a host whose syscalls are messages to the main thread, runs the action or HTTP action there and
  * reports the outcome, then serves an HTTP response body chunk by chunk as the main thread pulls it.
- * One run at a time; the main thread enforces the time limit by ending the whole executor.
+ * Push analysis runs the same way (moduleAnalysis.ts), its value plain data. One run at a time; the main thread enforces the time limit by ending the whole executor.
  */
 import { exportedFunction, type Load } from "../functionCatalog.js";
 import { reportStrayError } from "../functionResults.js";
@@ -12,6 +12,7 @@ import { Isolate, type CallHost, type Outcome } from "../isolate.js";
 import { appendLogLine } from "../logs.js";
 import type { CompiledModule } from "../modules.js";
 import { webGlobals } from "../webGlobals.js";
+import { inspectModules } from "./moduleAnalysis.js";
 import { crashError, decodeJsValue, encodeJsValue, type BodyChunk, type ExecutorMessage, type HostMessage, type Invocation, type ResponseHead, type RunMessage } from "./protocol.js";
 
 /** The router `convex/http.ts` exports, as the `convex` package builds it. */
@@ -97,11 +98,12 @@ export class ActionExecutor {
     const invoke = (load: Load): unknown => {
       const { invocation } = message;
       if (invocation.kind === "action") return exportedFunction(load, invocation.modulePath, invocation.exportName).invokeAction(invocation.requestId, invocation.argsJson);
+      if (invocation.kind === "analyze") return inspectModules(this.announcingLoad(load), modules, invocation.paths, invocation.withConfig);
       return this.routeRequest(load, invocation, (path) => (routePath = path));
     };
     const outcome = await isolate.run(this.proxyHost(run), { invoke, now: null, seed: null, env: message.env });
     if (run.reported) return;
-    if (message.invocation.kind === "action" || !outcome.ok) {
+    if (message.invocation.kind !== "http" || !outcome.ok) {
       isolate.clearTimers();
       return this.report(run, { outcome, exiting: isolate.poisoned });
     }
@@ -126,6 +128,14 @@ export class ActionExecutor {
   private report(run: Run, result: { outcome: Outcome; response?: ResponseHead; routePath?: string; exiting: boolean }): void {
     run.reported = true;
     this.send({ type: "outcome", ...result });
+  }
+
+  /** Push analysis's loader: the main thread hears of each module it starts (its time limit is per module). */
+  private announcingLoad(load: Load): Load {
+    return (modulePath) => {
+      this.send({ type: "progress", modulePath });
+      return load(modulePath);
+    };
   }
 
   /** Looks the request's route up in `convex/http.ts` and calls it; 404 when none matches, as on Convex. */

@@ -9,14 +9,26 @@
  * host answers with `syscallResult`, streams `log` lines, and ends with `outcome`. An HTTP action's
  * request body is pulled chunk by chunk (`requestBodyPull` → `requestBodyChunk`), and its response
  * body likewise (`responsePull` → `responseChunk`), so both keep the client's backpressure.
+ *
+ * Push analysis is a run too (`analyze`): the executor loads the modules and reads what they
+ * export, saying which module it starts (`progress`: each gets its own time limit, as on Convex),
+ * and the outcome's value is the analysis as plain data.
  */
 import type { CompiledModule } from "../modules.js";
 import type { Outcome, ThrownError } from "../isolate.js";
 
-/** What the executor runs: an action's export, or the deployment's HTTP router for a request. */
+/** What the executor runs: an action's export, the deployment's HTTP router for a request, or push analysis. */
 export type Invocation =
   | { kind: "action"; modulePath: string; exportName: string; argsJson: string; requestId: string }
-  | { kind: "http"; method: string; url: string; headers: [string, string][]; hasBody: boolean };
+  | { kind: "http"; method: string; url: string; headers: [string, string][]; hasBody: boolean }
+  | AnalyzeInvocation;
+
+/** Push analysis of `paths` (and, `withConfig`, of schema.js and auth.config.js): see moduleAnalysis.ts. */
+export interface AnalyzeInvocation {
+  kind: "analyze";
+  paths: string[];
+  withConfig: boolean;
+}
 
 /** The deployment's modules, sent to an executor only when it does not hold this version yet. */
 export interface ModuleSet {
@@ -63,6 +75,8 @@ export type ExecutorMessage =
   | { type: "ready" }
   | { type: "syscall"; callId: number; kind: "async" | "js"; op: string; args: unknown }
   | { type: "log"; line: string }
+  /** Push analysis starts loading this module. */
+  | { type: "progress"; modulePath: string }
   | { type: "requestBodyPull" }
   | { type: "requestBodyCancel" }
   | {

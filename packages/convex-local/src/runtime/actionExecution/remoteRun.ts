@@ -4,7 +4,8 @@
  * mutations and actions, the scheduler, storage), collects its log lines, feeds an HTTP action its
  * request body and streams its response body back, and enforces the time limit by ending the
  * executor — which preempts even `while (true) {}`. The executor then goes back to its pool, or is
- * replaced when the run was cut short.
+ * replaced when the run was cut short. Push analysis's time limit is per module: each module it
+ * starts (`progress`) starts the clock again.
  */
 import { FunctionError } from "../errors.js";
 import { FunctionTimeoutError, type CallHost, type Outcome } from "../isolate.js";
@@ -25,7 +26,10 @@ export interface RemoteRunRequest {
   host: CallHost;
   /** Receives the run's log lines as they come. */
   logLines: string[];
+  /** The time limit of the run, or with `progress` messages of each step. */
   timeoutMs: number;
+  /** Push analysis starts loading a module. */
+  onProgress?: (modulePath: string) => void;
   /** An HTTP action's request body, read only as the action pulls it. */
   requestBody?: ReadableStream<Uint8Array> | null;
   /** How a crash of this kind of executor is named (a Node process vs the default runtime's worker). */
@@ -91,13 +95,22 @@ class RemoteRun {
       invocation: request.invocation,
     });
     executor.modulesVersion = version;
-    this.timer = setTimeout(() => this.cutShort(new FunctionTimeoutError(request.timeoutMs)), request.timeoutMs);
+    this.startClock();
     executor.onExit = (exit) => this.cutShort(new FunctionError(request.describeExit(exit)));
     return outcome;
   }
 
+  private startClock(): void {
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => this.cutShort(new FunctionTimeoutError(this.request.timeoutMs)), this.request.timeoutMs);
+  }
+
   private receive(message: ExecutorMessage): void {
     switch (message.type) {
+      case "progress":
+        this.startClock();
+        this.request.onProgress?.(message.modulePath);
+        return;
       case "syscall":
         void this.answerSyscall(message.callId, message.kind, message.op, message.args);
         return;
