@@ -13,7 +13,10 @@
  *   constructors and prototypes are frozen, so user code can neither plant a getter, setter or
  *   replaced method that host code would later call with host objects (a capability leak, and state
  *   that would outlive its run in a reused worker), nor set the host `Error.prepareStackTrace`;
- * - `Headers#forEach` and `FormData#forEach` stop handing their callback this realm's global object. Assigning a property a frozen prototype defines (e.g.
+ * - `Headers#forEach` and `FormData#forEach` stop handing their callback this realm's global object;
+ * - `Blob#slice` converts its offsets as the web platform does before Node's native code sees them
+ *   (Node 20 aborts the whole process on `new Blob(["ab"]).slice(1.5)`).
+ * Assigning a property a frozen prototype defines (e.g.
  *   `this.name = …` in an Error subclass) still works: those few properties become accessors that
  *   define the property on the object assigned to, as Node's `--frozen-intrinsics` does.
  * Call it after the thread's setup: a package that loads its native addon through `bindings` (as
@@ -49,6 +52,7 @@ export function lockDownThreadRealm(): void {
   refuseCodeGeneration();
   const web = Object.values(webGlobals({ actions: true }));
   for (const global of web) repairForEach(global);
+  repairBlobSlice();
   freezeAll([...languageIntrinsics(), ...web]);
   lockedDown = true;
 }
@@ -85,6 +89,29 @@ function repairForEach(global: unknown): void {
     value: function forEach(this: unknown, callback: unknown, thisArg?: unknown) {
       if (typeof callback !== "function") return original.call(this, callback); // its own TypeError
       return original.call(this, (...args: unknown[]) => Reflect.apply(callback, thisArg, args));
+    },
+  });
+}
+
+/**
+ * Node 20's `Blob#slice` hands a fractional or non-numeric offset to native code that aborts the
+ * process. The web platform converts each offset to an integer first (WebIDL `[Clamp] long long`:
+ * NaN is 0, clamped, rounded half to even): this does that conversion, then calls Node's.
+ */
+function repairBlobSlice(): void {
+  const original = Blob.prototype.slice;
+  const offset = (value: unknown): number | undefined => {
+    if (value === undefined) return undefined;
+    const number = Number(value); // a Symbol or BigInt throws its TypeError here, as the spec says
+    if (Number.isNaN(number)) return 0;
+    const clamped = Math.min(Math.max(number, -(2 ** 53) + 1), 2 ** 53 - 1);
+    const floor = Math.floor(clamped);
+    const rounded = clamped - floor === 0.5 ? (floor % 2 === 0 ? floor : floor + 1) : Math.round(clamped);
+    return rounded === 0 ? 0 : rounded;
+  };
+  Object.defineProperty(Blob.prototype, "slice", {
+    value: function slice(this: Blob, start?: unknown, end?: unknown, contentType?: string) {
+      return original.call(this, offset(start), offset(end), contentType);
     },
   });
 }

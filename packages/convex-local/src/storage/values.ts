@@ -58,9 +58,11 @@ export function jsonToValue(json: JSONValue): Value {
  * comes from input: assigning `__proto__` would set the prototype instead of a field.
  */
 export function setField<T>(object: Record<string, T>, name: string, value: T): void {
-  // `__proto__` is the only accessor on Object.prototype; any other name assigns an own field, and
-  // assigning is several times faster than defining (this runs for every field of every document read).
-  if (name === "__proto__") Object.defineProperty(object, name, { value, enumerable: true, writable: true, configurable: true });
+  // A name Object.prototype has is defined: `__proto__` is an accessor, and in a locked-down thread
+  // (runtime/realmLockdown.ts) the others are read-only, so assigning `constructor` would throw.
+  // Any other name is assigned, several times faster than defining (this runs for every field of
+  // every document read).
+  if (name in Object.prototype) Object.defineProperty(object, name, { value, enumerable: true, writable: true, configurable: true });
   else object[name] = value;
 }
 
