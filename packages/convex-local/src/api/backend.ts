@@ -43,6 +43,7 @@ import { serveHttpAction } from "./httpActions.js";
 import { RequestError, sendRequestError, sendText } from "./http.js";
 import { notFound, routeRequest, type Route } from "./router.js";
 import { Scheduler } from "../scheduler/scheduler.js";
+import { holdRequests } from "./heldRequests.js";
 import { SYNC_PATH, attachSyncProtocol } from "./sync/index.js";
 import { printable, printableError } from "../text/terminalText.js";
 
@@ -135,6 +136,7 @@ export async function startBackend(options: BackendOptions): Promise<Backend> {
   const siteServer = createServer();
   await listen(apiServer, options.port ?? 3210, host);
   await listen(siteServer, options.sitePort ?? 3211, host);
+  const releaseRequests = holdRequests([apiServer, siteServer]);
   const url = `http://${host}:${(apiServer.address() as AddressInfo).port}`;
   const siteUrl = `http://${host}:${(siteServer.address() as AddressInfo).port}`;
 
@@ -165,7 +167,7 @@ export async function startBackend(options: BackendOptions): Promise<Backend> {
     console.error(`convex-local: could not load the last pushed functions: ${printableError(error)}`);
   }
   scheduler = new Scheduler(storage, runner);
-  scheduler.start();
+  await scheduler.start();
 
   const callers = new CallerResolver({ adminKey, providers: () => deployment.authInfo(), jwksCacheMs: options.jwksCacheMs });
 
@@ -208,6 +210,7 @@ export async function startBackend(options: BackendOptions): Promise<Backend> {
     if (!isSyncUpgrade(request)) refuseUpgrade(socket);
   });
   siteServer.on("upgrade", (_request: IncomingMessage, socket: Duplex) => refuseUpgrade(socket));
+  releaseRequests();
 
   return {
     url,
