@@ -407,6 +407,46 @@ record({ name: "convex-local start to ready, empty (vs bare node:http)", value: 
 record({ name: "convex-local start to ready, 1M docs (vs bare node:http)", value: restartMs, baseline: bareStart.readyMs, unit: "ms", goal: null, higherIsBetter: false });
 record({ name: "Idle RSS after start (vs bare node:http)", value: idleRss, baseline: bareIdleRss, unit: "MiB", goal: null, higherIsBetter: false });
 
+// ------------------------------------------------------------- 8. parallel uncached queries
+
+{
+  progress("8. CPU-bound uncached queries: 4 clients vs 1 (queries run in a worker per core)");
+  let seed = 0;
+  const crunch = () => callConvex("query", "isolation:crunch", { seed: seed++ });
+  const baseline = await throughput(crunch, { concurrency: 1 });
+  const value = await throughput(crunch, { concurrency: 4 });
+  record({ name: "CPU-bound uncached query throughput, 4 clients vs 1", value, baseline, unit: "q/s", goal: 1.6 });
+}
+
+// ------------------------------------------------------------ 9. control query beside a busy action
+
+/** p95 latency of a trivial uncached query sent every 20 ms for `durationMs`. */
+async function controlP95(durationMs) {
+  const latencies = [];
+  const pending = [];
+  let n = Math.random();
+  const started = performance.now();
+  while (performance.now() - started < durationMs) {
+    const sent = performance.now();
+    const value = (n += 1);
+    pending.push(callConvex("query", "isolation:ping", { n: value }).then(() => latencies.push(performance.now() - sent)));
+    await sleep(20);
+  }
+  await Promise.all(pending);
+  latencies.sort((a, b) => a - b);
+  return latencies[Math.floor(latencies.length * 0.95)];
+}
+
+{
+  progress("9. control query p95 while an action spins for 3 s without awaiting, vs idle");
+  const baseline = await controlP95(2500);
+  const busy = callConvex("action", "isolation:busy", { ms: 3000 });
+  await sleep(200);
+  const value = await controlP95(2500);
+  await busy;
+  record({ name: "Control query p95 while an action spins (vs idle)", value, baseline, unit: "ms", goal: 2, higherIsBetter: false });
+}
+
 await stopChild(convexLocal.child);
 
 // ------------------------------------------------------------------------------------ report

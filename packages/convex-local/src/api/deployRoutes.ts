@@ -92,7 +92,7 @@ export async function finishPush({ request, response }: RouteRequest, context: D
     sendJson(response, 200, { authDiff: { added: [], removed: [] }, definitionDiffs: {}, componentDiffs: {} });
     return;
   }
-  const { push, previousModules } = context.deployment.finish(pushIdOf(started?.schemaChange));
+  const { push, previousModules } = await context.deployment.finish(pushIdOf(started?.schemaChange));
   context.changed();
   sendJson(response, 200, finishPushDiff(push, previousModules));
 }

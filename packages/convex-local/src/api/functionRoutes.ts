@@ -110,7 +110,7 @@ async function call(runner: FunctionRunner, kind: CallKind, path: string, args: 
     case "query":
       return (await runner.query(path, parsedArgs, caller)).result;
     case "mutation":
-      return (await runner.queueMutation(path, parsedArgs, caller)).result;
+      return (await runner.mutation(path, parsedArgs, caller)).result;
     default:
       return await runner.action(path, parsedArgs, caller);
   }

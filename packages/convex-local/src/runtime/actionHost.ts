@@ -22,11 +22,10 @@ import { cancelJob } from "./scheduledFunctionsTable.js";
 
 /** What an action reaches outside its isolate (the runner's own entry points). */
 export interface ActionServices {
-  /** Answers now (on the main thread) or later (in a query worker). */
-  query(path: string, args: JSONValue, caller: Caller): QueryResult | Promise<QueryResult>;
-  mutation(path: string, args: JSONValue, caller: Caller): MutationResult;
+  query(path: string, args: JSONValue, caller: Caller): Promise<QueryResult>;
+  mutation(path: string, args: JSONValue, caller: Caller): Promise<MutationResult>;
   action(path: string, args: JSONValue, caller: Caller): Promise<FunctionResult>;
-  systemWrite<T>(write: (transaction: Transaction) => T): T;
+  systemWrite<T>(write: (transaction: Transaction) => T): Promise<T>;
   storeFile(bytes: Uint8Array, contentType: string | null, expectedSha256?: string): Promise<string>;
   fileStorage(): FileStorage;
 }
@@ -49,20 +48,20 @@ export function actionHost(caller: Caller, logLines: string[], services: ActionS
         case "1.0/actions/query":
           return valueOrThrow((await services.query(path(), request.args, innerCaller)).result);
         case "1.0/actions/mutation":
-          return valueOrThrow(services.mutation(path(), request.args, innerCaller).result);
+          return valueOrThrow((await services.mutation(path(), request.args, innerCaller)).result);
         case "1.0/actions/action":
           return valueOrThrow(await services.action(path(), request.args, innerCaller));
         case "1.0/actions/schedule":
-          return JSON.stringify(services.systemWrite((transaction) => scheduleFunction(catalog, transaction, JSON.parse(args))));
+          return JSON.stringify(await services.systemWrite((transaction) => scheduleFunction(catalog, transaction, JSON.parse(args))));
         case "1.0/storageGenerateUploadUrl":
         case "1.0/storageGetUrl":
         case "1.0/storageGetMetadata":
           return JSON.stringify(services.fileStorage().syscall(op, JSON.parse(args), new Transaction(storage, false)));
         case "1.0/storageDelete":
-          return JSON.stringify(services.systemWrite((transaction) => services.fileStorage().syscall(op, JSON.parse(args), transaction)));
+          return JSON.stringify(await services.systemWrite((transaction) => services.fileStorage().syscall(op, JSON.parse(args), transaction)));
         case "1.0/actions/cancel_job": {
           const { id } = JSON.parse(args) as { id: string };
-          services.systemWrite((transaction) => cancelJob(transaction, id));
+          await services.systemWrite((transaction) => cancelJob(transaction, id));
           return JSON.stringify(null);
         }
         default:

@@ -65,7 +65,7 @@ export class DeploymentState {
     const modules = new Map(sources.map((source) => [source.path, compileModule(source)]));
     const analysis = await analyzeModules(this.runner, modules);
     this.modules = modules;
-    this.runner.install({ modules, analysis });
+    await this.runner.install({ modules, analysis });
   }
 
   authInfo(): AuthProvider[] {
@@ -148,8 +148,8 @@ export class DeploymentState {
     return { type: "complete" };
   }
 
-  /** Commits a prepared push: indexes (backfilled) and modules in one transaction, then serves it. */
-  finish(pushId: string): { push: PreparedPush; previousModules: string[] } {
+  /** Commits a prepared push: indexes (backfilled) and modules in one transaction, then serves it (resolving once its code is loaded where functions run). */
+  async finish(pushId: string): Promise<{ push: PreparedPush; previousModules: string[] }> {
     const push = this.requirePending(pushId);
     const status = this.schemaStatus(pushId);
     if (status.type === "failed") throw new PushError(status.error);
@@ -169,7 +169,7 @@ export class DeploymentState {
     });
     this.pending.delete(pushId);
     this.modules = push.modules;
-    this.runner.install({ modules: push.modules, analysis: push.analysis });
+    await this.runner.install({ modules: push.modules, analysis: push.analysis });
     return { push, previousModules };
   }
 

@@ -57,7 +57,7 @@ export function withoutBlobKey(document: Record<string, JSONValue>, tableOf: (id
   return visible;
 }
 
-/** Where another thread finds this file storage (see `FileStorage.forReader`). */
+/** Where another thread finds this file storage (see `FileStorage.inThread`). */
 export interface FileStorageReaderOptions {
   blobsDirectory: string;
   deploymentUrl: string;
@@ -90,16 +90,16 @@ export class FileStorage {
   }
 
   /**
-   * File storage as a query worker sees it, over its read-only connection to a store that
-   * `open` has prepared (see `readerOptions`).
+   * File storage as a worker thread sees it (a query or mutation worker), over its own connection
+   * to a store that `open` has prepared (see `readerOptions`).
    */
-  static forReader(storage: Storage, { blobsDirectory, deploymentUrl, maxFileBytes }: FileStorageReaderOptions): FileStorage {
+  static inThread(storage: Storage, { blobsDirectory, deploymentUrl, maxFileBytes }: FileStorageReaderOptions): FileStorage {
     const tokenKey = storage.getMeta<string>(UPLOAD_TOKEN_KEY_META);
     if (tokenKey === undefined) throw new Error("File storage was not prepared: FileStorage.open() must run first");
     return new FileStorage(new BlobStore(blobsDirectory), deploymentUrl, Buffer.from(tokenKey, "base64"), maxFileBytes);
   }
 
-  /** What `forReader` needs to open this file storage in another thread. */
+  /** What `inThread` needs to open this file storage in another thread. */
   readerOptions(): FileStorageReaderOptions {
     return { blobsDirectory: this.blobs.directory, deploymentUrl: this.deploymentUrl, maxFileBytes: this.maxFileBytes };
   }

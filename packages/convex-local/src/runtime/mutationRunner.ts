@@ -1,185 +1,156 @@
 /**
- * The write path: runs mutations serializably, either alone in their own storage transaction or
- * with group commit (the mutations queued within one turn of the event loop share one timed vm
- * run and one commit and fsync, each in its own savepoint so a failing one rolls back alone), and
- * commits the system's own bookkeeping writes. Every commit that wrote something is announced.
+ * The write path, from the main thread: mutations run in the mutation worker (mutationWorker.ts),
+ * serializably with group commit — the mutations queued while the worker is busy go together in
+ * its next batch, one vm run, one commit and one fsync. The system's own bookkeeping writes
+ * (`systemWrite`) run on the main thread's connection, each in a turn of its own between batches,
+ * so the two never wait on each other's SQLite lock. Every commit that wrote something is
+ * announced, in commit order, before its callers hear of it.
  */
 import type { JSONValue } from "convex/values";
-import type { Savepoint, Storage } from "../storage/index.js";
+import type { Storage } from "../storage/index.js";
 import { Transaction, type DocumentWrite } from "../transactions/transaction.js";
-import type { FunctionCatalog } from "./functionCatalog.js";
+import { decodeArgs } from "./functionCatalog.js";
 import { failure, runLogEntry } from "./functionResults.js";
-import type { Caller, FunctionLogEntry, FunctionResult, MutationHooks, MutationResult } from "./runner.js";
-import type { SyncBatchCall, SyncExecutor } from "./syncExecution.js";
-import type { SyncCall } from "./syncHost.js";
+import type { FunctionThreadData } from "./functionThread.js";
+import { FunctionWorker, ThreadFailure } from "./functionWorker.js";
+import type { ExecutedMutation, MutationCall } from "./mutationExecution.js";
+import type { MutationWorkerReply } from "./mutationWorker.js";
+import type { Caller, Deployment, FunctionLogEntry, MutationHooks, MutationResult } from "./runner.js";
 
 export interface MutationRunnerOptions {
   storage: Storage;
-  catalog: FunctionCatalog;
-  executor: SyncExecutor;
+  data: FunctionThreadData;
+  /** The environment variables a mutation sees. */
+  environment: () => Record<string, string>;
   onLog?: (entry: FunctionLogEntry) => void;
   /** Called after every commit that wrote something. */
   onCommitted: (writes: DocumentWrite[], commitTs: bigint) => void;
 }
 
-interface QueuedMutation {
-  path: string;
-  args: JSONValue;
-  caller: Caller;
-  resolve: (outcome: MutationResult) => void;
+/** Heap of the mutation worker in MiB: Convex's 64 MiB user heap plus its 32 MiB of headroom. */
+const HEAP_MB = 96;
+/** The worker this long past the time its batch may take is stuck outside user code: it is replaced. */
+const WATCHDOG_GRACE_MS = 5_000;
+/** Most mutations in one batch (one vm run, one commit). */
+const MAX_BATCH = 256;
+
+interface QueuedMutation extends MutationCall {
+  started: number;
+  /** Run without other mutations: the worker failed while running it along with others. */
+  alone: boolean;
+  resolve(outcome: MutationResult): void;
 }
 
 export class MutationRunner {
+  private readonly worker: FunctionWorker;
   private readonly queue: QueuedMutation[] = [];
+  /** System writes waiting for their turn. */
+  private readonly systemWrites: (() => void)[] = [];
+  private dispatchScheduled = false;
+  private closed = false;
 
-  constructor(private readonly options: MutationRunnerOptions) {}
+  constructor(private readonly options: MutationRunnerOptions) {
+    this.worker = new FunctionWorker(new URL("./mutationWorker.js", import.meta.url), options.data, HEAP_MB);
+  }
 
-  /** Runs a mutation now, in a storage transaction of its own (a savepoint when inside one). */
-  mutation(path: string, args: JSONValue, caller: Caller, hooks: MutationHooks = {}): MutationResult {
-    const outcome = this.executeMutation(path, args, caller, hooks);
-    if (outcome.writes.length > 0) this.options.onCommitted(outcome.writes, this.options.storage.lastCommitTs());
-    return outcome;
+  /** Loads a newly pushed deployment in the worker; mutations queued after this run its code. Resolves once it is loaded. */
+  install(deployment: Deployment): Promise<void> {
+    return this.worker.install(deployment);
   }
 
   /**
-   * Runs a mutation with group commit: the mutations queued within one turn of the event loop run
-   * one after another, each in its own savepoint (a failing one rolls back alone), and commit
-   * together with one fsync. Each resolves only once that shared commit is durable.
+   * Runs a mutation with group commit; resolves once its commit is durable and announced.
+   * `hooks`: what a system caller (the scheduler) commits along with it if it succeeds.
    */
-  queueMutation(path: string, args: JSONValue, caller: Caller): Promise<MutationResult> {
+  mutation(path: string, args: JSONValue, caller: Caller, hooks?: MutationHooks): Promise<MutationResult> {
+    const started = performance.now();
+    if (this.closed) return Promise.resolve(this.finish({ path, started }, { result: failure(new Error("The backend is shutting down"), []), writes: [] }, 0n));
+    try {
+      decodeArgs(args); // arguments nested too deeply would overflow the stack while being copied to the worker
+    } catch (error) {
+      return Promise.resolve(this.finish({ path, started }, { result: failure(error, []), writes: [] }, 0n));
+    }
     return new Promise((resolve) => {
-      if (this.queue.length === 0) setImmediate(() => this.commitQueuedMutations());
-      this.queue.push({ path, args, caller, resolve });
+      this.queue.push({ path, args, caller, hooks, started, alone: false, resolve });
+      this.scheduleDispatch();
     });
   }
 
   /**
    * Runs `write` in its own writable transaction outside any function (system bookkeeping such as
-   * the scheduler's job states) and reports its writes like a mutation's, for reactivity.
+   * the scheduler's job states), in a turn between mutation batches, and reports its writes like
+   * a mutation's, for reactivity.
    */
-  systemWrite<T>(write: (transaction: Transaction) => T): T {
-    const transaction = new Transaction(this.options.storage, true);
-    const result = this.options.storage.transaction(() => write(transaction));
-    if (transaction.writes.length > 0) this.options.onCommitted(transaction.writes, this.options.storage.lastCommitTs());
-    return result;
+  async systemWrite<T>(write: (transaction: Transaction) => T): Promise<T> {
+    if (this.worker.busy) await new Promise<void>((resolve) => this.systemWrites.push(resolve));
+    const { storage } = this.options;
+    const transaction = new Transaction(storage, true);
+    try {
+      const result = storage.transaction(() => write(transaction));
+      if (transaction.writes.length > 0) this.options.onCommitted(transaction.writes, storage.lastCommitTs());
+      return result;
+    } finally {
+      this.scheduleDispatch();
+    }
   }
 
-  private commitQueuedMutations(): void {
-    const batch = this.queue.splice(0);
-    let outcomes: (MutationResult | undefined)[];
+  /** Ends the worker; mutations still queued or running fail (nothing of a running batch commits). */
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const queued of this.queue.splice(0)) queued.resolve(this.finish(queued, { result: failure(new Error("The backend is shutting down"), []), writes: [] }, 0n));
+    await this.worker.close();
+    for (const resume of this.systemWrites.splice(0)) resume();
+  }
+
+  /** Next turn: the mutations queued by then go in one batch (system writes waiting go first). */
+  private scheduleDispatch(): void {
+    if (this.dispatchScheduled) return;
+    this.dispatchScheduled = true;
+    setImmediate(() => {
+      this.dispatchScheduled = false;
+      this.dispatch();
+    });
+  }
+
+  private dispatch(): void {
+    if (this.worker.busy) return;
+    // A system write runs synchronously when resumed, so it ends before the next batch starts.
+    const resume = this.systemWrites.shift();
+    if (resume !== undefined) return resume();
+    if (this.queue.length === 0 || this.closed) return;
+    let count = 1;
+    if (!this.queue[0]!.alone) while (count < this.queue.length && count < MAX_BATCH && !this.queue[count]!.alone) count++;
+    void this.runBatch(this.queue.splice(0, count));
+  }
+
+  private async runBatch(batch: QueuedMutation[]): Promise<void> {
+    const calls: MutationCall[] = batch.map(({ path, args, caller, hooks }) => ({ path, args, caller, hooks }));
+    const watchdogMs = batch.length * (this.options.data.timeoutMs + 20) + WATCHDOG_GRACE_MS;
     try {
-      outcomes = this.options.storage.transaction(() => this.runMutationBatch(batch));
-    } catch (error) {
-      // The shared commit failed: none of the batch is durable, so none of it succeeded.
-      for (const { resolve } of batch) resolve({ result: failure(error, []), writes: [] });
-      return;
-    }
-    // Mutations the run did not get to start go first in the next batch.
-    const notStarted = batch.filter((_, i) => outcomes[i] === undefined);
-    if (notStarted.length > 0) {
-      if (this.queue.length === 0) setImmediate(() => this.commitQueuedMutations());
+      const { batch: ran } = await this.worker.run<MutationWorkerReply>({ calls, environment: this.options.environment() }, watchdogMs);
+      const { storage } = this.options;
+      storage.noteCommit(ran.commitTs);
+      // Every write is announced before any caller hears of its mutation.
+      for (const executed of ran.executed) if (executed !== undefined && executed.writes.length > 0) this.options.onCommitted(executed.writes, ran.commitTs);
+      const notStarted: QueuedMutation[] = [];
+      batch.forEach((queued, i) => {
+        const executed = ran.executed[i];
+        if (executed === undefined) notStarted.push(queued);
+        else queued.resolve(this.finish(queued, executed, ran.commitTs));
+      });
+      // Mutations the run did not get to start go first in the next batch.
       this.queue.unshift(...notStarted);
-    }
-    const commitTs = this.options.storage.lastCommitTs();
-    for (const outcome of outcomes) if (outcome !== undefined && outcome.writes.length > 0) this.options.onCommitted(outcome.writes, commitTs);
-    batch.forEach(({ resolve }, i) => {
-      const outcome = outcomes[i];
-      if (outcome !== undefined) resolve(outcome);
-    });
-  }
-
-  /**
-   * Runs queued mutations inside the running transaction, in one vm run so they share one
-   * time-limit watchdog, each in its own savepoint so a failing one rolls back alone. A mutation
-   * the run did not get to start comes back undefined.
-   */
-  private runMutationBatch(batch: { path: string; args: JSONValue; caller: Caller }[]): (MutationResult | undefined)[] {
-    const { storage, catalog, executor } = this.options;
-    const outcomes: (MutationResult | undefined)[] = new Array(batch.length);
-    const members: { index: number; path: string; started: number; call: SyncCall; savepoint?: Savepoint }[] = [];
-    const calls: SyncBatchCall[] = [];
-    let savepointFailure: unknown;
-    batch.forEach(({ path, args, caller }, index) => {
-      const started = performance.now();
-      const call: SyncCall = { transaction: new Transaction(storage, true), caller, logLines: [], journal: { previous: null, next: null } };
-      try {
-        const info = catalog.resolve(path, caller, "Mutation");
-        const member: (typeof members)[number] = { index, path, started, call };
-        calls.push({
-          call,
-          request: executor.request(info, args, call),
-          onStart: () => {
-            member.savepoint = storage.savepoint();
-          },
-          onSettle: (outcome) => {
-            call.transaction.finish();
-            let result: FunctionResult;
-            try {
-              result = catalog.resultOf(info, outcome, call.logLines);
-            } catch (error) {
-              result = failure(error, call.logLines);
-            }
-            try {
-              if (result.status === "success") member.savepoint!.release();
-              else member.savepoint!.rollback();
-            } catch (error) {
-              savepointFailure ??= error;
-            }
-            member.savepoint = undefined;
-            outcomes[index] = this.finishMutation(path, started, call, result);
-          },
-        });
-        members.push(member);
-      } catch (error) {
-        outcomes[index] = this.finishMutation(path, started, call, failure(error, call.logLines));
-      }
-    });
-    if (calls.length > 0) {
-      const results = executor.runBatch(calls);
-      members.forEach((member, i) => {
-        const result = results[i];
-        if (!(result instanceof Error)) return;
-        // Cut short (time limit, a promise that never settles): its savepoint is still open.
-        member.savepoint?.rollback();
-        member.call.transaction.finish();
-        outcomes[member.index] = this.finishMutation(member.path, member.started, member.call, failure(result, member.call.logLines));
-      });
-    }
-    // The savepoints' state is unknown: fail the whole batch rather than commit part of a mutation.
-    if (savepointFailure !== undefined) throw savepointFailure;
-    return outcomes;
-  }
-
-  private finishMutation(path: string, started: number, call: SyncCall, result: FunctionResult): MutationResult {
-    this.options.onLog?.(runLogEntry(path, "Mutation", started, result));
-    return { result, writes: result.status === "success" ? call.transaction.writes : [] };
-  }
-
-  /** Runs a mutation in a transaction (a savepoint when inside one); the caller reports its commit. */
-  private executeMutation(path: string, args: JSONValue, caller: Caller, hooks: MutationHooks): MutationResult {
-    const logLines: string[] = [];
-    const started = performance.now();
-    const transaction = new Transaction(this.options.storage, true);
-    let result: FunctionResult;
-    try {
-      const info = this.options.catalog.resolve(path, caller, "Mutation");
-      result = this.options.storage.transaction(() => {
-        const outcome = this.options.executor.run(info, args, { transaction, caller, logLines, journal: { previous: null, next: null } });
-        if (outcome.status === "error") throw new RolledBack(outcome);
-        hooks.beforeCommit?.(transaction);
-        return outcome;
-      });
     } catch (error) {
-      result = error instanceof RolledBack ? error.result : failure(error, logLines);
+      const failed = error instanceof ThreadFailure ? error.error : (error as Error);
+      // Nothing of the batch committed (the worker's transaction ends with it), so running again is safe.
+      if (batch.length === 1 || this.closed) for (const queued of batch) queued.resolve(this.finish(queued, { result: failure(failed, []), writes: [] }, 0n));
+      else this.queue.unshift(...batch.map((queued) => ({ ...queued, alone: true })));
     }
-    this.options.onLog?.(runLogEntry(path, "Mutation", started, result));
-    return { result, writes: result.status === "success" ? transaction.writes : [] };
+    this.scheduleDispatch();
   }
-}
 
-/** Carries a failed mutation's result out of its storage transaction, rolling the transaction back. */
-class RolledBack extends Error {
-  constructor(readonly result: FunctionResult) {
-    super("rolled back");
+  private finish({ path, started }: { path: string; started: number }, { result, writes }: ExecutedMutation, commitTs: bigint): MutationResult {
+    this.options.onLog?.(runLogEntry(path, "Mutation", started, result));
+    return { result, writes, commitTs: writes.length > 0 ? commitTs : null };
   }
 }

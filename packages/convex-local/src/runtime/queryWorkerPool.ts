@@ -2,10 +2,13 @@
  * The query workers (queryWorker.ts), one per core by default: queries queued on the main thread
  * are shared out among the idle workers, each taking an equal part of the queue, so concurrent
  * queries use every core and user code never runs on the thread that serves HTTP and WebSockets.
+ * When queries have waited a while because every worker is busy (e.g. behind queries that loop
+ * until their time limit), the pool grows by a worker for each waiting query, up to four per core;
+ * workers beyond the base number leave after a while idle.
  *
- * A worker's heap is capped (`resourceLimits`); a worker that runs out of memory, crashes or
- * hangs past its watchdog is replaced. When that happens to a worker running several queries, each
- * of them is run again on its own, so only a query that fails alone gets the error.
+ * A worker that runs out of memory, crashes or hangs is replaced (functionWorker.ts). When that
+ * happens to a worker running several queries, each of them is run again on its own, so only a
+ * query that fails alone gets the error.
  *
  * @example
  * const pool = new QueryWorkerPool({ data: { databasePath, files: null, timeoutMs: 1000 } });
@@ -14,88 +17,130 @@
  * await pool.close();
  */
 import { availableParallelism } from "node:os";
-import { Worker } from "node:worker_threads";
 import type { KeyRange } from "../storage/keys.js";
-import { OutOfMemoryError } from "./errors.js";
+import { FunctionWorker, ThreadFailure } from "./functionWorker.js";
 import { failedExecution, type ExecutedQuery } from "./queryExecution.js";
-import type { QueryWorkerData, QueryWorkerReply, QueryWorkerRequest } from "./queryWorker.js";
+import type { FunctionThreadData } from "./functionThread.js";
+import type { QueryWorkerReply } from "./queryWorker.js";
 import type { Deployment, QueryRequest } from "./runner.js";
-import { threadEntry } from "./threadEntry.js";
 
 export interface QueryWorkerPoolOptions {
-  data: QueryWorkerData;
-  /** How many workers (default: the cores Node may use, at most 8). */
+  data: FunctionThreadData;
+  /** How many workers are kept (default: the cores Node may use, at most 8). */
   size?: number;
+  /** How many there may be while queries wait (default: four per kept worker, at most 32). */
+  maxSize?: number;
   /** Heap of one worker in MiB (default 96: Convex's 64 MiB user heap plus its 32 MiB of headroom). */
   heapMb?: number;
 }
 
-/** Convex's limit, which the error a query over it gets names. */
-const CONVEX_MEMORY_LIMIT_MB = 64;
 /** A worker this long past the time its queries may take in all is stuck outside user code: it is replaced. */
 const WATCHDOG_GRACE_MS = 5_000;
-const entry = threadEntry(new URL("./queryWorker.js", import.meta.url));
+/**
+ * The pool grows once a query has waited this long for a worker (ordinary queries take
+ * milliseconds), and again only once the workers it started are ready.
+ */
+const GROWTH_WAIT_MS = 50;
+/** A worker beyond the kept number leaves after this long idle. */
+const IDLE_RETIRE_MS = 30_000;
+const ENTRY = new URL("./queryWorker.js", import.meta.url);
 
 interface QueuedQuery {
   request: QueryRequest;
   environment: Record<string, string>;
+  /** When it was queued (`performance.now()`). */
+  queuedAt: number;
   /** Run without other queries: a worker running it along with others failed. */
   alone: boolean;
   resolve(executed: ExecutedQuery): void;
 }
 
-interface PoolWorker {
-  worker: Worker;
-  /** The queries it is running, or undefined when idle. */
-  running: { id: number; queries: QueuedQuery[]; watchdog: NodeJS.Timeout } | undefined;
-}
-
 export class QueryWorkerPool {
-  private readonly workers = new Set<PoolWorker>();
+  private readonly workers: FunctionWorker[];
   private readonly queue: QueuedQuery[] = [];
   private readonly size: number;
-  private readonly heapMb: number;
+  private readonly maxSize: number;
   private deployment: Deployment | undefined;
-  private nextId = 1;
+  private lastGrowth = -Infinity;
+  private growthTimer: NodeJS.Timeout | undefined;
+  private readonly retireTimers = new Map<FunctionWorker, NodeJS.Timeout>();
   private closed = false;
 
   constructor(private readonly options: QueryWorkerPoolOptions) {
     this.size = Math.max(1, options.size ?? Math.min(availableParallelism(), 8));
-    this.heapMb = options.heapMb ?? 96;
+    this.maxSize = Math.max(this.size, options.maxSize ?? Math.min(4 * this.size, 32));
+    this.workers = Array.from({ length: this.size }, () => this.newWorker());
   }
 
-  /** Loads a newly pushed deployment in every worker, starting the pool's workers so the first queries find them ready; queries sent after this run its code. */
-  install(deployment: Deployment): void {
+  /** Loads a newly pushed deployment in every worker (starting them); resolves once they all have it. */
+  async install(deployment: Deployment): Promise<void> {
     this.deployment = deployment;
-    for (const { worker } of this.workers) this.post(worker, { type: "install", deployment });
-    while (!this.closed && this.workers.size < this.size) this.spawn();
+    await Promise.all(this.workers.map((worker) => worker.install(deployment)));
   }
 
   /** Runs the queries (in parallel on the idle workers) and gives back how each ran, in order. */
   run(requests: readonly QueryRequest[], environment: Record<string, string>): Promise<ExecutedQuery[]> {
-    if (this.closed) return Promise.reject(new Error("The backend is shutting down"));
+    if (this.closed) return Promise.resolve(requests.map(() => failedExecution(new Error("The backend is shutting down"))));
     const runs = requests.map(
-      (request) => new Promise<ExecutedQuery>((resolve) => this.queue.push({ request, environment, alone: false, resolve })),
+      (request) => new Promise<ExecutedQuery>((resolve) => this.queue.push({ request, environment, queuedAt: performance.now(), alone: false, resolve })),
     );
     this.dispatch();
     return Promise.all(runs);
   }
 
-  /** Stops every worker; queries still running get an error. */
+  /** Stops every worker; queries still running or queued get an error. */
   async close(): Promise<void> {
     this.closed = true;
-    for (const queued of this.queue.splice(0)) queued.resolve(this.failed(new Error("The backend is shutting down")));
-    await Promise.all([...this.workers].map((pooled) => this.retire(pooled, new Error("The backend is shutting down"))));
+    clearTimeout(this.growthTimer);
+    for (const timer of this.retireTimers.values()) clearTimeout(timer);
+    for (const queued of this.queue.splice(0)) queued.resolve(failedExecution(new Error("The backend is shutting down")));
+    await Promise.all(this.workers.map((worker) => worker.close()));
   }
 
-  /** Gives each idle worker an equal share of the queue (starting workers up to the pool's size). */
+  /** Gives each idle worker an equal share of the queue; grows the pool while queries still wait. */
   private dispatch(): void {
-    while (this.workers.size < this.size && this.queue.length > 0) this.spawn();
-    const idle = [...this.workers].filter((pooled) => pooled.running === undefined);
+    const idle = this.workers.filter((worker) => !worker.busy);
     for (let i = 0; i < idle.length && this.queue.length > 0; i++) {
-      const share = Math.ceil(this.queue.length / (idle.length - i));
-      this.start(idle[i]!, this.takeShare(share));
+      void this.runOn(idle[i]!, this.takeShare(Math.ceil(this.queue.length / (idle.length - i))));
     }
+    // Not while workers are starting: more starts would only take the cores from them.
+    if (this.queue.length === 0 || this.workers.length >= this.maxSize || this.growthTimer !== undefined) return;
+    if (this.workers.some((worker) => !worker.ready)) return;
+    const now = performance.now();
+    const wait = Math.max(this.queue[0]!.queuedAt, this.lastGrowth) + GROWTH_WAIT_MS - now;
+    if (wait > 0) {
+      this.growthTimer = setTimeout(() => {
+        this.growthTimer = undefined;
+        if (!this.closed) this.dispatch();
+      }, wait);
+      return;
+    }
+    this.lastGrowth = now;
+    for (let added = Math.min(this.queue.length, this.maxSize - this.workers.length); added > 0; added--) {
+      const worker = this.newWorker();
+      this.workers.push(worker);
+      void this.runOn(worker, this.takeShare(1));
+    }
+  }
+
+  private newWorker(): FunctionWorker {
+    const worker = new FunctionWorker(ENTRY, this.options.data, this.options.heapMb ?? 96);
+    // Once it is ready, queries still waiting may need yet another.
+    if (this.deployment !== undefined) void worker.install(this.deployment).then(() => this.closed || this.dispatch());
+    return worker;
+  }
+
+  /** A worker beyond the kept number that stays idle leaves. */
+  private retireWhenIdle(worker: FunctionWorker): void {
+    if (this.workers.indexOf(worker) < this.size || this.retireTimers.has(worker)) return;
+    const timer = setTimeout(() => {
+      this.retireTimers.delete(worker);
+      if (worker.busy || this.closed) return;
+      this.workers.splice(this.workers.indexOf(worker), 1);
+      void worker.close();
+    }, IDLE_RETIRE_MS);
+    timer.unref();
+    this.retireTimers.set(worker, timer);
   }
 
   /** Up to `share` queries from the head of the queue with one environment; a query to run alone goes by itself. */
@@ -107,71 +152,22 @@ export class QueryWorkerPool {
     return this.queue.splice(0, count);
   }
 
-  private start(pooled: PoolWorker, queries: QueuedQuery[]): void {
-    const id = this.nextId++;
-    const limit = queries.length * (this.options.data.timeoutMs + 20) + WATCHDOG_GRACE_MS;
-    const watchdog = setTimeout(() => void this.retire(pooled, new Error(`A query worker did not answer within ${limit} ms`)), limit);
-    pooled.running = { id, queries, watchdog };
-    pooled.worker.ref();
-    this.post(pooled.worker, { type: "run", id, calls: queries.map(({ request }) => request), environment: queries[0]!.environment });
-  }
-
-  private spawn(): void {
-    const worker = new Worker(entry.url, {
-      workerData: this.options.data,
-      execArgv: entry.execArgv,
-      resourceLimits: { maxOldGenerationSizeMb: this.heapMb },
-    });
-    const pooled: PoolWorker = { worker, running: undefined };
-    this.workers.add(pooled);
-    worker.unref();
-    if (this.deployment !== undefined) this.post(worker, { type: "install", deployment: this.deployment });
-    worker.on("message", (reply: QueryWorkerReply) => this.answered(pooled, reply));
-    worker.on("error", (error) => void this.retire(pooled, error));
-    worker.on("exit", (code) => void this.retire(pooled, new Error(`A query worker stopped (exit code ${code})`)));
-  }
-
-  private answered(pooled: PoolWorker, reply: QueryWorkerReply): void {
-    const running = pooled.running;
-    if (running === undefined || running.id !== reply.id) return;
-    clearTimeout(running.watchdog);
-    pooled.running = undefined;
-    pooled.worker.unref();
-    running.queries.forEach((queued, i) => {
-      queued.resolve(reply.type === "ran" ? withBufferKeys(reply.executed[i]!) : this.failed(new Error(reply.message)));
-    });
-    this.dispatch();
-  }
-
-  /**
-   * Replaces a worker that failed (out of memory, crashed, stopped, hung). What it was running is
-   * run again one query at a time; a query that was already alone gets the error.
-   */
-  private async retire(pooled: PoolWorker, error: Error): Promise<void> {
-    if (!this.workers.delete(pooled)) return;
-    const running = pooled.running;
-    pooled.running = undefined;
-    if (running !== undefined) {
-      clearTimeout(running.watchdog);
-      if (running.queries.length === 1 || this.closed) {
-        for (const queued of running.queries) queued.resolve(this.failed(error));
-      } else {
-        this.queue.unshift(...running.queries.map((queued) => ({ ...queued, alone: true })));
-      }
+  private async runOn(worker: FunctionWorker, queries: QueuedQuery[]): Promise<void> {
+    clearTimeout(this.retireTimers.get(worker));
+    this.retireTimers.delete(worker);
+    const watchdogMs = queries.length * (this.options.data.timeoutMs + 20) + WATCHDOG_GRACE_MS;
+    try {
+      const reply = await worker.run<QueryWorkerReply>({ calls: queries.map(({ request }) => request), environment: queries[0]!.environment }, watchdogMs);
+      queries.forEach((queued, i) => queued.resolve(withBufferKeys(reply.executed[i]!)));
+    } catch (error) {
+      const failure = error instanceof ThreadFailure ? error.error : (error as Error);
+      if (queries.length === 1 || this.closed) for (const queued of queries) queued.resolve(failedExecution(failure));
+      // Which of them made the worker fail is unknown: each runs again alone.
+      else this.queue.unshift(...queries.map((queued) => ({ ...queued, alone: true })));
     }
-    const stopped = pooled.worker.terminate();
-    if (!this.closed) this.dispatch();
-    await stopped;
-  }
-
-  private failed(error: Error): ExecutedQuery {
-    const outOfMemory = (error as { code?: unknown }).code === "ERR_WORKER_OUT_OF_MEMORY";
-    const reported = outOfMemory ? new OutOfMemoryError(CONVEX_MEMORY_LIMIT_MB) : new Error(`InternalServerError: ${error.message}`);
-    return failedExecution(reported);
-  }
-
-  private post(worker: Worker, message: QueryWorkerRequest): void {
-    worker.postMessage(message);
+    if (this.closed) return;
+    this.dispatch();
+    if (!worker.busy) this.retireWhenIdle(worker);
   }
 }
 

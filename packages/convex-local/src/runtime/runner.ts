@@ -10,13 +10,16 @@
  * - queryRunner.ts: the query path, with the query cache; queries run in the query workers
  *   (queryWorkerPool.ts, queryWorker.ts, queryExecution.ts), checked against later commits
  *   (commitLog.ts).
- * - mutationRunner.ts: the write path, with group commit, and system writes.
+ * - mutationRunner.ts: the write path, with group commit in the mutation worker
+ *   (mutationWorker.ts, mutationExecution.ts), and system writes; functionWorker.ts and
+ *   functionThread.ts are both workers' two ends.
  * - actionRunner.ts: actions and HTTP actions, each in its own isolate, with actionHost.ts.
  * - moduleEvaluation.ts: evaluating pushed modules for push analysis.
  *
- * Queries run in parallel in worker threads, each on a consistent snapshot; mutations run one at a
- * time inside a storage transaction (so a thrown error commits nothing); actions run concurrently
- * in their own isolates and reach the database through queries and mutations, as on Convex.
+ * Queries run in parallel in worker threads, each on a consistent snapshot; mutations run in the
+ * mutation worker, serializably with group commit (each in a savepoint, so a thrown error commits
+ * nothing); actions run concurrently in their own isolates and reach the database through queries
+ * and mutations, as on Convex. User code never runs on the main thread.
  */
 import type { JSONValue } from "convex/values";
 import type { Storage } from "../storage/index.js";
@@ -30,7 +33,6 @@ import type { CompiledModule } from "./modules.js";
 import { MutationRunner } from "./mutationRunner.js";
 import { QueryRunner } from "./queryRunner.js";
 import { QueryWorkerPool } from "./queryWorkerPool.js";
-import { SyncExecutor } from "./syncExecution.js";
 
 /** Who is calling: a verified user identity (from a JWT) and whether the admin key was presented. */
 export interface Caller {
@@ -56,6 +58,8 @@ export interface QueryResult {
 export interface MutationResult {
   result: FunctionResult;
   writes: DocumentWrite[];
+  /** The commit's timestamp, when the mutation wrote something. */
+  commitTs: bigint | null;
 }
 
 export interface FunctionLogEntry {
@@ -93,8 +97,10 @@ export interface RunnerOptions {
 
 /** Hooks of `FunctionRunner.mutation` for system callers (the scheduler). */
 export interface MutationHooks {
-  /** Runs inside the mutation's transaction after it succeeded; its writes commit with it (a throw rolls all back). */
-  beforeCommit?: (transaction: Transaction) => void;
+  /** The scheduled job the mutation runs: it must still be pending, and is marked `success` (at `at`, ms) in the mutation's commit. */
+  completesJob?: { id: string; at: number };
+  /** A meta entry set in the mutation's commit (a cron's next run). */
+  setsMeta?: { key: string; value: unknown };
 }
 
 export interface Deployment {
@@ -112,7 +118,6 @@ export interface QueryRequest {
 
 export class FunctionRunner {
   private readonly catalog: FunctionCatalog;
-  private readonly executor: SyncExecutor;
   private readonly queryWorkers: QueryWorkerPool;
   private readonly queries: QueryRunner;
   private readonly mutations: MutationRunner;
@@ -124,11 +129,10 @@ export class FunctionRunner {
     const queryTimeoutMs = options.queryTimeoutMs ?? 1000;
     const environment = () => this.functionEnvironment();
     const catalog = new FunctionCatalog(storage);
-    const executor = new SyncExecutor({ catalog, environment, fileStorage: () => this.fileStorage(), timeoutMs: queryTimeoutMs });
+    const threadData = { databasePath: storage.path, files: options.fileStorage?.readerOptions() ?? null, timeoutMs: queryTimeoutMs };
     this.catalog = catalog;
-    this.executor = executor;
     this.queryWorkers = new QueryWorkerPool({
-      data: { databasePath: storage.path, files: options.fileStorage?.readerOptions() ?? null, timeoutMs: queryTimeoutMs },
+      data: threadData,
       size: options.queryWorkers,
     });
     this.queries = new QueryRunner({
@@ -139,7 +143,7 @@ export class FunctionRunner {
       timeoutMs: queryTimeoutMs,
       onLog,
     });
-    this.mutations = new MutationRunner({ storage, catalog, executor, onLog, onCommitted: (writes, commitTs) => this.committed(writes, commitTs) });
+    this.mutations = new MutationRunner({ storage, data: threadData, environment, onLog, onCommitted: (writes, commitTs) => this.committed(writes, commitTs) });
     this.actions = new ActionRunner({
       storage,
       catalog,
@@ -155,13 +159,16 @@ export class FunctionRunner {
     return this.catalog.analysis;
   }
 
-  /** Switches to a newly pushed set of modules; isolates of the previous push are dropped. */
-  install(deployment: Deployment): void {
+  /**
+   * Switches to a newly pushed set of modules; isolates of the previous push are dropped. Resolves
+   * once the query and mutation workers have loaded them (calls made before then wait for it).
+   */
+  async install(deployment: Deployment): Promise<void> {
     this.catalog.install(deployment);
-    this.executor.reset();
-    this.queryWorkers.install(deployment);
+    const loaded = Promise.all([this.queryWorkers.install(deployment), this.mutations.install(deployment)]);
     this.queries.clearCache();
     this.options.onInstall?.();
+    await loaded;
   }
 
   /** Looks a function up as `caller` may see it: internal functions only for the admin. */
@@ -184,18 +191,16 @@ export class FunctionRunner {
     return this.queries.staleOf(results);
   }
 
-  /** Runs a mutation now in its own transaction. */
-  mutation(path: string, args: JSONValue, caller: Caller, hooks: MutationHooks = {}): MutationResult {
+  /**
+   * Runs a mutation in the mutation worker with group commit; resolves once its commit is durable
+   * and announced. `hooks`: what a system caller (the scheduler) commits along with it.
+   */
+  mutation(path: string, args: JSONValue, caller: Caller, hooks?: MutationHooks): Promise<MutationResult> {
     return this.mutations.mutation(path, args, caller, hooks);
   }
 
-  /** Runs a mutation with group commit; resolves once the shared commit is durable. */
-  queueMutation(path: string, args: JSONValue, caller: Caller): Promise<MutationResult> {
-    return this.mutations.queueMutation(path, args, caller);
-  }
-
   /** Commits system bookkeeping writes outside any function, announced like a mutation's. */
-  systemWrite<T>(write: (transaction: Transaction) => T): T {
+  systemWrite<T>(write: (transaction: Transaction) => T): Promise<T> {
     return this.mutations.systemWrite(write);
   }
 
@@ -227,7 +232,7 @@ export class FunctionRunner {
 
   /** Stops the threads and processes that run functions; calls still running fail. */
   async close(): Promise<void> {
-    await Promise.all([this.actions.close(), this.queryWorkers.close()]);
+    await Promise.all([this.actions.close(), this.queryWorkers.close(), this.mutations.close()]);
   }
 
   fileStorage(): FileStorage {

@@ -52,6 +52,9 @@ export class Scheduler {
   private timerAt = Infinity;
   private closed = false;
   private readonly running = new Set<Promise<void>>();
+  /** A tick is under way; `tickAgain`: a wake-up came meanwhile. */
+  private ticking = false;
+  private tickAgain = false;
 
   constructor(
     private readonly storage: Storage,
@@ -60,18 +63,18 @@ export class Scheduler {
   ) {}
 
   /** Prepares the job table, fails actions interrupted by the last shutdown, reads crons and arms the timer. */
-  start(): void {
+  async start(): Promise<void> {
     this.storage.ensureTable(SCHEDULED_FUNCTIONS_TABLE);
     if (!this.storage.listIndexes(SCHEDULED_FUNCTIONS_TABLE).some((i) => i.name === SCHEDULED_BY_STATE_INDEX)) {
       this.storage.setIndexes(SCHEDULED_FUNCTIONS_TABLE, [{ name: SCHEDULED_BY_STATE_INDEX, fields: SCHEDULED_BY_STATE_FIELDS }]);
     }
     const interrupted = this.jobsInState("inProgress", Infinity, Infinity);
     if (interrupted.length > 0) {
-      this.runner.systemWrite((transaction) => {
+      await this.runner.systemWrite((transaction) => {
         for (const job of interrupted) setJobState(transaction, job, { kind: "failed", error: INTERRUPTED_ACTION_ERROR }, this.now());
       });
     }
-    this.syncCrons();
+    await this.syncCrons();
     this.wake();
   }
 
@@ -98,8 +101,7 @@ export class Scheduler {
   /** After a push: reconcile cron state with the pushed `crons.ts` and re-arm. */
   onInstall(): void {
     if (this.closed) return;
-    this.syncCrons();
-    this.wake();
+    this.track(this.syncCrons().then(() => this.wake()));
   }
 
   /** Runs whatever is due soon (on the next turn of the event loop). */
@@ -115,24 +117,35 @@ export class Scheduler {
     this.timer = setTimeout(() => {
       this.timer = undefined;
       this.timerAt = Infinity;
-      this.tick();
+      void this.tick();
     }, Math.min(Math.max(at - this.now(), 0), MAX_TIMER_MS));
     this.timer.unref();
   }
 
-  private tick(): void {
+  /** Runs the due jobs (their mutations together, in one batch) and crons, then re-arms; one tick at a time. */
+  private async tick(): Promise<void> {
     if (this.closed) return;
+    if (this.ticking) {
+      this.tickAgain = true;
+      return;
+    }
+    this.ticking = true;
     let ran = 0;
     try {
-      for (const job of this.jobsInState("pending", this.now(), BATCH)) {
-        this.runJob(job);
-        ran++;
-      }
-      ran += this.runDueCrons();
+      const jobs = this.jobsInState("pending", this.now(), BATCH);
+      ran = jobs.length;
+      await Promise.all(jobs.map((job) => this.runJob(job)));
+      ran += await this.runDueCrons();
     } catch (error) {
       console.error(`convex-local scheduler: ${printableError(error)}`);
+    } finally {
+      this.ticking = false;
     }
-    if (ran >= BATCH) return this.wake();
+    if (this.closed) return;
+    if (ran >= BATCH || this.tickAgain) {
+      this.tickAgain = false;
+      return this.wake();
+    }
     const next = Math.min(this.jobsInState("pending", Infinity, 1)[0]?.scheduledTime ?? Infinity, this.nextCronRun());
     if (next !== Infinity) this.arm(next);
   }
@@ -148,38 +161,32 @@ export class Scheduler {
     return jobs;
   }
 
-  private runJob(job: ScheduledJob): void {
+  private async runJob(job: ScheduledJob): Promise<void> {
     let udfType: string;
     try {
       udfType = this.runner.resolve(job.name, SYSTEM_CALLER).udfType;
     } catch (error) {
-      this.finish(job._id, { status: "error", errorMessage: (error as Error).message, logLines: [] });
-      return;
+      return await this.finish(job._id, { status: "error", errorMessage: (error as Error).message, logLines: [] });
     }
     const args = (job.args[0] ?? {}) as JSONValue;
     if (udfType === "Mutation") {
-      const { result } = this.runner.mutation(job.name, args, SYSTEM_CALLER, {
-        beforeCommit: (transaction) => {
-          const current = readJob(transaction, job._id);
-          if (current?.state.kind !== "pending") throw new Error(`Scheduled job ${job._id} is no longer pending`);
-          setJobState(transaction, current, { kind: "success" }, this.now());
-        },
-      });
-      if (result.status === "error") this.finish(job._id, result);
+      // The job becomes `success` in the mutation's own commit: it runs exactly once.
+      const { result } = await this.runner.mutation(job.name, args, SYSTEM_CALLER, { completesJob: { id: job._id, at: this.now() } });
+      if (result.status === "error") await this.finish(job._id, result);
       return;
     }
     if (udfType === "Action") {
-      this.runner.systemWrite((transaction) => setJobState(transaction, job, { kind: "inProgress" }));
+      await this.runner.systemWrite((transaction) => setJobState(transaction, job, { kind: "inProgress" }));
       this.track(this.runner.action(job.name, args, SYSTEM_CALLER).then((result) => this.finish(job._id, result)));
       return;
     }
-    this.finish(job._id, { status: "error", errorMessage: `${job.name} is a ${udfType}: only mutations and actions can be scheduled`, logLines: [] });
+    await this.finish(job._id, { status: "error", errorMessage: `${job.name} is a ${udfType}: only mutations and actions can be scheduled`, logLines: [] });
   }
 
   /** Records the outcome of a job that is still pending or in progress (a canceled job stays canceled). */
-  private finish(id: string, result: FunctionResult): void {
+  private async finish(id: string, result: FunctionResult): Promise<void> {
     if (this.closed) return;
-    this.runner.systemWrite((transaction) => {
+    await this.runner.systemWrite((transaction) => {
       const job = readJob(transaction, id);
       if (job === null || (job.state.kind !== "pending" && job.state.kind !== "inProgress")) return;
       setJobState(transaction, job, result.status === "success" ? { kind: "success" } : { kind: "failed", error: result.errorMessage }, this.now());
@@ -201,24 +208,26 @@ export class Scheduler {
   }
 
   /** Keeps the next run of crons whose schedule is unchanged; starts new ones from now; drops removed ones. */
-  private syncCrons(): void {
+  private async syncCrons(): Promise<void> {
     const crons = this.crons();
     if (crons === undefined) return;
-    const now = this.now();
-    const wanted = new Set<string>();
-    for (const cron of crons) {
-      const key = CRON_META_PREFIX + cron.name;
-      wanted.add(key);
-      const schedule = JSON.stringify(cron.schedule);
-      const state = this.storage.getMeta<CronState>(key);
-      if (state?.schedule === schedule) continue;
-      try {
-        this.storage.setMeta(key, { schedule, nextRun: nextScheduleTime(cron.schedule, now) } satisfies CronState);
-      } catch (error) {
-        console.error(`convex-local scheduler: cron "${cron.name}": ${printableError(error)}`);
+    await this.runner.systemWrite(() => {
+      const now = this.now();
+      const wanted = new Set<string>();
+      for (const cron of crons) {
+        const key = CRON_META_PREFIX + cron.name;
+        wanted.add(key);
+        const schedule = JSON.stringify(cron.schedule);
+        const state = this.storage.getMeta<CronState>(key);
+        if (state?.schedule === schedule) continue;
+        try {
+          this.storage.setMeta(key, { schedule, nextRun: nextScheduleTime(cron.schedule, now) } satisfies CronState);
+        } catch (error) {
+          console.error(`convex-local scheduler: cron "${cron.name}": ${printableError(error)}`);
+        }
       }
-    }
-    for (const [key] of this.storage.listMeta(CRON_META_PREFIX)) if (!wanted.has(key)) this.storage.deleteMeta(key);
+      for (const [key] of this.storage.listMeta(CRON_META_PREFIX)) if (!wanted.has(key)) this.storage.deleteMeta(key);
+    });
   }
 
   private nextCronRun(): number {
@@ -230,8 +239,9 @@ export class Scheduler {
     return next;
   }
 
-  private runDueCrons(): number {
+  private async runDueCrons(): Promise<number> {
     let ran = 0;
+    const advance = (key: string, state: CronState) => this.runner.systemWrite(() => this.storage.setMeta(key, state));
     for (const cron of this.crons() ?? []) {
       const key = CRON_META_PREFIX + cron.name;
       const state = this.storage.getMeta<CronState>(key);
@@ -245,14 +255,15 @@ export class Scheduler {
         udfType = this.runner.resolve(cron.udfPath, SYSTEM_CALLER).udfType;
       } catch (error) {
         console.error(`convex-local scheduler: cron "${cron.name}": ${printableError(error)}`);
-        this.storage.setMeta(key, advanced);
+        await advance(key, advanced);
         continue;
       }
       if (udfType === "Mutation") {
-        const { result } = this.runner.mutation(cron.udfPath, args, SYSTEM_CALLER, { beforeCommit: () => this.storage.setMeta(key, advanced) });
-        if (result.status === "error") this.storage.setMeta(key, advanced);
+        // The next run is stored in the mutation's own commit: a restart neither repeats nor loses it.
+        const { result } = await this.runner.mutation(cron.udfPath, args, SYSTEM_CALLER, { setsMeta: { key, value: advanced } });
+        if (result.status === "error") await advance(key, advanced);
       } else {
-        this.storage.setMeta(key, advanced);
+        await advance(key, advanced);
         if (udfType === "Action") this.track(this.runner.action(cron.udfPath, args, SYSTEM_CALLER).then(() => undefined));
       }
     }

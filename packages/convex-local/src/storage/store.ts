@@ -98,6 +98,8 @@ interface TableRecord {
 }
 
 const DEFAULT_BATCH_SIZE = 256;
+/** Meta key of the catalog version: bumped by every change to the tables or their indexes. */
+const CATALOG_VERSION_META = "storage/catalogVersion";
 
 function keyFieldsOf(name: string, fields: readonly string[]): string[] {
   if (name === BY_ID_INDEX) return ["_id"];
@@ -136,21 +138,17 @@ export class Storage {
   /** Table names by number: every id lookup needs one, so they are not re-read from SQLite. */
   private readonly tableNameCache = new Map<number, string | undefined>();
   private depth = 0;
-  private committedTs: bigint;
-  private committedCreationTime: number;
+  private committedTs = 0n;
+  private committedCreationTime = 0;
   private pendingTs: bigint | undefined;
-  private pendingCreationTime: number;
-  /** A reader's `PRAGMA data_version` at its last snapshot: it changes when another connection commits. */
-  private dataVersion: number | undefined;
+  private pendingCreationTime = 0;
+  /** The catalog version the cached tables and indexes are from (see `syncCatalog`). */
+  private catalogVersion = -1;
 
   private constructor(db: Database.Database) {
     this.db = db;
-    const clock = this.stmt("SELECT last_commit_ts, last_creation_time FROM clock WHERE id = 1")
-      .safeIntegers(true)
-      .get() as { last_commit_ts: bigint; last_creation_time: number };
-    this.committedTs = clock.last_commit_ts;
-    this.committedCreationTime = Number(clock.last_creation_time);
-    this.pendingCreationTime = this.committedCreationTime;
+    this.readClock();
+    this.syncCatalog();
   }
 
   /**
@@ -198,8 +196,7 @@ export class Storage {
   /**
    * Runs `read` on one snapshot of the store (a read transaction) and passes it the snapshot's
    * commit timestamp: everything `read` reads is as of that commit. For reader connections
-   * (`openReader`); the tables and indexes cached from earlier snapshots are dropped when another
-   * connection has committed since, as it may have created, deleted or re-indexed a table.
+   * (`openReader`).
    */
   readSnapshot<T>(read: (snapshotTs: bigint) => T): T {
     if (this.depth > 0) throw new Error("readSnapshot() cannot run inside a transaction");
@@ -207,15 +204,9 @@ export class Storage {
     this.depth = 1;
     try {
       // The first read pins the snapshot.
-      const { last_commit_ts } = this.stmt("SELECT last_commit_ts FROM clock WHERE id = 1").safeIntegers(true).get() as { last_commit_ts: bigint };
-      const dataVersion = this.stmt("PRAGMA data_version").pluck().get() as number;
-      if (dataVersion !== this.dataVersion) {
-        this.dataVersion = dataVersion;
-        this.tableCache.clear();
-        this.tableNameCache.clear();
-      }
-      this.committedTs = last_commit_ts;
-      return read(last_commit_ts);
+      this.readClock();
+      this.syncCatalog();
+      return read(this.committedTs);
     } finally {
       this.depth = 0;
       if (this.db.inTransaction) this.stmt("COMMIT").run();
@@ -301,6 +292,9 @@ export class Storage {
     this.stmt("BEGIN IMMEDIATE").run();
     this.depth = 1;
     try {
+      // Another connection (another thread's) may have committed since this one last did.
+      this.readClock();
+      this.syncCatalog();
       const result = fn();
       assertSynchronous(result);
       if (this.pendingTs !== undefined) {
@@ -325,6 +319,44 @@ export class Storage {
       this.depth = 0;
       this.pendingTs = undefined;
     }
+  }
+
+  /** Reads the commit clock: inside a transaction, as of its snapshot. */
+  private readClock(): void {
+    const clock = this.stmt("SELECT last_commit_ts, last_creation_time FROM clock WHERE id = 1").safeIntegers(true).get() as {
+      last_commit_ts: bigint;
+      last_creation_time: number | bigint;
+    };
+    this.committedTs = clock.last_commit_ts;
+    this.committedCreationTime = Number(clock.last_creation_time);
+    this.pendingCreationTime = this.committedCreationTime;
+  }
+
+  /**
+   * Drops the cached tables and indexes when any connection has created, deleted or re-indexed a
+   * table since they were read: every such change bumps the catalog version in the same commit.
+   */
+  private syncCatalog(): void {
+    const row = this.stmt("SELECT value FROM meta WHERE key = ?").get(CATALOG_VERSION_META) as { value: string } | undefined;
+    const version = row === undefined ? 0 : Number(row.value);
+    if (version === this.catalogVersion) return;
+    this.catalogVersion = version;
+    this.tableCache.clear();
+    this.tableNameCache.clear();
+  }
+
+  private catalogChanged(): void {
+    this.stmt("INSERT INTO meta (key, value) VALUES (?, '1') ON CONFLICT (key) DO UPDATE SET value = CAST(value AS INTEGER) + 1").run(CATALOG_VERSION_META);
+    this.syncCatalog();
+  }
+
+  /**
+   * Another connection committed at `commitTs` (a writer thread): `lastCommitTs` moves to it, and
+   * the cached tables and indexes are re-checked.
+   */
+  noteCommit(commitTs: bigint): void {
+    if (commitTs > this.committedTs) this.committedTs = commitTs;
+    if (this.depth === 0) this.syncCatalog();
   }
 
   /** True while inside `transaction`. */
@@ -459,6 +491,7 @@ export class Storage {
       insertIndex.run(number, BY_CREATION_TIME_INDEX, JSON.stringify(["_creationTime"]));
       this.tableCache.delete(name);
       this.tableNameCache.delete(number);
+      this.catalogChanged();
       return number;
     });
   }
@@ -489,6 +522,7 @@ export class Storage {
       this.stmt("DELETE FROM tables WHERE number = ?").run(t.number);
       this.tableCache.delete(name);
       this.tableNameCache.delete(t.number);
+      this.catalogChanged();
       return true;
     });
   }
@@ -554,6 +588,7 @@ export class Storage {
         added.push(name);
       }
       this.tableCache.delete(table);
+      if (added.length > 0 || removed.length > 0) this.catalogChanged();
       return { added, removed };
     });
   }

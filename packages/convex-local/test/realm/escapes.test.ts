@@ -37,10 +37,7 @@ it("a query reaches no process", async () => {
   expect(await client.query(anyApi.escapes.fromQuery, {})).toEqual(expected);
 });
 
-// Mutations still run on the backend's main thread, whose realm is the embedding program's and is
-// never locked down; this holds once they run in the writer worker (issue #14, mutationWorker.ts)
-// and that worker calls lockDownThreadRealm().
-it.fails("a mutation reaches no process", async () => {
+it("a mutation reaches no process", async () => {
   expect(await client.mutation(anyApi.escapes.fromMutation, {})).toEqual(expected);
 });
 

@@ -219,7 +219,7 @@ describe("values past Convex's limits", () => {
   it("stops a query reading more than 16 MiB with Convex's error", async () => {
     // Seeded outside any function: 17 documents of 1 MB are more than one mutation may write in 1 s.
     const body = "y".repeat(1_000_000);
-    for (let i = 0; i < 17; i++) deployment.backend.runner.systemWrite((transaction) => transaction.insert("entries", { batch: "big", body }));
+    for (let i = 0; i < 17; i++) await deployment.backend.runner.systemWrite((transaction) => transaction.insert("entries", { batch: "big", body }));
     expect(await failedCall("/api/query", "limits:readBatch", { batch: "big" })).toMatch(/Too many bytes read in a single function execution \(limit: 16777216\)/);
     await stillServing();
   });

@@ -99,7 +99,7 @@ export interface SessionHost {
   reportError(error: unknown): void;
 }
 
-export type MutationWrites = ReturnType<SyncDependencies["runner"]["mutation"]>["writes"];
+export type MutationWrites = Awaited<ReturnType<SyncDependencies["runner"]["mutation"]>>["writes"];
 
 /** A query a flush re-runs: its request, or why it cannot be made. */
 interface PlannedRun {
@@ -366,12 +366,11 @@ export class SyncSession {
     } else if (message.componentPath !== undefined && message.componentPath !== "") {
       result = errorResult(componentsUnsupported(message.componentPath));
     } else {
-      const outcome = await deps.runner.queueMutation(message.udfPath, args.value, this.caller);
+      const outcome = await deps.runner.mutation(message.udfPath, args.value, this.caller);
       result = outcome.result;
-      // No commit can come between the group's commit and this continuation: lastCommitTs is its ts.
       if (result.status === "success") {
-        if (outcome.writes.length > 0) {
-          ts = deps.storage.lastCommitTs();
+        if (outcome.commitTs !== null) {
+          ts = outcome.commitTs;
           this.host.noteCommit(outcome.writes, ts);
         } else {
           ts = this.host.visibleTs();

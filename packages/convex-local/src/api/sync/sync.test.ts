@@ -559,10 +559,10 @@ describe("limits and isolation", () => {
     const h = await startHarness();
     try {
       let runs = 0;
-      const queueMutation = h.runner.queueMutation.bind(h.runner);
-      h.runner.queueMutation = (...args) => {
+      const mutation = h.runner.mutation.bind(h.runner);
+      h.runner.mutation = (...args) => {
         runs++;
-        return queueMutation(...args);
+        return mutation(...args);
       };
       const sessionId = randomUUID();
       const failing = { type: "Mutation", requestId: 3, udfPath: "messages:send", args: [{ channel: 1, body: "x" }] };

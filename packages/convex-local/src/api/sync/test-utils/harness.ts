@@ -133,7 +133,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   });
   const modules = await fixtureModules();
   const analysis = await analyzeModules(runner, modules);
-  runner.install({ modules, analysis });
+  await runner.install({ modules, analysis });
   storage.transaction(() => {
     for (const table of analysis.schema?.tables ?? []) {
       storage.setIndexes(

@@ -1,10 +1,12 @@
 /**
- * Issue #14: actions run off the backend's main thread. Default-runtime actions and HTTP actions
- * run in worker threads, `"use node"` actions in Node processes of their own; a runaway or crashing
- * action fails alone with Convex's error while a control client's queries keep being answered, and
- * the executor it ran in is replaced. The backend is embedded here (its main thread is this test's),
- * so a control query answered promptly while an action spins proves the spin is elsewhere; its
- * action time limit is 4 s. actionConcurrency.test.ts runs many actions against `convex-local start`.
+ * Issue #14: user code runs off the backend's main thread. Queries run in query workers, mutations
+ * in the mutation worker, default-runtime actions and HTTP actions in action workers, `"use node"`
+ * actions in Node processes of their own; a runaway or crashing function fails alone with Convex's
+ * error while a control client's queries keep being answered, and the thread or process it ran in
+ * is replaced. The backend is embedded here (its main thread is this test's), so a control query
+ * answered promptly while a function spins proves the spin is elsewhere; its action time limit is
+ * 4 s, its query and mutation limit 1 s. actionConcurrency.test.ts runs many actions against
+ * `convex-local start`.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ConvexHttpClient } from "convex/browser";
@@ -63,6 +65,36 @@ function rejection(result: PromiseSettledResult<unknown>): string {
   expect(result.status).toBe("rejected");
   return String((result as PromiseRejectedResult).reason);
 }
+
+describe("runaway queries and mutations", () => {
+  it("stops a looping query at 1 s with Convex's error while the control client's queries keep their p95", async () => {
+    const { result, p95, samples } = await whileControlled(() => client.query(api.syncRunaways.spinQuery, {}));
+    expect(rejection(result)).toContain("Function execution timed out (maximum duration: 1s)");
+    expect(samples).toBeGreaterThan(20);
+    expect(p95).toBeLessThan(CONTROL_P95_MS);
+  });
+
+  it("stops a looping mutation at 1 s, commits none of its writes, and the control client notices nothing", async () => {
+    const { result, p95 } = await whileControlled(() => client.mutation(api.syncRunaways.spinMutation, {}));
+    expect(rejection(result)).toContain("Function execution timed out (maximum duration: 1s)");
+    expect(p95).toBeLessThan(CONTROL_P95_MS);
+    expect(await client.query(api.syncRunaways.marks, { by: "spinMutation" })).toBe(0);
+  });
+
+  it("ends a mutation past its heap limit with Convex's out-of-memory error; the next mutation commits", async () => {
+    const { result, p95 } = await whileControlled(() => client.mutation(api.syncRunaways.allocateMutation, {}));
+    expect(rejection(result)).toContain("JavaScript execution ran out of memory (maximum memory usage: 64 MB)");
+    expect(p95).toBeLessThan(CONTROL_P95_MS);
+    await client.mutation(api.syncRunaways.mark, { by: "after" });
+    expect(await client.query(api.syncRunaways.marks, { by: "after" })).toBe(1);
+  });
+});
+
+describe("inputs that crash Node's native code", () => {
+  it("slices a Blob at fractional and non-numeric offsets as the web platform does, instead of aborting the process", async () => {
+    expect(await client.action(api.natives.sliceBlob, {})).toEqual(["cdef", "ab", ""]);
+  });
+});
 
 describe("runaway default-runtime actions", () => {
   it("preempts `for (;;) {}` at the time limit while the control client's queries keep their p95", async () => {

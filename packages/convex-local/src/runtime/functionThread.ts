@@ -1,0 +1,70 @@
+/**
+ * The body of a worker thread that runs functions (queryWorker.ts, mutationWorker.ts): the
+ * deployment's catalog and a synchronous isolate over the thread's own connection to the store,
+ * the thread's realm locked down once all that is set up (realmLockdown.ts), and the message loop
+ * of functionWorker.ts — `install` a pushed deployment (answered `installed`), `run` a batch of
+ * calls and answer `ran` with its result or `failed` with what went wrong.
+ *
+ * @example
+ * serveFunctions(Storage.openReader(path), workerData, (calls, context) => ({ executed: executeQueries(calls, context) }));
+ */
+import { parentPort } from "node:worker_threads";
+import type { Storage } from "../storage/index.js";
+import { FileStorage, type FileStorageReaderOptions } from "./fileStorage.js";
+import { FunctionCatalog } from "./functionCatalog.js";
+import { lockDownThreadRealm } from "./realmLockdown.js";
+import type { Deployment } from "./runner.js";
+import { SyncExecutor } from "./syncExecution.js";
+
+/** What a function thread is started with. */
+export interface FunctionThreadData {
+  databasePath: string;
+  /** Where `ctx.storage` finds files, when the backend has file storage. */
+  files: FileStorageReaderOptions | null;
+  timeoutMs: number;
+}
+
+/** What a batch runs against. */
+export interface FunctionThreadContext {
+  storage: Storage;
+  catalog: FunctionCatalog;
+  executor: SyncExecutor;
+}
+
+type Message<Call> = { type: "install"; deployment: Deployment } | { type: "run"; id: number; calls: Call[]; environment: Record<string, string> };
+
+export function serveFunctions<Call, Reply extends object>(
+  storage: Storage,
+  { files, timeoutMs }: FunctionThreadData,
+  run: (calls: Call[], context: FunctionThreadContext) => Reply,
+): void {
+  if (parentPort === null) throw new Error("serveFunctions runs in a worker thread");
+  const port = parentPort;
+  const fileStorage = files === null ? undefined : FileStorage.inThread(storage, files);
+  const catalog = new FunctionCatalog(storage);
+  let environment: Record<string, string> = {};
+  const executor = new SyncExecutor({
+    catalog,
+    environment: () => environment,
+    fileStorage: () => {
+      if (fileStorage === undefined) throw new Error("File storage is not configured on this backend");
+      return fileStorage;
+    },
+    timeoutMs,
+  });
+  lockDownThreadRealm();
+  port.on("message", (message: Message<Call>) => {
+    if (message.type === "install") {
+      catalog.install(message.deployment);
+      executor.reset();
+      port.postMessage({ type: "installed" });
+      return;
+    }
+    environment = message.environment;
+    try {
+      port.postMessage({ type: "ran", id: message.id, ...run(message.calls, { storage, catalog, executor }) });
+    } catch (error) {
+      port.postMessage({ type: "failed", id: message.id, message: error instanceof Error ? error.message : String(error) });
+    }
+  });
+}

@@ -1,0 +1,149 @@
+/**
+ * One worker thread that runs functions (a query worker or the mutation worker), seen from the
+ * main thread: it is started with the deployment's modules loaded, given one piece of work at a
+ * time, and replaced when it fails. Its heap is capped; work that outlives its watchdog means the
+ * thread is stuck outside user code (whose own time limit is enforced inside), so it is ended.
+ * The worker's entry module answers `{ type: "run", id, ...work }` with `{ type: "ran", id, ...result }`
+ * or `{ type: "failed", id, message }`, and `{ type: "install", deployment }` with `{ type: "installed" }`.
+ *
+ * @example
+ * const worker = new FunctionWorker(new URL("./queryWorker.js", import.meta.url), data, 96);
+ * await worker.install(deployment); // resolves once the thread has loaded it
+ * const reply = await worker.run({ calls, environment }, 5_000); // rejects with a ThreadFailure
+ * await worker.close();
+ */
+import { Worker } from "node:worker_threads";
+import { OutOfMemoryError } from "./errors.js";
+import type { Deployment } from "./runner.js";
+import { threadEntry } from "./threadEntry.js";
+
+/** Convex's memory limit, which the error of work over it names. */
+const CONVEX_MEMORY_LIMIT_MB = 64;
+
+/** The thread running a piece of work failed; `error` is what its caller is told. */
+export class ThreadFailure extends Error {
+  constructor(readonly error: Error) {
+    super(error.message);
+    this.name = "ThreadFailure";
+  }
+}
+
+interface Running {
+  id: number;
+  resolve(reply: Record<string, unknown>): void;
+  reject(failure: ThreadFailure): void;
+  watchdog: NodeJS.Timeout;
+}
+
+export class FunctionWorker {
+  private worker: Worker | undefined;
+  private deployment: Deployment | undefined;
+  private running: Running | undefined;
+  private nextId = 1;
+  private closed = false;
+  /** The thread has acknowledged the last deployment sent to it. */
+  private installed = false;
+  private readonly installWaiters: (() => void)[] = [];
+  private readonly entry: ReturnType<typeof threadEntry>;
+
+  constructor(
+    entry: URL,
+    private readonly data: unknown,
+    private readonly heapMb: number,
+  ) {
+    this.entry = threadEntry(entry);
+  }
+
+  get busy(): boolean {
+    return this.running !== undefined;
+  }
+
+  /** Started and holding the current deployment (not still starting). */
+  get ready(): boolean {
+    return this.worker !== undefined && this.installed;
+  }
+
+  /**
+   * Loads a newly pushed deployment; work sent after this runs its code. The thread starts now if
+   * it has not. Resolves once the thread has it loaded (or the worker is closed).
+   */
+  install(deployment: Deployment): Promise<void> {
+    this.deployment = deployment;
+    this.installed = false;
+    if (this.worker !== undefined) this.worker.postMessage({ type: "install", deployment });
+    else if (!this.closed) this.start();
+    if (this.closed) return Promise.resolve();
+    return new Promise((resolve) => this.installWaiters.push(resolve));
+  }
+
+  /** Sends one piece of work; resolves with the thread's reply, rejects with a ThreadFailure when the thread fails or passes `watchdogMs`. */
+  run<Reply>(work: Record<string, unknown>, watchdogMs: number): Promise<Reply> {
+    if (this.closed) return Promise.reject(new ThreadFailure(new Error("The backend is shutting down")));
+    if (this.running !== undefined) throw new Error("FunctionWorker.run: the worker is busy");
+    const worker = this.worker ?? this.start();
+    const id = this.nextId++;
+    return new Promise<Reply>((resolve, reject) => {
+      const watchdog = setTimeout(() => this.fail(worker, new Error(`A function worker did not answer within ${watchdogMs} ms`)), watchdogMs);
+      this.running = { id, resolve: resolve as (reply: Record<string, unknown>) => void, reject, watchdog };
+      worker.ref();
+      worker.postMessage({ type: "run", id, ...work });
+    });
+  }
+
+  /** Ends the thread; work under way fails. */
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const resolve of this.installWaiters.splice(0)) resolve();
+    const worker = this.worker;
+    if (worker !== undefined) this.fail(worker, new Error("The backend is shutting down"));
+    await worker?.terminate();
+  }
+
+  private start(): Worker {
+    this.installed = false;
+    const worker = new Worker(this.entry.url, {
+      workerData: this.data,
+      execArgv: this.entry.execArgv,
+      resourceLimits: { maxOldGenerationSizeMb: this.heapMb },
+    });
+    this.worker = worker;
+    worker.unref();
+    if (this.deployment !== undefined) worker.postMessage({ type: "install", deployment: this.deployment });
+    worker.on("message", (reply: { type: string; id: number; message?: string }) => {
+      if (reply.type === "installed") {
+        if (this.worker !== worker) return;
+        this.installed = true;
+        for (const resolve of this.installWaiters.splice(0)) resolve();
+        return;
+      }
+      const running = this.running;
+      if (running === undefined || running.id !== reply.id) return;
+      this.settle(worker);
+      if (reply.type === "failed") running.reject(new ThreadFailure(new Error(`InternalServerError: ${reply.message}`)));
+      else running.resolve(reply as unknown as Record<string, unknown>);
+    });
+    worker.on("error", (error) => this.fail(worker, error));
+    worker.on("exit", (code) => this.fail(worker, new Error(`A function worker stopped (exit code ${code})`)));
+    return worker;
+  }
+
+  private settle(worker: Worker): Running | undefined {
+    const running = this.running;
+    if (running !== undefined) clearTimeout(running.watchdog);
+    this.running = undefined;
+    worker.unref();
+    return running;
+  }
+
+  /** Ends a failed thread (the next work starts a new one) and fails the work it had. */
+  private fail(worker: Worker, error: Error): void {
+    if (this.worker !== worker) return;
+    this.worker = undefined;
+    const running = this.settle(worker);
+    void worker.terminate();
+    const outOfMemory = (error as { code?: unknown }).code === "ERR_WORKER_OUT_OF_MEMORY";
+    running?.reject(new ThreadFailure(outOfMemory ? new OutOfMemoryError(CONVEX_MEMORY_LIMIT_MB) : new Error(`InternalServerError: ${error.message}`)));
+    // Started again at once, so the next work does not wait for it.
+    if (!this.closed && this.deployment !== undefined) this.start();
+  }
+}
