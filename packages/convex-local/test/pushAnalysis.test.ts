@@ -80,7 +80,7 @@ describe("a push whose module misbehaves at top level fails alone", () => {
   it.each(cases)("$name: the CLI prints Convex's error, the control client keeps its p95, the first push keeps serving", async ({ name, source, error }) => {
     const { result } = await underAttack(target, () => push(name.replace(/\W+/g, "-"), { "bad.ts": source }));
     expect(result.ok).toBe(false);
-    expect(result.output).toContain("400 Bad Request: ");
+    expect(result.output).toContain("400 Bad Request: InvalidModules: ");
     expect(result.output).toContain(`${LOADING_FAILED}${error}`);
     await expectFirstPushServing();
   }, 120_000);

@@ -6,6 +6,7 @@
  */
 import { randomBytes } from "node:crypto";
 import type { DeploymentState, PreparedPush } from "../runtime/deployment.js";
+import { PushAnalysisError } from "../runtime/actionExecution/moduleAnalysis.js";
 import type { ModuleSource } from "../runtime/modules.js";
 import { MAX_PUSH_BODY_BYTES, RequestError, readJsonObject, sendJson } from "./http.js";
 import type { RouteRequest } from "./router.js";
@@ -74,7 +75,14 @@ export async function startPush({ request, response }: RouteRequest, context: De
   if ((body.componentDefinitions ?? []).length > 0) {
     throw new RequestError(400, "ComponentsNotSupported", "convex-local does not support Convex components (convex.config.ts with `app.use(...)`) yet.");
   }
-  const prepared = await context.deployment.prepare({ modules: app.changedModules, unchangedHashes: app.unchangedModuleHashes, schemaModule: app.schema });
+  let prepared;
+  try {
+    prepared = await context.deployment.prepare({ modules: app.changedModules, unchangedHashes: app.unchangedModuleHashes, schemaModule: app.schema });
+  } catch (error) {
+    // A module that fails to load fails the push with Convex's code for it.
+    if (error instanceof PushAnalysisError) throw new RequestError(400, "InvalidModules", error.message);
+    throw error;
+  }
   sendJson(response, 200, startPushResponse(prepared, context, app.udfServerVersion));
 }
 

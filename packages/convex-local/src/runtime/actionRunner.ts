@@ -70,26 +70,11 @@ function describeProcessExit(exit: ExecutorExit, task: string): string {
 /** A run in an executor, as ActionRunner.runRemotely takes it: the pool and crash texts are the runner's. */
 export type ExecutorRunRequest = Omit<RemoteRunRequest, "pool" | "describeExit">;
 
-/**
- * The ActionRunner of each deployment, by its catalog: push analysis runs in its executors, and
- * moduleEvaluation.ts is handed the catalog (FunctionRunner.evaluate's options), not the runner.
- */
-const runners = new WeakMap<FunctionCatalog, ActionRunner>();
-
 export class ActionRunner {
   private readonly workers = new ExecutorPool({ start: startWorkerExecutor, maxExecutors: MAX_ACTION_WORKERS, maxStarting: STARTING_AT_ONCE, warmSpares: 2, maxIdle: 8 });
   private readonly processes = new ExecutorPool({ start: startProcessExecutor, maxExecutors: MAX_NODE_PROCESSES, maxStarting: STARTING_AT_ONCE, warmSpares: 1, maxIdle: 4 });
 
-  constructor(private readonly options: ActionRunnerOptions) {
-    runners.set(options.catalog, this);
-  }
-
-  /** The runner whose actions `catalog` describes. */
-  static serving(catalog: FunctionCatalog): ActionRunner {
-    const runner = runners.get(catalog);
-    if (runner === undefined) throw new Error("No action runner serves this deployment");
-    return runner;
-  }
+  constructor(private readonly options: ActionRunnerOptions) {}
 
   /** The time limit of an action. */
   get timeoutMs(): number {

@@ -9,7 +9,6 @@
 import type { RawAnalysis } from "./actionExecution/moduleAnalysis.js";
 import type { DeploymentAnalysis, FunctionInfo } from "./functions.js";
 import { isFunctionModule } from "./functions.js";
-import { analysisOf } from "./moduleEvaluation.js";
 import type { CompiledModule } from "./modules.js";
 import type { FunctionRunner } from "./runner.js";
 
@@ -20,10 +19,10 @@ export async function analyzeModules(runner: FunctionRunner, modules: ReadonlyMa
   }
   // Both at once, as Convex analyzes the two environments concurrently.
   const [isolatePart, nodePart] = await Promise.all([
-    runner.evaluate(modules, analysisOf<RawAnalysis>({ kind: "analyze", paths: byEnvironment.isolate, withConfig: true }), false),
+    runner.evaluate<RawAnalysis>(modules, { kind: "analyze", paths: byEnvironment.isolate, withConfig: true }, false),
     byEnvironment.node.length === 0
       ? undefined
-      : runner.evaluate(modules, analysisOf<RawAnalysis>({ kind: "analyze", paths: byEnvironment.node, withConfig: false }), true),
+      : runner.evaluate<RawAnalysis>(modules, { kind: "analyze", paths: byEnvironment.node, withConfig: false }, true),
   ]);
   const functions = new Map<string, FunctionInfo>();
   for (const info of [...isolatePart.functions, ...(nodePart?.functions ?? [])]) functions.set(info.path, info);

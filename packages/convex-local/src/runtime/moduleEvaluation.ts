@@ -4,17 +4,16 @@
  * process for `"use node"` modules — and analyzes them there, with no database, so a module whose
  * top level loops, allocates without bound or ends its process fails the push, not the backend.
  *
- * Only plain data crosses to an executor, so what runs there is named, not passed: `analysisOf`
- * makes the handle `evaluateModules` takes (`FunctionRunner.evaluate` keeps its signature, a
- * function of the loader). Failures read as Convex reports them to the CLI
+ * Only plain data crosses to an executor, so what runs there is named (an `AnalyzeInvocation`), not
+ * passed as a function. Failures read as Convex reports them to the CLI
  * (crates/application/src/lib.rs `analyze_modules`, crates/isolate/src/environment/analyze.rs).
  */
 import type { AnalyzeInvocation } from "./actionExecution/protocol.js";
 import { PushAnalysisError } from "./actionExecution/moduleAnalysis.js";
 import { ANONYMOUS } from "./runner.js";
-import { ActionRunner } from "./actionRunner.js";
+import type { ActionRunner } from "./actionRunner.js";
 import { hostWithoutDatabase } from "./actionHost.js";
-import type { FunctionCatalog, Load } from "./functionCatalog.js";
+import type { FunctionCatalog } from "./functionCatalog.js";
 import { uncaughtMessage } from "./functionResults.js";
 import { FunctionTimeoutError, type ThrownError } from "./isolate.js";
 import type { CompiledModule } from "./modules.js";
@@ -26,33 +25,22 @@ export const ANALYZE_TIMEOUT_MS = 4000;
 const NODE_TIMEOUT_MESSAGE = "Function execution unexpectedly timed out. Check your function for infinite loops or other long-running operations.";
 
 export interface ModuleEvaluationOptions {
+  /** Whose executors run the analysis. */
+  actions: ActionRunner;
   /** Function handles created during evaluation resolve against the installed deployment. */
   catalog: FunctionCatalog;
   environment: () => Record<string, string>;
   nodeRequireFrom: () => string;
 }
 
-const invocations = new WeakMap<object, AnalyzeInvocation>();
-
-/** The handle of an analysis for `evaluateModules`; it runs only in an executor. */
-export function analysisOf<T>(invocation: AnalyzeInvocation): (load: Load) => T {
-  const handle = (): T => {
-    throw new Error("Push analysis runs in an action executor (evaluateModules), not on the backend's thread");
-  };
-  invocations.set(handle, invocation);
-  return handle;
-}
-
 /**
- * Runs the analysis `invoke` names (made by {@link analysisOf}) over `modules` in an action worker,
+ * Runs the analysis `invocation` names over `modules` in an action worker,
  * or with `node` in a Node process; resolves with its plain-data result. Rejects with
  * PushAnalysisError in Convex's words when a module throws, loops past {@link ANALYZE_TIMEOUT_MS},
  * runs out of memory or ends its process.
  */
-export async function evaluateModules<T>(modules: ReadonlyMap<string, CompiledModule>, invoke: (load: Load) => T, node: boolean, options: ModuleEvaluationOptions): Promise<T> {
-  const invocation = invocations.get(invoke);
-  if (invocation === undefined) throw new Error("evaluateModules runs only an analysis made by analysisOf(): a function cannot cross to an executor");
-  const actions = ActionRunner.serving(options.catalog);
+export async function evaluateModules<T>(modules: ReadonlyMap<string, CompiledModule>, invocation: AnalyzeInvocation, node: boolean, options: ModuleEvaluationOptions): Promise<T> {
+  const { actions } = options;
   const logLines: string[] = [];
   let loading: string | undefined;
   let outcome;

@@ -26,7 +26,8 @@ import type { Storage } from "../storage/index.js";
 import type { DocumentWrite, ReadRange, Transaction } from "../transactions/transaction.js";
 import { ActionRunner } from "./actionRunner.js";
 import type { FileStorage } from "./fileStorage.js";
-import { FunctionCatalog, type Load } from "./functionCatalog.js";
+import type { AnalyzeInvocation } from "./actionExecution/protocol.js";
+import { FunctionCatalog } from "./functionCatalog.js";
 import type { DeploymentAnalysis, FunctionInfo, UdfType } from "./functions.js";
 import { evaluateModules } from "./moduleEvaluation.js";
 import type { CompiledModule } from "./modules.js";
@@ -213,9 +214,10 @@ export class FunctionRunner {
     return this.actions.httpAction(request, caller);
   }
 
-  /** Loads modules in a scratch isolate and evaluates `invoke` there (used by push analysis). */
-  evaluate<T>(modules: ReadonlyMap<string, CompiledModule>, invoke: (load: Load) => T, node: boolean): Promise<T> {
-    return evaluateModules(modules, invoke, node, {
+  /** Loads modules (not yet installed) in an action executor and runs the analysis `invocation` names there (push analysis). */
+  evaluate<T>(modules: ReadonlyMap<string, CompiledModule>, invocation: AnalyzeInvocation, node: boolean): Promise<T> {
+    return evaluateModules(modules, invocation, node, {
+      actions: this.actions,
       catalog: this.catalog,
       environment: () => this.functionEnvironment(),
       nodeRequireFrom: () => this.nodeRequireFrom(),
