@@ -54,10 +54,12 @@ export class CommitLog {
   /** The positions in `results` of those a commit after their snapshot wrote into. */
   staleOf(results: readonly SnapshotRead[]): Set<number> {
     const stale = new Set<number>();
+    const latest = this.commits.at(-1)?.ts ?? this.horizon;
     const readers = new ReadSetIndex<number>();
     let oldest: bigint | undefined;
     results.forEach(({ reads, snapshotTs }, i) => {
-      if (reads.length === 0) return;
+      // Nothing committed since its snapshot (the common case): current, nothing to index.
+      if (reads.length === 0 || snapshotTs >= latest) return;
       if (snapshotTs < this.horizon) {
         stale.add(i);
         return;

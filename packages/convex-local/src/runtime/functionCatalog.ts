@@ -33,17 +33,32 @@ export function exportedFunction(load: Load, modulePath: string, exportName: str
 
 /**
  * A call's arguments as Convex values; an ArgumentValidationError when they are nested too deeply
- * or not Convex JSON. Checked before arguments go to another thread, too: copying them there
- * would overflow the stack first.
+ * or not Convex JSON.
  */
-export function decodeArgs(args: JSONValue): Value {
+function decodeArgs(args: JSONValue): Value {
   try {
     checkValueNesting(args);
     return jsonToValue(args);
   } catch (error) {
-    // The message may quote a field name of any length.
-    throw new ArgumentValidationError(`Invalid argument encoding: ${truncateText((error as Error).message)}`);
+    throw invalidArgs(error);
   }
+}
+
+/**
+ * An ArgumentValidationError when a call's arguments are nested too deeply. Checked before
+ * arguments go to another thread: copying them there would overflow the stack first.
+ */
+export function checkArgsNesting(args: JSONValue): void {
+  try {
+    checkValueNesting(args);
+  } catch (error) {
+    throw invalidArgs(error);
+  }
+}
+
+function invalidArgs(error: unknown): ArgumentValidationError {
+  // The message may quote a field name of any length.
+  return new ArgumentValidationError(`Invalid argument encoding: ${truncateText((error as Error).message)}`);
 }
 
 export class FunctionCatalog {

@@ -9,6 +9,7 @@
  * serveFunctions(Storage.openReader(path), workerData, (calls, context) => ({ executed: executeQueries(calls, context) }));
  */
 import { parentPort } from "node:worker_threads";
+import { CallProgress } from "./callProgress.js";
 import type { Storage } from "../storage/index.js";
 import { FileStorage, type FileStorageReaderOptions } from "./fileStorage.js";
 import { FunctionCatalog } from "./functionCatalog.js";
@@ -21,21 +22,26 @@ export interface FunctionThreadData {
   databasePath: string;
   /** Where `ctx.storage` finds files, when the backend has file storage. */
   files: FileStorageReaderOptions | null;
+  /** The time limit of one call (the main thread's watchdog enforces it). */
   timeoutMs: number;
 }
 
-/** What a batch runs against. */
+/** What the thread is started with: its data and the buffer its CallProgress shares with the main thread. */
+export type FunctionThreadStart = FunctionThreadData & { progress: SharedArrayBuffer };
+
+/** What a batch runs against; `progress` is told as each call starts (the watchdog reads it). */
 export interface FunctionThreadContext {
   storage: Storage;
   catalog: FunctionCatalog;
   executor: SyncExecutor;
+  progress: CallProgress;
 }
 
 type Message<Call> = { type: "install"; deployment: Deployment } | { type: "run"; id: number; calls: Call[]; environment: Record<string, string> };
 
 export function serveFunctions<Call, Reply extends object>(
   storage: Storage,
-  { files, timeoutMs }: FunctionThreadData,
+  { files, progress: progressBuffer }: FunctionThreadStart,
   run: (calls: Call[], context: FunctionThreadContext) => Reply,
 ): void {
   if (parentPort === null) throw new Error("serveFunctions runs in a worker thread");
@@ -50,8 +56,8 @@ export function serveFunctions<Call, Reply extends object>(
       if (fileStorage === undefined) throw new Error("File storage is not configured on this backend");
       return fileStorage;
     },
-    timeoutMs,
   });
+  const progress = new CallProgress(progressBuffer);
   lockDownThreadRealm();
   port.on("message", (message: Message<Call>) => {
     if (message.type === "install") {
@@ -62,9 +68,11 @@ export function serveFunctions<Call, Reply extends object>(
     }
     environment = message.environment;
     try {
-      port.postMessage({ type: "ran", id: message.id, ...run(message.calls, { storage, catalog, executor }) });
+      port.postMessage({ type: "ran", id: message.id, ...run(message.calls, { storage, catalog, executor, progress }) });
     } catch (error) {
       port.postMessage({ type: "failed", id: message.id, message: error instanceof Error ? error.message : String(error) });
+    } finally {
+      progress.idle();
     }
   });
 }

@@ -1,44 +1,61 @@
 /**
  * One worker thread that runs functions (a query worker or the mutation worker), seen from the
- * main thread: it is started with the deployment's modules loaded, given one piece of work at a
- * time, and replaced when it fails. Its heap is capped; work that outlives its watchdog means the
- * thread is stuck outside user code (whose own time limit is enforced inside), so it is ended.
+ * main thread: it is started with the deployment's modules loaded, given one batch of calls at a
+ * time, and replaced when it fails. Its heap is capped. The calls' time limit is enforced here:
+ * the thread reports which call runs since when (callProgress.ts), and one that passes the limit
+ * ends the thread — the batch fails with a ThreadFailure naming that call (`timedOutCall`). A
+ * batch that outlives its overall watchdog means the thread is stuck outside user code.
  * The worker's entry module answers `{ type: "run", id, ...work }` with `{ type: "ran", id, ...result }`
  * or `{ type: "failed", id, message }`, and `{ type: "install", deployment }` with `{ type: "installed" }`.
  *
  * @example
  * const worker = new FunctionWorker(new URL("./queryWorker.js", import.meta.url), data, 96);
  * await worker.install(deployment); // resolves once the thread has loaded it
- * const reply = await worker.run({ calls, environment }, 5_000); // rejects with a ThreadFailure
+ * const reply = await worker.run({ calls, environment }, { callLimitMs: 1000, watchdogMs: 10_000 }); // rejects with a ThreadFailure
  * await worker.close();
  */
 import { Worker } from "node:worker_threads";
+import { CallProgress } from "./callProgress.js";
 import { OutOfMemoryError } from "./errors.js";
+import { FunctionTimeoutError } from "./isolate.js";
 import type { Deployment } from "./runner.js";
 import { threadEntry } from "./threadEntry.js";
 
 /** Convex's memory limit, which the error of work over it names. */
 const CONVEX_MEMORY_LIMIT_MB = 64;
 
-/** The thread running a piece of work failed; `error` is what its caller is told. */
+/** The thread running a batch failed; `error` is what its caller is told, `timedOutCall` the call that passed its time limit, if that was why. */
 export class ThreadFailure extends Error {
-  constructor(readonly error: Error) {
+  constructor(
+    readonly error: Error,
+    readonly timedOutCall?: number,
+  ) {
     super(error.message);
     this.name = "ThreadFailure";
   }
+}
+
+/** How long a batch may run: each call `callLimitMs`, the whole batch `watchdogMs`. */
+export interface RunLimits {
+  callLimitMs: number;
+  watchdogMs: number;
 }
 
 interface Running {
   id: number;
   resolve(reply: Record<string, unknown>): void;
   reject(failure: ThreadFailure): void;
+  /** The batch's overall watchdog and the time-limit check of the call running now. */
   watchdog: NodeJS.Timeout;
+  limitCheck: NodeJS.Timeout | undefined;
 }
 
 export class FunctionWorker {
   private worker: Worker | undefined;
   private deployment: Deployment | undefined;
   private running: Running | undefined;
+  /** Shared with the thread running now: which call it runs, since when. */
+  private progress = new CallProgress();
   private nextId = 1;
   private closed = false;
   /** The thread has acknowledged the last deployment sent to it. */
@@ -76,15 +93,30 @@ export class FunctionWorker {
     return new Promise((resolve) => this.installWaiters.push(resolve));
   }
 
-  /** Sends one piece of work; resolves with the thread's reply, rejects with a ThreadFailure when the thread fails or passes `watchdogMs`. */
-  run<Reply>(work: Record<string, unknown>, watchdogMs: number): Promise<Reply> {
+  /**
+   * Sends one batch; resolves with the thread's reply. Rejects with a ThreadFailure when the thread
+   * fails, a call runs past `callLimitMs` (the thread is ended) or the batch past `watchdogMs`.
+   */
+  run<Reply>(work: Record<string, unknown>, { callLimitMs, watchdogMs }: RunLimits): Promise<Reply> {
     if (this.closed) return Promise.reject(new ThreadFailure(new Error("The backend is shutting down")));
     if (this.running !== undefined) throw new Error("FunctionWorker.run: the worker is busy");
     const worker = this.worker ?? this.start();
     const id = this.nextId++;
     return new Promise<Reply>((resolve, reject) => {
       const watchdog = setTimeout(() => this.fail(worker, new Error(`A function worker did not answer within ${watchdogMs} ms`)), watchdogMs);
-      this.running = { id, resolve: resolve as (reply: Record<string, unknown>) => void, reject, watchdog };
+      const running: Running = { id, resolve: resolve as (reply: Record<string, unknown>) => void, reject, watchdog, limitCheck: undefined };
+      this.running = running;
+      // Checked when the call running now would reach its limit; calls that end sooner cost nothing.
+      const checkLimit = () => {
+        if (this.running !== running) return;
+        const call = this.progress.runningCall();
+        const now = performance.timeOrigin + performance.now();
+        if (call !== undefined && now - call.startedAt >= callLimitMs) {
+          return this.fail(worker, new FunctionTimeoutError(callLimitMs), call.index);
+        }
+        running.limitCheck = setTimeout(checkLimit, call === undefined ? callLimitMs : call.startedAt + callLimitMs - now);
+      };
+      running.limitCheck = setTimeout(checkLimit, callLimitMs);
       worker.ref();
       worker.postMessage({ type: "run", id, ...work });
     });
@@ -101,8 +133,9 @@ export class FunctionWorker {
 
   private start(): Worker {
     this.installed = false;
+    this.progress = new CallProgress();
     const worker = new Worker(this.entry.url, {
-      workerData: this.data,
+      workerData: { ...(this.data as object), progress: this.progress.buffer },
       execArgv: this.entry.execArgv,
       resourceLimits: { maxOldGenerationSizeMb: this.heapMb },
     });
@@ -129,21 +162,38 @@ export class FunctionWorker {
 
   private settle(worker: Worker): Running | undefined {
     const running = this.running;
-    if (running !== undefined) clearTimeout(running.watchdog);
+    if (running !== undefined) {
+      clearTimeout(running.watchdog);
+      clearTimeout(running.limitCheck);
+    }
     this.running = undefined;
     worker.unref();
     return running;
   }
 
-  /** Ends a failed thread (the next work starts a new one) and fails the work it had. */
-  private fail(worker: Worker, error: Error): void {
+  /** Ends a failed thread (the next work starts a new one) and fails the work it had; `timedOutCall`: the call that passed its time limit. */
+  private fail(worker: Worker, error: Error, timedOutCall?: number): void {
     if (this.worker !== worker) return;
     this.worker = undefined;
     const running = this.settle(worker);
     void worker.terminate();
     const outOfMemory = (error as { code?: unknown }).code === "ERR_WORKER_OUT_OF_MEMORY";
-    running?.reject(new ThreadFailure(outOfMemory ? new OutOfMemoryError(CONVEX_MEMORY_LIMIT_MB) : new Error(`InternalServerError: ${error.message}`)));
+    const reported = outOfMemory ? new OutOfMemoryError(CONVEX_MEMORY_LIMIT_MB) : error instanceof FunctionTimeoutError ? error : new Error(`InternalServerError: ${error.message}`);
+    running?.reject(new ThreadFailure(reported, timedOutCall));
     // Started again at once, so the next work does not wait for it.
     if (!this.closed && this.deployment !== undefined) this.start();
   }
+}
+
+/**
+ * What becomes of a batch whose thread failed: the call that passed its time limit gets the error
+ * and the others run again as they were; when the culprit is unknown (out of memory, a crash),
+ * each runs again alone, so only a call that fails alone gets the error.
+ */
+export function afterFailure<T extends { alone: boolean }>(batch: readonly T[], failure: unknown): { error: Error; failed: T[]; retry: T[] } {
+  const error = failure instanceof ThreadFailure ? failure.error : (failure as Error);
+  const timedOut = failure instanceof ThreadFailure ? failure.timedOutCall : undefined;
+  if (timedOut !== undefined) return { error, failed: [batch[timedOut]!], retry: batch.filter((_, i) => i !== timedOut) };
+  if (batch.length === 1) return { error, failed: [...batch], retry: [] };
+  return { error, failed: [], retry: batch.map((item) => ({ ...item, alone: true })) };
 }

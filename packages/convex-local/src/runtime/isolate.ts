@@ -1,8 +1,8 @@
 /**
  * An isolate is one `node:vm` context with Convex's globals and the deployment's modules loaded
  * into it. Queries and mutations run in an isolate whose microtasks drain inside `runInContext`,
- * so a whole async function completes synchronously, bounded by the vm timeout (an infinite loop
- * is stopped like on Convex). Actions run in isolates with an ordinary event loop.
+ * so a whole async function completes synchronously (their time limit ends the worker thread that
+ * runs them, see functionWorker.ts). Actions run in isolates with an ordinary event loop.
  *
  * An isolate also owns what its code leaves behind: an unhandled rejection or an exception from a
  * callback made in its realm fails its running action (see crashAttribution.ts).
@@ -105,14 +105,8 @@ type CrashSource = CrashKind | "process.exit";
 const startScript = new vm.Script("__convexStart()", { filename: "convex:start" });
 const startEachScript = new vm.Script("__convexStartEach()", { filename: "convex:start-each" });
 
-/**
- * A batch starts calls only this long after it began, and its time limit is longer by as much, so
- * every call in it still gets at least its full limit.
- */
-const BATCH_START_WINDOW_MS = 20;
-
-/** What `runSyncBatch` gives back per call: its outcome, the error that stopped it, or undefined when it never started. */
-export type BatchResult = Outcome | FunctionTimeoutError | UnsettledFunctionError | undefined;
+/** What `runSyncBatch` gives back per call: its outcome, or the error that stopped it. */
+export type BatchResult = Outcome | UnsettledFunctionError;
 
 export class Isolate {
   private readonly context: vm.Context;
@@ -121,7 +115,6 @@ export class Isolate {
   private current: PendingCall | undefined;
   /** The calls of the batch under way (`runSyncBatch`) that have not started yet. */
   private batchQueue: PendingCall[] = [];
-  private batchStartDeadline = 0;
   /** Set once a run was cut short: the context's state is unknown, so its owner should discard it. */
   poisoned = false;
   /** The action under way (`run`) until its outcome is delivered: a crash in this realm fails it. */
@@ -165,7 +158,7 @@ export class Isolate {
       },
       invoke: (load: (modulePath: string) => Record<string, unknown>) => this.active().request.invoke(load),
       next: () => {
-        const call = performance.now() <= this.batchStartDeadline ? this.batchQueue.shift() : undefined;
+        const call = this.batchQueue.shift();
         this.current = call;
         if (call === undefined) return false;
         this.calls.set(call.callId, call);
@@ -238,61 +231,28 @@ export class Isolate {
   }
 
   /**
-   * Runs a query or mutation to completion within this turn of the event loop. Throws
-   * FunctionTimeoutError when it exceeds `timeoutMs`, UnsettledFunctionError when it waits on
-   * anything but a syscall.
+   * Runs queries or mutations one after another inside one vm run, each to completion (its
+   * microtasks drain inside the run). Only syscalls may be awaited: a call that waits on anything
+   * else gets UnsettledFunctionError and the isolate is poisoned. The time limit is the caller's:
+   * a function worker's watchdog ends the whole thread (functionWorker.ts), which costs nothing per
+   * run, where vm's `timeout` starts and joins a watchdog thread for each (0.1–0.5 ms).
    */
-  runSync(host: CallHost, request: InvokeRequest, timeoutMs: number): Outcome {
-    if (!this.options.synchronous) throw new Error("runSync needs a synchronous isolate");
-    const call = this.begin(host, request);
-    try {
-      startScript.runInContext(this.context, { timeout: timeoutMs });
-    } catch (error) {
-      this.calls.delete(call.callId);
-      this.poisoned = true;
-      // With its own microtask queue the context throws the timeout from its realm: not `instanceof Error`.
-      if ((error as { code?: unknown } | null)?.code === "ERR_SCRIPT_EXECUTION_TIMEOUT") throw new FunctionTimeoutError(timeoutMs);
-      throw error;
-    } finally {
-      this.current = undefined;
-    }
-    if (call.outcome === undefined) {
-      this.calls.delete(call.callId);
-      this.poisoned = true;
-      throw new UnsettledFunctionError();
-    }
-    return call.outcome;
-  }
-
-  /**
-   * Runs queries or mutations one after another inside one vm run, so they share one time-limit watchdog (Node
-   * starts a thread for every timed run, which costs more than a point read). Each call gets at
-   * least `timeoutMs`. On a timeout the running call gets FunctionTimeoutError and the isolate is
-   * poisoned; calls that never started come back undefined, to be run again.
-   */
-  runSyncBatch(calls: BatchCall[], timeoutMs: number): BatchResult[] {
+  runSyncBatch(calls: BatchCall[]): BatchResult[] {
     if (!this.options.synchronous) throw new Error("runSyncBatch needs a synchronous isolate");
     const pending = calls.map((call): PendingCall => ({ ...call, callId: this.nextCallId++ }));
     this.batchQueue = [...pending];
-    this.batchStartDeadline = performance.now() + BATCH_START_WINDOW_MS;
-    let timedOut: PendingCall | undefined;
-    let notStarted: Set<PendingCall>;
     try {
-      startEachScript.runInContext(this.context, { timeout: timeoutMs + BATCH_START_WINDOW_MS });
+      startEachScript.runInContext(this.context);
     } catch (error) {
       this.poisoned = true;
-      if ((error as { code?: unknown } | null)?.code !== "ERR_SCRIPT_EXECUTION_TIMEOUT") throw error;
-      timedOut = this.current;
+      throw error;
     } finally {
       this.current = undefined;
-      notStarted = new Set(this.batchQueue);
       this.batchQueue = [];
       for (const call of pending) this.calls.delete(call.callId);
     }
     return pending.map((call): BatchResult => {
       if (call.outcome !== undefined) return call.outcome;
-      if (call === timedOut) return new FunctionTimeoutError(timeoutMs);
-      if (notStarted.has(call)) return undefined;
       // It waited on something other than a syscall: the chain stopped here.
       this.poisoned = true;
       return new UnsettledFunctionError();

@@ -1,6 +1,6 @@
 /**
  * Executes a batch of mutations inside the mutation worker (mutationWorker.ts), serializably with
- * group commit: they run one after another in one timed vm run, each in its own savepoint (a
+ * group commit: they run one after another in one vm run, each in its own savepoint (a
  * failing one rolls back alone), and commit together with one fsync. A system caller's hooks
  * (`MutationHooks`: the scheduler completing a job, a cron advancing) are written in the same
  * savepoint as the mutation they belong to, so they commit exactly when it does.
@@ -8,11 +8,11 @@
 import type { JSONValue } from "convex/values";
 import type { Savepoint, Storage } from "../storage/index.js";
 import { Transaction, type DocumentWrite } from "../transactions/transaction.js";
-import type { FunctionCatalog } from "./functionCatalog.js";
 import { failure } from "./functionResults.js";
 import type { Caller, FunctionResult, MutationHooks } from "./runner.js";
 import { readJob, setJobState } from "./scheduledFunctionsTable.js";
-import type { SyncBatchCall, SyncExecutor } from "./syncExecution.js";
+import type { FunctionThreadContext } from "./functionThread.js";
+import type { SyncBatchCall } from "./syncExecution.js";
 import type { SyncCall } from "./syncHost.js";
 
 /** A mutation to run: the function, its arguments, who calls, and a system caller's hooks. */
@@ -29,20 +29,14 @@ export interface ExecutedMutation {
   writes: DocumentWrite[];
 }
 
-/** A batch's outcome: each mutation's (undefined for one the run did not get to start) and the commit's timestamp. */
+/** A batch's outcome: each mutation's and the commit's timestamp. */
 export interface ExecutedBatch {
-  executed: (ExecutedMutation | undefined)[];
+  executed: ExecutedMutation[];
   commitTs: bigint;
 }
 
-export interface MutationExecutionContext {
-  storage: Storage;
-  catalog: FunctionCatalog;
-  executor: SyncExecutor;
-}
-
 /** Runs `calls` in one storage transaction; a failed commit fails every one of them. */
-export function executeMutations(calls: readonly MutationCall[], context: MutationExecutionContext): ExecutedBatch {
+export function executeMutations(calls: readonly MutationCall[], context: FunctionThreadContext): ExecutedBatch {
   try {
     const executed = context.storage.transaction(() => executeInTransaction(calls, context));
     return { executed, commitTs: context.storage.lastCommitTs() };
@@ -52,8 +46,8 @@ export function executeMutations(calls: readonly MutationCall[], context: Mutati
   }
 }
 
-function executeInTransaction(calls: readonly MutationCall[], { storage, catalog, executor }: MutationExecutionContext): (ExecutedMutation | undefined)[] {
-  const executed: (ExecutedMutation | undefined)[] = new Array(calls.length);
+function executeInTransaction(calls: readonly MutationCall[], { storage, catalog, executor, progress }: FunctionThreadContext): ExecutedMutation[] {
+  const executed: ExecutedMutation[] = new Array(calls.length);
   const members: { index: number; call: SyncCall; savepoint?: Savepoint }[] = [];
   const batch: SyncBatchCall[] = [];
   let savepointFailure: unknown;
@@ -67,6 +61,7 @@ function executeInTransaction(calls: readonly MutationCall[], { storage, catalog
         call,
         request: executor.request(info, args, call),
         onStart: () => {
+          progress.started(index);
           member.savepoint = storage.savepoint();
         },
         onSettle: (outcome) => {
@@ -98,7 +93,7 @@ function executeInTransaction(calls: readonly MutationCall[], { storage, catalog
     members.forEach((member, i) => {
       const result = results[i];
       if (!(result instanceof Error)) return;
-      // Cut short (time limit, a promise that never settles): its savepoint is still open.
+      // It waited on something other than a syscall: its savepoint is still open.
       member.savepoint?.rollback();
       member.call.transaction.finish();
       executed[member.index] = finish(member.call, failure(result, member.call.logLines));

@@ -9,10 +9,10 @@
 import type { JSONValue } from "convex/values";
 import type { Storage } from "../storage/index.js";
 import { Transaction, type DocumentWrite } from "../transactions/transaction.js";
-import { decodeArgs } from "./functionCatalog.js";
+import { checkArgsNesting } from "./functionCatalog.js";
 import { failure, runLogEntry } from "./functionResults.js";
 import type { FunctionThreadData } from "./functionThread.js";
-import { FunctionWorker, ThreadFailure } from "./functionWorker.js";
+import { afterFailure, FunctionWorker } from "./functionWorker.js";
 import type { ExecutedMutation, MutationCall } from "./mutationExecution.js";
 import type { MutationWorkerReply } from "./mutationWorker.js";
 import type { Caller, Deployment, FunctionLogEntry, MutationHooks, MutationResult } from "./runner.js";
@@ -66,7 +66,7 @@ export class MutationRunner {
     const started = performance.now();
     if (this.closed) return Promise.resolve(this.finish({ path, started }, { result: failure(new Error("The backend is shutting down"), []), writes: [] }, 0n));
     try {
-      decodeArgs(args); // arguments nested too deeply would overflow the stack while being copied to the worker
+      checkArgsNesting(args);
     } catch (error) {
       return Promise.resolve(this.finish({ path, started }, { result: failure(error, []), writes: [] }, 0n));
     }
@@ -125,26 +125,20 @@ export class MutationRunner {
 
   private async runBatch(batch: QueuedMutation[]): Promise<void> {
     const calls: MutationCall[] = batch.map(({ path, args, caller, hooks }) => ({ path, args, caller, hooks }));
-    const watchdogMs = batch.length * (this.options.data.timeoutMs + 20) + WATCHDOG_GRACE_MS;
+    const callLimitMs = this.options.data.timeoutMs;
+    const limits = { callLimitMs, watchdogMs: batch.length * callLimitMs + WATCHDOG_GRACE_MS };
     try {
-      const { batch: ran } = await this.worker.run<MutationWorkerReply>({ calls, environment: this.options.environment() }, watchdogMs);
+      const { batch: ran } = await this.worker.run<MutationWorkerReply>({ calls, environment: this.options.environment() }, limits);
       const { storage } = this.options;
       storage.noteCommit(ran.commitTs);
       // Every write is announced before any caller hears of its mutation.
-      for (const executed of ran.executed) if (executed !== undefined && executed.writes.length > 0) this.options.onCommitted(executed.writes, ran.commitTs);
-      const notStarted: QueuedMutation[] = [];
-      batch.forEach((queued, i) => {
-        const executed = ran.executed[i];
-        if (executed === undefined) notStarted.push(queued);
-        else queued.resolve(this.finish(queued, executed, ran.commitTs));
-      });
-      // Mutations the run did not get to start go first in the next batch.
-      this.queue.unshift(...notStarted);
-    } catch (error) {
-      const failed = error instanceof ThreadFailure ? error.error : (error as Error);
+      for (const executed of ran.executed) if (executed.writes.length > 0) this.options.onCommitted(executed.writes, ran.commitTs);
+      batch.forEach((queued, i) => queued.resolve(this.finish(queued, ran.executed[i]!, ran.commitTs)));
+    } catch (thrown) {
       // Nothing of the batch committed (the worker's transaction ends with it), so running again is safe.
-      if (batch.length === 1 || this.closed) for (const queued of batch) queued.resolve(this.finish(queued, { result: failure(failed, []), writes: [] }, 0n));
-      else this.queue.unshift(...batch.map((queued) => ({ ...queued, alone: true })));
+      const { error, failed, retry } = afterFailure(batch, thrown);
+      for (const queued of this.closed ? batch : failed) queued.resolve(this.finish(queued, { result: failure(error, []), writes: [] }, 0n));
+      if (!this.closed) this.queue.unshift(...retry);
     }
     this.scheduleDispatch();
   }

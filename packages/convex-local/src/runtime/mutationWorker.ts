@@ -6,7 +6,7 @@
  */
 import { workerData } from "node:worker_threads";
 import { Storage } from "../storage/index.js";
-import { serveFunctions, type FunctionThreadData } from "./functionThread.js";
+import { serveFunctions, type FunctionThreadStart } from "./functionThread.js";
 import { executeMutations, type ExecutedBatch, type MutationCall } from "./mutationExecution.js";
 
 /** What the worker answers a batch with. */
@@ -14,5 +14,5 @@ export interface MutationWorkerReply {
   batch: ExecutedBatch;
 }
 
-const data = workerData as FunctionThreadData;
+const data = workerData as FunctionThreadStart;
 serveFunctions(Storage.open(data.databasePath), data, (calls: MutationCall[], context): MutationWorkerReply => ({ batch: executeMutations(calls, context) }));

@@ -1,18 +1,16 @@
 /**
  * Executes queries inside a query worker (queryWorker.ts): each batch reads one snapshot of the
  * store through the worker's own read-only connection, its queries run in the worker's shared
- * synchronous isolate, several in one timed vm run (`SyncExecutor.runBatch`), and each query's
+ * synchronous isolate, all in one vm run (`SyncExecutor.runBatch`), and each query's
  * outcome comes back with what the main thread needs to cache and subscribe to it: its read set,
  * its journal, whether it read the clock, and the snapshot's commit timestamp.
  */
-import type { Storage } from "../storage/index.js";
 import { Transaction, type ReadRange } from "../transactions/transaction.js";
-import type { FunctionCatalog } from "./functionCatalog.js";
 import { failure } from "./functionResults.js";
+import type { FunctionThreadContext } from "./functionThread.js";
 import type { FunctionInfo } from "./functions.js";
 import type { BatchResult, InvokeRequest } from "./isolate.js";
 import type { FunctionResult, QueryRequest } from "./runner.js";
-import type { SyncExecutor } from "./syncExecution.js";
 import type { SyncCall } from "./syncHost.js";
 
 /** How a query ran, as of the snapshot `snapshotTs`. */
@@ -25,31 +23,9 @@ export interface ExecutedQuery {
   snapshotTs: bigint;
 }
 
-export interface QueryExecutionContext {
-  storage: Storage;
-  catalog: FunctionCatalog;
-  executor: SyncExecutor;
-}
-
-/** Runs every query of `calls` (batch after batch, on a fresh snapshot each) and returns how each ran, in order. */
-export function executeQueries(calls: readonly QueryRequest[], context: QueryExecutionContext): ExecutedQuery[] {
-  const executed: ExecutedQuery[] = new Array(calls.length);
-  let pending = calls.map((call, index) => ({ call, index }));
-  while (pending.length > 0) {
-    const outcomes = context.storage.readSnapshot((snapshotTs) =>
-      executeBatch(
-        pending.map(({ call }) => call),
-        context,
-        snapshotTs,
-      ),
-    );
-    pending.forEach(({ index }, i) => {
-      if (outcomes[i] !== undefined) executed[index] = outcomes[i]!;
-    });
-    // A batch starts calls only within a short window: the rest go in the next one.
-    pending = pending.filter((_, i) => outcomes[i] === undefined);
-  }
-  return executed;
+/** Runs every query of `calls` on one snapshot of the store and returns how each ran, in order. */
+export function executeQueries(calls: readonly QueryRequest[], context: FunctionThreadContext): ExecutedQuery[] {
+  return context.storage.readSnapshot((snapshotTs) => executeBatch(calls, context, snapshotTs));
 }
 
 interface Started {
@@ -60,9 +36,9 @@ interface Started {
   request: InvokeRequest;
 }
 
-/** One timed vm run over `calls` on the current snapshot; undefined for a call the run did not get to start. */
-function executeBatch(calls: readonly QueryRequest[], { storage, catalog, executor }: QueryExecutionContext, snapshotTs: bigint): (ExecutedQuery | undefined)[] {
-  const results: (ExecutedQuery | undefined)[] = new Array(calls.length);
+/** One vm run over `calls` on the current snapshot. */
+function executeBatch(calls: readonly QueryRequest[], { storage, catalog, executor, progress }: FunctionThreadContext, snapshotTs: bigint): ExecutedQuery[] {
+  const results: ExecutedQuery[] = new Array(calls.length);
   const finish = (call: SyncCall, started: number, result: FunctionResult): ExecutedQuery => {
     call.transaction.finish();
     return {
@@ -88,14 +64,13 @@ function executeBatch(calls: readonly QueryRequest[], { storage, catalog, execut
   if (batch.length === 0) return results;
   let outcomes: BatchResult[];
   try {
-    outcomes = executor.runBatch(batch.map(({ call, request }) => ({ call, request })));
+    outcomes = executor.runBatch(batch.map(({ index, call, request }) => ({ call, request, onStart: () => progress.started(index) })));
   } catch (error) {
     for (const { index, started, call } of batch) results[index] = finish(call, started, failure(error, call.logLines));
     return results;
   }
   batch.forEach(({ index, info, started, call }, i) => {
-    const outcome = outcomes[i];
-    if (outcome === undefined) return;
+    const outcome = outcomes[i]!;
     call.observedTime = !(outcome instanceof Error) && outcome.ok && outcome.observedTime === true;
     let result: FunctionResult;
     try {

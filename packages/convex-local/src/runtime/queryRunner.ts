@@ -9,7 +9,7 @@ import type { JSONValue } from "convex/values";
 import type { Storage } from "../storage/index.js";
 import type { DocumentWrite } from "../transactions/transaction.js";
 import { CommitLog } from "./commitLog.js";
-import { decodeArgs } from "./functionCatalog.js";
+import { checkArgsNesting } from "./functionCatalog.js";
 import { runLogEntry } from "./functionResults.js";
 import { failedExecution, type ExecutedQuery } from "./queryExecution.js";
 import { QueryCache } from "./queryCache.js";
@@ -84,7 +84,7 @@ export class QueryRunner {
       }
       for (const miss of misses.splice(0)) {
         try {
-          decodeArgs(requests[miss.index]!.args);
+          checkArgsNesting(requests[miss.index]!.args);
           misses.push(miss);
         } catch (error) {
           results[miss.index] = this.finishQuery(requests[miss.index]!.path, miss.started, failedExecution(error), undefined);

@@ -6,7 +6,7 @@
  */
 import { workerData } from "node:worker_threads";
 import { Storage } from "../storage/index.js";
-import { serveFunctions, type FunctionThreadData } from "./functionThread.js";
+import { serveFunctions, type FunctionThreadStart } from "./functionThread.js";
 import { executeQueries, type ExecutedQuery } from "./queryExecution.js";
 import type { QueryRequest } from "./runner.js";
 
@@ -15,5 +15,5 @@ export interface QueryWorkerReply {
   executed: ExecutedQuery[];
 }
 
-const data = workerData as FunctionThreadData;
+const data = workerData as FunctionThreadStart;
 serveFunctions(Storage.openReader(data.databasePath), data, (calls: QueryRequest[], context): QueryWorkerReply => ({ executed: executeQueries(calls, context) }));

@@ -18,7 +18,7 @@
  */
 import { availableParallelism } from "node:os";
 import type { KeyRange } from "../storage/keys.js";
-import { FunctionWorker, ThreadFailure } from "./functionWorker.js";
+import { afterFailure, FunctionWorker } from "./functionWorker.js";
 import { failedExecution, type ExecutedQuery } from "./queryExecution.js";
 import type { FunctionThreadData } from "./functionThread.js";
 import type { QueryWorkerReply } from "./queryWorker.js";
@@ -62,6 +62,7 @@ export class QueryWorkerPool {
   private readonly maxSize: number;
   private deployment: Deployment | undefined;
   private lastGrowth = -Infinity;
+  private dispatchScheduled = false;
   private growthTimer: NodeJS.Timeout | undefined;
   private readonly retireTimers = new Map<FunctionWorker, NodeJS.Timeout>();
   private closed = false;
@@ -84,7 +85,15 @@ export class QueryWorkerPool {
     const runs = requests.map(
       (request) => new Promise<ExecutedQuery>((resolve) => this.queue.push({ request, environment, queuedAt: performance.now(), alone: false, resolve })),
     );
-    this.dispatch();
+    // The queries that arrive within this turn of the event loop are shared out together: a
+    // message to a worker and its snapshot cost more than a point read.
+    if (!this.dispatchScheduled) {
+      this.dispatchScheduled = true;
+      setImmediate(() => {
+        this.dispatchScheduled = false;
+        if (!this.closed) this.dispatch();
+      });
+    }
     return Promise.all(runs);
   }
 
@@ -155,15 +164,15 @@ export class QueryWorkerPool {
   private async runOn(worker: FunctionWorker, queries: QueuedQuery[]): Promise<void> {
     clearTimeout(this.retireTimers.get(worker));
     this.retireTimers.delete(worker);
-    const watchdogMs = queries.length * (this.options.data.timeoutMs + 20) + WATCHDOG_GRACE_MS;
+    const callLimitMs = this.options.data.timeoutMs;
+    const limits = { callLimitMs, watchdogMs: queries.length * callLimitMs + WATCHDOG_GRACE_MS };
     try {
-      const reply = await worker.run<QueryWorkerReply>({ calls: queries.map(({ request }) => request), environment: queries[0]!.environment }, watchdogMs);
+      const reply = await worker.run<QueryWorkerReply>({ calls: queries.map(({ request }) => request), environment: queries[0]!.environment }, limits);
       queries.forEach((queued, i) => queued.resolve(withBufferKeys(reply.executed[i]!)));
-    } catch (error) {
-      const failure = error instanceof ThreadFailure ? error.error : (error as Error);
-      if (queries.length === 1 || this.closed) for (const queued of queries) queued.resolve(failedExecution(failure));
-      // Which of them made the worker fail is unknown: each runs again alone.
-      else this.queue.unshift(...queries.map((queued) => ({ ...queued, alone: true })));
+    } catch (failure) {
+      const { error, failed, retry } = afterFailure(queries, failure);
+      for (const queued of this.closed ? queries : failed) queued.resolve(failedExecution(error));
+      if (!this.closed) this.queue.unshift(...retry);
     }
     if (this.closed) return;
     this.dispatch();

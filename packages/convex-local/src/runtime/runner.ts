@@ -123,6 +123,8 @@ export class FunctionRunner {
   private readonly queries: QueryRunner;
   private readonly mutations: MutationRunner;
   private readonly actions: ActionRunner;
+  /** The environment functions see, for the configured variables it was made from. */
+  private environmentOf: { configured: Record<string, string>; merged: Record<string, string> } | undefined;
 
   constructor(private readonly options: RunnerOptions) {
     const { storage } = options;
@@ -251,7 +253,12 @@ export class FunctionRunner {
 
   /** The environment variables a function sees: the deployment's, then the system's. */
   private functionEnvironment(): Record<string, string> {
-    return { ...this.options.environment(), ...this.options.systemEnvironment };
+    const configured = this.options.environment();
+    // One object while the variables stay the same: calls with the same one share a worker batch.
+    if (this.environmentOf?.configured !== configured) {
+      this.environmentOf = { configured, merged: { ...configured, ...this.options.systemEnvironment } };
+    }
+    return this.environmentOf.merged;
   }
 
   private nodeRequireFrom(): string {

@@ -1,10 +1,9 @@
 /**
  * Executes queries and mutations: one shared synchronous isolate (recreated after a push or when a
  * run left it unusable), each call's arguments validated and described for it (frozen clock,
- * seeded `Math.random`, environment), its syscalls answered by `syncHost`, and every run bounded by
- * the query/mutation time limit. One call at a time (`run`), or several in one timed vm run
- * (`runBatch`). The callers own the transactions. Each query worker has one (queryWorker.ts); the
- * main thread has one for mutations.
+ * seeded `Math.random`, environment), its syscalls answered by `syncHost`, several calls in one vm
+ * run (`runBatch`). The callers own the transactions; the time limit is enforced from outside the
+ * thread (functionWorker.ts). Each query worker and the mutation worker has one (functionThread.ts).
  */
 import { randomFillSync } from "node:crypto";
 import type { JSONValue } from "convex/values";
@@ -12,9 +11,8 @@ import type { FileStorage } from "./fileStorage.js";
 import { exportedFunction, type FunctionCatalog } from "./functionCatalog.js";
 import { reportStrayError } from "./functionResults.js";
 import type { FunctionInfo } from "./functions.js";
-import { Isolate, type BatchCall, type BatchResult, type CallHost, type InvokeRequest, type Outcome } from "./isolate.js";
+import { Isolate, type BatchCall, type BatchResult, type CallHost, type InvokeRequest } from "./isolate.js";
 import { parseFunctionPath } from "./modules.js";
-import type { FunctionResult } from "./runner.js";
 import { syncHost, type SyncCall } from "./syncHost.js";
 import { webGlobals } from "./webGlobals.js";
 
@@ -23,7 +21,6 @@ export interface SyncExecutorOptions {
   /** The environment variables a call sees. */
   environment: () => Record<string, string>;
   fileStorage: () => FileStorage;
-  timeoutMs: number;
 }
 
 /** One call of a batch: its state and request, and the hooks the isolate runs around it. */
@@ -58,29 +55,11 @@ export class SyncExecutor {
     };
   }
 
-  /** Runs one call to completion and finishes its transaction; records whether it read the clock. */
-  run(info: FunctionInfo, args: JSONValue, call: SyncCall): FunctionResult {
-    const request = this.request(info, args, call);
-    const isolate = this.syncIsolate();
-    let outcome: Outcome;
-    try {
-      outcome = isolate.runSync(this.host(call), request, this.options.timeoutMs);
-    } finally {
-      if (isolate.poisoned) this.isolate = undefined;
-    }
-    call.transaction.finish();
-    call.observedTime = outcome.ok && outcome.observedTime === true;
-    return this.options.catalog.resultOf(info, outcome, call.logLines);
-  }
-
-  /** Runs `calls` in one timed vm run (see `Isolate.runSyncBatch`); undefined for a call it did not get to start. */
+  /** Runs `calls` one after another in one vm run (see `Isolate.runSyncBatch`). */
   runBatch(calls: SyncBatchCall[]): BatchResult[] {
     const isolate = this.syncIsolate();
     try {
-      return isolate.runSyncBatch(
-        calls.map(({ call, ...hooks }) => ({ ...hooks, host: this.host(call) })),
-        this.options.timeoutMs,
-      );
+      return isolate.runSyncBatch(calls.map(({ call, ...hooks }) => ({ ...hooks, host: this.host(call) })));
     } finally {
       if (isolate.poisoned) this.isolate = undefined;
     }

@@ -146,7 +146,7 @@ async function inspectArguments(isolate: Isolate, context: vm.Context): Promise<
       context,
     );
   const request = { invoke, now: null, seed: null, env: {} };
-  if (synchronous) isolate.runSync(host, request, 10_000);
+  if (synchronous) isolate.runSyncBatch([{ host, request }]);
   else await isolate.run(host, request, 10_000);
   return vm.runInContext("__handed", context) as unknown[];
 }
