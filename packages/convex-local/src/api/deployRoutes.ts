@@ -115,7 +115,7 @@ export async function reportPushCompleted({ request, response }: RouteRequest): 
 export async function updateEnvironmentVariables({ request, response }: RouteRequest, context: DeployContext): Promise<void> {
   const body = await readJsonObject(request);
   if (!Array.isArray(body.changes)) throw new RequestError(400, "BadJsonBody", "Failed to deserialize the JSON body into the target type: missing field `changes`");
-  context.deployment.updateEnvironment(body.changes as { name: string; value: string | null }[]);
+  await context.deployment.updateEnvironment(body.changes as { name: string; value: string | null }[]);
   context.changed();
   sendJson(response, 200, {});
 }

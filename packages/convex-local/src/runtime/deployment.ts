@@ -82,8 +82,8 @@ export class DeploymentState {
     return this.environmentCache;
   }
 
-  /** Applies `{name, value}` changes; a null value removes the variable. */
-  updateEnvironment(changes: { name: string; value: string | null }[]): void {
+  /** Applies `{name, value}` changes; a null value removes the variable. Written between mutation batches, as the backend's own writes are. */
+  async updateEnvironment(changes: { name: string; value: string | null }[]): Promise<void> {
     const environment = { ...this.environment() };
     for (const { name, value } of changes) {
       if (!/^[a-zA-Z_][a-zA-Z0-9_]{0,39}$/.test(name)) {
@@ -93,7 +93,7 @@ export class DeploymentState {
       else if (value.length > 8192) throw new PushError(`Environment variable ${name} is too long (${value.length} > 8192 characters)`);
       else environment[name] = value;
     }
-    this.storage.setMeta(ENV_KEY, environment);
+    await this.runner.systemWrite(() => this.storage.setMeta(ENV_KEY, environment));
     this.environmentCache = environment;
   }
 
@@ -154,7 +154,8 @@ export class DeploymentState {
     const status = this.schemaStatus(pushId);
     if (status.type === "failed") throw new PushError(status.error);
     const previousModules = [...this.modules.keys()];
-    this.storage.transaction(() => {
+    // Written between mutation batches: the mutation worker holds SQLite's write lock while one runs.
+    await this.runner.systemWrite(() => {
       const schema = push.analysis.schema;
       const wanted = new Map<string, { name: string; fields: string[] }[]>();
       for (const table of schema?.tables ?? []) {
