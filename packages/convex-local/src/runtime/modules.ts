@@ -22,7 +22,7 @@ export interface ModuleSource {
 }
 
 export interface CompiledModule extends ModuleSource {
-  /** CommonJS body, to be wrapped in `(function (exports, require, module) { ... })`. */
+  /** CommonJS body, run as `function (exports, require, module) { ... }` (isolate.ts). */
   code: string;
   /** The hash the CLI compares against to skip re-uploading an unchanged module. */
   sha256: string;
