@@ -7,8 +7,8 @@ import { terminalLine, terminalText } from "../text/terminalText.js";
 
 export function printLogs(backend: Backend): void {
   backend.log.subscribe((entry) => {
-    // A cached query's code did not run: its lines were printed when it did.
-    if (entry.cached) return;
+    // A cached query's code did not run: its lines were printed when it did. Most runs print nothing.
+    if (entry.cached || (entry.logLines.length === 0 && entry.error === undefined)) return;
     const kind = entry.udfType === "HttpAction" ? "H" : entry.udfType[0];
     const prefix = `${new Date(entry.timestamp).toLocaleTimeString()} [${kind}] ${terminalLine(entry.path)}`;
     for (const line of entry.logLines) console.log(`${prefix} ${terminalText(line)}`);
