@@ -2,6 +2,8 @@
  * The query workers (queryWorker.ts), one per core by default: queries queued on the main thread
  * are shared out among the idle workers, each taking an equal part of the queue, so concurrent
  * queries use every core and user code never runs on the thread that serves HTTP and WebSockets.
+ * Cheap ones (by their functions' recent execution times) go to fewer workers: a batch worth less
+ * than a couple of milliseconds is not worth waking a second thread for.
  * When queries have waited a while because every worker is busy (e.g. behind queries that loop
  * until their time limit), the pool grows by a worker for each waiting query, up to four per core;
  * workers beyond the base number leave after a while idle.
@@ -36,6 +38,8 @@ export interface QueryWorkerPoolOptions {
 
 /** A worker this long past the time its queries may take in all is stuck outside user code: it is replaced. */
 const WATCHDOG_GRACE_MS = 5_000;
+/** Queued work worth waking another worker for (ms). */
+const WORTH_A_WORKER_MS = 2;
 /**
  * The pool grows once a query has waited this long for a worker (ordinary queries take
  * milliseconds), and again only once the workers it started are ready.
@@ -63,6 +67,8 @@ export class QueryWorkerPool {
   private deployment: Deployment | undefined;
   private lastGrowth = -Infinity;
   private dispatchScheduled = false;
+  /** Each function's recent execution time (ms, a moving average). */
+  private readonly costByPath = new Map<string, number>();
   private growthTimer: NodeJS.Timeout | undefined;
   private readonly retireTimers = new Map<FunctionWorker, NodeJS.Timeout>();
   private closed = false;
@@ -109,8 +115,10 @@ export class QueryWorkerPool {
   /** Gives each idle worker an equal share of the queue; grows the pool while queries still wait. */
   private dispatch(): void {
     const idle = this.workers.filter((worker) => !worker.busy);
-    for (let i = 0; i < idle.length && this.queue.length > 0; i++) {
-      void this.runOn(idle[i]!, this.takeShare(Math.ceil(this.queue.length / (idle.length - i))));
+    // Cheap queries go to as few workers as their cost warrants: waking a thread costs more than they do.
+    const workers = Math.min(idle.length, Math.max(1, Math.ceil(this.queuedCostMs() / WORTH_A_WORKER_MS)));
+    for (let i = 0; i < workers && this.queue.length > 0; i++) {
+      void this.runOn(idle[i]!, this.takeShare(Math.ceil(this.queue.length / (workers - i))));
     }
     // Not while workers are starting: more starts would only take the cores from them.
     if (this.queue.length === 0 || this.workers.length >= this.maxSize || this.growthTimer !== undefined) return;
@@ -152,6 +160,13 @@ export class QueryWorkerPool {
     this.retireTimers.set(worker, timer);
   }
 
+  /** What the queued queries will take, from their functions' recent runs (one not seen yet counts as worth a worker). */
+  private queuedCostMs(): number {
+    let total = 0;
+    for (const { request } of this.queue) total += this.costByPath.get(request.path) ?? WORTH_A_WORKER_MS;
+    return total;
+  }
+
   /** Up to `share` queries from the head of the queue with one environment; a query to run alone goes by itself. */
   private takeShare(share: number): QueuedQuery[] {
     const first = this.queue[0]!;
@@ -168,7 +183,12 @@ export class QueryWorkerPool {
     const limits = { callLimitMs, watchdogMs: queries.length * callLimitMs + WATCHDOG_GRACE_MS };
     try {
       const reply = await worker.run<QueryWorkerReply>({ calls: queries.map(({ request }) => request), environment: queries[0]!.environment }, limits);
-      queries.forEach((queued, i) => queued.resolve(withBufferKeys(reply.executed[i]!)));
+      queries.forEach((queued, i) => {
+        const executed = reply.executed[i]!;
+        const cost = this.costByPath.get(queued.request.path);
+        this.costByPath.set(queued.request.path, cost === undefined ? executed.executionTimeMs : 0.8 * cost + 0.2 * executed.executionTimeMs);
+        queued.resolve(withBufferKeys(executed));
+      });
     } catch (failure) {
       const { error, failed, retry } = afterFailure(queries, failure);
       for (const queued of this.closed ? queries : failed) queued.resolve(failedExecution(error));
