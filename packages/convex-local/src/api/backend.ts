@@ -62,6 +62,8 @@ export interface BackendOptions {
   queryTimeoutMs?: number;
   /** Time limit of actions and HTTP actions (default 10 minutes, as on Convex). */
   actionTimeoutMs?: number;
+  /** Threads that run queries (default: one per core, at most 8; more start while queries wait behind busy ones). */
+  queryWorkers?: number;
   /** How long a fetched JWKS / OIDC discovery document is trusted (default 10 minutes). */
   jwksCacheMs?: number;
   /** Largest file uploads and `ctx.storage.store` accept (default 256 MiB). */
@@ -151,6 +153,7 @@ export async function startBackend(options: BackendOptions): Promise<Backend> {
     appDirectory: options.appDirectory,
     queryTimeoutMs: options.queryTimeoutMs,
     actionTimeoutMs: options.actionTimeoutMs,
+    queryWorkers: options.queryWorkers,
     fileStorage: FileStorage.open(storage, new BlobStore(path.join(options.dataDir, "files")), url, options.maxFileBytes),
     onLog: (entry) => log.record(entry),
     onCommit: (writes, ts) => {
