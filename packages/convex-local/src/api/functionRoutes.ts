@@ -8,7 +8,7 @@ import { randomBytes } from "node:crypto";
 import type { IncomingMessage } from "node:http";
 import { convexToJson, type JSONValue } from "convex/values";
 import { jsonToValue } from "../storage/values.js";
-import type { Caller, FunctionResult, FunctionRunner } from "../runtime/runner.js";
+import type { Caller, FunctionResult, FunctionRunner, QueryRequest } from "../runtime/runner.js";
 import { checkFunctionPath } from "../runtime/modules.js";
 import { InvalidFunctionPathError } from "../runtime/errors.js";
 import { truncateText } from "../text/valueText.js";
@@ -166,8 +166,19 @@ export async function queryBatch({ request, response, caller }: RouteRequest, ru
     args: query.args,
     format: parseFormat(query.format, defaultFormat(request)),
   }));
-  // Queued together, the queries run in one batch with no commit in between: one timestamp, as on Convex.
-  const results = await Promise.all(queries.map(({ path, args }) => call(runner, "query", path, args, caller)));
+  // Run together, each result is current at the same moment (a stale one runs again): one timestamp, as on Convex.
+  const results: FunctionResult[] = new Array(queries.length);
+  const runnable: { index: number; request: QueryRequest }[] = [];
+  queries.forEach(({ path, args }, index) => {
+    try {
+      runnable.push({ index, request: { path, args: parseArgs(args), caller, journal: null } });
+    } catch (error) {
+      if (!(error instanceof FunctionArgumentsError)) throw error;
+      results[index] = { status: "error", errorMessage: error.message, logLines: [] };
+    }
+  });
+  const ran = await runner.queryMany(runnable.map(({ request }) => request));
+  runnable.forEach(({ index }, i) => (results[index] = ran[i]!.result));
   sendJson(response, 200, { results: results.map((result, i) => resultBody(result, queries[i].format)) });
 }
 
