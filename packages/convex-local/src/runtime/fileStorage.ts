@@ -58,7 +58,7 @@ export function withoutBlobKey(document: Record<string, JSONValue>, tableOf: (id
 }
 
 /** Where another thread finds this file storage (see `FileStorage.inThread`). */
-export interface FileStorageReaderOptions {
+export interface FileStorageThreadOptions {
   blobsDirectory: string;
   deploymentUrl: string;
   maxFileBytes: number;
@@ -91,16 +91,16 @@ export class FileStorage {
 
   /**
    * File storage as a worker thread sees it (a query or mutation worker), over its own connection
-   * to a store that `open` has prepared (see `readerOptions`).
+   * to a store that `open` has prepared (see `threadOptions`).
    */
-  static inThread(storage: Storage, { blobsDirectory, deploymentUrl, maxFileBytes }: FileStorageReaderOptions): FileStorage {
+  static inThread(storage: Storage, { blobsDirectory, deploymentUrl, maxFileBytes }: FileStorageThreadOptions): FileStorage {
     const tokenKey = storage.getMeta<string>(UPLOAD_TOKEN_KEY_META);
     if (tokenKey === undefined) throw new Error("File storage was not prepared: FileStorage.open() must run first");
     return new FileStorage(new BlobStore(blobsDirectory), deploymentUrl, Buffer.from(tokenKey, "base64"), maxFileBytes);
   }
 
   /** What `inThread` needs to open this file storage in another thread. */
-  readerOptions(): FileStorageReaderOptions {
+  threadOptions(): FileStorageThreadOptions {
     return { blobsDirectory: this.blobs.directory, deploymentUrl: this.deploymentUrl, maxFileBytes: this.maxFileBytes };
   }
 

@@ -11,7 +11,7 @@
 import { parentPort } from "node:worker_threads";
 import { CallProgress } from "./callProgress.js";
 import type { Storage } from "../storage/index.js";
-import { FileStorage, type FileStorageReaderOptions } from "./fileStorage.js";
+import { FileStorage, type FileStorageThreadOptions } from "./fileStorage.js";
 import { FunctionCatalog } from "./functionCatalog.js";
 import { lockDownThreadRealm } from "./realmLockdown.js";
 import type { Deployment } from "./runner.js";
@@ -21,7 +21,7 @@ import { SyncExecutor } from "./syncExecution.js";
 export interface FunctionThreadData {
   databasePath: string;
   /** Where `ctx.storage` finds files, when the backend has file storage. */
-  files: FileStorageReaderOptions | null;
+  files: FileStorageThreadOptions | null;
   /** The time limit of one call (the main thread's watchdog enforces it). */
   timeoutMs: number;
 }

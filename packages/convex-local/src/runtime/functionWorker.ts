@@ -4,25 +4,31 @@
  * time, and replaced when it fails. Its heap is capped. The calls' time limit is enforced here:
  * the thread reports which call runs since when (callProgress.ts), and one that passes the limit
  * ends the thread — the batch fails with a ThreadFailure naming that call (`timedOutCall`). A
- * batch that outlives its overall watchdog means the thread is stuck outside user code.
- * The worker's entry module answers `{ type: "run", id, ...work }` with `{ type: "ran", id, ...result }`
- * or `{ type: "failed", id, message }`, and `{ type: "install", deployment }` with `{ type: "installed" }`.
+ * batch that outlives every call's limit and a grace period means the thread is stuck outside
+ * user code. The worker's entry module (functionThread.ts) answers `{ type: "run", id, calls,
+ * environment }` with `{ type: "ran", id, ...result }` or `{ type: "failed", id, message }`, and
+ * `{ type: "install", deployment }` with `{ type: "installed" }`.
  *
  * @example
- * const worker = new FunctionWorker(new URL("./queryWorker.js", import.meta.url), data, 96);
+ * const worker = new FunctionWorker(new URL("./queryWorker.js", import.meta.url), data);
  * await worker.install(deployment); // resolves once the thread has loaded it
- * const reply = await worker.run({ calls, environment }, { callLimitMs: 1000, watchdogMs: 10_000 }); // rejects with a ThreadFailure
+ * const reply = await worker.run(calls, environment); // rejects with a ThreadFailure
  * await worker.close();
  */
 import { Worker } from "node:worker_threads";
 import { CallProgress } from "./callProgress.js";
 import { OutOfMemoryError } from "./errors.js";
 import { FunctionTimeoutError } from "./isolate.js";
+import type { FunctionThreadData } from "./functionThread.js";
 import type { Deployment } from "./runner.js";
 import { threadEntry } from "./threadEntry.js";
 
 /** Convex's memory limit, which the error of work over it names. */
 const CONVEX_MEMORY_LIMIT_MB = 64;
+/** A thread's heap: Convex's 64 MiB user heap plus its 32 MiB of headroom. */
+const HEAP_MB = 96;
+/** A batch this long past the time its calls may take in all is stuck outside user code: its thread is replaced. */
+const WATCHDOG_GRACE_MS = 5_000;
 
 /** The thread running a batch failed; `error` is what its caller is told, `timedOutCall` the call that passed its time limit, if that was why. */
 export class ThreadFailure extends Error {
@@ -33,12 +39,6 @@ export class ThreadFailure extends Error {
     super(error.message);
     this.name = "ThreadFailure";
   }
-}
-
-/** How long a batch may run: each call `callLimitMs`, the whole batch `watchdogMs`. */
-export interface RunLimits {
-  callLimitMs: number;
-  watchdogMs: number;
 }
 
 interface Running {
@@ -65,8 +65,7 @@ export class FunctionWorker {
 
   constructor(
     entry: URL,
-    private readonly data: unknown,
-    private readonly heapMb: number,
+    private readonly data: FunctionThreadData,
   ) {
     this.entry = threadEntry(entry);
   }
@@ -95,9 +94,11 @@ export class FunctionWorker {
 
   /**
    * Sends one batch; resolves with the thread's reply. Rejects with a ThreadFailure when the thread
-   * fails, a call runs past `callLimitMs` (the thread is ended) or the batch past `watchdogMs`.
+   * fails, a call runs past the time limit (the thread is ended) or the batch is stuck.
    */
-  run<Reply>(work: Record<string, unknown>, { callLimitMs, watchdogMs }: RunLimits): Promise<Reply> {
+  run<Reply>(calls: readonly unknown[], environment: Record<string, string>): Promise<Reply> {
+    const callLimitMs = this.data.timeoutMs;
+    const watchdogMs = calls.length * callLimitMs + WATCHDOG_GRACE_MS;
     if (this.closed) return Promise.reject(new ThreadFailure(new Error("The backend is shutting down")));
     if (this.running !== undefined) throw new Error("FunctionWorker.run: the worker is busy");
     const worker = this.worker ?? this.start();
@@ -118,7 +119,7 @@ export class FunctionWorker {
       };
       running.limitCheck = setTimeout(checkLimit, callLimitMs);
       worker.ref();
-      worker.postMessage({ type: "run", id, ...work });
+      worker.postMessage({ type: "run", id, calls, environment });
     });
   }
 
@@ -135,9 +136,9 @@ export class FunctionWorker {
     this.installed = false;
     this.progress = new CallProgress();
     const worker = new Worker(this.entry.url, {
-      workerData: { ...(this.data as object), progress: this.progress.buffer },
+      workerData: { ...this.data, progress: this.progress.buffer },
       execArgv: this.entry.execArgv,
-      resourceLimits: { maxOldGenerationSizeMb: this.heapMb },
+      resourceLimits: { maxOldGenerationSizeMb: HEAP_MB },
     });
     this.worker = worker;
     worker.unref();

@@ -27,10 +27,6 @@ export interface MutationRunnerOptions {
   onCommitted: (writes: DocumentWrite[], commitTs: bigint) => void;
 }
 
-/** Heap of the mutation worker in MiB: Convex's 64 MiB user heap plus its 32 MiB of headroom. */
-const HEAP_MB = 96;
-/** The worker this long past the time its batch may take is stuck outside user code: it is replaced. */
-const WATCHDOG_GRACE_MS = 5_000;
 /** Most mutations in one batch (one vm run, one commit). */
 const MAX_BATCH = 256;
 
@@ -50,7 +46,7 @@ export class MutationRunner {
   private closed = false;
 
   constructor(private readonly options: MutationRunnerOptions) {
-    this.worker = new FunctionWorker(new URL("./mutationWorker.js", import.meta.url), options.data, HEAP_MB);
+    this.worker = new FunctionWorker(new URL("./mutationWorker.js", import.meta.url), options.data);
   }
 
   /** Loads a newly pushed deployment in the worker; mutations queued after this run its code. Resolves once it is loaded. */
@@ -125,10 +121,8 @@ export class MutationRunner {
 
   private async runBatch(batch: QueuedMutation[]): Promise<void> {
     const calls: MutationCall[] = batch.map(({ path, args, caller, hooks }) => ({ path, args, caller, hooks }));
-    const callLimitMs = this.options.data.timeoutMs;
-    const limits = { callLimitMs, watchdogMs: batch.length * callLimitMs + WATCHDOG_GRACE_MS };
     try {
-      const { batch: ran } = await this.worker.run<MutationWorkerReply>({ calls, environment: this.options.environment() }, limits);
+      const { batch: ran } = await this.worker.run<MutationWorkerReply>(calls, this.options.environment());
       const { storage } = this.options;
       storage.noteCommit(ran.commitTs);
       // Every write is announced before any caller hears of its mutation.

@@ -79,30 +79,26 @@ export class QueryRunner {
       for (const index of pending) {
         const request = requests[index]!;
         const { cacheKey, hit } = this.cachedQuery(request);
-        if (hit !== undefined) results[index] = hit;
-        else misses.push({ index, cacheKey, started: performance.now() });
-      }
-      for (const miss of misses.splice(0)) {
-        try {
-          checkArgsNesting(requests[miss.index]!.args);
-          misses.push(miss);
-        } catch (error) {
-          results[miss.index] = this.finishQuery(requests[miss.index]!.path, miss.started, failedExecution(error), undefined);
+        if (hit !== undefined) {
+          results[index] = hit;
+          continue;
         }
+        const started = performance.now();
+        try {
+          checkArgsNesting(request.args); // nested too deeply, they would overflow the stack while being copied to a worker
+        } catch (error) {
+          results[index] = this.finishQuery(request.path, started, failedExecution(error), undefined);
+          continue;
+        }
+        misses.push({ index, cacheKey, started });
       }
-      if (misses.length > 0) {
-        const executed = await this.options.workers.run(
-          misses.map(({ index }) => requests[index]!),
-          this.options.functionEnvironment(),
-        );
-        const stale = this.commits.staleOf(executed);
-        misses.forEach(({ index, cacheKey, started }, i) => {
-          results[index] = this.finishQuery(requests[index]!.path, started, executed[i]!, stale.has(i) ? undefined : cacheKey);
-        });
-      }
+      const executed = misses.length === 0 ? [] : await this.options.workers.run(misses.map(({ index }) => requests[index]!), this.options.functionEnvironment());
+      misses.forEach(({ index }, i) => (results[index] = resultOf(executed[i]!)));
+      // One check of every result against the commits since its snapshot: a stale one is neither cached nor kept.
+      const stale = this.staleOf(results);
+      misses.forEach(({ index, cacheKey, started }, i) => this.finishQuery(requests[index]!.path, started, executed[i]!, stale.has(index) ? undefined : cacheKey));
       if (run === MAX_RUNS) break;
-      const staleNow = this.staleOf(results);
-      pending = pending.filter((index) => staleNow.has(index));
+      pending = pending.filter((index) => stale.has(index));
     }
     return results;
   }
@@ -135,12 +131,16 @@ export class QueryRunner {
 
   /** Reports a query run and caches a successful result (unless `cacheKey` is undefined). */
   private finishQuery(path: string, started: number, executed: ExecutedQuery, cacheKey: string | undefined): QueryResult {
-    const { result, reads, journal, observedTime, snapshotTs } = executed;
+    const { result, reads, journal, observedTime } = executed;
     this.options.onLog?.(runLogEntry(path, "Query", started, result));
     if (result.status === "success" && cacheKey !== undefined) {
       this.cache.set(cacheKey, { value: result.value, logLines: result.logLines, reads, journal }, { observedTime });
     }
-    return { result, reads, journal, snapshotTs };
+    return resultOf(executed);
   }
 }
 
+/** What the caller gets of a run. */
+function resultOf({ result, reads, journal, snapshotTs }: ExecutedQuery): QueryResult {
+  return { result, reads, journal, snapshotTs };
+}

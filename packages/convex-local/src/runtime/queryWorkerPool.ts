@@ -28,16 +28,9 @@ import type { Deployment, QueryRequest } from "./runner.js";
 
 export interface QueryWorkerPoolOptions {
   data: FunctionThreadData;
-  /** How many workers are kept (default: the cores Node may use, at most 8). */
+  /** How many workers are kept (default: the cores Node may use, at most 8); up to four times as many while queries wait, at most 32. */
   size?: number;
-  /** How many there may be while queries wait (default: four per kept worker, at most 32). */
-  maxSize?: number;
-  /** Heap of one worker in MiB (default 96: Convex's 64 MiB user heap plus its 32 MiB of headroom). */
-  heapMb?: number;
 }
-
-/** A worker this long past the time its queries may take in all is stuck outside user code: it is replaced. */
-const WATCHDOG_GRACE_MS = 5_000;
 /** Queued work worth waking another worker for (ms). */
 const WORTH_A_WORKER_MS = 2;
 /**
@@ -75,7 +68,7 @@ export class QueryWorkerPool {
 
   constructor(private readonly options: QueryWorkerPoolOptions) {
     this.size = Math.max(1, options.size ?? Math.min(availableParallelism(), 8));
-    this.maxSize = Math.max(this.size, options.maxSize ?? Math.min(4 * this.size, 32));
+    this.maxSize = Math.max(this.size, Math.min(4 * this.size, 32));
     this.workers = Array.from({ length: this.size }, () => this.newWorker());
   }
 
@@ -141,7 +134,7 @@ export class QueryWorkerPool {
   }
 
   private newWorker(): FunctionWorker {
-    const worker = new FunctionWorker(ENTRY, this.options.data, this.options.heapMb ?? 96);
+    const worker = new FunctionWorker(ENTRY, this.options.data);
     // Once it is ready, queries still waiting may need yet another.
     if (this.deployment !== undefined) void worker.install(this.deployment).then(() => this.closed || this.dispatch());
     return worker;
@@ -179,10 +172,11 @@ export class QueryWorkerPool {
   private async runOn(worker: FunctionWorker, queries: QueuedQuery[]): Promise<void> {
     clearTimeout(this.retireTimers.get(worker));
     this.retireTimers.delete(worker);
-    const callLimitMs = this.options.data.timeoutMs;
-    const limits = { callLimitMs, watchdogMs: queries.length * callLimitMs + WATCHDOG_GRACE_MS };
     try {
-      const reply = await worker.run<QueryWorkerReply>({ calls: queries.map(({ request }) => request), environment: queries[0]!.environment }, limits);
+      const reply = await worker.run<QueryWorkerReply>(
+        queries.map(({ request }) => request),
+        queries[0]!.environment,
+      );
       queries.forEach((queued, i) => {
         const executed = reply.executed[i]!;
         const cost = this.costByPath.get(queued.request.path);

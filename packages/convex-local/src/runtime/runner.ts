@@ -132,7 +132,7 @@ export class FunctionRunner {
     const queryTimeoutMs = options.queryTimeoutMs ?? 1000;
     const environment = () => this.functionEnvironment();
     const catalog = new FunctionCatalog(storage);
-    const threadData = { databasePath: storage.path, files: options.fileStorage?.readerOptions() ?? null, timeoutMs: queryTimeoutMs };
+    const threadData = { databasePath: storage.path, files: options.fileStorage?.threadOptions() ?? null, timeoutMs: queryTimeoutMs };
     this.catalog = catalog;
     this.queryWorkers = new QueryWorkerPool({
       data: threadData,

@@ -352,10 +352,11 @@ export class Storage {
 
   /**
    * Another connection committed at `commitTs` (a writer thread): `lastCommitTs` moves to it, and
-   * the cached tables and indexes are re-checked.
+   * the cached tables and indexes are re-checked (a table is created or re-indexed only in a commit).
    */
   noteCommit(commitTs: bigint): void {
-    if (commitTs > this.committedTs) this.committedTs = commitTs;
+    if (commitTs <= this.committedTs) return;
+    this.committedTs = commitTs;
     if (this.depth === 0) this.syncCatalog();
   }
 

@@ -74,13 +74,6 @@ function sharedRunKey({ path, args, caller, journal }: QueryRequest): string {
 /** A flush runs queries a commit keeps invalidating at most this often before sending them (and re-running them at once). */
 const MAX_FLUSH_RUNS = 8;
 
-/** Every plan's query requests by their shared-run key. */
-function requestsByKey(plans: readonly [SyncSession, FlushPlan][]): Map<string, QueryRequest> {
-  const requests = new Map<string, QueryRequest>();
-  for (const [, plan] of plans) for (const { request } of plan.runs) if (typeof request !== "string") requests.set(sharedRunKey(request), request);
-  return requests;
-}
-
 const MAX_PAYLOAD_BYTES = 64 * 1024 * 1024;
 
 const DEFAULT_LIMITS: SessionLimits = {
@@ -205,7 +198,9 @@ class SyncHub implements SessionHost {
   private async flushOnce(): Promise<void> {
     const plans: [SyncSession, FlushPlan][] = [];
     const runs = new Map<string, QueryResult>();
-    let pending = new Map<string, QueryRequest>();
+    /** Each planned request's shared-run key, and the request of each key that runs in the workers. */
+    const keyOf = new Map<QueryRequest, string>();
+    const requestOf = new Map<string, QueryRequest>();
     for (const session of this.sessions) {
       try {
         const plan = session.planFlush();
@@ -213,10 +208,11 @@ class SyncHub implements SessionHost {
         for (const { request } of plan.runs) {
           if (typeof request === "string") continue;
           const key = sharedRunKey(request);
-          if (runs.has(key) || pending.has(key)) continue;
+          keyOf.set(request, key);
+          if (runs.has(key) || requestOf.has(key)) continue;
           const system = this.deps.systemQuery?.(request.path, request.args, request.caller);
           if (system !== undefined) runs.set(key, { result: system, reads: [], journal: null, snapshotTs: this.visible });
-          else pending.set(key, request);
+          else requestOf.set(key, request);
         }
         plans.push([session, plan]);
       } catch (error) {
@@ -224,6 +220,7 @@ class SyncHub implements SessionHost {
       }
     }
     if (plans.length === 0) return;
+    let pending = requestOf;
     let stale = new Set<string>();
     for (let attempt = 1; pending.size > 0; attempt++) {
       const keys = [...pending.keys()];
@@ -240,17 +237,17 @@ class SyncHub implements SessionHost {
       const ran = [...runs];
       stale = new Set([...this.deps.runner.staleOf(ran.map(([, run]) => run))].map((i) => ran[i]![0]));
       if (stale.size === 0 || attempt === MAX_FLUSH_RUNS) break;
-      pending = new Map([...stale].map((key) => [key, requestsByKey(plans).get(key)!]));
+      pending = new Map([...stale].map((key) => [key, requestOf.get(key)!]));
     }
     if (this.closing) return;
     const ts = this.visible;
-    const resultOf = (request: QueryRequest) => runs.get(sharedRunKey(request))!;
+    const resultOf = (request: QueryRequest) => runs.get(keyOf.get(request)!)!;
     for (const [session, plan] of plans) {
       try {
         session.sendFlush(plan, resultOf, ts);
         // Results a later commit kept invalidating are sent, then run again at once.
         for (const { query, request } of plan.runs) {
-          if (typeof request !== "string" && stale.has(sharedRunKey(request))) session.invalidate(query.queryId);
+          if (typeof request !== "string" && stale.has(keyOf.get(request)!)) session.invalidate(query.queryId);
         }
       } catch (error) {
         session.fail(error);
