@@ -22,6 +22,7 @@ import { FunctionTimeoutError } from "./isolate.js";
 import type { FunctionThreadData } from "./functionThread.js";
 import type { Deployment } from "./runner.js";
 import { threadEntry } from "./threadEntry.js";
+import { truncateText } from "../text/valueText.js";
 
 /** Convex's memory limit, which the error of work over it names. */
 const CONVEX_MEMORY_LIMIT_MB = 64;
@@ -29,6 +30,11 @@ const CONVEX_MEMORY_LIMIT_MB = 64;
 const HEAP_MB = 96;
 /** A batch this long past the time its calls may take in all is stuck outside user code: its thread is replaced. */
 const WATCHDOG_GRACE_MS = 5_000;
+
+/** What a caller is told of a thread's own failure (cut short: it may quote anything). */
+function internalError(message: string): Error {
+  return new Error(`InternalServerError: ${truncateText(message)}`);
+}
 
 /** The thread running a batch failed; `error` is what its caller is told, `timedOutCall` the call that passed its time limit, if that was why. */
 export class ThreadFailure extends Error {
@@ -153,7 +159,7 @@ export class FunctionWorker {
       const running = this.running;
       if (running === undefined || running.id !== reply.id) return;
       this.settle(worker);
-      if (reply.type === "failed") running.reject(new ThreadFailure(new Error(`InternalServerError: ${reply.message}`)));
+      if (reply.type === "failed") running.reject(new ThreadFailure(internalError(reply.message ?? "")));
       else running.resolve(reply as unknown as Record<string, unknown>);
     });
     worker.on("error", (error) => this.fail(worker, error));
@@ -179,7 +185,7 @@ export class FunctionWorker {
     const running = this.settle(worker);
     void worker.terminate();
     const outOfMemory = (error as { code?: unknown }).code === "ERR_WORKER_OUT_OF_MEMORY";
-    const reported = outOfMemory ? new OutOfMemoryError(CONVEX_MEMORY_LIMIT_MB) : error instanceof FunctionTimeoutError ? error : new Error(`InternalServerError: ${error.message}`);
+    const reported = outOfMemory ? new OutOfMemoryError(CONVEX_MEMORY_LIMIT_MB) : error instanceof FunctionTimeoutError ? error : internalError(error.message);
     running?.reject(new ThreadFailure(reported, timedOutCall));
     // Started again at once, so the next work does not wait for it.
     if (!this.closed && this.deployment !== undefined) this.start();

@@ -84,7 +84,7 @@ export interface BatchCall {
 }
 
 export interface IsolateOptions {
-  /** Queries and mutations: microtasks drain inside each run, bounded by the timeout. */
+  /** Queries and mutations: microtasks drain inside each run. */
   synchronous: boolean;
   /** Node actions may `require` Node's built-ins and the app's dependencies from this directory. */
   nodeRequireFrom?: string;
