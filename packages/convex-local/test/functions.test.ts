@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ConvexHttpClient } from "convex/browser";
 import { fetchAction, fetchMutation, fetchQuery } from "convex/nextjs";
 import { anyApi, makeFunctionReference } from "convex/server";
-import { ConvexError } from "convex/values";
+import { ConvexError, convexToJson } from "convex/values";
 import { deployFixture, type TestDeployment } from "./harness.js";
 
 const api = anyApi;
@@ -118,6 +118,33 @@ describe("indexes", () => {
       "array",
       "object",
     ]);
+  });
+
+  it("answers in each of Convex's value formats (crates/value/src/export.rs)", async () => {
+    const value = { int: 5n, big: -(2n ** 62n), bytes: new Uint8Array([0, 16, 131]).buffer, nan: NaN, inf: Infinity, negInf: -Infinity, list: [1.5, 7n, "s", null, { deep: 3n }], same: { a: "b" } };
+    const encoded = convexToJson(value);
+    const answer = async (format?: string) => {
+      const response = await fetch(`${deployment.backend.url}/api/query`, {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ path: "values:echo", args: { value: encoded }, ...(format === undefined ? {} : { format }) }),
+      });
+      const body = (await response.json()) as { status: string; value: unknown };
+      expect(body.status).toBe("success");
+      return body.value;
+    };
+    expect(await answer("convex_encoded_json")).toEqual(encoded);
+    const clean = { int: "5", big: String(-(2n ** 62n)), bytes: "ABCD", nan: "NaN", inf: "Infinity", negInf: "-Infinity", list: [1.5, "7", "s", null, { deep: "3" }], same: { a: "b" } };
+    expect(await answer("json")).toEqual(clean);
+    expect(await answer("convex_clean_json")).toEqual(clean);
+    expect(await answer("export_json")).toEqual({ ...encoded, int: 5, big: Number(-(2n ** 62n)), list: [1.5, 7, "s", null, { deep: 3 }] });
+    const refused = await fetch(`${deployment.backend.url}/api/query`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ path: "values:echo", args: { value: 1 }, format: "yaml" }),
+    });
+    expect(refused.status).toBe(400);
+    expect(await refused.json()).toMatchObject({ code: "BadFormat", message: "format param must be one of [`json`]. Got yaml" });
   });
 
   it("paginates to the end with no duplicates or gaps", async () => {

@@ -6,7 +6,7 @@
  */
 import { randomBytes } from "node:crypto";
 import type { IncomingMessage } from "node:http";
-import { convexToJson, type JSONValue } from "convex/values";
+import type { JSONValue } from "convex/values";
 import { jsonToValue } from "../storage/values.js";
 import type { Caller, FunctionResult, FunctionRunner, QueryRequest } from "../runtime/runner.js";
 import { checkFunctionPath } from "../runtime/modules.js";
@@ -16,7 +16,8 @@ import { RequestError, readJsonObject, requireString, sendJson } from "./http.js
 import { notAdmin, type RouteRequest } from "./router.js";
 import { encodeTs } from "./sync/protocol.js";
 
-type Format = "encoded" | "clean";
+/** Convex's value formats (`crates/value/src/export.rs`): `convex_encoded_json`, `json`, `export_json`. */
+type Format = "encoded" | "clean" | "export";
 
 /**
  * The most queries one `/api/query_batch` request may hold. Convex bounds a batch only by its
@@ -36,29 +37,51 @@ export function resultBody(result: FunctionResult, format: Format): Record<strin
 }
 
 function exportValue(value: JSONValue, format: Format): JSONValue {
-  return format === "encoded" ? value : cleanJson(value);
+  return format === "encoded" ? value : readableJson(value, format);
 }
 
-/** Convex's clean JSON: int64 as a number, bytes as base64, no `$` wrappers. */
-function cleanJson(value: JSONValue): JSONValue {
-  const converted = jsonToValue(value);
-  const walk = (item: unknown): JSONValue => {
-    if (typeof item === "bigint") return Number(item);
-    if (item instanceof ArrayBuffer) return Buffer.from(item).toString("base64");
-    if (Array.isArray(item)) return item.map(walk);
-    if (typeof item === "object" && item !== null) {
-      return Object.fromEntries(Object.entries(item).map(([key, inner]) => [key, walk(inner)]));
-    }
-    if (typeof item === "number" && !Number.isFinite(item)) return convexToJson(item);
-    return item as JSONValue;
-  };
-  return walk(converted);
+/**
+ * A value in one of Convex's readable formats, from its encoded JSON. `json` (clean): int64 as a
+ * decimal string, bytes as base64, NaN and ±Infinity as "NaN", "Infinity" and "-Infinity".
+ * `export_json`: int64 as a number; bytes and non-finite floats keep their encoded form. Only the
+ * encoded scalars (objects with one `$` key: field names cannot start with `$`) change; the rest
+ * is shared with the encoded value, copied only along the path to a changed one.
+ */
+function readableJson(value: JSONValue, format: "clean" | "export"): JSONValue {
+  if (typeof value !== "object" || value === null) return value;
+  if (Array.isArray(value)) {
+    let copy: JSONValue[] | undefined;
+    value.forEach((item, i) => {
+      const converted = readableJson(item, format);
+      if (converted !== item) (copy ??= [...value])[i] = converted;
+    });
+    return copy ?? value;
+  }
+  const keys = Object.keys(value);
+  if (keys.length === 1 && keys[0]!.startsWith("$")) return readableScalar(value, format);
+  let changed = false;
+  const converted = keys.map((key) => {
+    const item = readableJson(value[key]!, format);
+    changed ||= item !== value[key];
+    return item;
+  });
+  return changed ? Object.fromEntries(keys.map((key, i) => [key, converted[i]!])) : value;
+}
+
+function readableScalar(encoded: JSONValue, format: "clean" | "export"): JSONValue {
+  const scalar = jsonToValue(encoded);
+  if (typeof scalar === "bigint") return format === "clean" ? scalar.toString() : Number(scalar);
+  if (format === "export") return encoded;
+  if (scalar instanceof ArrayBuffer) return Buffer.from(scalar).toString("base64");
+  if (typeof scalar === "number") return Number.isNaN(scalar) ? "NaN" : scalar === Infinity ? "Infinity" : scalar === -Infinity ? "-Infinity" : scalar;
+  return scalar as JSONValue;
 }
 
 function parseFormat(format: unknown, fallback: Format): Format {
   if (format === undefined || format === null) return fallback;
   if (format === "convex_encoded_json" || format === "convex_json") return "encoded";
   if (format === "json" || format === "convex_clean_json") return "clean";
+  if (format === "export_json") return "export";
   throw new RequestError(400, "BadFormat", `format param must be one of [\`json\`]. Got ${truncateText(String(format), 200)}`);
 }
 
