@@ -84,9 +84,16 @@ const MAX_IDENTIFIER_LENGTH = 64;
  * with the `.js` the module path implies, and an identifier after the last `:`).
  */
 export function checkFunctionPath(udfPath: string): void {
+  if (acceptedPaths.has(udfPath)) return;
   const reason = functionPathProblem(udfPath);
   if (reason !== undefined) throw new InvalidFunctionPathError(udfPath, reason);
+  if (acceptedPaths.size >= ACCEPTED_PATHS_LIMIT) acceptedPaths.clear();
+  acceptedPaths.add(udfPath);
 }
+
+/** Paths checked lately and found valid: an app calls the same few functions over and over. */
+const acceptedPaths = new Set<string>();
+const ACCEPTED_PATHS_LIMIT = 1024;
 
 function functionPathProblem(udfPath: string): string | undefined {
   const colon = udfPath.lastIndexOf(":");

@@ -11,7 +11,7 @@ import { Transaction, type DocumentWrite } from "../transactions/transaction.js"
 import { failure } from "./functionResults.js";
 import type { Caller, FunctionResult, MutationHooks } from "./runner.js";
 import { readJob, setJobState } from "./scheduledFunctionsTable.js";
-import type { FunctionThreadContext } from "./functionThread.js";
+import { packed, type FunctionThreadContext } from "./functionThread.js";
 import type { SyncBatchCall } from "./syncExecution.js";
 import type { SyncCall } from "./syncHost.js";
 
@@ -101,7 +101,7 @@ function executeInTransaction(calls: readonly MutationCall[], { storage, catalog
   }
   // The savepoints' state is unknown: fail the whole batch rather than commit part of a mutation.
   if (savepointFailure !== undefined) throw savepointFailure;
-  return executed;
+  return packed(executed);
 }
 
 /** Writes a system caller's hooks with its mutation; a throw fails the mutation (its writes roll back). */

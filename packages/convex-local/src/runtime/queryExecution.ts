@@ -7,7 +7,7 @@
  */
 import { Transaction, type ReadRange } from "../transactions/transaction.js";
 import { failure } from "./functionResults.js";
-import type { FunctionThreadContext } from "./functionThread.js";
+import { packed, type FunctionThreadContext } from "./functionThread.js";
 import type { FunctionInfo } from "./functions.js";
 import type { BatchResult, InvokeRequest } from "./isolate.js";
 import type { FunctionResult, QueryRequest } from "./runner.js";
@@ -61,13 +61,13 @@ function executeBatch(calls: readonly QueryRequest[], { storage, catalog, execut
       results[index] = finish(call, started, failure(error, call.logLines));
     }
   });
-  if (batch.length === 0) return results;
+  if (batch.length === 0) return packed(results);
   let outcomes: BatchResult[];
   try {
     outcomes = executor.runBatch(batch.map(({ index, call, request }) => ({ call, request, onStart: () => progress.started(index) })));
   } catch (error) {
     for (const { index, started, call } of batch) results[index] = finish(call, started, failure(error, call.logLines));
-    return results;
+    return packed(results);
   }
   batch.forEach(({ index, info, started, call }, i) => {
     const outcome = outcomes[i]!;
@@ -80,7 +80,7 @@ function executeBatch(calls: readonly QueryRequest[], { storage, catalog, execut
     }
     results[index] = finish(call, started, result);
   });
-  return results;
+  return packed(results);
 }
 
 /** A query that failed without running (refused, or its worker failed): it read nothing, so no commit makes its answer stale. */

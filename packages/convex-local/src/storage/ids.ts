@@ -119,9 +119,22 @@ export function encodeDocumentId(tableNumber: number, internalId: Uint8Array): s
   return base32Encode(bytes);
 }
 
+/** Ids decoded lately, with their answers: a read decodes its document's id several times over (argument checks, table lookup, read set). */
+const recentlyDecoded = new Map<string, Readonly<DecodedDocumentId> | null>();
+const RECENTLY_DECODED_LIMIT = 1024;
+
 /** Decodes a document id string, or returns null if it is not a valid Convex id. */
-export function decodeDocumentId(id: string): DecodedDocumentId | null {
+export function decodeDocumentId(id: string): Readonly<DecodedDocumentId> | null {
   if (typeof id !== "string" || id.length < MIN_ID_LENGTH || id.length > MAX_ID_LENGTH) return null;
+  const known = recentlyDecoded.get(id);
+  if (known !== undefined) return known;
+  const decoded = decode(id);
+  if (recentlyDecoded.size >= RECENTLY_DECODED_LIMIT) recentlyDecoded.clear();
+  recentlyDecoded.set(id, decoded);
+  return decoded;
+}
+
+function decode(id: string): Readonly<DecodedDocumentId> | null {
   const bytes = base32Decode(id);
   if (bytes === null) return null;
   let tableNumber = 0;
@@ -137,11 +150,11 @@ export function decodeDocumentId(id: string): DecodedDocumentId | null {
   const bodyLength = pos + INTERNAL_ID_LENGTH;
   const footer = bytes[bodyLength] | (bytes[bodyLength + 1] << 8);
   if (footer !== (fletcher16(bytes.subarray(0, bodyLength)) ^ VERSION)) return null;
-  const internalId = bytes.slice(pos, bodyLength);
-  // The varint may have redundant continuation bytes (e.g. 0x81 0x00 for 1);
-  // like Convex, accept only the canonical encoding.
-  if (encodeDocumentId(tableNumber, internalId) !== id) return null;
-  return { tableNumber, internalId };
+  // Like Convex, accept only the canonical encoding: no surplus characters beyond the bytes'
+  // (their padding bits were checked to be zero) and no redundant varint continuation byte
+  // (e.g. 0x81 0x00 for 1).
+  if (id.length !== base32Length(bytes.length) || (pos > 1 && bytes[pos - 1] === 0)) return null;
+  return Object.freeze({ tableNumber, internalId: bytes.slice(pos, bodyLength) });
 }
 
 /**

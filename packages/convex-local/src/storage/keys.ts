@@ -65,9 +65,14 @@ class KeyWriter {
   /** Writes `bytes` with every 0x00 escaped as 0x00 0xFF, then a 0x00 terminator. */
   escaped(bytes: Uint8Array): void {
     this.reserve(bytes.length * 2 + 1);
-    for (const b of bytes) {
-      this.buf[this.len++] = b;
-      if (b === TERMINATOR) this.buf[this.len++] = ESCAPE;
+    if (bytes.indexOf(TERMINATOR) === -1) {
+      this.buf.set(bytes, this.len);
+      this.len += bytes.length;
+    } else {
+      for (const b of bytes) {
+        this.buf[this.len++] = b;
+        if (b === TERMINATOR) this.buf[this.len++] = ESCAPE;
+      }
     }
     this.buf[this.len++] = TERMINATOR;
   }

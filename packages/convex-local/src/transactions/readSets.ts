@@ -54,9 +54,16 @@ const EMPTY = Buffer.alloc(0);
  * Readers (any object identity) and the ranges they read, indexed by table and index so a commit
  * examines only what could contain the keys it wrote.
  */
+/** A registered read, with its prefix (when it is a whole-prefix read) worked out once. */
+interface RegisteredRead extends ReadRange {
+  prefix: Buffer | undefined;
+  /** The prefix as its `byPrefix` key. */
+  prefixKey: string;
+}
+
 export class ReadSetIndex<S> {
   private readonly byTable = new Map<string, Map<string, IndexReaders<S>>>();
-  private readonly readsOf = new Map<S, ReadRange[]>();
+  private readonly readsOf = new Map<S, RegisteredRead[]>();
 
   get size(): number {
     return this.readsOf.size;
@@ -65,21 +72,23 @@ export class ReadSetIndex<S> {
   /** Replaces the read set of `reader`. */
   set(reader: S, reads: readonly ReadRange[]): void {
     this.delete(reader);
-    const kept = [...reads];
+    const kept = reads.map((read): RegisteredRead => {
+      const prefix = prefixOf(read.range);
+      return { ...read, prefix, prefixKey: prefix === undefined ? "" : prefix.toString("latin1") };
+    });
     this.readsOf.set(reader, kept);
     for (const read of kept) {
       let indexes = this.byTable.get(read.table);
       if (indexes === undefined) this.byTable.set(read.table, (indexes = new Map()));
       let readers = indexes.get(read.index);
       if (readers === undefined) indexes.set(read.index, (readers = { byPrefix: new Map(), prefixLengths: new Map(), ranges: new Map() }));
-      const prefix = prefixOf(read.range);
+      const { prefix, prefixKey: key } = read;
       if (prefix === undefined) {
         const ranges = readers.ranges.get(reader);
         if (ranges === undefined) readers.ranges.set(reader, [read.range]);
         else ranges.push(read.range);
         continue;
       }
-      const key = prefix.toString("latin1");
       let set = readers.byPrefix.get(key);
       if (set === undefined) {
         readers.byPrefix.set(key, (set = new Set()));
@@ -103,9 +112,8 @@ export class ReadSetIndex<S> {
       const readers = indexes?.get(read.index);
       if (indexes === undefined || readers === undefined) continue;
       readers.ranges.delete(reader);
-      const prefix = prefixOf(read.range);
+      const { prefix, prefixKey: key } = read;
       if (prefix !== undefined) {
-        const key = prefix.toString("latin1");
         const set = readers.byPrefix.get(key);
         if (set !== undefined && set.delete(reader) && set.size === 0) {
           readers.byPrefix.delete(key);
