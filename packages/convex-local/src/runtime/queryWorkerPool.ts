@@ -3,7 +3,8 @@
  * are shared out among the idle workers, each taking an equal part of the queue, so concurrent
  * queries use every core and user code never runs on the thread that serves HTTP and WebSockets.
  * Cheap ones (by their functions' recent execution times) go to fewer workers: a batch worth less
- * than a couple of milliseconds is not worth waking a second thread for.
+ * than half a millisecond is not worth waking a second thread for (a wake-up costs 0.1-0.2 ms on
+ * a busy machine; above that, halving the batch's time wins, e.g. bench figure 4b's 16 queries).
  * When queries have waited a while because every worker is busy (e.g. behind queries that loop
  * until their time limit), the pool grows by a worker for each waiting query, up to four per core;
  * workers beyond the base number leave after a while idle.
@@ -31,8 +32,8 @@ export interface QueryWorkerPoolOptions {
   /** How many workers are kept (default: the cores Node may use, at most 8); up to four times as many while queries wait, at most 32. */
   size?: number;
 }
-/** Queued work worth waking another worker for (ms). */
-const WORTH_A_WORKER_MS = 2;
+/** Queued work worth waking another worker for (ms); 0.5 beat 2 and 0.25 in bench figures 1b and 4b. */
+const WORTH_A_WORKER_MS = 0.5;
 /**
  * The pool grows once a query has waited this long for a worker (ordinary queries take
  * milliseconds), and again only once the workers it started are ready.
