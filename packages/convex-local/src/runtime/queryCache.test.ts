@@ -9,6 +9,11 @@ function readingAuthor(author: string, value: unknown = author): CachedQuery {
   return { value: value as CachedQuery["value"], logLines: [], reads: [{ table: "messages", index: "by_author", range: rangeForPrefix([author]) }], journal: null };
 }
 
+/** Caches `query` as the query runner does, with the size of its value as JSON text. */
+function put(cache: QueryCache, key: string, query: CachedQuery, observedTime: boolean): void {
+  cache.set(key, query, { observedTime, valueBytes: JSON.stringify(query.value).length });
+}
+
 function writeBy(author: string) {
   return { table: "messages", id: "x", before: null, after: JSON.stringify({ _id: "x", _creationTime: 1, author }) };
 }
@@ -32,8 +37,8 @@ describe("QueryCache", () => {
 
   test("a write into an entry's read range drops it; other writes do not", () => {
     const cache = new QueryCache({ indexesOf, maxAgeIfTimed: 1000 });
-    cache.set("ada", readingAuthor("ada"), { observedTime: false });
-    cache.set("bob", readingAuthor("bob"), { observedTime: false });
+    put(cache, "ada", readingAuthor("ada"), false);
+    put(cache, "bob", readingAuthor("bob"), false);
     cache.invalidate([writeBy("bob")]);
     expect(cache.get("ada")?.value).toBe("ada");
     expect(cache.get("bob")).toBeUndefined();
@@ -43,7 +48,7 @@ describe("QueryCache", () => {
 
   test("a write to a table whose indexes are unknown drops every reader of it", () => {
     const cache = new QueryCache({ indexesOf: () => undefined, maxAgeIfTimed: 1000 });
-    cache.set("ada", readingAuthor("ada"), { observedTime: false });
+    put(cache, "ada", readingAuthor("ada"), false);
     cache.invalidate([writeBy("zed")]);
     expect(cache.get("ada")).toBeUndefined();
   });
@@ -51,7 +56,7 @@ describe("QueryCache", () => {
   test("counts an entry's key (its arguments) toward the byte limit", () => {
     const cache = new QueryCache({ indexesOf, maxAgeIfTimed: 1000, maxBytes: 16_000 });
     const bigArgs = (n: number) => QueryCache.key("m:q", { n, pad: "x".repeat(600) }, null, false, null);
-    for (let n = 0; n < 100; n++) cache.set(bigArgs(n), readingAuthor("a", n), { observedTime: false });
+    for (let n = 0; n < 100; n++) put(cache, bigArgs(n), readingAuthor("a", n), false);
     // 100 results of a few bytes each, but keys of ~650 bytes: at most 16000 / 650 stay.
     expect(cache.size).toBeLessThanOrEqual(24);
     expect(cache.get(bigArgs(99))?.value).toBe(99);
@@ -59,10 +64,10 @@ describe("QueryCache", () => {
 
   test("evicts the least recently used entry beyond the entry limit", () => {
     const cache = new QueryCache({ indexesOf, maxAgeIfTimed: 1000, maxEntries: 2 });
-    cache.set("a", readingAuthor("a"), { observedTime: false });
-    cache.set("b", readingAuthor("b"), { observedTime: false });
+    put(cache, "a", readingAuthor("a"), false);
+    put(cache, "b", readingAuthor("b"), false);
     cache.get("a"); // a is now the most recently used
-    cache.set("c", readingAuthor("c"), { observedTime: false });
+    put(cache, "c", readingAuthor("c"), false);
     expect(cache.get("b")).toBeUndefined();
     expect(cache.get("a")?.value).toBe("a");
     expect(cache.get("c")?.value).toBe("c");
@@ -73,12 +78,12 @@ describe("QueryCache", () => {
     const cache = new QueryCache({ indexesOf, maxAgeIfTimed: 1000, maxBytes: 1600 });
     const key = (i: number) => `e${String(i).padStart(2, "0")}`; // 3 bytes
     const ninetySevenBytes = "x".repeat(95); // 97 bytes as JSON text: 100 with its key
-    for (let i = 0; i < 20; i++) cache.set(key(i), readingAuthor(`a${i}`, ninetySevenBytes), { observedTime: false });
+    for (let i = 0; i < 20; i++) put(cache, key(i), readingAuthor(`a${i}`, ninetySevenBytes), false);
     expect(cache.size).toBe(16);
     expect(cache.get(key(3))).toBeUndefined();
     expect(cache.get(key(4))?.value).toBe(ninetySevenBytes);
     // Over a sixteenth of the budget: not cached, and nothing else is evicted for it.
-    cache.set("large", readingAuthor("large", "x".repeat(95)), { observedTime: false });
+    put(cache, "large", readingAuthor("large", "x".repeat(95)), false);
     expect(cache.get("large")).toBeUndefined();
     expect(cache.size).toBe(16);
   });
@@ -86,8 +91,8 @@ describe("QueryCache", () => {
   test("serves a result that read the clock only until maxAgeIfTimed", () => {
     vi.useFakeTimers({ now: 1_000_000 });
     const cache = new QueryCache({ indexesOf, maxAgeIfTimed: 2000 });
-    cache.set("timed", readingAuthor("t"), { observedTime: true });
-    cache.set("untimed", readingAuthor("u"), { observedTime: false });
+    put(cache, "timed", readingAuthor("t"), true);
+    put(cache, "untimed", readingAuthor("u"), false);
     vi.setSystemTime(1_001_999);
     expect(cache.get("timed")?.value).toBe("t");
     vi.setSystemTime(1_002_000);
@@ -98,11 +103,11 @@ describe("QueryCache", () => {
 
   test("clear drops everything, including the read sets", () => {
     const cache = new QueryCache({ indexesOf, maxAgeIfTimed: 1000 });
-    cache.set("ada", readingAuthor("ada"), { observedTime: false });
+    put(cache, "ada", readingAuthor("ada"), false);
     cache.clear();
     expect(cache.size).toBe(0);
     expect(cache.get("ada")).toBeUndefined();
-    cache.set("bob", readingAuthor("bob"), { observedTime: false });
+    put(cache, "bob", readingAuthor("bob"), false);
     cache.invalidate([writeBy("ada")]); // the cleared entry's read set is gone too: nothing to trip over
     expect(cache.get("bob")?.value).toBe("bob");
   });

@@ -21,6 +21,8 @@ export interface ExecutedQuery {
   observedTime: boolean;
   executionTimeMs: number;
   snapshotTs: bigint;
+  /** The length of a successful result's value as JSON text (what the query cache counts); 0 for an error. */
+  valueBytes: number;
 }
 
 /** Runs every query of `calls` on one snapshot of the store and returns how each ran, in order. */
@@ -39,7 +41,7 @@ interface Started {
 /** One vm run over `calls` on the current snapshot. */
 function executeBatch(calls: readonly QueryRequest[], { storage, catalog, executor, progress }: FunctionThreadContext, snapshotTs: bigint): ExecutedQuery[] {
   const results: ExecutedQuery[] = new Array(calls.length);
-  const finish = (call: SyncCall, started: number, result: FunctionResult): ExecutedQuery => {
+  const finish = (call: SyncCall, started: number, result: FunctionResult, valueBytes = 0): ExecutedQuery => {
     call.transaction.finish();
     return {
       result,
@@ -48,6 +50,7 @@ function executeBatch(calls: readonly QueryRequest[], { storage, catalog, execut
       observedTime: call.observedTime === true,
       executionTimeMs: performance.now() - started,
       snapshotTs,
+      valueBytes,
     };
   };
   const batch: Started[] = [];
@@ -78,12 +81,13 @@ function executeBatch(calls: readonly QueryRequest[], { storage, catalog, execut
     } catch (error) {
       result = failure(error, call.logLines);
     }
-    results[index] = finish(call, started, result);
+    // A query's outcome value is its result as JSON text.
+    results[index] = finish(call, started, result, result.status === "success" ? (outcome as { value: string }).value.length : 0);
   });
   return packed(results);
 }
 
 /** A query that failed without running (refused, or its worker failed): it read nothing, so no commit makes its answer stale. */
 export function failedExecution(error: unknown): ExecutedQuery {
-  return { result: failure(error, []), reads: [], journal: null, observedTime: false, executionTimeMs: 0, snapshotTs: -1n };
+  return { result: failure(error, []), reads: [], journal: null, observedTime: false, executionTimeMs: 0, snapshotTs: -1n, valueBytes: 0 };
 }

@@ -131,10 +131,10 @@ export class QueryRunner {
 
   /** Reports a query run and caches a successful result (unless `cacheKey` is undefined). */
   private finishQuery(path: string, started: number, executed: ExecutedQuery, cacheKey: string | undefined): QueryResult {
-    const { result, reads, journal, observedTime } = executed;
+    const { result, reads, journal, observedTime, valueBytes } = executed;
     this.options.onLog?.(runLogEntry(path, "Query", started, result));
     if (result.status === "success" && cacheKey !== undefined) {
-      this.cache.set(cacheKey, { value: result.value, logLines: result.logLines, reads, journal }, { observedTime });
+      this.cache.set(cacheKey, { value: result.value, logLines: result.logLines, reads, journal }, { observedTime, valueBytes });
     }
     return resultOf(executed);
   }

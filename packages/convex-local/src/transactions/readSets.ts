@@ -51,19 +51,28 @@ function prefixOf(range: KeyRange): Buffer | undefined {
 const EMPTY = Buffer.alloc(0);
 
 /**
+ * One registered read: where it is filed (its index's readers, by prefix or as a range), so a
+ * reader is removed without looking its tables and indexes up again. One shape for all, so the
+ * code that walks them stays monomorphic.
+ */
+class Registration<S> {
+  constructor(
+    readonly readers: IndexReaders<S>,
+    readonly table: string,
+    readonly index: string,
+    /** The `byPrefix` key of a whole-prefix read; undefined for a range read. */
+    readonly prefixKey: string | undefined,
+    readonly prefixLength: number,
+  ) {}
+}
+
+/**
  * Readers (any object identity) and the ranges they read, indexed by table and index so a commit
  * examines only what could contain the keys it wrote.
  */
-/** A registered read, with its prefix (when it is a whole-prefix read) worked out once. */
-interface RegisteredRead extends ReadRange {
-  prefix: Buffer | undefined;
-  /** The prefix as its `byPrefix` key. */
-  prefixKey: string;
-}
-
 export class ReadSetIndex<S> {
   private readonly byTable = new Map<string, Map<string, IndexReaders<S>>>();
-  private readonly readsOf = new Map<S, RegisteredRead[]>();
+  private readonly readsOf = new Map<S, Registration<S>[]>();
 
   get size(): number {
     return this.readsOf.size;
@@ -72,30 +81,27 @@ export class ReadSetIndex<S> {
   /** Replaces the read set of `reader`. */
   set(reader: S, reads: readonly ReadRange[]): void {
     this.delete(reader);
-    const kept = reads.map((read): RegisteredRead => {
-      const prefix = prefixOf(read.range);
-      return { ...read, prefix, prefixKey: prefix === undefined ? "" : prefix.toString("latin1") };
-    });
-    this.readsOf.set(reader, kept);
-    for (const read of kept) {
-      let indexes = this.byTable.get(read.table);
-      if (indexes === undefined) this.byTable.set(read.table, (indexes = new Map()));
-      let readers = indexes.get(read.index);
-      if (readers === undefined) indexes.set(read.index, (readers = { byPrefix: new Map(), prefixLengths: new Map(), ranges: new Map() }));
-      const { prefix, prefixKey: key } = read;
+    const registrations: Registration<S>[] = [];
+    for (const { table, index, range } of reads) {
+      const readers = this.readersOf(table, index);
+      const prefix = prefixOf(range);
       if (prefix === undefined) {
         const ranges = readers.ranges.get(reader);
-        if (ranges === undefined) readers.ranges.set(reader, [read.range]);
-        else ranges.push(read.range);
+        if (ranges === undefined) readers.ranges.set(reader, [range]);
+        else ranges.push(range);
+        registrations.push(new Registration(readers, table, index, undefined, 0));
         continue;
       }
+      const key = prefix.toString("latin1");
       let set = readers.byPrefix.get(key);
       if (set === undefined) {
         readers.byPrefix.set(key, (set = new Set()));
         readers.prefixLengths.set(prefix.length, (readers.prefixLengths.get(prefix.length) ?? 0) + 1);
       }
       set.add(reader);
+      registrations.push(new Registration(readers, table, index, key, prefix.length));
     }
+    this.readsOf.set(reader, registrations);
   }
 
   clear(): void {
@@ -104,27 +110,36 @@ export class ReadSetIndex<S> {
   }
 
   delete(reader: S): void {
-    const reads = this.readsOf.get(reader);
-    if (reads === undefined) return;
+    const registrations = this.readsOf.get(reader);
+    if (registrations === undefined) return;
     this.readsOf.delete(reader);
-    for (const read of reads) {
-      const indexes = this.byTable.get(read.table);
-      const readers = indexes?.get(read.index);
-      if (indexes === undefined || readers === undefined) continue;
-      readers.ranges.delete(reader);
-      const { prefix, prefixKey: key } = read;
-      if (prefix !== undefined) {
-        const set = readers.byPrefix.get(key);
+    for (const { readers, table, index, prefixKey, prefixLength } of registrations) {
+      if (prefixKey === undefined) {
+        readers.ranges.delete(reader);
+      } else {
+        const set = readers.byPrefix.get(prefixKey);
         if (set !== undefined && set.delete(reader) && set.size === 0) {
-          readers.byPrefix.delete(key);
-          const remaining = readers.prefixLengths.get(prefix.length)! - 1;
-          if (remaining === 0) readers.prefixLengths.delete(prefix.length);
-          else readers.prefixLengths.set(prefix.length, remaining);
+          readers.byPrefix.delete(prefixKey);
+          const remaining = readers.prefixLengths.get(prefixLength)! - 1;
+          if (remaining === 0) readers.prefixLengths.delete(prefixLength);
+          else readers.prefixLengths.set(prefixLength, remaining);
         }
       }
-      if (readers.byPrefix.size === 0 && readers.ranges.size === 0) indexes.delete(read.index);
-      if (indexes.size === 0) this.byTable.delete(read.table);
+      if (readers.byPrefix.size > 0 || readers.ranges.size > 0) continue;
+      // Empty: unfile it, unless it was unfiled already (another read of the same index).
+      const indexes = this.byTable.get(table);
+      if (indexes?.get(index) !== readers) continue;
+      indexes.delete(index);
+      if (indexes.size === 0) this.byTable.delete(table);
     }
+  }
+
+  private readersOf(table: string, index: string): IndexReaders<S> {
+    let indexes = this.byTable.get(table);
+    if (indexes === undefined) this.byTable.set(table, (indexes = new Map()));
+    let readers = indexes.get(index);
+    if (readers === undefined) indexes.set(index, (readers = { byPrefix: new Map(), prefixLengths: new Map(), ranges: new Map() }));
+    return readers;
   }
 
   /** The readers whose read set intersects the keys written by `writes`. */
