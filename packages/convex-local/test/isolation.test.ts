@@ -24,7 +24,7 @@ let client: ConvexHttpClient;
 beforeAll(async () => {
   deployment = await deployFixture("isolation");
   await deployment.backend.close();
-  deployment.backend = await startBackend({ dataDir: deployment.dataDir, port: 0, sitePort: 0, actionTimeoutMs: ACTION_TIMEOUT_MS, appDirectory: deployment.appDir });
+  deployment.backend = await startBackend({ dataDir: deployment.dataDir, port: 0, sitePort: 0, actionTimeoutMs: ACTION_TIMEOUT_MS, nodeActionTimeoutMs: ACTION_TIMEOUT_MS, appDirectory: deployment.appDir });
   client = new ConvexHttpClient(deployment.backend.url);
   // Warm: the first runs start the executors.
   expect(await client.action(api.runaways.sleep, { ms: 1, n: 1 })).toBe(1);

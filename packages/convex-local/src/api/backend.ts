@@ -60,8 +60,10 @@ export interface BackendOptions {
   /** Directory from which `"use node"` actions resolve packages (the app's root). */
   appDirectory?: string;
   queryTimeoutMs?: number;
-  /** Time limit of actions and HTTP actions (default 10 minutes, as on Convex). */
+  /** Time limit of default-runtime actions and HTTP actions (default 30 minutes, as on Convex). */
   actionTimeoutMs?: number;
+  /** Time limit of `"use node"` actions (default 10 minutes, as on Convex). */
+  nodeActionTimeoutMs?: number;
   /** Threads that run queries (default: one per core, at most 8; more start while queries wait behind busy ones). */
   queryWorkers?: number;
   /** How long a fetched JWKS / OIDC discovery document is trusted (default 10 minutes). */
@@ -153,6 +155,7 @@ export async function startBackend(options: BackendOptions): Promise<Backend> {
     appDirectory: options.appDirectory,
     queryTimeoutMs: options.queryTimeoutMs,
     actionTimeoutMs: options.actionTimeoutMs,
+    nodeActionTimeoutMs: options.nodeActionTimeoutMs,
     queryWorkers: options.queryWorkers,
     fileStorage: FileStorage.open(storage, new BlobStore(path.join(options.dataDir, "files")), url, options.maxFileBytes),
     onLog: (entry) => log.record(entry),

@@ -1,7 +1,7 @@
 /**
  * `convex-local`: start the embedded backend, or drive the official `convex` CLI against it.
  *
- *   convex-local start [--port 3210] [--site-port 3211] [--data DIR] [--admin-key KEY]
+ *   convex-local start [--port 3210] [--site-port 3211] [--data DIR] [--admin-key KEY] [--action-timeout S] [--node-action-timeout S]
  *   convex-local admin-key [--data DIR]
  *   convex-local dev [--dir convex] [--port ...] [--data ...] [--once]
  *   convex-local deploy | env set|get|list|remove NAME [VALUE] | run FUNCTION [ARGS_JSON]
@@ -35,6 +35,8 @@ Options:
   --dir DIR         functions directory for dev (default convex)
   --url URL         deployment URL for deploy/env/run (default from .env.local or http://127.0.0.1:3210)
   --once            dev: push once and exit instead of watching
+  --action-timeout S       start/dev: time limit of default-runtime and HTTP actions, seconds (default 1800, as on Convex)
+  --node-action-timeout S  start/dev: time limit of "use node" actions, seconds (default 600, as on Convex)
 `;
 
 export class UsageError extends Error {}
@@ -47,6 +49,8 @@ interface Options {
   dir: string;
   url?: string;
   once: boolean;
+  actionTimeoutMs?: number;
+  nodeActionTimeoutMs?: number;
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -61,6 +65,8 @@ export async function main(argv: string[]): Promise<number> {
       dir: { type: "string" },
       url: { type: "string" },
       once: { type: "boolean" },
+      "action-timeout": { type: "string" },
+      "node-action-timeout": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -78,6 +84,8 @@ export async function main(argv: string[]): Promise<number> {
     dir: values.dir ?? "convex",
     url: values.url,
     once: values.once ?? false,
+    actionTimeoutMs: parseSeconds(values["action-timeout"], "--action-timeout"),
+    nodeActionTimeoutMs: parseSeconds(values["node-action-timeout"], "--node-action-timeout"),
   };
   switch (command) {
     case "start":
@@ -103,6 +111,14 @@ function parsePort(text: string, flag: string): number {
   return port;
 }
 
+/** A time limit given in seconds, as milliseconds; undefined when the flag is absent. */
+function parseSeconds(text: string | undefined, flag: string): number | undefined {
+  if (text === undefined) return undefined;
+  const seconds = Number(text);
+  if (!(seconds > 0) || !Number.isFinite(seconds)) throw new UsageError(`${flag} must be a number of seconds above 0, got "${text}"`);
+  return seconds * 1000;
+}
+
 async function start(options: Options): Promise<number> {
   const backend = await startServing(options);
   printLogs(backend);
@@ -119,7 +135,15 @@ async function start(options: Options): Promise<number> {
 /** Starts the backend to serve from this process: no failure outside a function may end it. */
 function startServing(options: Options): Promise<Backend> {
   keepRunningOnUnattributedFailures();
-  return startBackend({ dataDir: options.data, port: options.port, sitePort: options.sitePort, adminKey: options.adminKey, appDirectory: process.cwd() });
+  return startBackend({
+    dataDir: options.data,
+    port: options.port,
+    sitePort: options.sitePort,
+    adminKey: options.adminKey,
+    appDirectory: process.cwd(),
+    actionTimeoutMs: options.actionTimeoutMs,
+    nodeActionTimeoutMs: options.nodeActionTimeoutMs,
+  });
 }
 
 /** Prints the stored admin key: only here, where the user asks for it. */

@@ -42,7 +42,10 @@ export interface ActionRunnerOptions {
   environment: () => Record<string, string>;
   /** The `package.json` from which `"use node"` actions resolve packages. */
   nodeRequireFrom: () => string;
+  /** Time limit of a default-runtime action or HTTP action. */
   timeoutMs: number;
+  /** Time limit of a `"use node"` action. */
+  nodeTimeoutMs: number;
   onLog?: (entry: FunctionLogEntry) => void;
 }
 
@@ -76,9 +79,9 @@ export class ActionRunner {
 
   constructor(private readonly options: ActionRunnerOptions) {}
 
-  /** The time limit of an action. */
-  get timeoutMs(): number {
-    return this.options.timeoutMs;
+  /** The time limit of a `"use node"` action (push analysis in a Node process gets it too). */
+  get nodeTimeoutMs(): number {
+    return this.options.nodeTimeoutMs;
   }
 
   /** Ends every executor: actions still running fail. */
@@ -163,7 +166,7 @@ export class ActionRunner {
       invocation,
       host: actionHost(caller, logLines, services, catalog, storage),
       logLines,
-      timeoutMs: this.options.timeoutMs,
+      timeoutMs: node ? this.options.nodeTimeoutMs : this.options.timeoutMs,
       requestBody,
     });
   }

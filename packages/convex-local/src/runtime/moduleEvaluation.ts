@@ -53,7 +53,7 @@ export async function evaluateModules<T>(modules: ReadonlyMap<string, CompiledMo
       host: hostWithoutDatabase(ANONYMOUS, logLines, options.catalog),
       logLines,
       // A Node process gets the action time limit, as Convex's Node executor's request does.
-      timeoutMs: node ? actions.timeoutMs : ANALYZE_TIMEOUT_MS,
+      timeoutMs: node ? actions.nodeTimeoutMs : ANALYZE_TIMEOUT_MS,
       onProgress: (modulePath) => (loading = modulePath),
     }));
   } catch (error) {

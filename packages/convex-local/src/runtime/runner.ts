@@ -92,6 +92,8 @@ export interface RunnerOptions {
   onLog?: (entry: FunctionLogEntry) => void;
   /** Called after every committed mutation that wrote something: reactivity starts here. */
   onCommit?: (writes: DocumentWrite[], commitTs: bigint) => void;
+  /** Time limit of a `"use node"` action (Convex: 10 minutes, NODE_ACTION_USER_TIMEOUT). */
+  nodeActionTimeoutMs?: number;
   /** Called after a new set of modules is installed (the scheduler re-reads crons). */
   onInstall?: () => void;
 }
@@ -153,7 +155,8 @@ export class FunctionRunner {
       services: this,
       environment,
       nodeRequireFrom: () => this.nodeRequireFrom(),
-      timeoutMs: options.actionTimeoutMs ?? 600_000,
+      timeoutMs: options.actionTimeoutMs ?? 30 * 60_000,
+      nodeTimeoutMs: options.nodeActionTimeoutMs ?? 10 * 60_000,
       onLog,
     });
   }
