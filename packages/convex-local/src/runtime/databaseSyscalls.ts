@@ -49,7 +49,8 @@ export class DatabaseSyscalls {
   asyncSyscall(op: string, args: Record<string, unknown>): unknown {
     switch (op) {
       case "1.0/get": {
-        const id = this.documentId("get", args.id, args.table as string | undefined);
+        const isSystem = args.isSystem === true;
+        const id = this.documentId(isSystem ? "system.get" : "get", args.id, args.table as string | undefined, isSystem);
         const json = id === null ? null : this.transaction.get(id);
         return json === null ? null : this.exported(json);
       }
@@ -207,20 +208,29 @@ export class DatabaseSyscalls {
     }
   }
 
-  /** The id of `db.get`: malformed strings and ids of another table give null, as on Convex. */
-  private documentId(operation: string, id: unknown, table: string | undefined): string | null {
+  /**
+   * The id `db.<operation>` names, checked as Convex's syscalls check it
+   * (crates/isolate/src/environment/udf/async_syscall.rs): a system table's id only through
+   * `db.system`, a user table's only without it, and the table the call names (`db.get(table, id)`)
+   * must be the id's. null when the id is of no existing table (a `get` of it reads null).
+   */
+  private documentId(operation: string, id: unknown, table: string | undefined, isSystem = false): string | null {
     if (typeof id !== "string") throw new Error(`Invalid argument \`id\` for \`db.${operation}\`: expected a string`);
     const decoded = decodeDocumentId(id);
     if (decoded === null) throw new Error(`Invalid argument \`id\` for \`db.${operation}\`: "${truncateText(id)}" is not a valid ID`);
     const actualTable = this.transaction.tableOfId(id);
-    if (table !== undefined && actualTable !== null && actualTable !== table) return null;
-    return actualTable === null ? null : id;
+    if (actualTable === null) return null;
+    checkSystemTableAccess(actualTable, isSystem);
+    if (table !== undefined && actualTable !== table) {
+      throw new Error(`Invalid argument \`id\` for \`db.${operation}\`: expected to be an Id<"${truncateText(table, 200)}">, got Id<"${actualTable}"> instead.`);
+    }
+    return id;
   }
 
+  /** The id of a write: it must name an existing table, and writes never reach system tables. */
   private requireId(operation: string, id: unknown, table: string | undefined): string {
     const resolved = this.documentId(operation, id, table);
-    if (resolved === null) throw new Error(`Invalid argument \`id\` for \`db.${operation}\`: no document with ID "${String(id)}"${table ? ` in table "${table}"` : ""}`);
-    if (this.transaction.tableOfId(resolved)?.startsWith("_")) throw new Error(`System tables (prefixed with \`_\`) are read-only: cannot ${operation} ${resolved}`);
+    if (resolved === null) throw new Error(`Invalid argument \`id\` for \`db.${operation}\`: Table for ID "${truncateText(String(id))}" not found`);
     return resolved;
   }
 
@@ -302,6 +312,16 @@ function optionalLimit(value: unknown, name: string): number {
     throw new Error(`InvalidPaginationLimit: ${name} must be an integer greater than 0`);
   }
   return value;
+}
+
+/**
+ * Convex's `system_table_guard`: system tables (`_storage`, `_scheduled_functions`) are read
+ * through `ctx.db.system` only, and user tables never through it.
+ */
+function checkSystemTableAccess(table: string, isSystem: boolean): void {
+  const systemTable = table.startsWith("_");
+  if (isSystem && !systemTable) throw new Error("User tables cannot be accessed with db.system.");
+  if (!isSystem && systemTable) throw new Error("System tables can only be accessed with db.system.");
 }
 
 function withoutSystemFields(value: Record<string, JSONValue>): Record<string, JSONValue> {
