@@ -52,7 +52,7 @@ export function actionHost(caller: Caller, logLines: string[], services: ActionS
         case "1.0/actions/action":
           return valueOrThrow(await services.action(path(), request.args, innerCaller));
         case "1.0/actions/schedule":
-          return JSON.stringify(await services.systemWrite((transaction) => scheduleFunction(catalog, transaction, JSON.parse(args))));
+          return JSON.stringify(await services.systemWrite((transaction) => scheduleFunction(catalog, transaction, JSON.parse(args), caller)));
         case "1.0/storageGenerateUploadUrl":
         case "1.0/storageGetUrl":
         case "1.0/storageGetMetadata":

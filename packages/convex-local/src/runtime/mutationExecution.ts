@@ -2,15 +2,15 @@
  * Executes a batch of mutations inside the mutation worker (mutationWorker.ts), serializably with
  * group commit: they run one after another in one vm run, each in its own savepoint (a
  * failing one rolls back alone), and commit together with one fsync. A system caller's hooks
- * (`MutationHooks`: the scheduler completing a job, a cron advancing) are written in the same
- * savepoint as the mutation they belong to, so they commit exactly when it does.
+ * (`MutationHooks`: the scheduler starting and completing a job, a cron advancing) are written in
+ * the same savepoint as the mutation they belong to, so they commit exactly when it does.
  */
 import type { JSONValue } from "convex/values";
 import type { Savepoint, Storage } from "../storage/index.js";
 import { Transaction, type DocumentWrite } from "../transactions/transaction.js";
 import { failure } from "./functionResults.js";
 import type { Caller, FunctionResult, MutationHooks } from "./runner.js";
-import { readJob, setJobState } from "./scheduledFunctionsTable.js";
+import { completeJob, readJob, startJob } from "./scheduledFunctionsTable.js";
 import { packed, type FunctionThreadContext } from "./functionThread.js";
 import type { SyncBatchCall } from "./syncExecution.js";
 import type { SyncCall } from "./syncHost.js";
@@ -63,6 +63,8 @@ function executeInTransaction(calls: readonly MutationCall[], { storage, catalog
         onStart: () => {
           progress.started(index);
           member.savepoint = storage.savepoint();
+          // The job is in progress inside its mutation (and only there, until it commits), as on Convex.
+          if (hooks?.completesJob !== undefined) startJob(call.transaction, hooks.completesJob.id);
         },
         onSettle: (outcome) => {
           let result: FunctionResult;
@@ -107,9 +109,9 @@ function executeInTransaction(calls: readonly MutationCall[], { storage, catalog
 /** Writes a system caller's hooks with its mutation; a throw fails the mutation (its writes roll back). */
 function applyHooks(transaction: Transaction, storage: Storage, { completesJob, setsMeta }: MutationHooks): void {
   if (completesJob !== undefined) {
-    const job = readJob(transaction, completesJob.id);
-    if (job?.state.kind !== "pending") throw new Error(`Scheduled job ${completesJob.id} is no longer pending`);
-    setJobState(transaction, job, { kind: "success" }, completesJob.at);
+    // Not in progress: it was canceled before the mutation started (by one earlier in the batch).
+    if (readJob(transaction, completesJob.id)?.state.kind !== "inProgress") throw new Error(`Scheduled job ${completesJob.id} is no longer pending`);
+    completeJob(transaction, completesJob.id, { kind: "success" }, completesJob.at);
   }
   if (setsMeta !== undefined) storage.setMeta(setsMeta.key, setsMeta.value);
 }

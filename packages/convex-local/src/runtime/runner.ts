@@ -39,6 +39,11 @@ import { QueryWorkerPool } from "./queryWorkerPool.js";
 export interface Caller {
   identity: Record<string, JSONValue> | null;
   admin: boolean;
+  /**
+   * The scheduled job whose run this call belongs to (the job's own function and what it calls),
+   * Convex's `parent_scheduled_job`: jobs it schedules once that job is canceled are born canceled.
+   */
+  scheduledJob?: string;
 }
 
 export const ANONYMOUS: Caller = { identity: null, admin: false };
@@ -100,7 +105,10 @@ export interface RunnerOptions {
 
 /** Hooks of `FunctionRunner.mutation` for system callers (the scheduler). */
 export interface MutationHooks {
-  /** The scheduled job the mutation runs: it must still be pending, and is marked `success` (at `at`, ms) in the mutation's commit. */
+  /**
+   * The scheduled job the mutation runs: it must still be pending; it is `inProgress` while the
+   * mutation runs (the mutation sees it so) and `success` (at `at`, ms) in the mutation's commit.
+   */
   completesJob?: { id: string; at: number };
   /** A meta entry set in the mutation's commit (a cron's next run). */
   setsMeta?: { key: string; value: unknown };

@@ -1,9 +1,15 @@
 /**
- * The `_scheduled_functions` system table: one document per `ctx.scheduler.runAfter/runAt`, as
- * Convex describes it (https://docs.convex.dev/scheduling/scheduled-functions):
- * `{ name, args, scheduledTime, state: { kind, error? }, completedTime? }`. Writes go through a
+ * The `_scheduled_functions` system table: one document per `ctx.scheduler.runAfter/runAt`, in the
+ * shape of Convex's virtual table (convex-backend crates/model/src/scheduled_jobs/virtual_table.rs):
+ * `{ name, args, scheduledTime, state: { kind, error? }, completedTime? }`, and its state machine
+ * (crates/model/src/scheduled_jobs/mod.rs): pending → inProgress → success | failed, or canceled
+ * from pending or inProgress; a finished job never changes again. Writes go through a
  * `Transaction`, so a job scheduled by a mutation commits (or rolls back) with that mutation.
+ *
+ *   const id = insertJob(transaction, "jobs.js:send", { to }, Date.now() + 1000);
+ *   cancelJob(transaction, id);
  */
+import { randomBytes, randomUUID } from "node:crypto";
 import type { JSONValue } from "convex/values";
 import type { Transaction } from "../transactions/transaction.js";
 
@@ -12,9 +18,13 @@ export const SCHEDULED_FUNCTIONS_TABLE = "_scheduled_functions";
 export const SCHEDULED_BY_STATE_INDEX = "by_state_and_time";
 export const SCHEDULED_BY_STATE_FIELDS = ["state.kind", "scheduledTime"];
 
+/**
+ * A job's state as Convex shows it. An in-progress one names its run as Convex's does: the
+ * request and execution ids, under the snake_case names Convex's serialization gives them.
+ */
 export type JobState =
   | { kind: "pending" }
-  | { kind: "inProgress" }
+  | { kind: "inProgress"; request_id: string; execution_id: string }
   | { kind: "success" }
   | { kind: "failed"; error: string }
   | { kind: "canceled" };
@@ -31,8 +41,15 @@ export interface ScheduledJob {
   completedTime?: number;
 }
 
-/** Inserts a pending job; returns its id. */
-export function insertJob(transaction: Transaction, name: string, args: JSONValue, scheduledTime: number): string {
+/** Convex's answer to a `ctx.scheduler.cancel` of an id that is not a scheduled function's. */
+export const INVALID_SCHEDULED_FUNCTION_ID = "Invalid scheduled function ID. The ID must be an ID on the '_scheduled_functions' table.";
+
+/** Inserts a pending job (or, with `canceledAt`, one born canceled at that time); returns its id. */
+export function insertJob(transaction: Transaction, name: string, args: JSONValue, scheduledTime: number, canceledAt?: number): string {
+  if (canceledAt !== undefined) {
+    // Convex stamps both times with the scheduling transaction's, not the requested time.
+    return transaction.insert(SCHEDULED_FUNCTIONS_TABLE, { name, args: [args], scheduledTime: canceledAt, state: { kind: "canceled" }, completedTime: canceledAt });
+  }
   return transaction.insert(SCHEDULED_FUNCTIONS_TABLE, { name, args: [args], scheduledTime, state: { kind: "pending" } });
 }
 
@@ -43,26 +60,60 @@ export function readJob(transaction: Transaction, id: string): ScheduledJob | nu
   return json === null ? null : (JSON.parse(json) as ScheduledJob);
 }
 
+/** Whether a job in `state` has not finished yet (only these can still change). */
+export function isUnfinished(state: JobState): boolean {
+  return state.kind === "pending" || state.kind === "inProgress";
+}
+
 /** Moves job `id` to `state` (stamping `completedTime` for final states). */
 export function setJobState(transaction: Transaction, job: ScheduledJob, state: JobState, now = Date.now()): void {
   const { _id, _creationTime, ...fields } = job;
   const next: Record<string, JSONValue> = { ...(fields as unknown as Record<string, JSONValue>), state: state as unknown as JSONValue };
-  if (state.kind !== "pending" && state.kind !== "inProgress") next.completedTime = now;
+  if (!isUnfinished(state)) next.completedTime = now;
   transaction.replace(_id, next);
 }
 
-/**
- * Cancels job `id` if it has not finished yet (a running action keeps running, but its result is
- * no longer recorded), as `ctx.scheduler.cancel` does; finished or unknown jobs are left alone.
- */
-export function cancelJob(transaction: Transaction, id: string): void {
-  const job = readJob(transaction, id);
-  if (job === null) throw new Error(`Scheduled function ${id} does not exist`);
-  if (job.state.kind === "pending" || job.state.kind === "inProgress") setJobState(transaction, job, { kind: "canceled" });
+/** An in-progress state for a new run: a request id as Convex makes them (16 hex digits) and an execution UUID. */
+export function inProgressState(): JobState {
+  return { kind: "inProgress", request_id: randomBytes(8).toString("hex"), execution_id: randomUUID() };
 }
 
-/** The Convex-JSON float seconds of `1.0/schedule`'s `ts` as milliseconds. */
-export function scheduledTimeOf(ts: unknown): number {
-  if (typeof ts !== "number" || !Number.isFinite(ts)) throw new Error("The scheduled time must be a finite number");
-  return ts * 1000;
+/**
+ * Moves a pending job to `inProgress`; false (and nothing written) when it is no longer pending
+ * (canceled meanwhile). A scheduled mutation's own transaction does this before its code runs,
+ * so the mutation sees its job in progress, as on Convex; others see it once it committed.
+ */
+export function startJob(transaction: Transaction, id: string): boolean {
+  const job = readJob(transaction, id);
+  if (job === null || job.state.kind !== "pending") return false;
+  setJobState(transaction, job, inProgressState());
+  return true;
+}
+
+/**
+ * Records how a job's run ended, as Convex's `SchedulerModel::complete`: a job canceled meanwhile
+ * stays canceled; false when the job is gone or already finished.
+ */
+export function completeJob(transaction: Transaction, id: string, state: JobState, now = Date.now()): boolean {
+  const job = readJob(transaction, id);
+  if (job === null || !isUnfinished(job.state)) return false;
+  setJobState(transaction, job, state, now);
+  return true;
+}
+
+/**
+ * `ctx.scheduler.cancel(id)` as Convex's `VirtualSchedulerModel::cancel`: an id of another table
+ * is refused; a pending or running job becomes canceled (a running action keeps running, but its
+ * result is no longer recorded and what it schedules from then on is born canceled); a finished
+ * job, or one that no longer exists, is left alone without an error.
+ */
+export function cancelJob(transaction: Transaction, id: string, now = Date.now()): void {
+  if (transaction.tableOfId(id) !== SCHEDULED_FUNCTIONS_TABLE) throw new Error(INVALID_SCHEDULED_FUNCTION_ID);
+  const job = readJob(transaction, id);
+  if (job !== null && isUnfinished(job.state)) setJobState(transaction, job, { kind: "canceled" }, now);
+}
+
+/** Whether the job `id` (the one whose run a call belongs to) was canceled. */
+export function isCanceled(transaction: Transaction, id: string): boolean {
+  return readJob(transaction, id)?.state.kind === "canceled";
 }

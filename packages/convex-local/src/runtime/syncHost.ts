@@ -9,13 +9,12 @@ import { DatabaseSyscalls, type QueryJournal } from "./databaseSyscalls.js";
 import type { FileStorage } from "./fileStorage.js";
 import { exportedFunction, type FunctionCatalog, type Load } from "./functionCatalog.js";
 import { functionPathOf, type FunctionAddress } from "./functionHandles.js";
-import { scheduleFunction } from "./scheduleSyscall.js";
+import { cancelJobFromMutation, scheduleFunction } from "./scheduleSyscall.js";
 import type { UdfType } from "./functions.js";
 import type { CallHost, NestedCall } from "./isolate.js";
 import { appendLogLine } from "./logs.js";
 import { parseFunctionPath } from "./modules.js";
 import type { Caller } from "./runner.js";
-import { cancelJob } from "./scheduledFunctionsTable.js";
 
 /** The state of one query or mutation (and the queries/mutations it calls). */
 export interface SyncCall {
@@ -41,8 +40,11 @@ export function syncHost(call: SyncCall, catalog: FunctionCatalog, fileStorage: 
       if (op.startsWith("1.0/storage")) return JSON.stringify(fileStorage().syscall(op, parsed, call.transaction));
       if (op === "1.0/schedule" || op === "1.0/cancel_job") {
         if (!call.transaction.writable) throw new Error("The scheduler is not available in queries");
-        if (op === "1.0/cancel_job") return JSON.stringify((cancelJob(call.transaction, parsed.id), null));
-        return JSON.stringify(scheduleFunction(catalog, call.transaction, parsed));
+        if (op === "1.0/cancel_job") {
+          cancelJobFromMutation(call.transaction, parsed.id, call.caller, (warning) => appendLogLine(call.logLines, "WARN", [warning]));
+          return JSON.stringify(null);
+        }
+        return JSON.stringify(scheduleFunction(catalog, call.transaction, parsed, call.caller));
       }
       return JSON.stringify(database.asyncSyscall(op, parsed));
     },

@@ -2,12 +2,15 @@
  * Runs scheduled functions and crons. A single timer sleeps until the earliest pending job or
  * cron run (and is woken early by commits that touch `_scheduled_functions` and by pushes).
  *
- * - A scheduled mutation moves to `success` in the same transaction as the mutation's own writes,
- *   so it runs exactly once even across crashes; if it fails it is marked `failed` (with nothing
- *   of it committed).
+ * - A scheduled mutation is `inProgress` inside its own transaction and moves to `success` in it,
+ *   with the mutation's own writes, so it runs exactly once even across crashes; if it throws it is
+ *   marked `failed` with its error (nothing of it committed).
  * - A scheduled action is marked `inProgress` before it starts and `success`/`failed` after, so it
  *   runs at most once; an action still `inProgress` when the backend starts was interrupted and is
- *   marked `failed`, as Convex does.
+ *   marked `failed` with Convex's "Transient error while executing action".
+ * - A job canceled meanwhile stays canceled: a canceled action keeps running, but its result is not
+ *   recorded. The texts and transitions are Convex's (convex-backend
+ *   crates/application/src/scheduled_jobs/mod.rs, crates/model/src/scheduled_jobs/mod.rs).
  * - Crons keep their next run time in storage meta (`scheduler/cron/<name>`), advanced in the same
  *   transaction as a cron mutation (before a cron action), so a restart neither repeats nor loses
  *   a run; a run that came due while the backend was down happens once on start.
@@ -20,17 +23,19 @@ import type { Storage } from "../storage/index.js";
 import { rangeForIndexExpression, rangeForPrefix } from "../storage/keys.js";
 import type { DocumentWrite } from "../transactions/transaction.js";
 import type { CronJob } from "../runtime/functions.js";
-import type { Caller, FunctionResult, FunctionRunner } from "../runtime/runner.js";
+import type { Caller, FunctionRunner } from "../runtime/runner.js";
 import {
   SCHEDULED_BY_STATE_FIELDS,
   SCHEDULED_BY_STATE_INDEX,
   SCHEDULED_FUNCTIONS_TABLE,
-  readJob,
-  setJobState,
+  completeJob,
+  startJob,
+  type JobState,
   type ScheduledJob,
 } from "../runtime/scheduledFunctionsTable.js";
 import { printableError } from "../text/terminalText.js";
 import { nextScheduleTime } from "./cron.js";
+import { outcomeState, scheduledTarget } from "./jobOutcome.js";
 
 /** Scheduled functions and crons run without a user identity, and may call internal functions. */
 const SYSTEM_CALLER: Caller = { identity: null, admin: true };
@@ -38,7 +43,8 @@ const CRON_META_PREFIX = "scheduler/cron/";
 /** Jobs run per timer turn before yielding to the event loop. */
 const BATCH = 64;
 const MAX_TIMER_MS = 2 ** 31 - 1;
-export const INTERRUPTED_ACTION_ERROR = "Transient error while executing action: the backend restarted while it was running";
+/** Convex's error of an action that was in progress when the backend stopped (it runs at most once). */
+const INTERRUPTED_ACTION_ERROR = "Transient error while executing action";
 
 interface CronState {
   /** JSON of the schedule this state was computed for. */
@@ -71,7 +77,7 @@ export class Scheduler {
     const interrupted = this.jobsInState("inProgress", Infinity, Infinity);
     if (interrupted.length > 0) {
       await this.runner.systemWrite((transaction) => {
-        for (const job of interrupted) setJobState(transaction, job, { kind: "failed", error: INTERRUPTED_ACTION_ERROR }, this.now());
+        for (const job of interrupted) completeJob(transaction, job._id, { kind: "failed", error: INTERRUPTED_ACTION_ERROR }, this.now());
       });
     }
     await this.syncCrons();
@@ -162,35 +168,26 @@ export class Scheduler {
   }
 
   private async runJob(job: ScheduledJob): Promise<void> {
-    let udfType: string;
-    try {
-      udfType = this.runner.resolve(job.name, SYSTEM_CALLER).udfType;
-    } catch (error) {
-      return await this.finish(job._id, { status: "error", errorMessage: (error as Error).message, logLines: [] });
-    }
+    const target = scheduledTarget(this.runner.analysis, job.name);
+    if ("error" in target) return await this.finish(job._id, { kind: "failed", error: target.error });
+    // What the job's function calls and schedules belongs to the job (Convex's parent_scheduled_job).
+    const caller: Caller = { ...SYSTEM_CALLER, scheduledJob: job._id };
     const args = (job.args[0] ?? {}) as JSONValue;
-    if (udfType === "Mutation") {
+    if (target.udfType === "Mutation") {
       // The job becomes `success` in the mutation's own commit: it runs exactly once.
-      const { result } = await this.runner.mutation(job.name, args, SYSTEM_CALLER, { completesJob: { id: job._id, at: this.now() } });
-      if (result.status === "error") await this.finish(job._id, result);
+      const { result } = await this.runner.mutation(job.name, args, caller, { completesJob: { id: job._id, at: this.now() } });
+      if (result.status === "error") await this.finish(job._id, outcomeState(result));
       return;
     }
-    if (udfType === "Action") {
-      await this.runner.systemWrite((transaction) => setJobState(transaction, job, { kind: "inProgress" }));
-      this.track(this.runner.action(job.name, args, SYSTEM_CALLER).then((result) => this.finish(job._id, result)));
-      return;
-    }
-    await this.finish(job._id, { status: "error", errorMessage: `${job.name} is a ${udfType}: only mutations and actions can be scheduled`, logLines: [] });
+    // A job canceled since it was read does not run.
+    if (!(await this.runner.systemWrite((transaction) => startJob(transaction, job._id)))) return;
+    this.track(this.runner.action(job.name, args, caller).then((result) => this.finish(job._id, outcomeState(result))));
   }
 
-  /** Records the outcome of a job that is still pending or in progress (a canceled job stays canceled). */
-  private async finish(id: string, result: FunctionResult): Promise<void> {
+  /** Records how a job that is still pending or in progress ended (a canceled job stays canceled). */
+  private async finish(id: string, state: JobState): Promise<void> {
     if (this.closed) return;
-    await this.runner.systemWrite((transaction) => {
-      const job = readJob(transaction, id);
-      if (job === null || (job.state.kind !== "pending" && job.state.kind !== "inProgress")) return;
-      setJobState(transaction, job, result.status === "success" ? { kind: "success" } : { kind: "failed", error: result.errorMessage }, this.now());
-    });
+    await this.runner.systemWrite((transaction) => completeJob(transaction, id, state, this.now()));
   }
 
   private track(promise: Promise<void>): void {
