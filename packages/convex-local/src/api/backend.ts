@@ -38,7 +38,7 @@ import {
 } from "./deployRoutes.js";
 import { serveFile, uploadFile } from "./storageRoutes.js";
 import { FunctionLog } from "./functionLogs.js";
-import { callFunction, queryBatch, queryFromUrl, queryTimestamp, runFunctionAtPath } from "./functionRoutes.js";
+import { callFunction, queryAtTimestamp, queryBatch, queryFromUrl, queryTimestamp, runFunctionAtPath } from "./functionRoutes.js";
 import { serveHttpAction } from "./httpActions.js";
 import { RequestError, sendRequestError, sendText } from "./http.js";
 import { notFound, routeRequest, type Route } from "./router.js";
@@ -283,7 +283,7 @@ function deploymentApiRoutes(runner: FunctionRunner, lastCommitTs: () => bigint,
     { method: "POST", path: "/api/query_ts", access: "caller", handler: (route) => queryTimestamp(route, lastCommitTs) },
     { method: "GET", path: "/api/query", access: "caller", handler: (route) => queryFromUrl(route, runner) },
     { method: "POST", path: "/api/query", access: "caller", handler: (route) => callFunction(route, runner, "query") },
-    { method: "POST", path: "/api/query_at_ts", access: "caller", handler: (route) => callFunction(route, runner, "query") },
+    { method: "POST", path: "/api/query_at_ts", access: "caller", handler: (route) => queryAtTimestamp(route, runner) },
     { method: "POST", path: "/api/mutation", access: "caller", handler: (route) => callFunction(route, runner, "mutation") },
     { method: "POST", path: "/api/action", access: "caller", handler: (route) => callFunction(route, runner, "action") },
     // Runs any function by path with the admin key only (its handler checks), yet not an admin route: it answers CORS.

@@ -14,7 +14,7 @@ import { InvalidFunctionPathError } from "../runtime/errors.js";
 import { truncateText } from "../text/valueText.js";
 import { RequestError, readJsonObject, requireString, sendJson } from "./http.js";
 import { notAdmin, type RouteRequest } from "./router.js";
-import { encodeTs } from "./sync/protocol.js";
+import { decodeTs, encodeTs } from "./sync/protocol.js";
 
 /** Convex's value formats (`crates/value/src/export.rs`): `convex_encoded_json`, `json`, `export_json`. */
 type Format = "encoded" | "clean" | "export";
@@ -112,8 +112,8 @@ function validPath(path: string): string {
 
 export type CallKind = "query" | "mutation" | "action" | "any";
 
-/** Runs one call and answers it. */
-async function call(runner: FunctionRunner, kind: CallKind, path: string, args: unknown, caller: Caller): Promise<FunctionResult> {
+/** Runs one call and answers it; a query with `atTs` reads at that commit. */
+async function call(runner: FunctionRunner, kind: CallKind, path: string, args: unknown, caller: Caller, atTs?: bigint): Promise<FunctionResult> {
   let parsedArgs: JSONValue;
   try {
     parsedArgs = parseArgs(args);
@@ -131,6 +131,7 @@ async function call(runner: FunctionRunner, kind: CallKind, path: string, args: 
   }
   switch (resolvedKind) {
     case "query":
+      if (atTs !== undefined) return await queryAt(runner, { path, args: parsedArgs, caller, journal: null }, atTs);
       return (await runner.query(path, parsedArgs, caller)).result;
     case "mutation":
       return (await runner.mutation(path, parsedArgs, caller)).result;
@@ -142,6 +143,42 @@ async function call(runner: FunctionRunner, kind: CallKind, path: string, args: 
 /** `POST /api/query_ts`: the timestamp of the latest commit, as a query at it would read. */
 export function queryTimestamp({ response }: RouteRequest, lastCommitTs: () => bigint): void {
   sendJson(response, 200, { ts: encodeTs(lastCommitTs()) });
+}
+
+/**
+ * Convex's answer when a timestamp is out of its retention window (`ErrorMetadata::out_of_retention`,
+ * crates/errors/src/lib.rs: 503, `InternalServerError`) and, as a 500, to any other system error.
+ */
+const TRY_AGAIN_LATER = "Your request couldn't be completed. Try again later.";
+
+/**
+ * `POST /api/query_at_ts` (`ConvexHttpClient.consistentQuery`): a query as it read at the commit
+ * `ts` names (from `/api/query_ts`). convex-local keeps no history, so it answers only while what
+ * the query read is unchanged since `ts` (runtime/queryRunner.ts `queryAt`), and otherwise as
+ * Convex does for a timestamp older than it keeps; a future `ts` is a system error there
+ * (crates/local_backend/src/public_api.rs, crates/database/src/snapshot_manager.rs).
+ */
+export async function queryAtTimestamp({ request, response, caller }: RouteRequest, runner: FunctionRunner): Promise<void> {
+  const body = await readJsonObject(request);
+  const path = validPath(requireString(body, "path"));
+  const format = parseFormat(body.format, defaultFormat(request));
+  const encodedTs = requireString(body, "ts");
+  let ts: bigint;
+  try {
+    ts = decodeTs(encodedTs);
+  } catch {
+    // Convex answers this with its 500; a malformed request gets a 4xx here, as every other does.
+    throw new RequestError(400, "BadJsonBody", "Failed to deserialize the JSON body into the target type: ts: expected the base64 of 8 bytes, as /api/query_ts answers");
+  }
+  sendJson(response, 200, resultBody(await call(runner, "query", path, body.args, caller, ts), format));
+}
+
+/** A query's result at commit `ts`, or Convex's answer for a timestamp it cannot read. */
+async function queryAt(runner: FunctionRunner, request: QueryRequest, ts: bigint): Promise<FunctionResult> {
+  const read = await runner.queryAt(request, ts);
+  if (read === "future") throw new RequestError(500, "InternalServerError", TRY_AGAIN_LATER);
+  if (read === "unreadable") throw new RequestError(503, "InternalServerError", TRY_AGAIN_LATER);
+  return read.result;
 }
 
 /** `GET /api/query?path=…&args=…&format=…`. */
@@ -161,7 +198,7 @@ export async function queryFromUrl({ request, response, caller }: RouteRequest, 
 }
 
 /**
- * `POST /api/query`, `/api/query_at_ts`, `/api/mutation`, `/api/action` (a function of that kind)
+ * `POST /api/query`, `/api/mutation`, `/api/action` (a function of that kind)
  * and `/api/function` (any function, with the admin key only) with a `{path, args, format}` body.
  */
 export async function callFunction({ request, response, caller }: RouteRequest, runner: FunctionRunner, kind: CallKind): Promise<void> {

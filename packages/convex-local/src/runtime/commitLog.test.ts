@@ -38,4 +38,19 @@ describe("CommitLog", () => {
     expect([...log.staleOf([{ reads: readOfChannel("b"), snapshotTs: 2n }])]).toEqual([0]);
     expect([...log.staleOf([{ reads: readOfChannel("b"), snapshotTs: 3n }])]).toEqual([]);
   });
+
+  it("tells whether commits between two timestamps wrote into a read set, or may have", () => {
+    const log = new CommitLog(indexesOf, 10n, { maxCommits: 3, maxAgeMs: 60_000 });
+    log.record([insert("a", "1")], 20n);
+    log.record([insert("b", "2")], 30n);
+    expect(log.writtenBetween(readOfChannel("a"), 10n, 30n)).toBe(true);
+    expect(log.writtenBetween(readOfChannel("a"), 20n, 30n)).toBe(false); // only "b" was written since
+    expect(log.writtenBetween(readOfChannel("b"), 10n, 20n)).toBe(false); // the write into "b" came later
+    expect(log.writtenBetween([], 0n, 30n)).toBe(false); // read nothing
+    expect(log.writtenBetween(readOfChannel("c"), 20n, 40n)).toBe(true); // commit 40 not recorded yet
+    log.record([insert("x", "3")], 40n);
+    log.record([insert("x", "4")], 50n);
+    expect(log.writtenBetween(readOfChannel("c"), 10n, 50n)).toBe(true); // commit 20 is no longer kept
+    expect(log.writtenBetween(readOfChannel("c"), 20n, 50n)).toBe(false);
+  });
 });

@@ -51,6 +51,23 @@ export class CommitLog {
     }
   }
 
+  /**
+   * Whether a commit after `after` and up to `through` wrote into `reads`, or may have: true too
+   * when some of those commits are no longer kept, or not yet recorded (a query worker may read a
+   * commit the main thread has not heard of). False means `reads` saw the same data at both.
+   */
+  writtenBetween(reads: readonly ReadRange[], after: bigint, through: bigint): boolean {
+    if (reads.length === 0 || through <= after) return false;
+    if (after < this.horizon || through > (this.commits.at(-1)?.ts ?? this.horizon)) return true;
+    const readers = new ReadSetIndex<number>();
+    readers.set(0, reads);
+    for (let c = this.commits.length - 1; c >= 0 && this.commits[c]!.ts > after; c--) {
+      const { ts, writes } = this.commits[c]!;
+      if (ts <= through && readers.affected(writes, this.indexesOf).size > 0) return true;
+    }
+    return false;
+  }
+
   /** The positions in `results` of those a commit after their snapshot wrote into. */
   staleOf(results: readonly SnapshotRead[]): Set<number> {
     const stale = new Set<number>();

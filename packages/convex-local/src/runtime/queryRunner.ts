@@ -4,6 +4,7 @@
  * arguments, identity and journal, until a commit writes into what they read, a push, or an
  * environment change). A result reaches the cache, or a caller that needs it current, only if no
  * commit since its snapshot wrote into what it read (commitLog.ts); otherwise it runs again.
+ * `queryAt` reads at an earlier commit, when what the query read has not changed since.
  */
 import type { JSONValue } from "convex/values";
 import type { Storage } from "../storage/index.js";
@@ -101,6 +102,18 @@ export class QueryRunner {
       pending = pending.filter((index) => stale.has(index));
     }
     return results;
+  }
+
+  /**
+   * Runs a query as it reads at commit `ts` (`/api/query_at_ts`). No history is kept: the query
+   * runs on the latest snapshot, and its result is the one at `ts` when no commit after `ts` wrote
+   * into what it read; else, or when `ts` is older than the commits still kept, "unreadable".
+   * A `ts` after the latest commit is "future".
+   */
+  async queryAt(request: QueryRequest, ts: bigint): Promise<QueryResult | "unreadable" | "future"> {
+    if (ts > this.options.storage.lastCommitTs()) return "future";
+    const [result] = await this.queryMany([request]);
+    return this.commits.writtenBetween(result!.reads, ts, result!.snapshotTs) ? "unreadable" : result!;
   }
 
   /** The positions in `results` of those a commit since their snapshot wrote into. */

@@ -195,6 +195,11 @@ export class FunctionRunner {
     return this.queries.query(path, args, caller, journal);
   }
 
+  /** Runs a query as it reads at commit `ts`, or says why it cannot (queryRunner.ts). */
+  queryAt(request: QueryRequest, ts: bigint): Promise<QueryResult | "unreadable" | "future"> {
+    return this.queries.queryAt(request, ts);
+  }
+
   /** Runs queries in parallel in the query workers, answering cached ones from the cache. */
   queryMany(requests: readonly QueryRequest[]): Promise<QueryResult[]> {
     return this.queries.queryMany(requests);
