@@ -147,6 +147,30 @@ describe("indexes", () => {
     expect(await refused.json()).toMatchObject({ code: "BadFormat", message: "format param must be one of [`json`]. Got yaml" });
   });
 
+  it("has Convex's console: its methods only, per-call timers, trace with the caller's frames", async () => {
+    const response = await fetch(`${deployment.backend.url}/api/query`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ path: "consoleApi:timersAndTrace", args: {}, format: "json" }),
+    });
+    const body = (await response.json()) as { value: unknown; logLines: string[] };
+    expect(body.value).toEqual({ table: "undefined", count: "undefined", group: "undefined", tag: "[object console]" });
+    const [alreadyExists, timeLog, timeEnd, missing, trace, ...rest] = body.logLines;
+    expect(rest).toEqual([]);
+    expect(alreadyExists).toBe("[WARN] Timer 'default' already exists");
+    expect(timeLog).toMatch(/^\[INFO\] default: \d+ms \{ step: 1 \}$/);
+    expect(timeEnd).toMatch(/^\[INFO\] default: \d+ms$/);
+    expect(missing).toBe("[WARN] Timer 'missing' does not exist");
+    expect(trace).toMatch(/^\[LOG\] 'here' \n {4}at handler \(\.\.\/convex\/consoleApi\.ts:\d+:\d+\)/);
+    // A second run starts with no timers left over from the first.
+    const again = (await (await fetch(`${deployment.backend.url}/api/query`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ path: "consoleApi:timersAndTrace", args: {}, format: "json" }),
+    })).json()) as { logLines: string[] };
+    expect(again.logLines[0]).toBe("[WARN] Timer 'default' already exists");
+  });
+
   it("paginates to the end with no duplicates or gaps", async () => {
     const ids = new Set<string>();
     for (let i = 0; i < 23; i++) ids.add(await client.mutation(api.messages.send, { author: "pager", body: `p${i}` }));
@@ -295,6 +319,19 @@ describe("convex/nextjs helpers, actions, HTTP actions, environment", () => {
     expect(await fetchQuery(api.messages.get, { id }, options)).toMatchObject({ body: "from next" });
     const count = await fetchAction(api.actions.sendAndCount, { author: "next", body: "via action" }, options);
     expect(count).toBe((await fetchQuery(api.messages.list, {}, options)).length);
+  });
+
+  it("gives Node actions Node's console, only logging and timers sending lines (as Convex's Node executor)", async () => {
+    const response = await fetch(`${deployment.backend.url}/api/action`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ path: "nodeActions:consoleApi", args: {}, format: "json" }),
+    });
+    const body = (await response.json()) as { value: unknown; logLines: string[] };
+    expect(body.value).toBe("done");
+    expect(body.logLines).toHaveLength(3);
+    expect(body.logLines[0]).toMatch(/^\[INFO\] 't: \d+ms'$/);
+    expect(body.logLines.slice(1)).toEqual(["[WARN] 'Timer 'missing' does not exist'", "[LOG] 'sent'"]);
   });
 
   it("runs \"use node\" actions in Node with Node's built-ins", async () => {

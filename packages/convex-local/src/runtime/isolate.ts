@@ -7,13 +7,17 @@
  * An isolate also owns what its code leaves behind: an unhandled rejection or an exception from a
  * callback made in its realm fails its running action (see crashAttribution.ts).
  */
+import { Console } from "node:console";
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
+import { Writable } from "node:stream";
 import { types } from "node:util";
 import vm from "node:vm";
 import { actionTimers, type ActionTimers } from "./actionTimers.js";
 import { attributeCrashes, thrownValue, type CrashKind } from "./crashAttribution.js";
 import { CompiledModule, resolveModulePath } from "./modules.js";
+import { verbatim } from "./logs.js";
+import { userFrames } from "./stackTraces.js";
 
 const preludeSource = readFileSync(new URL("./prelude.js", import.meta.url), "utf8");
 
@@ -161,6 +165,12 @@ export class Isolate {
       asyncSyscall: (op: string, args: string) => this.active().host.asyncSyscall(op, args),
       jsSyscall: (op: string, args: unknown) => this.active().host.jsSyscall(op, args),
       log: (level: string, args: unknown[]) => this.current?.host.log(level, args),
+      nodeRuntime: options.nodeRequireFrom !== undefined,
+      // Convex's own texts first (unquoted), then the caller's values; `stack`'s user frames last.
+      logVerbatim: (level: string, texts: string[], args: unknown[], stack?: string) => {
+        const frames = stack === undefined ? [] : [verbatim(`\n${userFrames(stack, this.modules).join("\n")}`)];
+        this.current?.host.log(level, [...texts.map(verbatim), ...args, ...frames]);
+      },
       isArrayBuffer: (value: unknown) => types.isArrayBuffer(value),
       compile: (modulePath: string) => this.compile(modulePath),
       resolve: (fromPath: string, specifier: string) => {
@@ -206,6 +216,7 @@ export class Isolate {
     }
     if (options.nodeRequireFrom !== undefined) {
       Object.assign(this.context, { Buffer, process: this.nodeProcess() });
+      addSilentConsoleMethods(this.context.console as Record<string, unknown>);
     }
   }
 
@@ -340,5 +351,17 @@ export class Isolate {
     const module = this.modules.get(modulePath);
     if (module === undefined) throw new Error(`Module "${modulePath}" was not pushed`);
     return new vm.Script(`${MODULE_PREFIX}${module.code}\n${MODULE_SUFFIX}`, { filename: `convex/${modulePath}` }).runInContext(this.context);
+  }
+}
+
+/**
+ * Node actions' console is, on Convex, a Node `Console` writing nowhere with only the logging and
+ * timer methods sending log lines (node-executor's setupConsole): the rest (`table`, `count`,
+ * `group`, `trace`, ...) exist and print nothing.
+ */
+function addSilentConsoleMethods(consoleObject: Record<string, unknown>): void {
+  const nowhere = new Console({ stdout: new Writable({ write: (_chunk, _encoding, done) => done() }) });
+  for (const name of Object.keys(nowhere)) {
+    if (!(name in consoleObject) && typeof (nowhere as unknown as Record<string, unknown>)[name] === "function") consoleObject[name] = () => undefined;
   }
 }

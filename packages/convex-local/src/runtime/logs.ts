@@ -23,6 +23,14 @@ function formatLogLine(level: string, args: unknown[]): string {
 }
 
 /**
+ * A message that goes into a log line as it is, not formatted as a value: Convex's own texts
+ * (`console.timeEnd`'s `label: 5ms`, `console.trace`'s frames) are not quoted as strings are.
+ */
+export function verbatim(text: string): object {
+  return { [inspect.custom]: () => text };
+}
+
+/**
  * Adds a `console.*` call to an execution's lines as Convex's isolate does: past 255 lines, one
  * overflow line and then nothing (not even formatted), so neither the log nor the function's answer
  * (HTTP `logLines`, a Transition's) grows with what the function logs.

@@ -64,24 +64,36 @@
     jsSyscall: (op, args) => host.jsSyscall(op, args),
   };
 
+  // Convex's console (udf-runtime 02_console.ts, crates/isolate/src/ops/console.rs): these methods
+  // and no others; timers live for one call.
   const levels = { log: "LOG", info: "INFO", warn: "WARN", error: "ERROR", debug: "DEBUG" };
-  const consoleObject = {};
+  const consoleObject = Object.create({});
   for (const [method, level] of Object.entries(levels)) {
     consoleObject[method] = (...args) => host.log(level, args);
   }
-  consoleObject.trace = (...args) => host.log("ERROR", args);
+  // Node actions log these texts as values (quoted), and their console.trace prints nothing.
+  const say = host.nodeRuntime ? (level, texts, args) => host.log(level, [...texts, ...args]) : host.logVerbatim;
+  consoleObject.trace = host.nodeRuntime ? () => undefined : (...args) => host.logVerbatim("LOG", [], args, new Error().stack);
   const timers = new Map();
-  consoleObject.time = (label = "default") => timers.set(label, RealDate.now());
-  consoleObject.timeEnd = (label = "default") => {
-    const start = timers.get(label);
-    timers.delete(label);
-    host.log("INFO", start === undefined ? [`Timer '${label}' does not exist`] : [`${label}: ${RealDate.now() - start}ms`]);
+  const timerLabel = (label) => (label === undefined ? "default" : label === null ? "null" : String(label));
+  const elapsed = (name) => `${name}: ${RealDate.now() - timers.get(name)}ms`;
+  consoleObject.time = (label) => {
+    const name = timerLabel(label);
+    if (timers.has(name)) say("WARN", [`Timer '${name}' already exists`], []);
+    else timers.set(name, RealDate.now());
   };
-  consoleObject.table = consoleObject.log;
-  consoleObject.dir = consoleObject.log;
-  consoleObject.assert = (condition, ...args) => {
-    if (!condition) host.log("ERROR", ["Assertion failed", ...args]);
+  consoleObject.timeLog = (label, ...args) => {
+    const name = timerLabel(label);
+    if (!timers.has(name)) say("WARN", [`Timer '${name}' does not exist`], []);
+    else say("INFO", [elapsed(name)], args);
   };
+  consoleObject.timeEnd = (label) => {
+    const name = timerLabel(label);
+    if (!timers.has(name)) return say("WARN", [`Timer '${name}' does not exist`], []);
+    say("INFO", [elapsed(name)], []);
+    timers.delete(name);
+  };
+  Object.defineProperty(consoleObject, Symbol.toStringTag, { value: "console", configurable: true });
   globalThis.console = consoleObject;
   const processObject = { env: {} };
   globalThis.process = processObject;
@@ -123,6 +135,7 @@
   function start() {
     const request = host.request();
     frozenNow = request.now;
+    timers.clear();
     observedTime = false;
     rngState = request.seed === null ? null : [BigInt.asUintN(64, BigInt(request.seed[0])), BigInt.asUintN(64, BigInt(request.seed[1]))];
     processObject.env = request.env;
