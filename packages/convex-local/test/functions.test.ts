@@ -171,6 +171,27 @@ describe("indexes", () => {
     expect(again.logLines[0]).toBe("[WARN] Timer 'default' already exists");
   });
 
+  it("answers ctx.meta as a self-hosted Convex backend does", async () => {
+    await client.mutation(api.messages.send, { author: "meta reader", body: "a" });
+    const inQuery = await client.query(api.meta.inQuery, { author: "meta reader" });
+    expect(inQuery.fn).toEqual({ name: "meta:inQuery", componentPath: "", type: "query", visibility: "public" });
+    expect(inQuery.deployment).toEqual({ name: "convex-local", region: null, class: "s16" });
+    expect(inQuery.metrics).toMatchObject({
+      documentsRead: { used: 1, remaining: 31_999 },
+      databaseQueries: { used: 1, remaining: 4095 },
+      documentsWritten: { used: 0, remaining: 16_000 },
+      functionsScheduled: { used: 0, remaining: 1000 },
+    });
+    expect(inQuery.metrics.bytesRead.used).toBeGreaterThan(0);
+    const inMutation = await client.mutation(api.meta.inMutation, {});
+    expect(inMutation).toMatchObject({ documentsWritten: { used: 2, remaining: 15_998 }, functionsScheduled: { used: 1, remaining: 999 } });
+    expect(inMutation.scheduledFunctionArgsBytes.used).toBe(JSON.stringify([{ author: "meta later", body: "x" }]).length);
+    expect(await client.action(api.meta.inAction, {})).toEqual({
+      fn: { name: "meta:inAction", componentPath: "", type: "action", visibility: "public" },
+      metrics: "Unknown async operation 1.0/getTransactionMetrics",
+    });
+  });
+
   it("paginates to the end with no duplicates or gaps", async () => {
     const ids = new Set<string>();
     for (let i = 0; i < 23; i++) ids.add(await client.mutation(api.messages.send, { author: "pager", body: `p${i}` }));

@@ -17,6 +17,7 @@ import { functionPathOf, type FunctionAddress } from "./functionHandles.js";
 import { scheduleFunction } from "./scheduleSyscall.js";
 import type { CallHost } from "./isolate.js";
 import { appendLogLine } from "./logs.js";
+import { metadataSyscall, unknownAsyncOperation } from "./metadataSyscalls.js";
 import type { Caller, FunctionResult, MutationResult, QueryResult } from "./runner.js";
 import { cancelJob } from "./scheduledFunctionsTable.js";
 
@@ -30,8 +31,8 @@ export interface ActionServices {
   fileStorage(): FileStorage;
 }
 
-export function actionHost(caller: Caller, logLines: string[], services: ActionServices, catalog: FunctionCatalog, storage: Storage): CallHost {
-  const base = hostWithoutDatabase(caller, logLines, catalog);
+export function actionHost(caller: Caller, logLines: string[], services: ActionServices, catalog: FunctionCatalog, storage: Storage, functionPath?: string): CallHost {
+  const base = hostWithoutDatabase(caller, logLines, catalog, functionPath);
   return {
     ...base,
     jsSyscall: (op, args) => {
@@ -73,13 +74,15 @@ export function actionHost(caller: Caller, logLines: string[], services: ActionS
 }
 
 /** A host with identity and function handles only: every database syscall fails. */
-export function hostWithoutDatabase(caller: Caller, logLines: string[], catalog: FunctionCatalog): CallHost {
+export function hostWithoutDatabase(caller: Caller, logLines: string[], catalog: FunctionCatalog, functionPath?: string): CallHost {
   return {
     syscall: refuseSyncSyscall,
     asyncSyscall: (op, args) => {
       if (op === "1.0/getUserIdentity") return JSON.stringify(caller.identity);
       if (op === "1.0/createFunctionHandle") return JSON.stringify(catalog.createFunctionHandle(JSON.parse(args)));
-      throw new Error(`Unsupported syscall ${op}`);
+      const metadata = functionPath === undefined ? undefined : metadataSyscall(op, functionPath);
+      if (metadata !== undefined) return JSON.stringify(metadata);
+      throw unknownAsyncOperation(op);
     },
     jsSyscall: (op) => {
       throw new Error(`Unsupported syscall ${op}`);

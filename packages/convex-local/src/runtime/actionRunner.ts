@@ -164,7 +164,7 @@ export class ActionRunner {
       nodeRequireFrom: node ? this.options.nodeRequireFrom() : undefined,
       env: this.options.environment(),
       invocation,
-      host: actionHost(caller, logLines, services, catalog, storage),
+      host: actionHost(caller, logLines, services, catalog, storage, invocation.kind === "action" ? `${invocation.modulePath}:${invocation.exportName}` : undefined),
       logLines,
       timeoutMs: node ? this.options.nodeTimeoutMs : this.options.timeoutMs,
       requestBody,

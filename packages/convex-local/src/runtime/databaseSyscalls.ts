@@ -15,6 +15,7 @@ import type { SerializedQuery, Transaction } from "../transactions/transaction.j
 import { checkDocument, checkTableName } from "./documentValues.js";
 import type { SchemaTable } from "./functions.js";
 import { validateValue } from "./validator.js";
+import { unknownAsyncOperation, unknownOperation } from "./metadataSyscalls.js";
 import { withoutBlobKey } from "./fileStorage.js";
 
 /**
@@ -42,12 +43,14 @@ export class DatabaseSyscalls {
       case "1.0/getSnapshotTs":
         return { $integer: Buffer.from(new BigInt64Array([this.transaction.storage.lastCommitTs()]).buffer).toString("base64") };
       default:
-        throw new Error(`Unsupported syscall ${op}`);
+        throw unknownOperation(op);
     }
   }
 
   asyncSyscall(op: string, args: Record<string, unknown>): unknown {
     switch (op) {
+      case "1.0/getTransactionMetrics":
+        return this.transaction.metrics();
       case "1.0/get": {
         const isSystem = args.isSystem === true;
         const id = this.documentId(isSystem ? "system.get" : "get", args.id, args.table as string | undefined, isSystem);
@@ -109,7 +112,7 @@ export class DatabaseSyscalls {
       case "1.0/count":
         return this.transaction.count(args.table as string);
       default:
-        throw new Error(`Unsupported syscall ${op}`);
+        throw unknownAsyncOperation(op);
     }
   }
 

@@ -42,6 +42,7 @@ export class SyncExecutor {
   request(info: FunctionInfo, args: JSONValue, call: SyncCall): InvokeRequest {
     const validatedArgs = this.options.catalog.checkArgs(info, args);
     const { modulePath, exportName } = parseFunctionPath(info.path);
+    call.functionPath = info.path;
     return {
       invoke: (load) => {
         call.load = load;

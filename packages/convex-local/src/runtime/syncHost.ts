@@ -13,6 +13,7 @@ import { cancelJobFromMutation, scheduleFunction } from "./scheduleSyscall.js";
 import type { UdfType } from "./functions.js";
 import type { CallHost, NestedCall } from "./isolate.js";
 import { appendLogLine } from "./logs.js";
+import { metadataSyscall } from "./metadataSyscalls.js";
 import { parseFunctionPath } from "./modules.js";
 import type { Caller } from "./runner.js";
 
@@ -26,6 +27,8 @@ export interface SyncCall {
   load?: Load;
   /** Whether the call read the clock (a cached result of it expires soon). */
   observedTime?: boolean;
+  /** The function the call runs (set as it starts; a nested call reports its caller's). */
+  functionPath?: string;
 }
 
 export function syncHost(call: SyncCall, catalog: FunctionCatalog, fileStorage: () => FileStorage): CallHost {
@@ -37,6 +40,8 @@ export function syncHost(call: SyncCall, catalog: FunctionCatalog, fileStorage: 
       if (op === "1.0/getUserIdentity") return JSON.stringify(call.caller.identity);
       if (op === "1.0/createFunctionHandle") return JSON.stringify(catalog.createFunctionHandle(parsed));
       if (op === "1.0/runUdf") return nestedCall(call, catalog, parsed);
+      const metadata = call.functionPath === undefined ? undefined : metadataSyscall(op, call.functionPath);
+      if (metadata !== undefined) return JSON.stringify(metadata);
       if (op.startsWith("1.0/storage")) return JSON.stringify(fileStorage().syscall(op, parsed, call.transaction));
       if (op === "1.0/schedule" || op === "1.0/cancel_job") {
         if (!call.transaction.writable) throw new Error("The scheduler is not available in queries");
