@@ -17,7 +17,7 @@ import { functionPathOf, type FunctionAddress } from "./functionHandles.js";
 import { scheduleFunction } from "./scheduleSyscall.js";
 import type { CallHost } from "./isolate.js";
 import { appendLogLine } from "./logs.js";
-import { metadataSyscall, unknownAsyncOperation } from "./metadataSyscalls.js";
+import { metadataSyscall, unknownAsyncOperation, unknownJsSyscall } from "./metadataSyscalls.js";
 import type { Caller, FunctionResult, MutationResult, QueryResult } from "./runner.js";
 import { cancelJob } from "./scheduledFunctionsTable.js";
 
@@ -85,7 +85,7 @@ export function hostWithoutDatabase(caller: Caller, logLines: string[], catalog:
       throw unknownAsyncOperation(op);
     },
     jsSyscall: (op) => {
-      throw new Error(`Unsupported syscall ${op}`);
+      throw unknownJsSyscall(op);
     },
     log: (level, args) => appendLogLine(logLines, level, args),
   };

@@ -19,6 +19,7 @@ import type { JSONValue } from "convex/values";
 import { decodeDocumentId, type Storage } from "../storage/index.js";
 import { BlobStore, type StoredBlob } from "../storage/blobs.js";
 import type { DocumentWrite, Transaction } from "../transactions/transaction.js";
+import { unknownAsyncOperation } from "./metadataSyscalls.js";
 
 export const STORAGE_TABLE = "_storage";
 /** Largest file an upload URL or `ctx.storage.store` accepts unless configured otherwise. */
@@ -154,7 +155,7 @@ export class FileStorage {
         return null;
       }
       default:
-        throw new Error(`Unsupported syscall ${op}`);
+        throw unknownAsyncOperation(op);
     }
   }
 

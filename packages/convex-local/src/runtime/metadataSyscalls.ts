@@ -42,3 +42,8 @@ export function unknownAsyncOperation(op: string): Error {
 export function unknownOperation(op: string): Error {
   return new Error(`Unknown operation ${op}`);
 }
+
+/** Convex's error for a JS syscall it does not know (udf-runtime's setup.ts). */
+export function unknownJsSyscall(op: string): Error {
+  return new Error(`Unknown JS syscall: ${op}`);
+}

@@ -13,7 +13,7 @@ import { cancelJobFromMutation, scheduleFunction } from "./scheduleSyscall.js";
 import type { UdfType } from "./functions.js";
 import type { CallHost, NestedCall } from "./isolate.js";
 import { appendLogLine } from "./logs.js";
-import { metadataSyscall } from "./metadataSyscalls.js";
+import { metadataSyscall, unknownJsSyscall } from "./metadataSyscalls.js";
 import { parseFunctionPath } from "./modules.js";
 import type { Caller } from "./runner.js";
 
@@ -54,7 +54,7 @@ export function syncHost(call: SyncCall, catalog: FunctionCatalog, fileStorage: 
       return JSON.stringify(database.asyncSyscall(op, parsed));
     },
     jsSyscall: (op) => {
-      throw new Error(`Unsupported syscall ${op}`);
+      throw unknownJsSyscall(op);
     },
     log: (level, args) => appendLogLine(call.logLines, level, args),
   };
