@@ -156,16 +156,18 @@ export class IdentityVerifier {
         throw new AuthError("InvalidAuthHeader", `Invalid audience: ${provider.applicationID} not in [${aud.map((a) => JSON.stringify(a)).join(", ")}]`);
       }
     }
-    // Temporal checks (biscuit ValidationOptions::default with a 5 s epsilon).
-    const nowS = this.now() / 1000;
+    // Temporal checks (biscuit ValidationOptions::default with a 5 s epsilon, at Convex's clock in
+    // whole seconds), in biscuit's words: "Token expired N seconds ago", "Token will be valid in N seconds".
+    const nowS = Math.floor(this.now() / 1000);
     const invalid = (why: string) => new AuthError("InvalidAuthHeader", `Could not validate token: ${why}`);
     for (const claim of ["exp", "nbf", "iat"] as const) {
       const v = payload[claim];
       if (v !== undefined && (typeof v !== "number" || !Number.isFinite(v))) throw invalid(`'${claim}' is not a NumericDate`);
     }
-    if (typeof payload.exp === "number" && nowS - payload.exp > CLOCK_TOLERANCE_S) throw invalid(`Token expired at ${isoSeconds(payload.exp)}`);
-    if (typeof payload.nbf === "number" && payload.nbf - nowS > CLOCK_TOLERANCE_S) throw invalid(`Token not yet valid (nbf ${isoSeconds(payload.nbf)})`);
-    if (typeof payload.iat === "number" && payload.iat - nowS > CLOCK_TOLERANCE_S) throw invalid(`Token not yet valid (iat ${isoSeconds(payload.iat)} is in the future)`);
+    if (typeof payload.exp === "number" && nowS - payload.exp > CLOCK_TOLERANCE_S) throw invalid(`Token expired ${Math.trunc(nowS - payload.exp)} seconds ago`);
+    if (typeof payload.nbf === "number" && payload.nbf - nowS > CLOCK_TOLERANCE_S) throw invalid(`Token will be valid in ${Math.trunc(payload.nbf - nowS)} seconds`);
+    // A future `iat` gets biscuit's NotYetValid too.
+    if (typeof payload.iat === "number" && payload.iat - nowS > CLOCK_TOLERANCE_S) throw invalid(`Token will be valid in ${Math.trunc(payload.iat - nowS)} seconds`);
 
     const claimError = (reason: string) =>
       new AuthError(
