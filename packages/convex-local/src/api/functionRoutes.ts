@@ -4,16 +4,17 @@
  * legacy `args: [obj]` or `args: obj`, `format` (encoded or clean JSON), function failures as
  * `{status: "error", errorMessage, errorData?}` and request failures as `{code, message}`.
  */
-import { randomBytes } from "node:crypto";
 import type { IncomingMessage } from "node:http";
 import type { JSONValue } from "convex/values";
 import { jsonToValue } from "../storage/values.js";
 import type { Caller, FunctionResult, FunctionRunner, QueryRequest } from "../runtime/runner.js";
-import { checkFunctionPath } from "../runtime/modules.js";
-import { InvalidFunctionPathError } from "../runtime/errors.js";
+import { canonicalFunctionPath, checkFunctionPath } from "../runtime/modules.js";
+import { InvalidFunctionPathError, strippedFunctionPath } from "../runtime/errors.js";
+import { jsErrorText } from "../runtime/functionResults.js";
 import { truncateText } from "../text/valueText.js";
 import { RequestError, readJsonObject, requireString, sendJson } from "./http.js";
 import { notAdmin, type RouteRequest } from "./router.js";
+import { randomRequestId, serverErrorText } from "./serverError.js";
 import { decodeTs, encodeTs } from "./sync/protocol.js";
 
 /** Convex's value formats (`crates/value/src/export.rs`): `convex_encoded_json`, `json`, `export_json`. */
@@ -30,7 +31,7 @@ export function resultBody(result: FunctionResult, format: Format): Record<strin
   const body: Record<string, unknown> =
     result.status === "success"
       ? { status: "success", value: exportValue(result.value, format) }
-      : { status: "error", errorMessage: `[Request ID: ${randomBytes(8).toString("hex")}] Server Error\n${result.errorMessage}` };
+      : { status: "error", errorMessage: serverErrorText(randomRequestId(), result.errorMessage) };
   if (result.status === "error" && result.errorData !== undefined) body.errorData = exportValue(result.errorData, format);
   if (result.logLines.length > 0) body.logLines = result.logLines;
   return body;
@@ -118,7 +119,7 @@ async function call(runner: FunctionRunner, kind: CallKind, path: string, args: 
   try {
     parsedArgs = parseArgs(args);
   } catch (error) {
-    if (error instanceof FunctionArgumentsError) return { status: "error", errorMessage: error.message, logLines: [] };
+    if (error instanceof FunctionArgumentsError) return { status: "error", errorMessage: jsErrorText(error.message), logLines: [] };
     throw error;
   }
   let resolvedKind = kind;
@@ -126,7 +127,9 @@ async function call(runner: FunctionRunner, kind: CallKind, path: string, args: 
     try {
       resolvedKind = runner.resolve(path, caller).udfType.toLowerCase() as CallKind;
     } catch {
-      return { status: "error", errorMessage: `Could not find function for '${path}'. Did you forget to run \`npx convex dev\`?`, logLines: [] };
+      // Convex's `execute_any_function` (crates/application/src/lib.rs) words it so, not as a single kind's lookup does.
+      const name = strippedFunctionPath(canonicalFunctionPath(path));
+      return { status: "error", errorMessage: jsErrorText(`Could not find function for '${name}'. Did you forget to run \`npx convex dev\`?`), logLines: [] };
     }
   }
   switch (resolvedKind) {
@@ -234,7 +237,7 @@ export async function queryBatch({ request, response, caller }: RouteRequest, ru
       runnable.push({ index, request: { path, args: parseArgs(args), caller, journal: null } });
     } catch (error) {
       if (!(error instanceof FunctionArgumentsError)) throw error;
-      results[index] = { status: "error", errorMessage: error.message, logLines: [] };
+      results[index] = { status: "error", errorMessage: jsErrorText(error.message), logLines: [] };
     }
   });
   const ran = await runner.queryMany(runnable.map(({ request }) => request));

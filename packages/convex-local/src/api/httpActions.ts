@@ -2,14 +2,18 @@
  * HTTP actions on the site port: a Node request becomes the fetch `Request` the router in
  * `convex/http.ts` sees, and its `Response` is streamed back. CORS here is the app's own (its routes
  * answer OPTIONS and set the headers), as on Convex. Request and response bodies are bounded by
- * Convex's HTTP_ACTION_BODY_LIMIT (20 MiB), counted as they stream.
+ * Convex's HTTP_ACTION_BODY_LIMIT (20 MiB), counted as they stream. A run that fails is answered
+ * 500 with Convex's JSON: `code` (the request id and the error's message), `trace` (its text with
+ * the stack) and a ConvexError's `data` (crates/application/src/redaction.rs `to_http_response_parts`).
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
+import type { HttpActionFailure } from "../runtime/functionResults.js";
 import type { Caller, FunctionRunner } from "../runtime/runner.js";
 import { truncateText } from "../text/valueText.js";
-import { RequestError, sendRequestError, sendText } from "./http.js";
+import { RequestError, sendJson, sendRequestError, sendText } from "./http.js";
+import { randomRequestId } from "./serverError.js";
 
 /** Convex's HTTP_ACTION_BODY_LIMIT (crates/udf/src/http_action.rs): the largest request and response body of an HTTP action. */
 export const HTTP_ACTION_BODY_LIMIT = 20 << 20;
@@ -74,6 +78,13 @@ function responseLimit(limit: number): Transform {
   });
 }
 
+/** A failed run in Convex's shape: 500 `{code, trace, data?}`. */
+function sendFailure(response: ServerResponse, failed: HttpActionFailure): void {
+  const body: Record<string, unknown> = { code: `[Request ID: ${randomRequestId()}] Server Error: ${failed.message}`, trace: failed.trace };
+  if (failed.data !== undefined) body.data = failed.data;
+  sendJson(response, 500, body);
+}
+
 export async function serveHttpAction(runner: FunctionRunner, siteUrl: string, request: IncomingMessage, response: ServerResponse, caller: Caller): Promise<void> {
   let tooLarge = false;
   const refuseTooLarge = () => {
@@ -96,6 +107,7 @@ export async function serveHttpAction(runner: FunctionRunner, siteUrl: string, r
       duplex: hasBody ? "half" : undefined,
     } as RequestInit);
     const result = await runner.httpAction(fetchRequest, caller);
+    if (!(result instanceof Response)) return tooLarge ? refuseTooLarge() : sendFailure(response, result);
     if (tooLarge) {
       await result.body?.cancel().catch(() => undefined);
       return refuseTooLarge();

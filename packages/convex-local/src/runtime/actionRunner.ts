@@ -24,7 +24,7 @@ import { ExecutorPool } from "./actionExecution/executorPool.js";
 import type { Invocation } from "./actionExecution/protocol.js";
 import { runRemotely, type RemoteOutcome, type RemoteRunRequest } from "./actionExecution/remoteRun.js";
 import type { FunctionCatalog } from "./functionCatalog.js";
-import { failure, runLogEntry, uncaughtMessage } from "./functionResults.js";
+import { failure, hostHttpActionFailure, runLogEntry, thrownHttpActionFailure, type HttpActionFailure } from "./functionResults.js";
 import { parseFunctionPath } from "./modules.js";
 import type { Caller, FunctionLogEntry, FunctionResult } from "./runner.js";
 
@@ -111,22 +111,24 @@ export class ActionRunner {
 
   /**
    * Routes a request through `convex/http.ts`; 404 when no route matches, as on Convex. `caller`
-   * carries the identity of a valid `Authorization: Bearer` token, if the request had one.
+   * carries the identity of a valid `Authorization: Bearer` token, if the request had one. Resolves
+   * with the app's Response, or with how the run failed (the API answers it in Convex's shape).
    */
-  async httpAction(request: Request, caller: Caller): Promise<Response> {
+  async httpAction(request: Request, caller: Caller): Promise<Response | HttpActionFailure> {
     const logLines: string[] = [];
     const started = performance.now();
     const hasRouter = this.options.catalog.modules.has("http.js");
     if (!hasRouter) return new Response("No HTTP routes are defined (convex/http.ts)", { status: 404 });
     const invocation: Invocation = { kind: "http", method: request.method, url: request.url, headers: headerEntries(request.headers), hasBody: request.body !== null };
     let result: RemoteOutcome | undefined;
-    let message: string;
+    let failed: HttpActionFailure;
     try {
       result = await this.run(caller, logLines, false, invocation, request.body);
-      message = result.outcome.ok ? "HTTP action did not return a Response" : uncaughtMessage(result.outcome.error, this.options.catalog.modules);
+      failed = result.outcome.ok
+        ? hostHttpActionFailure(new Error("HTTP actions must return a Response"))
+        : thrownHttpActionFailure(result.outcome.error, this.options.catalog.modules);
     } catch (error) {
-      const failed = failure(error, logLines);
-      message = failed.status === "error" ? failed.errorMessage : String(error);
+      failed = hostHttpActionFailure(error);
     }
     const entry: FunctionLogEntry = {
       path: `${request.method} ${result?.routePath ?? new URL(request.url).pathname}`,
@@ -139,11 +141,8 @@ export class ActionRunner {
       this.options.onLog?.(entry);
       return result.response;
     }
-    this.options.onLog?.({ ...entry, error: message });
-    return new Response(JSON.stringify({ code: "HttpActionError", message }), {
-      status: 500,
-      headers: { "Content-Type": "application/json" },
-    });
+    this.options.onLog?.({ ...entry, error: failed.trace });
+    return failed;
   }
 
   /** Runs in a worker (default runtime) or a Node process (`"use node"`): an action, an HTTP action, or push analysis. */

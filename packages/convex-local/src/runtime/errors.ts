@@ -13,12 +13,22 @@ export class FunctionError extends Error {
   }
 }
 
-/** The function path names nothing callable by this caller. */
+/**
+ * A canonical function path as Convex names it in errors (`UdfPath::strip`, sync_types/udf_path.rs):
+ * `messages:list`, and `messages` for a default export.
+ */
+export function strippedFunctionPath(canonicalPath: string): string {
+  return canonicalPath.endsWith(":default") ? canonicalPath.slice(0, -":default".length) : canonicalPath;
+}
+
+/**
+ * The function path names nothing this caller may call, in the words of Convex's
+ * `missing_or_internal_error` (crates/udf/src/validation.rs): the same for a missing function
+ * and an internal one called from outside, so neither is revealed.
+ */
 export class FunctionNotFoundError extends FunctionError {
-  constructor(path: string, visibility: "public" | "internal" = "public") {
-    super(
-      `Could not find ${visibility === "public" ? "public " : ""}function for '${path}'. Did you forget to run \`npx convex dev\` or \`npx convex deploy\`?`,
-    );
+  constructor(canonicalPath: string) {
+    super(`Could not find public function for '${strippedFunctionPath(canonicalPath)}'.`);
     this.name = "FunctionNotFoundError";
   }
 }

@@ -30,10 +30,14 @@ export interface CallHost {
   log(level: string, args: unknown[]): void;
 }
 
-/** A query or mutation calling another in its transaction: the callee's promise (of its JSON value) and the check its value must pass. */
+/**
+ * A query or mutation calling another in its transaction: the callee's promise (of its JSON value),
+ * the check its value must pass, and the error the caller receives when the callee's code throws.
+ */
 export interface NestedCall {
   callee: Promise<string>;
   check(value: string): string;
+  fail(error: ThrownError): Error;
 }
 
 export interface InvokeRequest {
@@ -142,6 +146,8 @@ export class Isolate {
   private runningAction: { fail(error: ThrownError): void } | undefined;
   /** The prelude's description of a thrown value (realm-aware: reads name, message, stack, ConvexError data). */
   private readonly describeError: (error: unknown) => ThrownError;
+  /** This realm's own `Function.prototype.call`, taken before any user code runs. */
+  private readonly realmCall: (this: unknown, ...args: unknown[]) => unknown;
   /** Errors already reported, e.g. `process.exit`'s, which fails the call at once and is thrown on. */
   private readonly reported = new WeakSet<object>();
   /** An action isolate's timers (none in queries and mutations). */
@@ -162,7 +168,10 @@ export class Isolate {
     const nodeRequire = options.nodeRequireFrom ? createRequire(options.nodeRequireFrom) : undefined;
     const host = {
       syscall: (op: string, args: string) => this.active().host.syscall(op, args),
-      asyncSyscall: (op: string, args: string) => this.active().host.asyncSyscall(op, args),
+      asyncSyscall: (op: string, args: string) => {
+        const result = this.active().host.asyncSyscall(op, args);
+        return typeof result === "object" && "callee" in result ? this.failingInRealm(result) : result;
+      },
       jsSyscall: (op: string, args: unknown) => this.active().host.jsSyscall(op, args),
       log: (level: string, args: unknown[]) => this.current?.host.log(level, args),
       nodeRuntime: options.nodeRequireFrom !== undefined,
@@ -206,6 +215,10 @@ export class Isolate {
     const install = new vm.Script(preludeSource, { filename: "convex:prelude" }).runInContext(this.context);
     const { describeError, inRealmPromise, realmRoot } = install(host);
     this.describeError = describeError;
+    this.realmCall = Object.getPrototypeOf(describeError).call;
+    // Frames of the host (vm, the worker thread) lie between a resumed function's frames and its
+    // async callers; V8's default of 10 frames would cut the callers off a trace Convex shows whole.
+    vm.runInContext("Error.stackTraceLimit = 50", this.context);
     attributeCrashes(realmRoot, (error, kind) => this.crashed(error, kind));
     if (!options.synchronous) {
       this.timers = actionTimers((error) => this.crashed(error, "uncaughtException"), { node: options.nodeRequireFrom !== undefined });
@@ -218,6 +231,19 @@ export class Isolate {
       Object.assign(this.context, { Buffer, process: this.nodeProcess() });
       addSilentConsoleMethods(this.context.console as Record<string, unknown>);
     }
+  }
+
+  /**
+   * `call` with its callee's failure replaced by the error `call.fail` makes of it. The replacement
+   * runs as a continuation of this realm (its own `call`, bound, is the handler), so it runs within
+   * the run, in the realm's microtask queue; a host function's would wait in the host's.
+   */
+  private failingInRealm(call: NestedCall): NestedCall {
+    const rethrow = (thrown: unknown) => {
+      throw call.fail(this.describeError(thrown));
+    };
+    const handler = Function.prototype.bind.call(this.realmCall, rethrow, undefined) as (thrown: unknown) => never;
+    return { ...call, callee: call.callee.then(undefined, handler) };
   }
 
   /** Cancels the timers an action left pending: called once the action (or its response) is over. */

@@ -28,6 +28,7 @@ import { ActionRunner } from "./actionRunner.js";
 import type { FileStorage } from "./fileStorage.js";
 import type { AnalyzeInvocation } from "./actionExecution/protocol.js";
 import { FunctionCatalog } from "./functionCatalog.js";
+import type { HttpActionFailure } from "./functionResults.js";
 import type { DeploymentAnalysis, FunctionInfo, UdfType } from "./functions.js";
 import { evaluateModules } from "./moduleEvaluation.js";
 import type { CompiledModule } from "./modules.js";
@@ -227,8 +228,8 @@ export class FunctionRunner {
     return this.actions.action(path, args, caller);
   }
 
-  /** Routes a request through `convex/http.ts`; `caller` carries a valid bearer token's identity. */
-  httpAction(request: Request, caller: Caller = ANONYMOUS): Promise<Response> {
+  /** Routes a request through `convex/http.ts`: the app's Response, or how the run failed. `caller` carries a valid bearer token's identity. */
+  httpAction(request: Request, caller: Caller = ANONYMOUS): Promise<Response | HttpActionFailure> {
     return this.actions.httpAction(request, caller);
   }
 

@@ -8,6 +8,7 @@ import type { Transaction } from "../transactions/transaction.js";
 import { DatabaseSyscalls, type QueryJournal } from "./databaseSyscalls.js";
 import type { FileStorage } from "./fileStorage.js";
 import { exportedFunction, type FunctionCatalog, type Load } from "./functionCatalog.js";
+import { nestedCallError } from "./functionResults.js";
 import { functionPathOf, type FunctionAddress } from "./functionHandles.js";
 import { cancelJobFromMutation, scheduleFunction } from "./scheduleSyscall.js";
 import type { UdfType } from "./functions.js";
@@ -76,5 +77,6 @@ function nestedCall(call: SyncCall, catalog: FunctionCatalog, request: FunctionA
       catalog.checkReturns(info, value);
       return value;
     },
+    fail: (error) => nestedCallError(error, catalog.modules),
   };
 }

@@ -9,6 +9,7 @@
  */
 import type { JSONValue } from "convex/values";
 import type { WebSocket } from "ws";
+import { jsErrorText } from "../../runtime/functionResults.js";
 import { ANONYMOUS, type Caller, type FunctionResult, type QueryRequest, type QueryResult } from "../../runtime/runner.js";
 import { truncateUtf8 } from "../../text/utf8Text.js";
 import { truncateText } from "../../text/valueText.js";
@@ -32,6 +33,7 @@ import type { ReadSetIndex } from "../../transactions/readSets.js";
 import type { SyncDependencies } from "./index.js";
 import type { MutationMemory } from "./mutationMemory.js";
 import { fingerprintOf } from "./resultFingerprint.js";
+import { randomRequestId, serverErrorText, sessionRequestId } from "../serverError.js";
 
 /** The longest WebSocket close reason, in UTF-8 bytes (RFC 6455: a control frame's 125 bytes, less the code's 2). */
 const MAX_CLOSE_REASON_BYTES = 123;
@@ -132,7 +134,7 @@ interface QueryState {
 }
 
 function errorResult(message: string): FunctionResult {
-  return { status: "error", errorMessage: message, logLines: [] };
+  return { status: "error", errorMessage: jsErrorText(message), logLines: [] };
 }
 
 /** The answer to a call into a component, quoting the client's (possibly huge) path cut short. */
@@ -384,7 +386,7 @@ export class SyncSession {
             type: "MutationResponse",
             requestId: message.requestId,
             success: false,
-            result: result.errorMessage,
+            result: serverErrorText(this.requestIdOf(message.requestId), result.errorMessage),
             ts: null,
             logLines: result.logLines,
             ...(result.errorData !== undefined ? { errorData: result.errorData } : {}),
@@ -408,7 +410,7 @@ export class SyncSession {
               type: "ActionResponse",
               requestId: message.requestId,
               success: false,
-              result: result.errorMessage,
+              result: serverErrorText(this.requestIdOf(message.requestId), result.errorMessage),
               logLines: result.logLines,
               ...(result.errorData !== undefined ? { errorData: result.errorData } : {}),
             },
@@ -440,6 +442,11 @@ export class SyncSession {
         this.inflightActions--;
         this.inflightActionArgsBytes -= argsBytes;
       });
+  }
+
+  /** The request id Convex gives this connection's mutation or action number `requestNumber`. */
+  private requestIdOf(requestNumber: number): string {
+    return this.sessionId === undefined ? randomRequestId() : sessionRequestId(this.sessionId, requestNumber);
   }
 
   private awaitVisible(ts: bigint): void {
@@ -546,7 +553,8 @@ export class SyncSession {
       : {
           type: "QueryFailed",
           queryId: query.queryId,
-          errorMessage: result.errorMessage,
+          // Each run has its own request id; an error that did not change is not sent again (above).
+          errorMessage: serverErrorText(randomRequestId(), result.errorMessage),
           logLines: result.logLines,
           journal: query.journal,
           ...(result.errorData !== undefined ? { errorData: result.errorData } : {}),

@@ -603,7 +603,9 @@ describe("limits and isolation", () => {
         expect.objectContaining({
           type: "QueryFailed",
           queryId: 2,
-          errorMessage: "The query results on this connection exceed 80 bytes, so this query's result was not sent. Subscribe to fewer or smaller queries on one connection.",
+          errorMessage: expect.stringMatching(
+            /^\[Request ID: [0-9a-f]{16}\] Server Error\nThe query results on this connection exceed 80 bytes, so this query's result was not sent\. Subscribe to fewer or smaller queries on one connection\.\n$/,
+          ),
         }),
       ]);
       await writer.mutation(api.messages.send, { channel: "small", body: "t" });
@@ -726,7 +728,10 @@ describe("limits and isolation", () => {
       await raw.next("ActionResponse", 2);
       const byId = new Map(raw.ofType("ActionResponse").map((r) => [r.requestId, r]));
       expect(byId.get(1)).toMatchObject({ success: true, result: "v".repeat(60) });
-      expect(byId.get(2)).toMatchObject({ success: false, result: "The arguments of this connection's running actions would exceed 100 bytes" });
+      expect(byId.get(2)).toMatchObject({
+        success: false,
+        result: expect.stringMatching(/^\[Request ID: [0-9a-f]{16}\] Server Error\nThe arguments of this connection's running actions would exceed 100 bytes\n$/),
+      });
       raw.send(echo(3)); // the first has finished: room again
       expect(await raw.next("ActionResponse", 3)).toMatchObject({ requestId: 3, success: true });
     } finally {
