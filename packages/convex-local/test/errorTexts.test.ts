@@ -2,9 +2,9 @@
  * Error texts exactly as Convex formats them (issue #15, items 1 and 2), through the official
  * clients: `[Request ID: …] Server Error` and the JsError layout over HTTP and the WebSocket alike,
  * stack frames in Convex's format, ConvexError subclasses and data, nested calls, function-not-found,
- * and HTTP actions' error JSON.
+ * HTTP actions' error JSON, and the push's refusal of an auth config that reads an unset variable.
  */
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -164,5 +164,28 @@ describe("an HTTP action that fails", () => {
     const body = (await response.json()) as Record<string, unknown>;
     expect(body.code).toMatch(/Server Error: Uncaught Error: HTTP actions must return a Response$/);
     expect(body.trace).toBe("Uncaught Error: HTTP actions must return a Response\n");
+  });
+});
+
+describe("pushing an auth config", () => {
+  it("that reads an unset environment variable fails, naming the variable (auth.config.js too)", async () => {
+    const file = path.join(deployment.appDir, "convex/auth.config.js");
+    writeFileSync(file, 'export default { providers: [{ domain: process.env.MISSING_ISSUER_URL, applicationID: "app" }] };\n');
+    const failed = await deployment.cli(["deploy", "--yes", "--typecheck", "disable"]).then(
+      () => undefined,
+      (error: { stderr: string }) => error.stderr,
+    );
+    expect(failed).toContain("Environment variable MISSING_ISSUER_URL is used in auth config file but its value was not set.");
+    expect(failed).not.toContain("auth.config.ts");
+  });
+
+  it("that names a provider type Convex does not know fails with Convex's text", async () => {
+    const file = path.join(deployment.appDir, "convex/auth.config.js");
+    writeFileSync(file, 'export default { providers: [{ type: "oauth", domain: "https://issuer.example.com", applicationID: "app" }] };\n');
+    const failed = await deployment.cli(["deploy", "--yes", "--typecheck", "disable"]).then(
+      () => undefined,
+      (error: { stderr: string }) => error.stderr,
+    );
+    expect(failed).toContain("The pushed auth config is invalid: auth config file must include a list of provider credentials: Provider at index 0 has unexpected 'type' value 'oauth'");
   });
 });

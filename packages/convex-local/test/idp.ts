@@ -71,10 +71,7 @@ export async function startIdentityProvider(): Promise<IdentityProvider> {
   };
 }
 
-/** Deploys the `identity` fixture, then sets TEST_IDP_URL and pushes again so auth.config.ts names the IdP. */
+/** Deploys the `identity` fixture with TEST_IDP_URL set, so auth.config.ts names the IdP (an unset variable fails the push, as on Convex). */
 export async function deployIdentityFixture(idp: IdentityProvider): Promise<TestDeployment> {
-  const deployment = await deployFixture("identity");
-  await deployment.cli(["env", "set", "TEST_IDP_URL", idp.url]);
-  await deployment.cli(["deploy", "--yes", "--typecheck", "disable"]);
-  return deployment;
+  return await deployFixture("identity", { TEST_IDP_URL: idp.url });
 }

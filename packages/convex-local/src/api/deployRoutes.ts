@@ -80,7 +80,7 @@ export async function startPush({ request, response }: RouteRequest, context: De
     prepared = await context.deployment.prepare({ modules: app.changedModules, unchangedHashes: app.unchangedModuleHashes, schemaModule: app.schema });
   } catch (error) {
     // A module that fails to load fails the push with Convex's code for it.
-    if (error instanceof PushAnalysisError) throw new RequestError(400, "InvalidModules", error.message);
+    if (error instanceof PushAnalysisError) throw new RequestError(400, error.code, error.message);
     throw error;
   }
   sendJson(response, 200, startPushResponse(prepared, context, app.udfServerVersion));

@@ -147,7 +147,7 @@ export class ActionRunner {
 
   /** Runs in a worker (default runtime) or a Node process (`"use node"`): an action, an HTTP action, or push analysis. */
   runRemotely(node: boolean, request: ExecutorRunRequest): Promise<RemoteOutcome> {
-    const task = request.invocation.kind === "analyze" ? "analyzing the pushed modules" : "running the action";
+    const task = request.invocation.kind === "analyze" || request.invocation.kind === "authConfig" ? "analyzing the pushed modules" : "running the action";
     return runRemotely({
       ...request,
       pool: node ? this.processes : this.workers,

@@ -48,6 +48,8 @@ export interface InvokeRequest {
   /** Two 64-bit halves seeding `Math.random`, or null for real randomness. */
   seed: [bigint, bigint] | null;
   env: Record<string, string>;
+  /** When set, reading a variable `env` lacks throws this error instead of giving undefined (auth config evaluation). */
+  unsetVariable?: (name: string) => Error;
 }
 
 export interface ThrownError {
@@ -130,6 +132,18 @@ const MODULE_SUFFIX = "}; })()";
 const startScript = new vm.Script("__convexStart()", { filename: "convex:start" });
 const startEachScript = new vm.Script("__convexStartEach()", { filename: "convex:start-each" });
 
+/** The call's own copy of its environment variables (its code may change them), strict when the request says so. */
+function environmentOf({ env, unsetVariable }: InvokeRequest): Record<string, string> {
+  const copy = { ...env };
+  if (unsetVariable === undefined) return copy;
+  return new Proxy(copy, {
+    get: (target, name, receiver) => {
+      if (typeof name === "string" && !Object.hasOwn(target, name)) throw unsetVariable(name);
+      return Reflect.get(target, name, receiver);
+    },
+  });
+}
+
 /** What `runSyncBatch` gives back per call: its outcome, or the error that stopped it. */
 export type BatchResult = Outcome | UnsettledFunctionError;
 
@@ -190,7 +204,7 @@ export class Isolate {
       },
       request: () => {
         const call = this.active();
-        return { callId: call.callId, now: call.request.now, seed: call.request.seed, env: { ...call.request.env } };
+        return { callId: call.callId, now: call.request.now, seed: call.request.seed, env: environmentOf(call.request) };
       },
       invoke: (load: (modulePath: string) => Record<string, unknown>) => this.active().request.invoke(load),
       next: () => {

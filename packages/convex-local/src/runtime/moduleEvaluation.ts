@@ -9,6 +9,7 @@
  * (crates/application/src/lib.rs `analyze_modules`, crates/isolate/src/environment/analyze.rs).
  */
 import type { AnalyzeInvocation } from "./actionExecution/protocol.js";
+import { authConfigFailure, invalidAuthConfig } from "./actionExecution/authConfig.js";
 import { PushAnalysisError } from "./actionExecution/moduleAnalysis.js";
 import { ANONYMOUS } from "./runner.js";
 import type { ActionRunner } from "./actionRunner.js";
@@ -58,9 +59,12 @@ export async function evaluateModules<T>(modules: ReadonlyMap<string, CompiledMo
     }));
   } catch (error) {
     const message = node && error instanceof FunctionTimeoutError ? NODE_TIMEOUT_MESSAGE : (error as Error).message;
-    throw new PushAnalysisError(loadingFailed(message));
+    throw invocation.kind === "authConfig" ? invalidAuthConfig(message) : new PushAnalysisError(loadingFailed(message));
   }
-  if (!outcome.ok) throw new PushAnalysisError(loadingFailed(describeFailure(outcome.error, loading, node, modules)));
+  if (!outcome.ok) {
+    if (invocation.kind === "authConfig") throw authConfigFailure(outcome.error, modules);
+    throw new PushAnalysisError(loadingFailed(describeFailure(outcome.error, loading, node, modules)));
+  }
   return outcome.value as T;
 }
 

@@ -12,7 +12,8 @@ const api = anyApi;
 let deployment: TestDeployment;
 
 beforeAll(async () => {
-  deployment = await deployFixture("reliability");
+  // The fixture's auth.config.ts reads IDP_URL (an unset one fails the push); no token is sent here.
+  deployment = await deployFixture("reliability", { IDP_URL: "http://127.0.0.1:9" });
 }, 180_000);
 
 afterAll(async () => {

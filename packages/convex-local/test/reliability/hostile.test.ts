@@ -28,7 +28,8 @@ let bystander: ConvexClient;
 const bystanderErrors: unknown[] = [];
 
 beforeAll(async () => {
-  deployment = await deployFixture("reliability");
+  // The fixture's auth.config.ts reads IDP_URL (an unset one fails the push); no token is sent here.
+  deployment = await deployFixture("reliability", { IDP_URL: "http://127.0.0.1:9" });
   http = new ConvexHttpClient(deployment.backend.url);
   bystander = syncClient(deployment.backend.url);
   bystander.onUpdate(api.entries.countOf, { batch: "bystander" }, () => {}, (error) => bystanderErrors.push(error));

@@ -12,6 +12,7 @@ import { Isolate, type CallHost, type Outcome } from "../isolate.js";
 import { appendLogLine } from "../logs.js";
 import type { CompiledModule } from "../modules.js";
 import { webGlobals } from "../webGlobals.js";
+import { readAuthConfig, unsetVariableError } from "./authConfig.js";
 import { inspectModules } from "./moduleAnalysis.js";
 import { crashError, decodeJsValue, encodeJsValue, type BodyChunk, type ExecutorMessage, type HostMessage, type Invocation, type ResponseHead, type RunMessage } from "./protocol.js";
 
@@ -98,10 +99,13 @@ export class ActionExecutor {
     const invoke = (load: Load): unknown => {
       const { invocation } = message;
       if (invocation.kind === "action") return exportedFunction(load, invocation.modulePath, invocation.exportName).invokeAction(invocation.requestId, invocation.argsJson);
-      if (invocation.kind === "analyze") return inspectModules(this.announcingLoad(load), modules, invocation.paths, invocation.withConfig);
+      if (invocation.kind === "analyze") return inspectModules(this.announcingLoad(load), modules, invocation.paths, invocation.withSchema);
+      if (invocation.kind === "authConfig") return readAuthConfig(load);
       return this.routeRequest(load, invocation, (path) => (routePath = path));
     };
-    const outcome = await isolate.run(this.proxyHost(run), { invoke, now: null, seed: null, env: message.env });
+    // auth.config.js may read only variables the deployment sets, as on Convex.
+    const unsetVariable = message.invocation.kind === "authConfig" ? unsetVariableError : undefined;
+    const outcome = await isolate.run(this.proxyHost(run), { invoke, now: null, seed: null, env: message.env, unsetVariable });
     if (run.reported) return;
     if (message.invocation.kind !== "http" || !outcome.ok) {
       isolate.clearTimers();

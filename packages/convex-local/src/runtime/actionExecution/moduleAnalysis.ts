@@ -1,11 +1,11 @@
 /**
  * The executor side of push analysis: loads each pushed module in the executor's isolate and reads
- * what it exports — functions with their validators, the HTTP router's routes, crons, the schema
- * and the auth providers — into plain data (analyze.ts puts the parts together on the main thread).
+ * what it exports — functions with their validators, the HTTP router's routes, crons and the
+ * schema — into plain data (auth.config.js is evaluated in a run of its own: authConfig.ts) (analyze.ts puts the parts together on the main thread).
  * What it returns is structured-cloned to the backend and on to the query workers, so every value
  * the app's code hands over is checked to be a string before it is kept.
  */
-import type { AnalyzedModule, AnalyzedSchema, AuthProvider, CronJob, FunctionInfo, UdfType } from "../functions.js";
+import type { AnalyzedModule, AnalyzedSchema, CronJob, FunctionInfo, UdfType } from "../functions.js";
 import type { CompiledModule } from "../modules.js";
 import type { ValidatorJson } from "../validator.js";
 
@@ -21,9 +21,12 @@ interface ExportedFunction {
   exportReturns?: () => unknown;
 }
 
-/** A push the app's exports make invalid (not a failure of its code). */
+/** A push the app's code or exports make invalid; `code` is Convex's for the refusal. */
 export class PushAnalysisError extends Error {
-  constructor(message: string) {
+  constructor(
+    message: string,
+    readonly code = "InvalidModules",
+  ) {
     super(message);
     this.name = "PushAnalysisError";
   }
@@ -36,12 +39,11 @@ export interface RawAnalysis {
   httpRoutes: { path: string; method: string }[] | null;
   crons: CronJob[];
   schema: AnalyzedSchema | null;
-  auth: AuthProvider[];
 }
 
-/** Loads `paths` (and, `withConfig`, schema.js and auth.config.js) with `load` and reads their exports. */
-export function inspectModules(load: Load, modules: ReadonlyMap<string, CompiledModule>, paths: string[], withConfig: boolean): RawAnalysis {
-  const result: RawAnalysis = { modules: {}, functions: [], httpRoutes: null, crons: [], schema: null, auth: [] };
+/** Loads `paths` (and, `withSchema`, schema.js) with `load` and reads their exports. */
+export function inspectModules(load: Load, modules: ReadonlyMap<string, CompiledModule>, paths: string[], withSchema: boolean): RawAnalysis {
+  const result: RawAnalysis = { modules: {}, functions: [], httpRoutes: null, crons: [], schema: null };
   for (const modulePath of paths) {
     const exports = load(modulePath);
     const analyzed: AnalyzedModule = { functions: [], httpRoutes: null, cronSpecs: null, sourceMapped: null };
@@ -79,10 +81,7 @@ export function inspectModules(load: Load, modules: ReadonlyMap<string, Compiled
     }
     result.modules[modulePath] = analyzed;
   }
-  if (withConfig) {
-    if (modules.has("schema.js")) result.schema = readSchema(load("schema.js").default);
-    if (modules.has("auth.config.js")) result.auth = readAuthConfig(load("auth.config.js").default);
-  }
+  if (withSchema && modules.has("schema.js")) result.schema = readSchema(load("schema.js").default);
   return result;
 }
 
@@ -135,30 +134,4 @@ function readSchema(schema: unknown): AnalyzedSchema {
       documentType: table.documentType === null || table.documentType.type === "any" ? null : table.documentType,
     })),
   };
-}
-
-function readAuthConfig(config: unknown): AuthProvider[] {
-  const providers = (config as { providers?: unknown[] } | undefined)?.providers;
-  if (!Array.isArray(providers)) throw new PushAnalysisError("convex/auth.config.ts must default-export `{ providers: [...] }`");
-  return providers.map((provider, index) => {
-    const p = provider as Record<string, unknown>;
-    if (p.type === "customJwt") {
-      for (const field of ["issuer", "jwks", "algorithm"]) {
-        if (typeof p[field] !== "string" || p[field] === "") {
-          throw new PushAnalysisError(`auth.config.ts provider ${index}: customJwt needs a string \`${field}\``);
-        }
-      }
-      return {
-        type: "customJwt",
-        applicationID: typeof p.applicationID === "string" ? p.applicationID : null,
-        issuer: p.issuer as string,
-        jwks: p.jwks as string,
-        algorithm: p.algorithm as string,
-      };
-    }
-    if (typeof p.domain !== "string" || p.domain === "" || typeof p.applicationID !== "string") {
-      throw new PushAnalysisError(`auth.config.ts provider ${index}: an OIDC provider needs string \`domain\` and \`applicationID\``);
-    }
-    return { domain: p.domain, applicationID: p.applicationID };
-  });
 }

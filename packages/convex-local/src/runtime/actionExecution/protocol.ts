@@ -23,12 +23,8 @@ export type Invocation =
   | { kind: "http"; method: string; url: string; headers: [string, string][]; hasBody: boolean }
   | AnalyzeInvocation;
 
-/** Push analysis of `paths` (and, `withConfig`, of schema.js and auth.config.js): see moduleAnalysis.ts. */
-export interface AnalyzeInvocation {
-  kind: "analyze";
-  paths: string[];
-  withConfig: boolean;
-}
+/** Push analysis: the exports of `paths` (and, `withSchema`, of schema.js: moduleAnalysis.ts), or auth.config.js's providers (authConfig.ts). */
+export type AnalyzeInvocation = { kind: "analyze"; paths: string[]; withSchema: boolean } | { kind: "authConfig" };
 
 /** The deployment's modules, sent to an executor only when it does not hold this version yet. */
 export interface ModuleSet {
