@@ -110,6 +110,13 @@ describe("a function's error over HTTP and the WebSocket", () => {
     expect(error.message).toContain(`Server Error\nUncaught RateLimitedError: {"retryAfter":5}\n    at handler (${at("new RateLimitedError", "new")})\n`);
   });
 
+  it("reports a thrown value that is not an Error as V8 words it, without frames", async () => {
+    const texts: Record<string, string> = { string: "Uncaught not an error", number: "Uncaught 42", nothing: "Uncaught null", object: "Uncaught #<Object>", instance: "Uncaught #<Rejection>" };
+    for (const [kind, text] of Object.entries(texts)) {
+      await expect(http.query(makeFunctionReference<"query">("errors:throwsValue"), { kind })).rejects.toThrow(serverError(`${text}\n`));
+    }
+  });
+
   it("names a function that is not there as Convex does, without `:default`", async () => {
     await expect(http.query(makeFunctionReference<"query">("errors:missing"), {})).rejects.toThrow(serverError("Could not find public function for 'errors:missing'.\n"));
     await expect(http.query(makeFunctionReference<"query">("errors"), {})).rejects.toThrow(serverError("Could not find public function for 'errors'.\n"));

@@ -195,6 +195,7 @@ export class Isolate {
         this.current?.host.log(level, [...texts.map(verbatim), ...args, ...frames]);
       },
       isArrayBuffer: (value: unknown) => types.isArrayBuffer(value),
+      isNativeError: (value: unknown) => types.isNativeError(value),
       compile: (modulePath: string) => this.compile(modulePath),
       resolve: (fromPath: string, specifier: string) => {
         const target = resolveModulePath(fromPath, specifier);

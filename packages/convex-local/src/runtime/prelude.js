@@ -118,17 +118,27 @@
     return typeof target === "string" ? load(target) : target;
   }
 
+  // As Convex's isolate (crates/isolate/src/error.rs): an Error by its name (default "Error") and
+  // message; any other thrown value by V8's own message for it, `Uncaught <value>` without frames.
   function describeError(error) {
-    if (typeof error !== "object" || error === null) {
-      return { name: "Error", message: String(error), stack: "", data: undefined };
+    if (!(error instanceof Error) && !host.isNativeError(error)) {
+      return { name: "", message: thrownValueText(error), stack: "", data: undefined };
     }
     const isConvexError = Symbol.for("ConvexError") in error || error.ConvexErrorSymbol !== undefined;
     return {
-      name: typeof error.name === "string" ? error.name : "Error",
-      message: typeof error.message === "string" ? error.message : String(error),
+      name: error.name === undefined ? "Error" : String(error.name),
+      message: error.message === undefined ? "" : String(error.message),
       stack: typeof error.stack === "string" ? error.stack : "",
       data: isConvexError && typeof error.data === "string" ? error.data : undefined,
     };
+  }
+
+  // V8's text for a thrown value in its "Uncaught …" message (Object::NoSideEffectsToString).
+  function thrownValueText(value) {
+    if (typeof value === "symbol") return value.toString();
+    if (typeof value !== "object" || value === null) return String(value);
+    const constructor = Object.getPrototypeOf(value)?.constructor;
+    return `#<${typeof constructor === "function" && constructor.name !== "" ? constructor.name : "Object"}>`;
   }
 
   // One entry point for every kind of call; the host reads the request and receives the outcome.
