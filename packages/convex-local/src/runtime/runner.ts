@@ -91,15 +91,15 @@ export interface RunnerOptions {
   queryTimeoutMs?: number;
   /** How many threads run queries (default: one per core, at most 8). */
   queryWorkers?: number;
-  /** Time limit of an action or HTTP action (Convex: 10 minutes). */
+  /** Time limit of a default-runtime action or HTTP action (Convex: 30 minutes, V8_ACTION_USER_TIMEOUT). */
   actionTimeoutMs?: number;
+  /** Time limit of a `"use node"` action (Convex: 10 minutes, NODE_ACTION_USER_TIMEOUT). */
+  nodeActionTimeoutMs?: number;
   /** `ctx.storage`; without it, file storage syscalls fail. */
   fileStorage?: FileStorage;
   onLog?: (entry: FunctionLogEntry) => void;
   /** Called after every committed mutation that wrote something: reactivity starts here. */
   onCommit?: (writes: DocumentWrite[], commitTs: bigint) => void;
-  /** Time limit of a `"use node"` action (Convex: 10 minutes, NODE_ACTION_USER_TIMEOUT). */
-  nodeActionTimeoutMs?: number;
   /** Called after a new set of modules is installed (the scheduler re-reads crons). */
   onInstall?: () => void;
 }
