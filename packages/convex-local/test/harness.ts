@@ -13,7 +13,7 @@ import { startBackend, type Backend } from "../src/api/backend.js";
 const run = promisify(execFile);
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const repoRoot = path.resolve(here, "../../..");
-const convexCli = path.join(repoRoot, "node_modules/convex/bin/main.js");
+export const convexCli = path.join(repoRoot, "node_modules/convex/bin/main.js");
 
 export interface TestDeployment {
   backend: Backend;
@@ -59,7 +59,8 @@ export async function deployFixture(name = "app", environment: Record<string, st
   };
 }
 
-function cleanEnv(): NodeJS.ProcessEnv {
+/** This process's environment without any `CONVEX_*` variable (none may point the CLI elsewhere). */
+export function cleanEnv(): NodeJS.ProcessEnv {
   const env = { ...process.env };
   for (const name of Object.keys(env)) if (name.startsWith("CONVEX_")) delete env[name];
   return env;

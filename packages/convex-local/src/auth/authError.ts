@@ -10,11 +10,12 @@ export type AuthErrorCode =
   | "Unauthenticated"
   | "AuthProviderDiscoveryFailed"
   | "InvalidHeaderFailure"
+  | "HeaderParseFailure"
   | "InvalidAdminKey"
   | "BadAdminKey";
 
 /** Codes Convex answers with 400 (`ErrorMetadata::bad_request`): a header of the wrong shape. Others are 401. */
-const BAD_REQUEST_CODES: ReadonlySet<AuthErrorCode> = new Set(["InvalidHeaderFailure", "InvalidAdminKey"]);
+const BAD_REQUEST_CODES: ReadonlySet<AuthErrorCode> = new Set(["InvalidHeaderFailure", "HeaderParseFailure", "InvalidAdminKey"]);
 
 /** A refused credential. `message` is Convex's wording, followed by the specific reason when Convex's text is generic. */
 export class AuthError extends Error {

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { MalformedIdentityError } from "./actingUser.js";
 import { AuthError } from "./authError.js";
 import { CallerResolver } from "./caller.js";
 
@@ -24,9 +25,33 @@ describe("the Authorization header of the deployment API", () => {
     expect(await callers.fromAuthorizationHeader("")).toEqual({ identity: null, admin: false });
   });
 
-  it("names the admin with `Convex <admin key>`, any case, ignoring a `:` suffix", async () => {
+  it("names the admin with `Convex <admin key>`, any case, after a type prefix the dashboard may add", async () => {
     expect(await callers.fromAuthorizationHeader(`Convex ${ADMIN_KEY}`)).toEqual({ identity: null, admin: true });
-    expect(await callers.fromAuthorizationHeader(`convex ${ADMIN_KEY}:eyJzdWIiOiJ1In0`)).toEqual({ identity: null, admin: true });
+    expect(await callers.fromAuthorizationHeader(`convex ${ADMIN_KEY}`)).toEqual({ identity: null, admin: true });
+    expect(await callers.fromAuthorizationHeader(`Convex prod:${ADMIN_KEY}`)).toEqual({ identity: null, admin: true });
+  });
+
+  it("acts as the user a `:<base64 JSON>` suffix names, with the identity in Convex's field order", async () => {
+    const suffix = Buffer.from(JSON.stringify({ zeta: [1], name: "Zoë 🎉", subject: "u", issuer: "https://i.example", gender: null, alpha: { b: 1 } })).toString("base64");
+    const caller = await callers.fromAuthorizationHeader(`Convex ${ADMIN_KEY}:${suffix}`);
+    expect(caller).toEqual({
+      admin: true,
+      identity: { tokenIdentifier: "https://i.example|u", issuer: "https://i.example", subject: "u", name: "Zoë 🎉", alpha: { b: 1 }, zeta: [1] },
+    });
+    // Typed fields in UserIdentityAttributesJson's order, then custom claims by name; a null typed field is left out.
+    expect(Object.keys(caller.identity!)).toEqual(["tokenIdentifier", "issuer", "subject", "name", "alpha", "zeta"]);
+    // base64 without padding is read too, as Convex's decoder reads it.
+    const unpadded = Buffer.from(JSON.stringify({ tokenIdentifier: "t" })).toString("base64").replace(/=+$/, "");
+    expect((await callers.fromAuthorizationHeader(`Convex prod:${ADMIN_KEY}:${unpadded}`)).identity).toEqual({ tokenIdentifier: "t" });
+  });
+
+  it("refuses an acting-as suffix that does not parse with 400 HeaderParseFailure, whatever the key", async () => {
+    const encode = (value: unknown) => Buffer.from(typeof value === "string" ? value : JSON.stringify(value)).toString("base64");
+    for (const suffix of ["%%%", encode("{not json"), encode([1]), encode({ name: "x" }), encode({ tokenIdentifier: 1 }), encode({ tokenIdentifier: "t", emailVerified: "yes" }), Buffer.from([0xff, 0xfe]).toString("base64")]) {
+      for (const key of [ADMIN_KEY, "not-the-key"]) {
+        expect(await refusal(callers.fromAuthorizationHeader(`Convex ${key}:${suffix}`))).toEqual({ status: 400, code: "HeaderParseFailure", message: "Malformed Authorization header." });
+      }
+    }
   });
 
   it("refuses another key with 401 BadAdminKey, also a prefix or an extension of the key", async () => {
@@ -40,7 +65,7 @@ describe("the Authorization header of the deployment API", () => {
   });
 
   it("refuses the admin key, valid or not, on a request with an Origin header (a web page) with 401", async () => {
-    for (const key of [ADMIN_KEY, `${ADMIN_KEY}:eyJzdWIiOiJ1In0`, "not-the-key"]) {
+    for (const key of [ADMIN_KEY, `${ADMIN_KEY}:eyJzdWIiOiJ1In0`, "not-the-key", "not-the-key:%%%"]) {
       expect(await refusal(callers.fromAuthorizationHeader(`Convex ${key}`, "http://localhost:5173"))).toEqual({
         status: 401,
         code: "BadAdminKey",
@@ -66,10 +91,23 @@ describe("the Authorization header of the deployment API", () => {
 });
 
 describe("the sync protocol's Authenticate token", () => {
-  it("accepts the admin key (with a `:` suffix) and refuses any other", async () => {
-    expect(await callers.fromSyncToken({ tokenType: "Admin", value: `${ADMIN_KEY}:x` })).toEqual({ identity: null, admin: true });
-    await expect(callers.fromSyncToken({ tokenType: "Admin", value: "nope" })).rejects.toThrow("The provided admin key was invalid for this instance");
-    await expect(callers.fromSyncToken({ tokenType: "Admin" })).rejects.toThrow("The provided admin key was invalid for this instance");
+  it("accepts the admin key and refuses any other, also the key with a `:` suffix (the user goes in `impersonating`)", async () => {
+    expect(await callers.fromSyncToken({ tokenType: "Admin", value: ADMIN_KEY })).toEqual({ identity: null, admin: true });
+    for (const value of ["nope", `${ADMIN_KEY}:x`, undefined]) {
+      await expect(callers.fromSyncToken({ tokenType: "Admin", value })).rejects.toThrow("The provided admin key was invalid for this instance");
+    }
+  });
+
+  it("acts as the user `impersonating` names; null names nobody; one that does not parse is Convex's parse error", async () => {
+    expect(await callers.fromSyncToken({ tokenType: "Admin", value: ADMIN_KEY, impersonating: { subject: "u", issuer: "i", nickname: "ß" } })).toEqual({
+      identity: { tokenIdentifier: "i|u", issuer: "i", subject: "u", nickname: "ß" },
+      admin: true,
+    });
+    expect(await callers.fromSyncToken({ tokenType: "Admin", value: ADMIN_KEY, impersonating: null })).toEqual({ identity: null, admin: true });
+    const parseError = (impersonating: unknown) => callers.fromSyncToken({ tokenType: "Admin", value: ADMIN_KEY, impersonating }).catch((e: unknown) => e);
+    expect(await parseError({ subject: "u" })).toEqual(new MalformedIdentityError('Either "tokenIdentifier" or "issuer" and "subject" must be set'));
+    expect(await parseError({ tokenIdentifier: "t", email: false })).toEqual(new MalformedIdentityError("invalid type: boolean `false`, expected a string"));
+    expect(await parseError("t")).toEqual(new MalformedIdentityError('invalid type: string "t", expected struct UserIdentityAttributesJson'));
   });
 
   it("refuses the admin key on a connection whose upgrade carried an Origin", async () => {

@@ -3,8 +3,9 @@
  * JWT verified against the deployment's current `auth.config.ts` providers, or nobody. One place
  * for the deployment API's `Authorization` header, the sync protocol's `Authenticate` message and
  * HTTP actions' bearer tokens, as Convex's crates/local_backend/src/authentication.rs and
- * crates/keybroker (`check_admin_key`) resolve them. Text after a `:` in an admin key (Convex's
- * acting-as-user suffix) is ignored: the caller is the admin. An admin key is refused on a request
+ * crates/keybroker (`check_admin_key`) resolve them. An admin key may name a user to act as
+ * (actingUser.ts): the caller is then the admin, with that user's identity, as Convex's
+ * `Identity::ActingUser`, which may call what the admin may. An admin key is refused on a request
  * that carries an `Origin` header (README "Security"): browsers always send one on cross-origin
  * requests and POSTs, the CLI and other programs never do, so no web page gains admin powers.
  */
@@ -13,6 +14,7 @@ import type { JSONValue } from "convex/values";
 import type { AuthProvider } from "../runtime/functions.js";
 import { ANONYMOUS, type Caller } from "../runtime/runner.js";
 import { truncateText } from "../text/valueText.js";
+import { actingUserFromKeySuffix, actingUserIdentity, MalformedIdentityError } from "./actingUser.js";
 import { AuthError } from "./authError.js";
 import { IdentityVerifier } from "./identityVerifier.js";
 
@@ -28,6 +30,8 @@ export interface CallerResolverOptions {
 export interface SyncAuthToken {
   tokenType: "Admin" | "User" | "None";
   value?: string;
+  /** With an admin key: the user to act as, Convex's `UserIdentityAttributesJson` (null: nobody). */
+  impersonating?: unknown;
 }
 
 const INVALID_ADMIN_KEY = "The provided admin key was invalid for this instance";
@@ -67,8 +71,17 @@ export class CallerResolver {
     if (/^convex /i.test(header)) {
       // Refused before the key is compared: a page learns nothing about a key it tries.
       if (origin !== undefined) throw adminKeyFromWebPage(origin);
-      if (!this.isAdminKey(header.slice(7).trim())) throw new AuthError("BadAdminKey", INVALID_ADMIN_KEY);
-      return { identity: null, admin: true };
+      const { key, actingAs } = splitAdminKey(header.slice(7).trim());
+      // As Convex: the acting-as suffix is parsed with the header, before the key is checked.
+      let identity: Record<string, JSONValue> | null = null;
+      try {
+        if (actingAs !== undefined) identity = actingUserFromKeySuffix(actingAs);
+      } catch (error) {
+        if (error instanceof MalformedIdentityError) throw new AuthError("HeaderParseFailure", "Malformed Authorization header.");
+        throw error;
+      }
+      if (!this.isAdminKey(key)) throw new AuthError("BadAdminKey", INVALID_ADMIN_KEY);
+      return { identity, admin: true };
     }
     if (!/^bearer /i.test(header)) throw new AuthError("InvalidAdminKey", "Invalid admin key");
     try {
@@ -89,22 +102,29 @@ export class CallerResolver {
   }
 
   /**
-   * The caller a sync connection's `Authenticate` message names; throws when its credential is
-   * refused, or is an admin key on a connection whose upgrade carried an `Origin` (`origin`).
+   * The caller a sync connection's `Authenticate` message names; throws an {@link AuthError} when
+   * its credential is refused, or is an admin key on a connection whose upgrade carried an `Origin`
+   * (`origin`), and a {@link MalformedIdentityError} when the user it acts as does not parse.
    */
   async fromSyncToken(token: SyncAuthToken, origin?: string): Promise<Caller> {
     if (token.tokenType === "Admin") {
       if (origin !== undefined) throw adminKeyFromWebPage(origin);
-      if (token.value === undefined || !this.isAdminKey(token.value)) throw new AuthError("BadAdminKey", INVALID_ADMIN_KEY);
-      return { identity: null, admin: true };
+      const { impersonating } = token;
+      const identity = impersonating === undefined || impersonating === null ? null : actingUserIdentity(impersonating);
+      // Here the key travels alone (the user is `impersonating`): a `:` suffix makes it no key, as on Convex.
+      const presented = token.value === undefined ? undefined : splitAdminKey(token.value);
+      if (presented === undefined || presented.actingAs !== undefined || !this.isAdminKey(presented.key)) {
+        throw new AuthError("BadAdminKey", INVALID_ADMIN_KEY);
+      }
+      return { identity, admin: true };
     }
     if (token.tokenType === "User" && token.value !== undefined) return { identity: await this.verifyUserToken(token.value), admin: false };
     return ANONYMOUS;
   }
 
-  /** Whether `key` (with any `:` suffix) is this deployment's admin key, compared in constant time. */
+  /** Whether `key` is this deployment's admin key, compared in constant time. */
   private isAdminKey(key: string): boolean {
-    const presented = Buffer.from(key.split(":")[0]);
+    const presented = Buffer.from(key);
     const expected = Buffer.from(this.adminKey);
     return presented.length === expected.length && timingSafeEqual(presented, expected);
   }
@@ -117,4 +137,18 @@ export class CallerResolver {
     }
     return await this.verifier.instance.verify(token);
   }
+}
+
+/**
+ * An admin key as clients send it: a type prefix the dashboard and CLI may put before the
+ * deployment name (`prod:name|secret`) is removed, then anything after the first `:` is the
+ * acting-as identity (crates/common/src/types/admin_key.rs `remove_type_prefix`,
+ * crates/local_backend/src/authentication.rs `extract_admin_key`).
+ */
+function splitAdminKey(text: string): { key: string; actingAs: string | undefined } {
+  const bar = text.indexOf("|");
+  const typeEnd = bar < 0 ? -1 : text.slice(0, bar).indexOf(":");
+  const key = text.slice(typeEnd + 1);
+  const colon = key.indexOf(":");
+  return colon < 0 ? { key, actingAs: undefined } : { key: key.slice(0, colon), actingAs: key.slice(colon + 1) };
 }

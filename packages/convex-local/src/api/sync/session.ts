@@ -9,6 +9,7 @@
  */
 import type { JSONValue } from "convex/values";
 import type { WebSocket } from "ws";
+import { MalformedIdentityError } from "../../auth/actingUser.js";
 import { jsErrorText } from "../../runtime/functionResults.js";
 import { ANONYMOUS, type Caller, type FunctionResult, type QueryRequest, type QueryResult } from "../../runtime/runner.js";
 import { truncateUtf8 } from "../../text/utf8Text.js";
@@ -330,6 +331,8 @@ export class SyncSession {
       caller = await this.host.deps.authenticate(token, this.origin);
     } catch (error) {
       if (this.closed) return;
+      // Convex parses the user an admin acts as with the message: one that does not parse ends the connection.
+      if (error instanceof MalformedIdentityError) throw new ProtocolError(`Received Invalid JSON on websocket: ${error.message}`);
       // As Convex does (crates/local_backend/src/subs/mod.rs): AuthError carrying the identity
       // version the server holds, then the connection ends; the client refetches a token and
       // reconnects.
