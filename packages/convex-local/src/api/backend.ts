@@ -14,7 +14,6 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import type { AddressInfo } from "node:net";
 import type { Duplex } from "node:stream";
-import type { JSONValue } from "convex/values";
 import { AuthError } from "../auth/authError.js";
 import { CallerResolver } from "../auth/caller.js";
 import { Storage, ownerOnlyDirectory, ownerOnlyFile } from "../storage/index.js";
@@ -23,7 +22,7 @@ import { truncateText } from "../text/valueText.js";
 import { FileStorage } from "../runtime/fileStorage.js";
 import type { DocumentWrite } from "../transactions/transaction.js";
 import { DeploymentState } from "../runtime/deployment.js";
-import { FunctionRunner, type Caller, type FunctionResult } from "../runtime/runner.js";
+import { FunctionRunner, type Caller } from "../runtime/runner.js";
 import {
   canonicalUrls,
   checkAdminKey,
@@ -45,6 +44,7 @@ import { notFound, routeRequest, type Route } from "./router.js";
 import { Scheduler } from "../scheduler/scheduler.js";
 import { holdRequests } from "./heldRequests.js";
 import { SYNC_PATH, attachSyncProtocol } from "./sync/index.js";
+import { systemQuery, type SystemQueryContext } from "./systemFunctions/index.js";
 import { printable, printableError } from "../text/terminalText.js";
 
 export const SERVER_VERSION = "convex-local-0.1.0";
@@ -146,12 +146,13 @@ export async function startBackend(options: BackendOptions): Promise<Backend> {
 
   const log = new FunctionLog();
   const commitListeners = new Set<(writes: DocumentWrite[], ts: bigint) => void>();
+  const systemEnvironment = { CONVEX_CLOUD_URL: url, CONVEX_SITE_URL: siteUrl };
   let deployment: DeploymentState;
   let scheduler: Scheduler | undefined;
   const runner = new FunctionRunner({
     storage,
     environment: () => deployment.environment(),
-    systemEnvironment: { CONVEX_CLOUD_URL: url, CONVEX_SITE_URL: siteUrl },
+    systemEnvironment,
     appDirectory: options.appDirectory,
     queryTimeoutMs: options.queryTimeoutMs,
     actionTimeoutMs: options.actionTimeoutMs,
@@ -202,6 +203,12 @@ export async function startBackend(options: BackendOptions): Promise<Backend> {
   });
 
   const sync = attachSyncProtocol(apiServer, {
+  const systemQueries: SystemQueryContext = {
+    storage,
+    deployment,
+    analysis: () => runner.analysis,
+    systemEnvironment,
+  };
     runner,
     storage,
     authenticate: (token, origin) => callers.fromSyncToken(token, origin),
@@ -209,7 +216,7 @@ export async function startBackend(options: BackendOptions): Promise<Backend> {
       commitListeners.add(listener);
       return () => commitListeners.delete(listener);
     },
-    systemQuery: (path, args, caller) => systemQuery(deployment, path, args, caller),
+    systemQuery: (request) => systemQuery(systemQueries, request),
   });
   // The sync protocol claims upgrades on its own path; any other is answered here, or it would hang open.
   apiServer.on("upgrade", (request: IncomingMessage, socket: Duplex) => {
@@ -245,24 +252,6 @@ export async function startBackend(options: BackendOptions): Promise<Backend> {
       storage.close();
     },
   };
-}
-
-/** The `_system/cli/*` queries the CLI reads over the sync socket (`npx convex env list/get`). */
-function systemQuery(deployment: DeploymentState, path: string, args: JSONValue, caller: Caller): FunctionResult | undefined {
-  if (!path.startsWith("_system/")) return undefined;
-  if (!caller.admin) return { status: "error", errorMessage: `Could not find public function for '${path}'.`, logLines: [] };
-  const environment = deployment.environment();
-  switch (path) {
-    case "_system/cli/queryEnvironmentVariables:default":
-    case "_system/cli/queryEnvironmentVariables":
-      return { status: "success", value: Object.entries(environment).map(([name, value]) => ({ name, value })), logLines: [] };
-    case "_system/cli/queryEnvironmentVariables:get": {
-      const name = (args as { name?: string } | null)?.name ?? "";
-      return { status: "success", value: name in environment ? { name, value: environment[name] } : null, logLines: [] };
-    }
-    default:
-      return { status: "error", errorMessage: `Could not find function for '${path}'.`, logLines: [] };
-  }
 }
 
 /**

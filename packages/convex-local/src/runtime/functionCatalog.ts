@@ -35,7 +35,7 @@ export function exportedFunction(load: Load, modulePath: string, exportName: str
  * A call's arguments as Convex values; an ArgumentValidationError when they are nested too deeply
  * or not Convex JSON.
  */
-function decodeArgs(args: JSONValue): Value {
+export function decodeArgs(args: JSONValue): Value {
   try {
     checkValueNesting(args);
     return jsonToValue(args);

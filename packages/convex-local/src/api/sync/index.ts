@@ -10,9 +10,8 @@
  */
 import type { IncomingMessage, Server as HttpServer } from "node:http";
 import type { Duplex } from "node:stream";
-import type { JSONValue } from "convex/values";
 import { WebSocketServer, type WebSocket } from "ws";
-import type { Caller, FunctionResult, FunctionRunner, QueryRequest, QueryResult } from "../../runtime/runner.js";
+import type { Caller, FunctionRunner, QueryRequest, QueryResult } from "../../runtime/runner.js";
 import type { IndexInfo, Storage } from "../../storage/index.js";
 import type { DocumentWrite } from "../../transactions/transaction.js";
 import { ReadSetIndex } from "../../transactions/readSets.js";
@@ -31,8 +30,12 @@ export interface SyncDependencies {
   authenticate(token: { tokenType: "Admin" | "User" | "None"; value?: string; impersonating?: unknown }, origin: string | undefined): Promise<Caller>;
   /** Registers a listener for every committed mutation's writes; returns an unsubscribe function. */
   onCommit(listener: (writes: DocumentWrite[], commitTs: bigint) => void): () => void;
-  /** Serves queries that live in the backend rather than the app, e.g. `_system/cli/queryEnvironmentVariables:default` and `:get` (args [{name}]) for `npx convex env list/get`. Return undefined when not a system query. */
-  systemQuery?(path: string, args: JSONValue, caller: Caller): FunctionResult | undefined;
+  /**
+   * Serves queries that live in the backend rather than the app (`_system/cli/tables`, … for the
+   * CLI, see api/systemFunctions); undefined when `request` names none. Runs synchronously, so a
+   * result a commit makes stale is simply asked for again.
+   */
+  systemQuery?(request: QueryRequest): QueryResult | undefined;
 }
 
 export interface SyncOptions {
@@ -201,6 +204,8 @@ class SyncHub implements SessionHost {
     /** Each planned request's shared-run key, and the request of each key that runs in the workers. */
     const keyOf = new Map<QueryRequest, string>();
     const requestOf = new Map<string, QueryRequest>();
+    /** The requests of keys the backend answers itself (system queries). */
+    const systemRequestOf = new Map<string, QueryRequest>();
     for (const session of this.sessions) {
       try {
         const plan = session.planFlush();
@@ -210,9 +215,13 @@ class SyncHub implements SessionHost {
           const key = sharedRunKey(request);
           keyOf.set(request, key);
           if (runs.has(key) || requestOf.has(key)) continue;
-          const system = this.deps.systemQuery?.(request.path, request.args, request.caller);
-          if (system !== undefined) runs.set(key, { result: system, reads: [], journal: null, snapshotTs: this.visible });
-          else requestOf.set(key, request);
+          const system = this.deps.systemQuery?.(request);
+          if (system !== undefined) {
+            runs.set(key, system);
+            systemRequestOf.set(key, request);
+          } else {
+            requestOf.set(key, request);
+          }
         }
         plans.push([session, plan]);
       } catch (error) {
@@ -237,7 +246,17 @@ class SyncHub implements SessionHost {
       const ran = [...runs];
       stale = new Set([...this.deps.runner.staleOf(ran.map(([, run]) => run))].map((i) => ran[i]![0]));
       if (stale.size === 0 || attempt === MAX_FLUSH_RUNS) break;
-      pending = new Map([...stale].map((key) => [key, requestOf.get(key)!]));
+      pending = new Map();
+      for (const key of [...stale]) {
+        const system = systemRequestOf.get(key);
+        if (system === undefined) {
+          pending.set(key, requestOf.get(key)!);
+        } else {
+          // Answered at once, on the latest commit: current again.
+          runs.set(key, this.deps.systemQuery!(system)!);
+          stale.delete(key);
+        }
+      }
     }
     if (this.closing) return;
     const ts = this.visible;

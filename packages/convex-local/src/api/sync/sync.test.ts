@@ -788,7 +788,7 @@ describe("limits and isolation", () => {
   test("an exception from one session's queries in a flush ends that session only", async () => {
     const errors: unknown[] = [];
     const h = await startHarness({
-      systemQuery: (fnPath) => {
+      systemQuery: ({ path: fnPath }) => {
         if (fnPath === "_system/explode") throw new RangeError("Maximum call stack size exceeded");
         return undefined;
       },

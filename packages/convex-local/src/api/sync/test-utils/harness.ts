@@ -14,7 +14,7 @@ import type { JSONValue } from "convex/values";
 import { Storage } from "../../../storage/index.js";
 import { analyzeModules } from "../../../runtime/analyze.js";
 import { compileModule, type CompiledModule } from "../../../runtime/modules.js";
-import { FunctionRunner, type Caller, type FunctionLogEntry, type FunctionResult } from "../../../runtime/runner.js";
+import { FunctionRunner, type Caller, type FunctionLogEntry, type FunctionResult, type QueryRequest, type QueryResult } from "../../../runtime/runner.js";
 import type { DocumentWrite } from "../../../transactions/transaction.js";
 import { attachSyncProtocol, type SyncDependencies, type SyncOptions, type SyncServer } from "../index.js";
 import { adminKeyFromWebPage } from "../../../auth/caller.js";
@@ -218,17 +218,18 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
 
 /** Serves `npx convex env list/get` queries from a fixed set of variables, for admins only. */
 export function envSystemQuery(vars: Record<string, string>): NonNullable<SyncDependencies["systemQuery"]> {
-  return (fnPath: string, args: JSONValue, caller: Caller): FunctionResult | undefined => {
+  const answer = (result: FunctionResult): QueryResult => ({ result, reads: [], journal: null, snapshotTs: 0n });
+  return ({ path: fnPath, args, caller }: QueryRequest): QueryResult | undefined => {
     if (!fnPath.startsWith("_system/")) return undefined;
-    if (!caller.admin) return { status: "error", errorMessage: "Unauthorized: admin key required", logLines: [] };
+    if (!caller.admin) return answer({ status: "error", errorMessage: "Unauthorized: admin key required", logLines: [] });
     if (fnPath === "_system/cli/queryEnvironmentVariables:default") {
-      return { status: "success", value: Object.entries(vars).map(([name, value]) => ({ name, value })), logLines: [] };
+      return answer({ status: "success", value: Object.entries(vars).map(([name, value]) => ({ name, value })), logLines: [] });
     }
     if (fnPath === "_system/cli/queryEnvironmentVariables:get") {
       const name = (args as { name?: string }).name ?? "";
-      return { status: "success", value: name in vars ? { name, value: vars[name]! } : null, logLines: [] };
+      return answer({ status: "success", value: name in vars ? { name, value: vars[name]! } : null, logLines: [] });
     }
-    return { status: "error", errorMessage: `Could not find system function ${fnPath}`, logLines: [] };
+    return answer({ status: "error", errorMessage: `Could not find system function ${fnPath}`, logLines: [] });
   };
 }
 
