@@ -45,6 +45,7 @@ import { Scheduler } from "../scheduler/scheduler.js";
 import { holdRequests } from "./heldRequests.js";
 import { SYNC_PATH, attachSyncProtocol } from "./sync/index.js";
 import { systemQuery, type SystemQueryContext } from "./systemFunctions/index.js";
+import { TableShapes } from "./tableShapes/index.js";
 import { printable, printableError } from "../text/terminalText.js";
 
 export const SERVER_VERSION = "convex-local-0.1.0";
@@ -145,8 +146,8 @@ export async function startBackend(options: BackendOptions): Promise<Backend> {
   const siteUrl = `http://${host}:${(siteServer.address() as AddressInfo).port}`;
 
   const log = new FunctionLog();
-  const commitListeners = new Set<(writes: DocumentWrite[], ts: bigint) => void>();
   const systemEnvironment = { CONVEX_CLOUD_URL: url, CONVEX_SITE_URL: siteUrl };
+  const commitListeners = new Set<(writes: DocumentWrite[], ts: bigint) => void>();
   let deployment: DeploymentState;
   let scheduler: Scheduler | undefined;
   const runner = new FunctionRunner({
@@ -180,7 +181,7 @@ export async function startBackend(options: BackendOptions): Promise<Backend> {
 
   // Subscriptions read code and environment too: re-run them all when either changes.
   const context: DeployContext = { deployment, log, cloudUrl: url, siteUrl, serverVersion: SERVER_VERSION, changed: () => sync.invalidateAll() };
-  const routes = deploymentApiRoutes(runner, () => storage.lastCommitTs(), context);
+  const routes = deploymentApiRoutes(runner, () => storage.lastCommitTs(), context, new TableShapes(storage));
   const inFlight = new InFlightRequests();
   apiServer.on("request", (request: IncomingMessage, response: ServerResponse) => {
     inFlight.track(response);
@@ -202,13 +203,13 @@ export async function startBackend(options: BackendOptions): Promise<Backend> {
     })().catch((error: unknown) => internalError(response, error));
   });
 
-  const sync = attachSyncProtocol(apiServer, {
   const systemQueries: SystemQueryContext = {
     storage,
     deployment,
     analysis: () => runner.analysis,
     systemEnvironment,
   };
+  const sync = attachSyncProtocol(apiServer, {
     runner,
     storage,
     authenticate: (token, origin) => callers.fromSyncToken(token, origin),
@@ -258,7 +259,7 @@ export async function startBackend(options: BackendOptions): Promise<Backend> {
  * The deployment API, one row per route (see `routeRequest` in router.ts for how a request is
  * matched). Admin rows are the admin routes: they need the admin key and send no CORS headers.
  */
-function deploymentApiRoutes(runner: FunctionRunner, lastCommitTs: () => bigint, context: DeployContext): Route[] {
+function deploymentApiRoutes(runner: FunctionRunner, lastCommitTs: () => bigint, context: DeployContext, shapes: TableShapes): Route[] {
   const plainText = (body: string): Route["handler"] => ({ response }) => sendText(response, 200, body);
   return [
     { method: "*", path: "/version", access: "anyone", handler: plainText(SERVER_VERSION) },
@@ -285,6 +286,9 @@ function deploymentApiRoutes(runner: FunctionRunner, lastCommitTs: () => bigint,
     { method: "*", path: "/api/stream_function_logs", access: "admin", handler: (route) => streamFunctionLogs(route, context) },
     { method: "POST", path: "/api/get_config_hashes", access: "admin", handler: (route) => configHashes(route, context) },
     { method: "POST", path: "/api/update_environment_variables", access: "admin", handler: (route) => updateEnvironmentVariables(route, context) },
+    { method: "GET", path: "/api/shapes2", access: "admin", handler: (route) => shapes.serve(route) },
+    // One-off queries (`npx convex run --inline-query`, the MCP server's runOneoffQuery) need a module run outside the push: refused in words, not a bare 404.
+    { method: "POST", path: "/api/run_test_function", access: "admin", handler: refuseOneoffQuery },
     { method: "POST", path: "/api/deploy2/evaluate_push", access: "admin", handler: (route) => startPush(route, context) },
     { method: "POST", path: "/api/deploy2/start_push", access: "admin", handler: (route) => startPush(route, context) },
     { method: "POST", path: "/api/deploy2/wait_for_schema", access: "admin", handler: (route) => waitForSchema(route, context) },
@@ -293,6 +297,11 @@ function deploymentApiRoutes(runner: FunctionRunner, lastCommitTs: () => bigint,
     // Every other path of the push API is an admin path too: 403 without the key, 404 with it.
     { method: "*", path: "/api/deploy2/*", access: "admin", handler: notFound },
   ];
+}
+
+/** `POST /api/run_test_function`: convex-local cannot run a module that was not pushed yet. */
+function refuseOneoffQuery(): never {
+  throw new RequestError(400, "OneoffQueriesNotSupported", "convex-local does not run one-off queries (`npx convex run --inline-query`, the MCP runOneoffQuery tool) yet: push the query as a function and run it with `npx convex run`.");
 }
 
 /**
