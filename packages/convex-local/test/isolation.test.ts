@@ -96,6 +96,12 @@ describe("inputs that crash Node's native code", () => {
   });
 });
 
+describe("web objects Node copies", () => {
+  it("tees, clones and pipes streams, requests and responses and slices Blobs (Node 24 labels each copy by assigning `constructor`, which the frozen prototypes refused)", async () => {
+    expect(await client.action(api.natives.copyWebObjects, {})).toEqual(["abc", "abc", "body", "body", "sent", "abc", "cd"]);
+  });
+});
+
 describe("runaway default-runtime actions", () => {
   it("preempts `for (;;) {}` at the time limit while the control client's queries keep their p95", async () => {
     const started = performance.now();

@@ -15,7 +15,10 @@
  *   that would outlive its run in a reused worker), nor set the host `Error.prepareStackTrace`;
  * - `Headers#forEach` and `FormData#forEach` stop handing their callback this realm's global object;
  * - `Blob#slice` converts its offsets as the web platform does before Node's native code sees them
- *   (Node 20 aborts the whole process on `new Blob(["ab"]).slice(1.5)`).
+ *   (Node 20 aborts the whole process on `new Blob(["ab"]).slice(1.5)`);
+ * - `constructor` stays assignable on instances of Blob and the three stream classes: Node 24 makes
+ *   some of them by assigning it (`blob.slice()`, `stream.tee()`, `response.clone()`, `pipeThrough`,
+ *   so also `fetch` with a body), which a frozen prototype would refuse.
  * Assigning a property a frozen prototype defines (e.g.
  *   `this.name = …` in an Error subclass) still works: those few properties become accessors that
  *   define the property on the object assigned to, as Node's `--frozen-intrinsics` does.
@@ -53,6 +56,7 @@ export function lockDownThreadRealm(): void {
   const web = Object.values(webGlobals({ actions: true }));
   for (const global of web) repairForEach(global);
   repairBlobSlice();
+  for (const relabeled of [Blob, ReadableStream, WritableStream, TransformStream]) allowOverrideByAssignment(relabeled.prototype, "constructor", relabeled, false);
   freezeAll([...languageIntrinsics(), ...web]);
   lockedDown = true;
 }
