@@ -3,7 +3,7 @@
  * fixture app pushed to it with the official `convex` CLI, exactly as a user would.
  */
 import { execFile } from "node:child_process";
-import { cpSync, mkdtempSync, rmSync, symlinkSync } from "node:fs";
+import { cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -14,6 +14,15 @@ const run = promisify(execFile);
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const repoRoot = path.resolve(here, "../../..");
 export const convexCli = path.join(repoRoot, "node_modules/convex/bin/main.js");
+
+/** The installed `convex` package, which fixtures are pushed with (`npm run test:node24` installs a newer one than the locked). */
+export const convexVersion = (JSON.parse(readFileSync(path.join(repoRoot, "node_modules/convex/package.json"), "utf8")) as { version: string }).version;
+
+/** Whether the installed `convex` is `major.minor` or later: Convex changes some behaviours with the version an app is pushed with. */
+export function convexAtLeast(major: number, minor: number): boolean {
+  const [installedMajor, installedMinor] = convexVersion.split(".").map(Number);
+  return installedMajor > major || (installedMajor === major && installedMinor >= minor);
+}
 
 export interface TestDeployment {
   backend: Backend;

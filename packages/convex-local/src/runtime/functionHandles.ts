@@ -39,6 +39,16 @@ export function functionHandle(canonicalPath: string): string {
   return `${PREFIX}${idOf(canonicalPath)}#${canonicalPath}`;
 }
 
+/** Whether `value` is a handle as `functionHandle` makes them (its function may no longer exist). */
+export function isFunctionHandle(value: string): boolean {
+  try {
+    functionPathOf({ functionHandle: value });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** The path a syscall's address names; a handle must be one this deployment made. */
 export function functionPathOf(address: FunctionAddress): string {
   if (address.name !== undefined) return address.name;

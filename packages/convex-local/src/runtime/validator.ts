@@ -5,6 +5,7 @@
 import type { Value } from "convex/values";
 import { types } from "node:util";
 import { quoteValue } from "../text/valueText.js";
+import { isFunctionHandle } from "./functionHandles.js";
 
 export type FieldSpec = { fieldType: ValidatorJson; optional: boolean };
 export type ValidatorJson =
@@ -14,7 +15,9 @@ export type ValidatorJson =
   | { type: "array"; value: ValidatorJson }
   | { type: "record"; keys: ValidatorJson; values: FieldSpec }
   | { type: "object"; value: Record<string, FieldSpec> }
-  | { type: "union"; value: ValidatorJson[] };
+  | { type: "union"; value: ValidatorJson[] }
+  // `v.function()` (convex ≥ 1.49): fnType, args and returns are for types and codegen only.
+  | { type: "function"; fnType?: "query" | "mutation" | "action"; args?: ValidatorJson; returns?: ValidatorJson };
 
 /** Resolves the table of an id string, or null when it is not a valid id. */
 export type IdTableResolver = (id: string) => string | null;
@@ -109,6 +112,9 @@ function check(value: Value | undefined, validator: ValidatorJson, path: string,
     }
     case "union":
       return validator.value.some((member) => check(value, member, path, idTable) === null) ? null : mismatch();
+    case "function":
+      // A well-formed handle, whether or not its function still exists (as `v.function()` documents).
+      return typeof value === "string" && isFunctionHandle(value) ? null : mismatch();
   }
 }
 
@@ -160,5 +166,7 @@ export function formatValidator(validator: ValidatorJson): string {
     }
     case "union":
       return `v.union(${validator.value.map(formatValidator).join(", ")})`;
+    case "function":
+      return "v.function()";
   }
 }
