@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ConvexHttpClient } from "convex/browser";
 import { anyApi } from "convex/server";
 import type { FunctionLogEntry } from "../src/runtime/runner.js";
-import { deployFixture, type TestDeployment } from "./harness.js";
+import { convexAtLeast, deployFixture, type TestDeployment } from "./harness.js";
 
 const api = anyApi;
 let deployment: TestDeployment;
@@ -47,7 +47,7 @@ const finished = (id: string): Promise<Job> =>
 const events = (tag: string): Promise<number> => client.query(api.jobs.events, { tag });
 
 describe("a scheduled function canceling itself", () => {
-  it("a mutation sees its own job in progress, and its self-cancel is ignored with Convex's warning: the job succeeds", async () => {
+  it.skipIf(convexAtLeast(1, 50))("a mutation sees its own job in progress, and its self-cancel is ignored with Convex's warning: the job succeeds", async () => {
     const id: string = await client.mutation(api.jobs.scheduleSelfCancelingMutation, { key: "self mutation" });
     const done = await finished(id);
     expect(done.state).toEqual({ kind: "success" });
@@ -59,6 +59,14 @@ describe("a scheduled function canceling itself", () => {
     expect(entry?.logLines.join("\n")).toContain(
       "A scheduled mutation canceling itself is deprecated and will throw an error in a future version of Convex.",
     );
+  });
+
+  it.runIf(convexAtLeast(1, 50))("a mutation's self-cancel fails it with Convex's error when the app is pushed with convex 1.50 or later: the job fails, its writes roll back", async () => {
+    const id: string = await client.mutation(api.jobs.scheduleSelfCancelingMutation, { key: "self mutation, new convex" });
+    const done = await finished(id);
+    expect(done.state).toEqual({ kind: "failed", error: expect.stringContaining("A mutation cannot cancel itself") });
+    expect(await events("self mutation, new convex")).toBe(0);
+    expect(await client.query(api.jobs.observed, { key: "self mutation, new convex" })).toBeNull();
   });
 
   it("an action ends canceled, keeps running, and what it schedules afterwards is born canceled", async () => {

@@ -77,7 +77,7 @@ export async function startPush({ request, response }: RouteRequest, context: De
   }
   let prepared;
   try {
-    prepared = await context.deployment.prepare({ modules: app.changedModules, unchangedHashes: app.unchangedModuleHashes, schemaModule: app.schema });
+    prepared = await context.deployment.prepare({ modules: app.changedModules, unchangedHashes: app.unchangedModuleHashes, schemaModule: app.schema, udfServerVersion: app.udfServerVersion });
   } catch (error) {
     // A module that fails to load fails the push with Convex's code for it.
     if (error instanceof PushAnalysisError) throw new RequestError(400, error.code, error.message);

@@ -17,12 +17,15 @@ import { jsonToValue } from "../storage/values.js";
 const MODULES_KEY = "deployment/modules";
 const ENV_KEY = "deployment/environment";
 const SCHEMA_KEY = "deployment/schema";
+const UDF_SERVER_VERSION_KEY = "deployment/udfServerVersion";
 
 export interface PushRequest {
   modules: ModuleSource[];
   /** Modules the CLI sent as hashes only: taken from the current push. */
   unchangedHashes: { path: string; environment: string; sha256: string }[];
   schemaModule: ModuleSource | null;
+  /** The `convex` package version the CLI pushes with (`appDefinition.udfServerVersion`). */
+  udfServerVersion?: string;
 }
 
 export interface PreparedPush {
@@ -30,6 +33,7 @@ export interface PreparedPush {
   modules: Map<string, CompiledModule>;
   analysis: DeploymentAnalysis;
   indexDiff: IndexDiff;
+  udfServerVersion?: string;
 }
 
 export interface IndexDiff {
@@ -65,7 +69,7 @@ export class DeploymentState {
     const modules = new Map(sources.map((source) => [source.path, compileModule(source)]));
     const analysis = await analyzeModules(this.runner, modules);
     this.modules = modules;
-    await this.runner.install({ modules, analysis });
+    await this.runner.install({ modules, analysis, udfServerVersion: this.storage.getMeta<string>(UDF_SERVER_VERSION_KEY) });
   }
 
   authInfo(): AuthProvider[] {
@@ -114,7 +118,7 @@ export class DeploymentState {
     }
     if (request.schemaModule !== null) modules.set("schema.js", compileModule(request.schemaModule));
     const analysis = await analyzeModules(this.runner, modules);
-    const prepared: PreparedPush = { id: randomUUID(), modules, analysis, indexDiff: this.indexDiff(analysis.schema) };
+    const prepared: PreparedPush = { id: randomUUID(), modules, analysis, indexDiff: this.indexDiff(analysis.schema), udfServerVersion: request.udfServerVersion };
     this.pending.set(prepared.id, prepared);
     // Keep only a few unfinished pushes (an abandoned CLI run must not hold memory forever).
     while (this.pending.size > 4) this.pending.delete(this.pending.keys().next().value!);
@@ -167,10 +171,11 @@ export class DeploymentState {
       for (const [table, indexes] of wanted) this.storage.setIndexes(table, indexes);
       this.storage.setMeta(MODULES_KEY, [...push.modules.values()].map(({ path, source, sourceMap, environment }) => ({ path, source, sourceMap, environment })));
       this.storage.setMeta(SCHEMA_KEY, schema);
+      if (push.udfServerVersion !== undefined) this.storage.setMeta(UDF_SERVER_VERSION_KEY, push.udfServerVersion);
     });
     this.pending.delete(pushId);
     this.modules = push.modules;
-    await this.runner.install({ modules: push.modules, analysis: push.analysis });
+    await this.runner.install({ modules: push.modules, analysis: push.analysis, udfServerVersion: push.udfServerVersion });
     return { push, previousModules };
   }
 

@@ -88,6 +88,11 @@ export class FunctionCatalog {
     return this.deployment.modules;
   }
 
+  /** The `convex` package version the running push was made with (absent for pushes recorded before it was kept). */
+  get udfServerVersion(): string | undefined {
+    return this.deployment?.udfServerVersion;
+  }
+
   install(deployment: Deployment): void {
     this.deployment = deployment;
     const schema = deployment.analysis.schema;

@@ -118,6 +118,8 @@ export interface MutationHooks {
 export interface Deployment {
   modules: ReadonlyMap<string, CompiledModule>;
   analysis: DeploymentAnalysis;
+  /** The `convex` package version the app was pushed with (Convex's udf_server_version), which some behaviours depend on. */
+  udfServerVersion?: string;
 }
 
 /** A query call: the function, its arguments, who calls, and the journal of its previous run. */

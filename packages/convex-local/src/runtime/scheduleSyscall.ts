@@ -4,7 +4,7 @@
  * `SchedulerModel::schedule`, crates/isolate/src/environment/udf/async_syscall.rs `cancel_job`):
  *
  *   scheduleFunction(catalog, transaction, request, caller); // `1.0/schedule`, `1.0/actions/schedule`
- *   cancelJobFromMutation(transaction, id, caller, warn);    // `1.0/cancel_job`
+ *   cancelJobFromMutation(transaction, id, caller, udfServerVersion, warn); // `1.0/cancel_job`
  *
  * Scheduling checks only that the time is within five years and that the module and its export
  * exist: what the function is (a query fails when it runs) and whether the arguments pass its
@@ -43,17 +43,31 @@ export function scheduleFunction(catalog: FunctionCatalog, transaction: Transact
   return insertJob(transaction, `${modulePath}:${exportName}`, request.args, scheduledTime, canceled ? now : undefined);
 }
 
+/** From this `convex` package version on, Convex refuses a scheduled mutation's cancel of itself (MIN_NPM_VERSION_MUTATION_SELF_CANCEL). */
+const SELF_CANCEL_REFUSED_FROM = [1, 50, 0];
+
 /**
  * `1.0/cancel_job` in a mutation. A mutation that belongs to the job it cancels (the scheduled
- * mutation itself, or one its scheduled action called) leaves it alone and `warn`s, as Convex does
- * for `convex` packages before 1.50; any other job is canceled as `cancelJob` does.
+ * mutation itself, or one its scheduled action called) fails with Convex's error when the app was
+ * pushed with `convex` 1.50 or later, and otherwise leaves the job alone and `warn`s, as Convex does
+ * for older packages; any other job is canceled as `cancelJob` does.
  */
-export function cancelJobFromMutation(transaction: Transaction, id: string, caller: Caller, warn: (message: string) => void): void {
+export function cancelJobFromMutation(transaction: Transaction, id: string, caller: Caller, udfServerVersion: string | undefined, warn: (message: string) => void): void {
   if (caller.scheduledJob !== undefined && caller.scheduledJob === id) {
+    if (udfServerVersion !== undefined && versionAtLeast(udfServerVersion, SELF_CANCEL_REFUSED_FROM)) throw new Error("A mutation cannot cancel itself");
     warn(SELF_CANCEL_WARNING);
     return;
   }
   cancelJob(transaction, id);
+}
+
+/** Whether a semver `version` is at least `minimum` (a prerelease comes before its release, as semver orders them). */
+function versionAtLeast(version: string, minimum: number[]): boolean {
+  const match = /^(\d+)\.(\d+)\.(\d+)(-)?/.exec(version);
+  if (match === null) return false;
+  const parts = match.slice(1, 4).map(Number);
+  for (let i = 0; i < minimum.length; i++) if (parts[i] !== minimum[i]) return parts[i] > minimum[i];
+  return match[4] === undefined;
 }
 
 /**

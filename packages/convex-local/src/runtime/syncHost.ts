@@ -47,7 +47,7 @@ export function syncHost(call: SyncCall, catalog: FunctionCatalog, fileStorage: 
       if (op === "1.0/schedule" || op === "1.0/cancel_job") {
         if (!call.transaction.writable) throw new Error("The scheduler is not available in queries");
         if (op === "1.0/cancel_job") {
-          cancelJobFromMutation(call.transaction, parsed.id, call.caller, (warning) => appendLogLine(call.logLines, "WARN", [warning]));
+          cancelJobFromMutation(call.transaction, parsed.id, call.caller, catalog.udfServerVersion, (warning) => appendLogLine(call.logLines, "WARN", [warning]));
           return JSON.stringify(null);
         }
         return JSON.stringify(scheduleFunction(catalog, call.transaction, parsed, call.caller));
