@@ -180,11 +180,26 @@ describe("HTTP actions", () => {
     expect(await whoami(`Bearer ${await idp.customToken({ sub: "erin" })}`)).toMatchObject({ tokenIdentifier: `${idp.url}/custom|erin`, subject: "erin" });
   });
 
-  it("run anonymously without a token or with one that does not verify", async () => {
+  it("run anonymously without an Authorization header", async () => {
     expect(await whoami()).toBeNull();
-    expect(await whoami("Bearer definitely-not-a-jwt")).toBeNull();
+  });
+
+  it("run with a refused Authorization header, and ctx.auth.getUserIdentity() throws the refusal, as on Convex", async () => {
+    const refusal = async (authorization: string) => {
+      const response = await fetch(`${deployment.backend.siteUrl}/whoamiOrRefusal`, { headers: { Authorization: authorization } });
+      expect(response.status).toBe(200);
+      return ((await response.json()) as { refusal?: string }).refusal;
+    };
+    expect(await refusal("Basic")).toBe("Invalid authentication header");
+    expect(await refusal("Basic dXNlcjpwYXNz")).toBe("Invalid admin key");
+    expect(await refusal("Convex not-the-admin-key")).toBe("The provided admin key was invalid for this instance");
+    expect(await refusal("Bearer definitely-not-a-jwt")).toEqual(expect.any(String));
     const [header, payload] = (await idp.customToken({ sub: "mallory" })).split(".");
-    expect(await whoami(`Bearer ${header}.${payload}.forged-signature`)).toBeNull();
+    expect(await refusal(`Bearer ${header}.${payload}.forged-signature`)).toEqual(expect.any(String));
+    // Uncaught, the refusal fails the action with Convex's HTTP action error.
+    const uncaught = await fetch(`${deployment.backend.siteUrl}/whoami`, { headers: { Authorization: "Basic dXNlcjpwYXNz" } });
+    expect(uncaught.status).toBe(500);
+    expect(await uncaught.json()).toMatchObject({ code: expect.stringMatching(/Server Error: Uncaught Error: Invalid admin key$/) });
   });
 });
 

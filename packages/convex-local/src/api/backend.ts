@@ -199,7 +199,7 @@ export async function startBackend(options: BackendOptions): Promise<Backend> {
   siteServer.on("request", (request: IncomingMessage, response: ServerResponse) => {
     inFlight.track(response);
     void (async () => {
-      await serveHttpAction(runner, siteUrl, request, response, await callers.forHttpAction(request.headers.authorization));
+      await serveHttpAction(runner, siteUrl, request, response, await callers.forHttpAction(request.headers.authorization, request.headers.origin));
     })().catch((error: unknown) => internalError(response, error));
   });
 

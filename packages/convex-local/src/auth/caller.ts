@@ -92,13 +92,18 @@ export class CallerResolver {
   }
 
   /**
-   * An HTTP action's caller. HTTP actions are public endpoints (webhooks may carry their own bearer
-   * secrets), so a token that does not verify leaves the request anonymous instead of refusing it.
+   * An HTTP action's caller, from the same `Authorization` header as the deployment API. As on
+   * Convex (local_backend's `TryExtractIdentity`), a refused header does not refuse the request:
+   * HTTP actions are public endpoints (webhooks carry their own secrets), so the action runs and
+   * `ctx.auth.getUserIdentity()` throws the refusal.
    */
-  async forHttpAction(header: string | undefined): Promise<Caller> {
-    const token = /^bearer (.+)$/i.exec(header ?? "")?.[1]?.trim();
-    const identity = token === undefined ? null : await this.verifyUserToken(token).catch(() => null);
-    return { identity, admin: false };
+  async forHttpAction(header: string | undefined, origin?: string): Promise<Caller> {
+    try {
+      return await this.fromAuthorizationHeader(header, origin);
+    } catch (error) {
+      if (!(error instanceof AuthError)) throw error;
+      return { identity: null, admin: false, identityError: error.message };
+    }
   }
 
   /**

@@ -16,6 +16,7 @@ import type { FunctionCatalog } from "./functionCatalog.js";
 import { functionPathOf, type FunctionAddress } from "./functionHandles.js";
 import { scheduleFunction } from "./scheduleSyscall.js";
 import type { CallHost } from "./isolate.js";
+import { identityOf } from "./callerIdentity.js";
 import { appendLogLine } from "./logs.js";
 import { metadataSyscall, unknownAsyncOperation, unknownJsSyscall } from "./metadataSyscalls.js";
 import type { Caller, FunctionResult, MutationResult, QueryResult } from "./runner.js";
@@ -78,7 +79,7 @@ export function hostWithoutDatabase(caller: Caller, logLines: string[], catalog:
   return {
     syscall: refuseSyncSyscall,
     asyncSyscall: (op, args) => {
-      if (op === "1.0/getUserIdentity") return JSON.stringify(caller.identity);
+      if (op === "1.0/getUserIdentity") return identityOf(caller);
       if (op === "1.0/createFunctionHandle") return JSON.stringify(catalog.createFunctionHandle(JSON.parse(args)));
       const metadata = functionPath === undefined ? undefined : metadataSyscall(op, functionPath);
       if (metadata !== undefined) return JSON.stringify(metadata);

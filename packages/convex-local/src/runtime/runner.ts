@@ -40,6 +40,8 @@ import { QueryWorkerPool } from "./queryWorkerPool.js";
 export interface Caller {
   identity: Record<string, JSONValue> | null;
   admin: boolean;
+  /** Why the request's credentials were refused, when it runs anyway (an HTTP action): `ctx.auth.getUserIdentity()` throws it. */
+  identityError?: string;
   /**
    * The scheduled job whose run this call belongs to (the job's own function and what it calls),
    * Convex's `parent_scheduled_job`: jobs it schedules once that job is canceled are born canceled.

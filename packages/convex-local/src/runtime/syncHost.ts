@@ -13,6 +13,7 @@ import { functionPathOf, type FunctionAddress } from "./functionHandles.js";
 import { cancelJobFromMutation, scheduleFunction } from "./scheduleSyscall.js";
 import type { UdfType } from "./functions.js";
 import type { CallHost, NestedCall } from "./isolate.js";
+import { identityOf } from "./callerIdentity.js";
 import { appendLogLine } from "./logs.js";
 import { metadataSyscall, unknownJsSyscall } from "./metadataSyscalls.js";
 import { parseFunctionPath } from "./modules.js";
@@ -38,7 +39,7 @@ export function syncHost(call: SyncCall, catalog: FunctionCatalog, fileStorage: 
     syscall: (op, args) => JSON.stringify(database.syscall(op, JSON.parse(args))),
     asyncSyscall: (op, args) => {
       const parsed = JSON.parse(args);
-      if (op === "1.0/getUserIdentity") return JSON.stringify(call.caller.identity);
+      if (op === "1.0/getUserIdentity") return identityOf(call.caller);
       if (op === "1.0/createFunctionHandle") return JSON.stringify(catalog.createFunctionHandle(parsed));
       if (op === "1.0/runUdf") return nestedCall(call, catalog, parsed);
       const metadata = call.functionPath === undefined ? undefined : metadataSyscall(op, call.functionPath);
