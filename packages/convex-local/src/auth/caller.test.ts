@@ -124,9 +124,11 @@ describe("the sync protocol's Authenticate token", () => {
 });
 
 describe("an HTTP action's caller", () => {
-  it("is anonymous when its bearer token does not verify (HTTP actions are public endpoints)", async () => {
-    expect(await callers.forHttpAction(`Bearer ${unverifiableToken}`)).toEqual({ identity: null, admin: false });
-    expect(await callers.forHttpAction(`Convex ${ADMIN_KEY}`)).toEqual({ identity: null, admin: false });
+  it("runs with a refused header, carrying the refusal for getUserIdentity() (HTTP actions are public endpoints)", async () => {
+    expect(await callers.forHttpAction(`Bearer ${unverifiableToken}`)).toEqual({ identity: null, admin: false, identityError: expect.any(String) });
+    expect(await callers.forHttpAction("Basic x")).toEqual({ identity: null, admin: false, identityError: "Invalid admin key" });
+    expect(await callers.forHttpAction(`Convex ${ADMIN_KEY}`, "https://page.example")).toMatchObject({ admin: false, identityError: expect.stringContaining("does not accept an admin key from a web page") });
+    expect(await callers.forHttpAction(`Convex ${ADMIN_KEY}`)).toEqual({ identity: null, admin: true });
     expect(await callers.forHttpAction(undefined)).toEqual({ identity: null, admin: false });
   });
 });

@@ -140,7 +140,7 @@ describe("finding 3: compression bombs and unbounded batches", () => {
     const { legacyArgs, path, format } = report.result;
     expect(legacyArgs.status).toBe(200);
     expect(Buffer.byteLength(legacyArgs.text)).toBeLessThanOrEqual(MAX_QUOTING_ERROR_BYTES);
-    expect(JSON.parse(legacyArgs.text).errorMessage).toMatch(/Instead received 2 arguments: \[\{"n":1\},"y+\[\.\.\.truncated\]$/);
+    expect(JSON.parse(legacyArgs.text).errorMessage).toMatch(/Instead received 2 arguments: \[\{"n":1\},"y+\[\.\.\.truncated\]\n$/);
     expect(requestError(path).message).toMatch(/^y+\[\.\.\.truncated\] is not a valid path to a Convex function\. Path component is too long \(\d+ > maximum 64\): y{64}\.\.\.$/);
     expect(requestError(format).message).toMatch(/^format param must be one of \[`json`\]\. Got y+\[\.\.\.truncated\]$/);
   });
