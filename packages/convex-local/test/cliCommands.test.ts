@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ConvexClient } from "convex/browser";
 import { makeFunctionReference } from "convex/server";
-import { deployFixture, type TestDeployment } from "./harness.js";
+import { deployFixture, waitFor, type TestDeployment } from "./harness.js";
 import { startCli } from "./cliProcess.js";
 
 let deployment: TestDeployment;
@@ -25,13 +25,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await deployment?.cleanup();
 });
-
-async function waitFor(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
-  for (const started = Date.now(); !condition(); ) {
-    if (Date.now() - started > timeoutMs) throw new Error("timed out waiting");
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 /** Lines of a command's output, without the final newline. */
 const lines = (text: string) => text.replace(/\n$/, "").split("\n");
@@ -144,10 +137,10 @@ describe("the system queries", () => {
       const pages: { page: { body: string }[]; isDone: boolean }[] = [];
       const tableData = makeFunctionReference<"query">("_system/cli/tableData");
       client.onUpdate(tableData, { table: "messages", order: "desc", paginationOpts: { numItems: 100, cursor: null } }, (page) => pages.push(page));
-      await waitFor(() => pages.length === 1);
+      await waitFor(() => pages.length === 1, 10_000);
       expect(pages[0]!.isDone).toBe(true);
       await deployment.cli(["run", "messages:send", JSON.stringify({ author: "eve", body: "live" })]);
-      await waitFor(() => pages.some((page) => page.page[0]?.body === "live"));
+      await waitFor(() => pages.some((page) => page.page[0]?.body === "live"), 10_000);
     } finally {
       await client.close();
     }

@@ -74,3 +74,14 @@ export function cleanEnv(): NodeJS.ProcessEnv {
   for (const name of Object.keys(env)) if (name.startsWith("CONVEX_")) delete env[name];
   return env;
 }
+
+/** Polls `check` every 25 ms until it returns a truthy value, and resolves with it; fails after `timeoutMs`. */
+export async function waitFor<T>(check: () => T | Promise<T>, timeoutMs = 5000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`Timed out after ${timeoutMs} ms (last value ${JSON.stringify(value)})`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ConvexHttpClient } from "convex/browser";
 import { anyApi } from "convex/server";
 import { startBackend } from "../src/api/backend.js";
-import { deployFixture, type TestDeployment } from "./harness.js";
+import { deployFixture, waitFor, type TestDeployment } from "./harness.js";
 
 const api = anyApi;
 let deployment: TestDeployment;
@@ -20,17 +20,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await deployment?.cleanup();
 });
-
-/** Polls `check` until it returns a truthy value or `timeoutMs` passes. */
-async function waitFor<T>(check: () => Promise<T>, timeoutMs = 5000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`Timed out after ${timeoutMs} ms (last value ${JSON.stringify(value)})`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const events = (tag: string): Promise<number> => client.query(api.jobs.events, { tag });

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ConvexHttpClient } from "convex/browser";
 import { anyApi } from "convex/server";
 import type { FunctionLogEntry } from "../src/runtime/runner.js";
-import { convexAtLeast, deployFixture, type TestDeployment } from "./harness.js";
+import { convexAtLeast, deployFixture, waitFor, type TestDeployment } from "./harness.js";
 
 const api = anyApi;
 let deployment: TestDeployment;
@@ -27,16 +27,6 @@ afterAll(async () => {
 });
 
 type Job = { _id: string; name: string; args: unknown[]; scheduledTime: number; completedTime?: number; state: { kind: string; error?: string } };
-
-async function waitFor<T>(check: () => Promise<T>, timeoutMs = 5000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`Timed out after ${timeoutMs} ms (last value ${JSON.stringify(value)})`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
 
 const job = (id: string): Promise<Job | null> => client.query(api.jobs.job, { id });
 const finished = (id: string): Promise<Job> =>
