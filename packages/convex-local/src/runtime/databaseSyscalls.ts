@@ -15,7 +15,7 @@ import type { SerializedQuery, Transaction } from "../transactions/transaction.j
 import { checkDocument, checkTableName } from "./documentValues.js";
 import type { SchemaTable } from "./functions.js";
 import { validateValue } from "./validator.js";
-import { unknownAsyncOperation, unknownOperation } from "./metadataSyscalls.js";
+import { transactionMetrics, unknownAsyncOperation, unknownOperation } from "./metadataSyscalls.js";
 import { withoutBlobKey } from "./fileStorage.js";
 
 /**
@@ -50,7 +50,7 @@ export class DatabaseSyscalls {
   asyncSyscall(op: string, args: Record<string, unknown>): unknown {
     switch (op) {
       case "1.0/getTransactionMetrics":
-        return this.transaction.metrics();
+        return transactionMetrics(this.transaction);
       case "1.0/get": {
         const isSystem = args.isSystem === true;
         const id = this.documentId(isSystem ? "system.get" : "get", args.id, args.table as string | undefined, isSystem);

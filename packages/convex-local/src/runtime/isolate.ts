@@ -401,8 +401,18 @@ export class Isolate {
  * `group`, `trace`, ...) exist and print nothing.
  */
 function addSilentConsoleMethods(consoleObject: Record<string, unknown>): void {
-  const nowhere = new Console({ stdout: new Writable({ write: (_chunk, _encoding, done) => done() }) });
-  for (const name of Object.keys(nowhere)) {
-    if (!(name in consoleObject) && typeof (nowhere as unknown as Record<string, unknown>)[name] === "function") consoleObject[name] = () => undefined;
+  for (const name of nodeConsoleMethods()) {
+    if (!(name in consoleObject)) consoleObject[name] = () => undefined;
   }
+}
+
+let consoleMethodNames: string[] | undefined;
+
+/** The methods of a Node `Console`, read once (from one that writes nowhere). */
+function nodeConsoleMethods(): string[] {
+  if (consoleMethodNames === undefined) {
+    const nowhere = new Console({ stdout: new Writable({ write: (_chunk, _encoding, done) => done() }) }) as unknown as Record<string, unknown>;
+    consoleMethodNames = Object.keys(nowhere).filter((name) => typeof nowhere[name] === "function");
+  }
+  return consoleMethodNames;
 }

@@ -8,7 +8,9 @@
  * metadataSyscall("1.0/getFunctionMetadata", "messages.js:list") // { name: "messages:list", componentPath: "" }
  */
 import type { JSONValue } from "convex/values";
+import type { Transaction } from "../transactions/transaction.js";
 import { parseFunctionPath } from "./modules.js";
+import { SCHEDULED_FUNCTIONS_TABLE } from "./scheduledFunctionsTable.js";
 
 /** The deployment's name, as `/instance_name` answers it. */
 export const DEPLOYMENT_NAME = "convex-local";
@@ -24,6 +26,34 @@ export function metadataSyscall(op: string, functionPath: string): JSONValue | u
     default:
       return undefined;
   }
+}
+
+/** Convex's limits that convex-local reports but does not count itself (knobs.rs TRANSACTION_MAX_READ_SET_INTERVALS, _NUM_SCHEDULED, _SCHEDULED_TOTAL_ARGUMENT_SIZE_BYTES). */
+const MAX_DATABASE_QUERIES = 4096;
+const MAX_FUNCTIONS_SCHEDULED = 1000;
+const MAX_SCHEDULED_ARGS_BYTES = 16 * 1024 * 1024;
+
+/**
+ * `ctx.meta.getTransactionMetrics()`: what the transaction has used so far against its limits, in the
+ * shape of Convex's `tx_metrics` (crates/isolate/src/environment/udf/async_syscall.rs). User-table
+ * writes count as documents written, the jobs it scheduled as functions scheduled.
+ */
+export function transactionMetrics(transaction: Transaction): Record<string, { used: number; remaining: number }> {
+  const { limits, writes, reads } = transaction;
+  const read = transaction.readUsage;
+  const userWrites = writes.filter((write) => !write.table.startsWith("_"));
+  const scheduled = writes.filter((write) => write.table === SCHEDULED_FUNCTIONS_TABLE && write.before === null && write.after !== null);
+  const scheduledArgsBytes = scheduled.reduce((sum, write) => sum + JSON.stringify((JSON.parse(write.after!) as { args?: unknown }).args ?? null).length, 0);
+  const metric = (used: number, limit: number) => ({ used, remaining: limit - used });
+  return {
+    bytesRead: metric(read.bytes, limits.maxBytesRead),
+    bytesWritten: metric(userWrites.reduce((sum, write) => sum + (write.after?.length ?? 0), 0), limits.maxBytesWritten),
+    databaseQueries: metric(reads.length, MAX_DATABASE_QUERIES),
+    documentsRead: metric(read.documents, limits.maxDocumentsRead),
+    documentsWritten: metric(userWrites.length, limits.maxDocumentsWritten),
+    functionsScheduled: metric(scheduled.length, MAX_FUNCTIONS_SCHEDULED),
+    scheduledFunctionArgsBytes: metric(scheduledArgsBytes, MAX_SCHEDULED_ARGS_BYTES),
+  };
 }
 
 /** A function path as Convex shows it to the function (UdfPath::strip): no `.js`, no `:default`. */

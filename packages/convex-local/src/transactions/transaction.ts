@@ -184,12 +184,6 @@ function narrow(range: KeyRange, order: "asc" | "desc", bounds: StreamBounds): K
   return narrowed;
 }
 
-/** Convex's limits reported by `metrics()` (knobs.rs TRANSACTION_MAX_READ_SET_INTERVALS, _NUM_SCHEDULED, _SCHEDULED_TOTAL_ARGUMENT_SIZE_BYTES). */
-const MAX_DATABASE_QUERIES = 4096;
-const MAX_FUNCTIONS_SCHEDULED = 1000;
-const MAX_SCHEDULED_ARGS_BYTES = 16 * 1024 * 1024;
-const SCHEDULED_FUNCTIONS_TABLE = "_scheduled_functions";
-
 export class Transaction {
   readonly reads: ReadRange[] = [];
   readonly writes: DocumentWrite[] = [];
@@ -202,7 +196,7 @@ export class Transaction {
   constructor(
     readonly storage: Storage,
     readonly writable: boolean,
-    private readonly limits: TransactionLimits = DEFAULT_LIMITS,
+    readonly limits: TransactionLimits = DEFAULT_LIMITS,
   ) {}
 
   /** The table an id belongs to, or null when it is no id of any existing table. */
@@ -326,25 +320,9 @@ export class Transaction {
     return definition.keyFields;
   }
 
-  /**
-   * What the transaction has used so far, against its limits, in the shape of Convex's
-   * `1.0/getTransactionMetrics` (crates/isolate/src/environment/udf/async_syscall.rs `tx_metrics`):
-   * user-table writes count as documents written, jobs it scheduled as functions scheduled.
-   */
-  metrics(): Record<string, { used: number; remaining: number }> {
-    const userWrites = this.writes.filter((write) => !write.table.startsWith("_"));
-    const scheduled = this.writes.filter((write) => write.table === SCHEDULED_FUNCTIONS_TABLE && write.before === null && write.after !== null);
-    const scheduledArgsBytes = scheduled.reduce((sum, write) => sum + JSON.stringify((JSON.parse(write.after!) as { args?: unknown }).args ?? null).length, 0);
-    const metric = (used: number, limit: number) => ({ used, remaining: limit - used });
-    return {
-      bytesRead: metric(this.bytesRead, this.limits.maxBytesRead),
-      bytesWritten: metric(userWrites.reduce((sum, write) => sum + (write.after?.length ?? 0), 0), this.limits.maxBytesWritten),
-      databaseQueries: metric(this.reads.length, MAX_DATABASE_QUERIES),
-      documentsRead: metric(this.documentsRead, this.limits.maxDocumentsRead),
-      documentsWritten: metric(userWrites.length, this.limits.maxDocumentsWritten),
-      functionsScheduled: metric(scheduled.length, MAX_FUNCTIONS_SCHEDULED),
-      scheduledFunctionArgsBytes: metric(scheduledArgsBytes, MAX_SCHEDULED_ARGS_BYTES),
-    };
+  /** What the transaction has read so far, as its read limits count it. */
+  get readUsage(): { documents: number; bytes: number } {
+    return { documents: this.documentsRead, bytes: this.bytesRead };
   }
 
   private countRead(json: string): void {
