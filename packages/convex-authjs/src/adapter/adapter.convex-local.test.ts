@@ -5,76 +5,34 @@
  * query batching (concurrent queries share one `/api/query_batch` request and each caller
  * gets its own answer or error, exactly as from `ConvexHttpClient`).
  */
-import { execFile } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import path from "node:path";
-import { fileURLToPath } from "node:url";
-import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, test, vi } from "vitest";
 import { ConvexHttpClient } from "convex/browser";
 import { makeFunctionReference } from "convex/server";
 import { ConvexError, type Value } from "convex/values";
-import { startBackend, type Backend } from "convex-local";
+import type { Backend } from "convex-local";
 import { AdapterSecretRejectedError, ConvexAdapter } from "./index.js";
 import { QueryBatcher } from "./queryBatcher.js";
 import { ADAPTER_MUTATIONS, ADAPTER_QUERIES, Env, ErrorCode } from "../shared/protocol.js";
 import { VALID_ADAPTER_ARGS } from "../testing/adapterArgs.js";
 import { runAdapterConformance } from "../testing/adapterConformance.js";
 import { TEST_SECRET } from "../testing/convexTestApp.js";
+import { startFixtureDeployment, type FixtureDeployment } from "../testing/fixtureDeployment.js";
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const packageRoot = path.resolve(here, "../..");
-const repoRoot = path.resolve(packageRoot, "../..");
+let deployment: FixtureDeployment;
 let backend: Backend;
-let root: string;
 
 beforeAll(async () => {
-  root = mkdtempSync(path.join(tmpdir(), "convex-authjs-local-"));
-  const appDir = path.join(root, "app");
-  cpSync(path.join(packageRoot, "fixtures/convex"), path.join(appDir, "convex"), { recursive: true, filter: (source) => !source.includes("_generated") });
-  // The fixture imports the package by relative path; a standalone app imports it by name.
-  for (const file of readdirSync(path.join(appDir, "convex"))) {
-    const target = path.join(appDir, "convex", file);
-    writeFileSync(target, readFileSync(target, "utf8").replaceAll("../../src/convex/index.js", "convex-authjs/convex"));
-  }
-  writeFileSync(path.join(appDir, "package.json"), JSON.stringify({ name: "fixture", private: true, type: "module", dependencies: { convex: "1.48.0" } }));
-  symlinkSync(path.join(repoRoot, "node_modules"), path.join(appDir, "node_modules"), "dir");
-  backend = await startBackend({ dataDir: path.join(root, "data"), port: 0, sitePort: 0 });
-  const env: NodeJS.ProcessEnv = { ...process.env, CONVEX_SELF_HOSTED_URL: backend.url, CONVEX_SELF_HOSTED_ADMIN_KEY: backend.adminKey };
-  delete env.CONVEX_DEPLOYMENT;
-  const cli = path.join(repoRoot, "node_modules/convex/bin/main.js");
-  const run = promisify(execFile);
-  await run(process.execPath, [cli, "env", "set", Env.adapterSecret, TEST_SECRET], { cwd: appDir, env });
-  await run(process.execPath, [cli, "deploy", "--yes", "--typecheck", "disable"], { cwd: appDir, env });
+  deployment = await startFixtureDeployment();
+  backend = deployment.backend;
 }, 180_000);
 
 afterAll(async () => {
-  await backend?.close();
-  if (root) rmSync(root, { recursive: true, force: true });
+  await deployment?.close();
 });
 
-/** Calls a function with the admin key over the HTTP API; resolves with its value. */
-async function adminQuery<T>(functionPath: string, args: Record<string, unknown>): Promise<T> {
-  const response = await fetch(`${backend.url}/api/query`, {
-    method: "POST",
-    headers: { "Content-Type": "application/json", Authorization: `Convex ${backend.adminKey}` },
-    body: JSON.stringify({ path: functionPath, args, format: "json" }),
-  });
-  const body = (await response.json()) as { status: string; value: T; errorMessage?: string };
-  if (body.status !== "success") throw new Error(body.errorMessage);
-  return body.value;
-}
-
-async function setDeploymentSecret(value: string | null): Promise<void> {
-  const response = await fetch(`${backend.url}/api/update_environment_variables`, {
-    method: "POST",
-    headers: { "Content-Type": "application/json", Authorization: `Convex ${backend.adminKey}` },
-    body: JSON.stringify({ changes: [{ name: Env.adapterSecret, value }] }),
-  });
-  if (!response.ok) throw new Error(`could not set ${Env.adapterSecret}: ${response.status} ${await response.text()}`);
-}
+const adminQuery = <T>(functionPath: string, args: Record<string, unknown>) => deployment.adminQuery<T>(functionPath, args);
+const setDeploymentSecret = (value: string | null) => deployment.setEnv(Env.adapterSecret, value);
 
 // The adapter's default transport (ConvexHttpClient for mutations, batched `/api/query_batch` queries).
 runAdapterConformance("convex-local", () => ({

@@ -72,9 +72,11 @@ export interface ConvexAdapterMethods extends Required<Adapter> {
 
 type Wire = Record<string, unknown> & { id: string };
 
-// Optional fields per model: absent in Convex, `null` in Auth.js.
+// Optional user fields: absent in Convex, `null` in Auth.js's user model.
 const NULLABLE_USER_FIELDS = ["name", "image"];
-const NULLABLE_ACCOUNT_FIELDS = [
+// Optional account fields. An account reads back with exactly the fields stored: Auth.js types them
+// optional, and its adapter suite checks that the stored record contains the adapter's answer.
+const OPTIONAL_ACCOUNT_FIELDS = [
   "refresh_token",
   "access_token",
   "expires_at",
@@ -83,7 +85,7 @@ const NULLABLE_ACCOUNT_FIELDS = [
   "id_token",
   "session_state",
 ];
-const ACCOUNT_FIELDS = ["userId", "type", "provider", "providerAccountId", ...NULLABLE_ACCOUNT_FIELDS];
+const ACCOUNT_FIELDS = ["userId", "type", "provider", "providerAccountId", ...OPTIONAL_ACCOUNT_FIELDS];
 
 /** Drops `null` and `undefined` values: Convex stores "no value" as an absent field. */
 function withoutEmpty(record: Record<string, unknown>): Record<string, unknown> {
@@ -123,7 +125,7 @@ function accountToWire(account: AdapterAccount): Record<string, unknown> {
 }
 
 function accountFromWire(wire: Wire): AdapterAccount {
-  const { extra, ...fields } = withNulls(wire, NULLABLE_ACCOUNT_FIELDS);
+  const { extra, ...fields } = wire;
   return { ...(extra as object | undefined), ...fields } as unknown as AdapterAccount;
 }
 

@@ -226,7 +226,7 @@ export function runAdapterConformance(
         expect(await adapter.getAccount(account.providerAccountId, "github")).toMatchObject(account);
       });
 
-      test("absent account fields read back as null, null ones are stored absent", async () => {
+      test("null account fields are stored absent and read back absent", async () => {
         const user = await newUser();
         const account: AdapterAccount = {
           userId: user.id,
@@ -240,7 +240,8 @@ export function runAdapterConformance(
         const [doc] = await stored("accounts", "providerAccountId", account.providerAccountId);
         expect(doc).not.toHaveProperty("refresh_token");
         const found = await adapter.getAccount(account.providerAccountId, "google");
-        expect(found).toMatchObject({ refresh_token: null, scope: null, expires_at: null });
+        // Exactly what is stored (Auth.js's own adapter suite checks the stored record contains it).
+        expect(found).toEqual({ id: expect.any(String), userId: user.id, type: "oidc", provider: "google", providerAccountId: account.providerAccountId, access_token: account.access_token });
       });
 
       test("lookups of unknown accounts return null", async () => {
