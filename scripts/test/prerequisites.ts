@@ -1,14 +1,11 @@
 /**
- * Runs once before `npm test`: the browser tests drive Debian's Chromium (playwright-core cannot
- * download a browser here), so a machine without it is told at once what to install, instead of
- * every browser test failing with a launch error.
+ * Runs once before the tests (vitest global setup): the browser tests need Chromium, so a machine
+ * without it gets it installed (as root with apt-get) or is told at once, in one line, what to run,
+ * instead of every browser test failing with a launch error. `npm test` runs the same check before it
+ * builds (scripts/test/chromium.mjs); this covers `npx vitest` started directly.
  */
-import { existsSync } from "node:fs";
-
-const CHROMIUM = "/usr/bin/chromium";
+import { ensureChromium } from "./chromium.mjs";
 
 export default function checkPrerequisites(): void {
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(`The browser tests need Chromium at ${CHROMIUM}. Install it (Debian/Ubuntu: sudo apt-get install -y chromium) and run npm test again.`);
-  }
+  ensureChromium();
 }
