@@ -4,6 +4,7 @@ import { startFixtureApp } from "../testing/convexTestApp.js";
 import {
   AuthConfigError,
   authJsProvider,
+  authJsProviders,
   defineAuthAdapter,
   defineAuthConfig,
   getAuthUserId,
@@ -80,20 +81,25 @@ describe("addAuthRoutes", () => {
 });
 
 describe("authJsProvider", () => {
-  test("is a customJwt provider for the deployment's own JWKS", () => {
+  const provider = (algorithm: string, applicationID: string) => ({
+    type: "customJwt",
+    issuer: "http://127.0.0.1:3211",
+    jwks: "http://127.0.0.1:3211/.well-known/jwks.json",
+    algorithm,
+    applicationID,
+  });
+
+  test("defineAuthConfig: a customJwt provider per algorithm for the deployment's own JWKS, then one for tokens of earlier releases", () => {
     vi.stubEnv("CONVEX_SITE_URL", "http://127.0.0.1:3211");
     vi.stubEnv("JWKS", undefined);
     expect(defineAuthConfig()).toEqual({
-      providers: [
-        {
-          type: "customJwt",
-          issuer: "http://127.0.0.1:3211",
-          jwks: "http://127.0.0.1:3211/.well-known/jwks.json",
-          algorithm: "RS256",
-          applicationID: "convex",
-        },
-      ],
+      providers: [provider("RS256", "convex:RS256"), provider("ES256", "convex:ES256"), provider("RS256", "convex")],
     });
+    expect(authJsProviders({ algorithm: "ES256" })).toEqual([
+      provider("RS256", "convex:RS256"),
+      provider("ES256", "convex:ES256"),
+      provider("ES256", "convex"),
+    ]);
   });
 
   test("takes the algorithm from the JWKS, or from the option", () => {

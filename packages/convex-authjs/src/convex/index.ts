@@ -56,6 +56,7 @@ export {
 } from "./http.js";
 export {
   authJsProvider,
+  authJsProviders,
   defineAuthConfig,
   AuthConfigError,
   type AuthJsProviderOptions,

@@ -4,7 +4,7 @@
  * (see `addAuthRoutes` and `authJsProvider` in `convex-authjs/convex`).
  * Tokens carry `sub` (the Auth.js user id, which is the Convex `users` id),
  * `sid` (with database sessions: the `sessions` id, which `getAuthUserId`
- * checks), `iss` (the deployment's site URL), `aud: "convex"`, `iat`, `exp`
+ * checks), `iss` (the deployment's site URL), `aud: ["convex", "convex:<alg>"]`, `iat`, `exp`
  * (never past the session's expiry), and the `kid`/`alg`/`typ` header.
  *
  * @example

@@ -47,7 +47,7 @@ describe("minted tokens", () => {
     expect(payload).toEqual({
       sub: "user123",
       iss: ISSUER,
-      aud: "convex",
+      aud: ["convex", `convex:${alg}`],
       iat: expect.any(Number),
       exp: (payload.iat as number) + 3600,
     });

@@ -1,6 +1,6 @@
 import { SignJWT } from "jose";
 import { MissingEnvironmentVariableError } from "../shared/errors.js";
-import { CONVEX_AUDIENCE, Env, SESSION_CLAIM } from "../shared/protocol.js";
+import { algorithmAudience, CONVEX_AUDIENCE, Env, SESSION_CLAIM } from "../shared/protocol.js";
 import { convexSiteUrl } from "./issuer.js";
 import { importSigningKey, type ImportedSigningKey, type SigningAlgorithm } from "./keys.js";
 
@@ -49,7 +49,7 @@ export interface TokenSession {
 
 export interface ConvexTokenMinter {
   /**
-   * A Convex access token for the user: `sub` = `userId`, `aud` = `"convex"`, `sid` = the session's
+   * A Convex access token for the user: `sub` = `userId`, `aud` = `["convex", "convex:<alg>"]`, `sid` = the session's
    * id when given, and `exp` = one lifetime from now or the session's expiry, whichever comes first.
    */
   tokenFor(userId: string, session?: TokenSession): Promise<string>;
@@ -113,7 +113,7 @@ export function createConvexTokenMinter(options: ConvexTokenMinterOptions = {}):
       .setProtectedHeader({ alg: key.alg, kid: options.keyId ?? key.kid, typ: "JWT" })
       .setSubject(userId)
       .setIssuer(issuer)
-      .setAudience(CONVEX_AUDIENCE)
+      .setAudience([CONVEX_AUDIENCE, algorithmAudience(key.alg)])
       .setIssuedAt(issuedAt)
       .setExpirationTime(expiresAt)
       .sign(key.key);

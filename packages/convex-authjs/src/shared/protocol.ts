@@ -70,8 +70,19 @@ export const Env = {
   siteUrl: "CONVEX_SITE_URL",
 } as const;
 
-/** Audience (`aud`) of the Convex tokens and `applicationID` of the provider. */
+/** Audience (`aud`) of every Convex token, and `applicationID` of the provider for tokens minted by earlier releases. */
 export const CONVEX_AUDIENCE = "convex";
+
+/**
+ * The second audience of a token signed with `alg`, and `applicationID` of that algorithm's provider.
+ * Convex routes a token to the first provider whose issuer and `applicationID` match it
+ * (crates/common/src/auth.rs `AuthInfo::matches_token`) and verifies it with that provider's one
+ * algorithm only, so the algorithm has to be visible in the audience for one `auth.config` to accept
+ * tokens of both algorithms, as during a rotation from RS256 to ES256.
+ */
+export function algorithmAudience(alg: "RS256" | "ES256"): string {
+  return `${CONVEX_AUDIENCE}:${alg}`;
+}
 
 /** The Convex token's claim naming the Auth.js database session it was minted for (a `sessions` id). */
 export const SESSION_CLAIM = "sid";

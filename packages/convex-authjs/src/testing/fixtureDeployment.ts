@@ -24,6 +24,10 @@ const repoRoot = path.resolve(packageRoot, "../..");
 
 export interface FixtureDeployment {
   backend: Backend;
+  /** The deployed app's directory (its `convex/`, and `node_modules` linked to the workspace's). */
+  appDir: string;
+  /** The environment under which the official CLI (and `convex-authjs keys --set`) reaches this deployment. */
+  cliEnv: NodeJS.ProcessEnv;
   /** Calls a query with the admin key over the HTTP API (internal ones too); resolves with its value. */
   adminQuery<T>(functionPath: string, args: Record<string, unknown>): Promise<T>;
   /** Sets (or with `null` removes) a deployment environment variable. */
@@ -31,8 +35,13 @@ export interface FixtureDeployment {
   close(): Promise<void>;
 }
 
+export interface FixtureDeploymentOptions {
+  /** How long convex-local caches a JWKS (its refetch cooldown for an unknown `kid` is at most this). */
+  jwksCacheMs?: number;
+}
+
 /** Deploys the fixture app with `CONVEX_AUTH_ADAPTER_SECRET` set to `TEST_SECRET`. */
-export async function startFixtureDeployment(): Promise<FixtureDeployment> {
+export async function startFixtureDeployment(options: FixtureDeploymentOptions = {}): Promise<FixtureDeployment> {
   const root = mkdtempSync(path.join(tmpdir(), "convex-authjs-local-"));
   const appDir = path.join(root, "app");
   cpSync(path.join(packageRoot, "fixtures/convex"), path.join(appDir, "convex"), {
@@ -49,10 +58,10 @@ export async function startFixtureDeployment(): Promise<FixtureDeployment> {
     JSON.stringify({ name: "fixture", private: true, type: "module", dependencies: { convex: "1.48.0" } }),
   );
   symlinkSync(path.join(repoRoot, "node_modules"), path.join(appDir, "node_modules"), "dir");
-  const backend = await startBackend({ dataDir: path.join(root, "data"), port: 0, sitePort: 0 });
+  const backend = await startBackend({ dataDir: path.join(root, "data"), port: 0, sitePort: 0, jwksCacheMs: options.jwksCacheMs });
+  const env: NodeJS.ProcessEnv = { ...process.env, CONVEX_SELF_HOSTED_URL: backend.url, CONVEX_SELF_HOSTED_ADMIN_KEY: backend.adminKey };
+  delete env.CONVEX_DEPLOYMENT;
   try {
-    const env: NodeJS.ProcessEnv = { ...process.env, CONVEX_SELF_HOSTED_URL: backend.url, CONVEX_SELF_HOSTED_ADMIN_KEY: backend.adminKey };
-    delete env.CONVEX_DEPLOYMENT;
     const cli = path.join(repoRoot, "node_modules/convex/bin/main.js");
     const run = promisify(execFile);
     await run(process.execPath, [cli, "env", "set", Env.adapterSecret, TEST_SECRET], { cwd: appDir, env });
@@ -66,6 +75,8 @@ export async function startFixtureDeployment(): Promise<FixtureDeployment> {
   const admin = { "Content-Type": "application/json", Authorization: `Convex ${backend.adminKey}` };
   return {
     backend,
+    appDir,
+    cliEnv: env,
     async adminQuery<T>(functionPath: string, args: Record<string, unknown>): Promise<T> {
       const response = await fetch(`${backend.url}/api/query`, {
         method: "POST",
