@@ -46,6 +46,8 @@ import { holdRequests } from "./heldRequests.js";
 import { SYNC_PATH, attachSyncProtocol } from "./sync/index.js";
 import { systemQuery, type SystemQueryContext } from "./systemFunctions/index.js";
 import { TableShapes } from "./tableShapes/index.js";
+import { SnapshotRoutes } from "./snapshot/index.js";
+import { withSystemQueries } from "./systemFunctions/overHttp.js";
 import { printable, printableError } from "../text/terminalText.js";
 
 export const SERVER_VERSION = "convex-local-0.1.0";
@@ -181,7 +183,10 @@ export async function startBackend(options: BackendOptions): Promise<Backend> {
 
   // Subscriptions read code and environment too: re-run them all when either changes.
   const context: DeployContext = { deployment, log, cloudUrl: url, siteUrl, serverVersion: SERVER_VERSION, changed: () => sync.invalidateAll() };
-  const routes = deploymentApiRoutes(runner, () => storage.lastCommitTs(), context, new TableShapes(storage));
+  const snapshots = new SnapshotRoutes({ storage, runner, dataDir: options.dataDir, deploymentName: "convex-local" });
+  // `npx convex import` asks a system query over HTTP (`ConvexHttpClient`), as Convex answers it.
+  const httpRunner = withSystemQueries(runner, (request) => systemQuery(systemQueries, request));
+  const routes = [...snapshots.routes(), ...deploymentApiRoutes(httpRunner, () => storage.lastCommitTs(), context, new TableShapes(storage))];
   const inFlight = new InFlightRequests();
   apiServer.on("request", (request: IncomingMessage, response: ServerResponse) => {
     inFlight.track(response);
@@ -242,6 +247,7 @@ export async function startBackend(options: BackendOptions): Promise<Backend> {
      */
     async close() {
       scheduler!.close();
+      await snapshots.idle();
       log.close();
       const stopped = Promise.all([closeServer(apiServer), closeServer(siteServer)]);
       await sync.close();

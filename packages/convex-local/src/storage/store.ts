@@ -478,14 +478,18 @@ export class Storage {
    * Returns the number of table `name`, creating the table (with its by_id
    * and by_creation_time indexes) if needed. User tables get the lowest free
    * number from 10001; tables named `_…` get their Convex default number
-   * when known and free, else the lowest free number from 513.
+   * when known and free, else the lowest free number from 513. `number`, when given, is the
+   * number a new table must have (a snapshot import keeps the exported ids); taken, it throws.
    */
-  ensureTable(name: string): number {
+  ensureTable(name: string, number?: number): number {
     const existing = this.table(name);
     if (existing) return existing.number;
     if (typeof name !== "string" || name.length === 0) throw new Error(`Invalid table name ${JSON.stringify(name)}`);
     return this.transaction(() => {
-      const number = this.freeTableNumber(name);
+      if (number !== undefined && this.tableName(number) !== undefined) {
+        throw new Error(`Table number ${number} is taken by table "${this.tableName(number)}"`);
+      }
+      number ??= this.freeTableNumber(name);
       this.stmt("INSERT INTO tables (number, name) VALUES (?, ?)").run(number, name);
       const insertIndex = this.stmt("INSERT INTO indexes (table_number, name, fields_json) VALUES (?, ?, ?)");
       insertIndex.run(number, BY_ID_INDEX, JSON.stringify(["_id"]));
@@ -626,9 +630,10 @@ export class Storage {
    * Inserts a document into `table` (created if needed). `fields` is the
    * document in Convex's JSON encoding without system fields (any `_id` /
    * `_creationTime` in it are replaced). `creationTime` (ms) defaults to a
-   * fresh one derived from the commit timestamp, strictly increasing.
+   * fresh one derived from the commit timestamp, strictly increasing. `id`, when given (a
+   * snapshot import), is the document's id: it must be an id of this table not in use.
    */
-  insertDocument(table: string, fields: JsonObject, creationTime?: number): InsertResult {
+  insertDocument(table: string, fields: JsonObject, creationTime?: number, id?: string): InsertResult {
     return this.transaction(() => {
       this.ensureTable(table);
       const t = this.requireTable(table);
@@ -640,7 +645,8 @@ export class Storage {
         ct = creationTime;
         this.pendingCreationTime = Math.max(this.pendingCreationTime, ct);
       }
-      const id = encodeDocumentId(t.number, newInternalId());
+      if (id !== undefined && decodeDocumentId(id)?.tableNumber !== t.number) throw new Error(`${id} is not an id of table "${table}"`);
+      id ??= encodeDocumentId(t.number, newInternalId());
       const json = documentJson(fields, id, ct);
       this.stmt("INSERT INTO documents (id, table_number, json, ts) VALUES (?, ?, ?, ?)").run(
         id,

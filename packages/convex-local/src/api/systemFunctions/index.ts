@@ -22,6 +22,7 @@ import { getEnvironmentVariable, listEnvironmentVariables } from "./environmentV
 import { getSchemas } from "./schemas.js";
 import { tableData } from "./tableData.js";
 import { tables } from "./tables.js";
+import { importById, latestExport, recentImports } from "../snapshot/snapshotJobs.js";
 import type { SystemQuery, SystemQueryContext } from "./systemQuery.js";
 
 export type { SystemQueryContext } from "./systemQuery.js";
@@ -35,6 +36,9 @@ const SYSTEM_QUERIES: ReadonlyMap<string, SystemQuery> = new Map([
   ["_system/cli/modules:apiSpec", apiSpec],
   ["_system/cli/convexUrl:cloudUrl", cloudUrl],
   ["_system/frontend/getSchemas:default", getSchemas],
+  ["_system/cli/exports:getLatest", latestExport],
+  ["_system/cli/queryImport:default", importById],
+  ["_system/cli/queryImport:list", recentImports],
 ]);
 
 /** Runs the system query `request` names; undefined when it names none. */
