@@ -7,7 +7,7 @@
  * so a subscription re-runs and the CLI sees progress as it happens.
  */
 import { convexToJson, v, type JSONValue, type Value } from "convex/values";
-import { BY_CREATION_TIME_INDEX, BY_ID_INDEX, type Storage } from "../../storage/index.js";
+import { BY_CREATION_TIME_INDEX, BY_ID_INDEX, decodeDocumentId, type Storage } from "../../storage/index.js";
 import { jsonToValue } from "../../storage/values.js";
 import type { FunctionRunner } from "../../runtime/runner.js";
 import type { ReadRange } from "../../transactions/transaction.js";
@@ -73,7 +73,9 @@ export const latestExport: SystemQuery = {
 export const importById: SystemQuery = {
   args: argsValidator({ importId: v.string() }),
   run: ({ storage }, { importId }) => {
-    const json = storage.tableNumber(IMPORTS_TABLE) === undefined ? null : storage.getDocument(importId as string);
+    // Only an id of `_snapshot_imports` names an import (any other document stays unread).
+    const number = storage.tableNumber(IMPORTS_TABLE);
+    const json = number === undefined || decodeDocumentId(importId as string)?.tableNumber !== number ? null : storage.getDocument(importId as string);
     return { value: json === null ? null : (JSON.parse(json) as JSONValue), reads: wholeTable(IMPORTS_TABLE) };
   },
 };
