@@ -8,6 +8,8 @@ import { randomBytes } from "node:crypto";
 import type { DeploymentState, PreparedPush } from "../runtime/deployment.js";
 import { PushAnalysisError } from "../runtime/actionExecution/moduleAnalysis.js";
 import type { ModuleSource } from "../runtime/modules.js";
+import type { ComponentDefinitionSource } from "../runtime/componentPush.js";
+import { componentPathOf, instancesOf, type ComponentInstance } from "../runtime/components.js";
 import { MAX_PUSH_BODY_BYTES, RequestError, readJsonObject, sendJson } from "./http.js";
 import type { RouteRequest } from "./router.js";
 import type { FunctionLog } from "./functionLogs.js";
@@ -29,8 +31,10 @@ interface PushBody {
     changedModules: ModuleSource[];
     unchangedModuleHashes: { path: string; environment: string; sha256: string }[];
     udfServerVersion: string;
+    /** The app's convex.config.js (the CLI sends a default one when the app has none). */
+    definition?: ModuleSource | null;
   };
-  componentDefinitions?: unknown[];
+  componentDefinitions?: ComponentDefinitionSource[];
 }
 
 /** The push sequence's bodies: every module with its source map, from the admin key's holder. */
@@ -72,12 +76,18 @@ export async function startPush({ request, response }: RouteRequest, context: De
   const body = (await readJsonObject(request, PUSH_BODY_LIMITS)) as PushBody;
   const app = body.appDefinition;
   if (app === undefined) throw new RequestError(400, "BadJsonBody", "Failed to deserialize the JSON body into the target type: missing field `appDefinition`");
-  if ((body.componentDefinitions ?? []).length > 0) {
-    throw new RequestError(400, "ComponentsNotSupported", "convex-local does not support Convex components (convex.config.ts with `app.use(...)`) yet.");
+  if (body.componentDefinitions !== undefined && !Array.isArray(body.componentDefinitions)) {
+    throw new RequestError(400, "BadJsonBody", "Failed to deserialize the JSON body into the target type: componentDefinitions: invalid type, expected a sequence");
   }
   let prepared;
   try {
-    prepared = await context.deployment.prepare({ modules: app.changedModules, unchangedHashes: app.unchangedModuleHashes, schemaModule: app.schema, udfServerVersion: app.udfServerVersion });
+    prepared = await context.deployment.prepare({
+      modules: app.changedModules,
+      unchangedHashes: app.unchangedModuleHashes,
+      schemaModule: app.schema,
+      udfServerVersion: app.udfServerVersion,
+      components: { appDefinition: app.definition ?? null, definitions: body.componentDefinitions ?? [] },
+    });
   } catch (error) {
     // A module that fails to load fails the push with Convex's code for it.
     if (error instanceof PushAnalysisError) throw new RequestError(400, error.code, error.message);
@@ -131,65 +141,92 @@ function indexConfig(index: { table: string; name: string; fields: string[] }) {
   return { name: `${index.table}.${index.name}`, type: "database", fields: index.fields };
 }
 
-function startPushResponse(push: PreparedPush, context: DeployContext, udfServerVersion: string) {
-  const { analysis } = push;
+/** The index diff of each component path (the app's at ""), as start_push and finish_push report them. */
+function indexDiffsByComponent(push: PreparedPush): Record<string, { added_indexes: unknown[]; removed_indexes: unknown[] }> {
+  const diffs: Record<string, { added_indexes: unknown[]; removed_indexes: unknown[] }> = {};
+  const of = (namespace: string) => (diffs[componentPathOf(namespace)] ??= { added_indexes: [], removed_indexes: [] });
+  of("");
+  for (const index of push.indexDiff.added) of(index.namespace).added_indexes.push(indexConfig(index));
+  for (const index of push.indexDiff.removed) of(index.namespace).removed_indexes.push(indexConfig(index));
+  return diffs;
+}
+
+/** A definition's functions as the tree of leaves `app.exports` reports (paths qualified with the component). */
+function checkedExports(functions: Iterable<{ path: string }>, componentPath: string): Record<string, unknown> {
   const exports: Record<string, unknown> = {};
-  for (const info of analysis.functions.values()) {
+  for (const info of functions) {
     const [modulePath, name] = info.path.split(":");
     let node = exports;
     for (const part of modulePath.split("/")) {
       const branch = (node[part] ??= { type: "branch", children: {} }) as { children: Record<string, unknown> };
       node = branch.children;
     }
-    node[name] = { type: "leaf", resource: { type: "function", path: { component: "", udfPath: info.path } } };
+    node[name] = { type: "leaf", resource: { type: "function", path: { component: componentPath, udfPath: info.path } } };
+  }
+  return exports;
+}
+
+/** The instantiated component tree as start_push's `app` (the CLI's CheckedComponent). */
+function checkedComponent(push: PreparedPush, instance: ComponentInstance): unknown {
+  const definition = instance.path === "" ? undefined : push.components.definitions.get(instance.definitionPath);
+  const analysis = definition?.analysis ?? push.analysis;
+  const childComponents: Record<string, unknown> = {};
+  for (const [name, child] of Object.entries(instance.children)) childComponents[name] = checkedComponent(push, child);
+  return {
+    definitionPath: instance.definitionPath,
+    componentPath: instance.path,
+    args: {},
+    childComponents,
+    httpRoutes: { httpModuleRoutes: analysis.httpRoutes, mounts: [] },
+    exports: checkedExports(analysis.functions.values(), instance.path),
+  };
+}
+
+function startPushResponse(push: PreparedPush, context: DeployContext, udfServerVersion: string) {
+  const { analysis: appAnalysis } = push;
+  const udfConfig = {
+    serverVersion: udfServerVersion,
+    importPhaseRngSeed: { $bytes: randomBytes(32).toString("base64") },
+    importPhaseUnixTimestamp: { $integer: Buffer.from(new BigInt64Array([BigInt(Date.now())]).buffer).toString("base64") },
+  };
+  const analysis: Record<string, unknown> = {
+    "": { definition: push.components.metadata.get(""), schema: appAnalysis.schema, functions: appAnalysis.modules, udfConfig },
+  };
+  for (const [definitionPath, definition] of push.components.definitions) {
+    analysis[definitionPath] = { definition: definition.metadata, schema: definition.analysis.schema, functions: definition.analysis.modules, udfConfig };
   }
   return {
     environmentVariables: context.deployment.environment(),
     externalDepsId: null,
     componentDefinitionPackages: {},
-    appAuth: analysis.auth,
-    analysis: {
-      "": {
-        definition: { path: "", definitionType: { type: "app" }, childComponents: [], httpMounts: {}, exports: { type: "branch", branch: [] } },
-        schema: analysis.schema,
-        functions: analysis.modules,
-        udfConfig: {
-          serverVersion: udfServerVersion,
-          importPhaseRngSeed: { $bytes: randomBytes(32).toString("base64") },
-          importPhaseUnixTimestamp: { $integer: Buffer.from(new BigInt64Array([BigInt(Date.now())]).buffer).toString("base64") },
-        },
-      },
-    },
-    app: {
-      definitionPath: "",
-      componentPath: "",
-      args: {},
-      childComponents: {},
-      httpRoutes: { httpModuleRoutes: analysis.httpRoutes, mounts: [] },
-      exports,
-    },
+    appAuth: appAnalysis.auth,
+    analysis,
+    app: checkedComponent(push, push.components.root),
     schemaChange: {
       allocatedComponentIds: {},
       schemaIds: { pushId: push.id },
-      indexDiffs: { "": { added_indexes: push.indexDiff.added.map(indexConfig), removed_indexes: push.indexDiff.removed.map(indexConfig) } },
+      indexDiffs: indexDiffsByComponent(push),
     },
   };
 }
 
 function finishPushDiff(push: PreparedPush, previousModules: string[]) {
   const next = [...push.modules.keys()];
-  return {
-    authDiff: { added: [], removed: [] },
-    definitionDiffs: {},
-    componentDiffs: {
-      "": {
-        diffType: { type: previousModules.length === 0 ? "create" : "modify" },
-        moduleDiff: { added: next.filter((path) => !previousModules.includes(path)), removed: previousModules.filter((path) => !next.includes(path)) },
-        udfConfigDiff: null,
-        cronDiff: { added: push.analysis.crons.map((job) => job.name), updated: [], deleted: [] },
-        indexDiff: { added_indexes: push.indexDiff.added.map(indexConfig), removed_indexes: push.indexDiff.removed.map(indexConfig) },
-        schemaDiff: null,
-      },
-    },
-  };
+  const indexDiffs = indexDiffsByComponent(push);
+  const componentDiffs: Record<string, unknown> = {};
+  for (const instance of instancesOf(push.components.root)) {
+    const definition = instance.path === "" ? undefined : push.components.definitions.get(instance.definitionPath);
+    const crons = (definition?.analysis ?? push.analysis).crons;
+    componentDiffs[instance.path] = {
+      diffType: { type: instance.path === "" && previousModules.length > 0 ? "modify" : "create" },
+      moduleDiff: instance.path === ""
+        ? { added: next.filter((path) => !previousModules.includes(path)), removed: previousModules.filter((path) => !next.includes(path)) }
+        : { added: [...definition!.modules.keys()], removed: [] },
+      udfConfigDiff: null,
+      cronDiff: { added: crons.map((job) => job.name), updated: [], deleted: [] },
+      indexDiff: indexDiffs[instance.path] ?? { added_indexes: [], removed_indexes: [] },
+      schemaDiff: null,
+    };
+  }
+  return { authDiff: { added: [], removed: [] }, definitionDiffs: {}, componentDiffs };
 }

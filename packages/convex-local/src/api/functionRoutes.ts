@@ -4,6 +4,7 @@
  * legacy `args: [obj]` or `args: obj`, `format` (encoded or clean JSON), function failures as
  * `{status: "error", errorMessage, errorData?}` and request failures as `{code, message}`.
  */
+import { componentFunctionPath } from "../runtime/components.js";
 import type { IncomingMessage } from "node:http";
 import type { JSONValue } from "convex/values";
 import { jsonToValue } from "../storage/values.js";
@@ -207,9 +208,20 @@ export async function queryFromUrl({ request, response, caller }: RouteRequest, 
 export async function callFunction({ request, response, caller }: RouteRequest, runner: FunctionRunner, kind: CallKind): Promise<void> {
   if (kind === "any" && !caller.admin) throw notAdmin();
   const body = await readJsonObject(request);
-  const path = validPath(requireString(body, "path"));
+  const path = componentFunction(body.componentPath, validPath(requireString(body, "path")));
   const format = parseFormat(body.format, defaultFormat(request));
   sendJson(response, 200, resultBody(await call(runner, kind, path, body.args, caller), format));
+}
+
+/** A function of the component `componentPath` names (the CLI's `run --component`), else of the app. */
+function componentFunction(componentPath: unknown, path: string): string {
+  if (componentPath === undefined || componentPath === null || componentPath === "") return path;
+  if (typeof componentPath !== "string") throw new RequestError(400, "BadJsonBody", "Failed to deserialize the JSON body into the target type: componentPath: expected a string");
+  try {
+    return componentFunctionPath(componentPath, path);
+  } catch (error) {
+    throw new RequestError(400, "InvalidComponentPath", (error as Error).message);
+  }
 }
 
 /** `POST /api/query_batch`: up to {@link MAX_QUERY_BATCH_SIZE} queries read at one timestamp. */

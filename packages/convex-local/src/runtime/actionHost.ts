@@ -14,6 +14,7 @@ import { refuseSyncSyscall } from "./actionExecution/executor.js";
 import type { FileStorage } from "./fileStorage.js";
 import type { FunctionCatalog } from "./functionCatalog.js";
 import { functionPathOf, type FunctionAddress } from "./functionHandles.js";
+import { isComponentName } from "./components.js";
 import { scheduleFunction } from "./scheduleSyscall.js";
 import type { CallHost } from "./isolate.js";
 import { identityOf } from "./callerIdentity.js";
@@ -41,20 +42,21 @@ export function actionHost(caller: Caller, logLines: string[], services: ActionS
       if (op === "storage/getBlob") return services.fileStorage().readBlob(new Transaction(storage, false), (args as { storageId: unknown }).storageId);
       return base.jsSyscall(op, args);
     },
-    asyncSyscall: async (op, args) => {
+    asyncSyscall: async (op, args, namespace = "") => {
       const request = JSON.parse(args) as FunctionAddress & { args: JSONValue };
-      const innerCaller = { ...caller, admin: true };
-      const path = () => functionPathOf(request);
+      const path = () => functionPathOf(request, namespace);
+      // As on Convex, the caller's identity is not passed into components.
+      const innerCaller = () => (isComponentName(path()) ? { ...caller, identity: null, identityError: undefined, admin: true } : { ...caller, admin: true });
       switch (op) {
         // Each call resolves the path itself and reports an unknown or mistyped one as its error.
         case "1.0/actions/query":
-          return valueOrThrow((await services.query(path(), request.args, innerCaller)).result);
+          return valueOrThrow((await services.query(path(), request.args, innerCaller())).result);
         case "1.0/actions/mutation":
-          return valueOrThrow((await services.mutation(path(), request.args, innerCaller)).result);
+          return valueOrThrow((await services.mutation(path(), request.args, innerCaller())).result);
         case "1.0/actions/action":
-          return valueOrThrow(await services.action(path(), request.args, innerCaller));
+          return valueOrThrow(await services.action(path(), request.args, innerCaller()));
         case "1.0/actions/schedule":
-          return JSON.stringify(await services.systemWrite((transaction) => scheduleFunction(catalog, transaction, JSON.parse(args), caller)));
+          return JSON.stringify(await services.systemWrite((transaction) => scheduleFunction(catalog, transaction, JSON.parse(args), caller, Date.now(), namespace)));
         case "1.0/storageGenerateUploadUrl":
         case "1.0/storageGetUrl":
         case "1.0/storageGetMetadata":
@@ -68,7 +70,7 @@ export function actionHost(caller: Caller, logLines: string[], services: ActionS
         }
         default:
           // Actions have no transaction to nest a call in: the base answers with JSON text only.
-          return base.asyncSyscall(op, args) as string | Promise<string>;
+          return base.asyncSyscall(op, args, namespace) as string | Promise<string>;
       }
     },
   };
@@ -78,9 +80,9 @@ export function actionHost(caller: Caller, logLines: string[], services: ActionS
 export function hostWithoutDatabase(caller: Caller, logLines: string[], catalog: FunctionCatalog, functionPath?: string): CallHost {
   return {
     syscall: refuseSyncSyscall,
-    asyncSyscall: (op, args) => {
-      if (op === "1.0/getUserIdentity") return identityOf(caller);
-      if (op === "1.0/createFunctionHandle") return JSON.stringify(catalog.createFunctionHandle(JSON.parse(args)));
+    asyncSyscall: (op, args, namespace = "") => {
+      if (op === "1.0/getUserIdentity") return namespace === "" ? identityOf(caller) : JSON.stringify(null);
+      if (op === "1.0/createFunctionHandle") return JSON.stringify(catalog.createFunctionHandle(JSON.parse(args), namespace));
       const metadata = functionPath === undefined ? undefined : metadataSyscall(op, functionPath);
       if (metadata !== undefined) return JSON.stringify(metadata);
       throw unknownAsyncOperation(op);

@@ -12,6 +12,7 @@ import { truncateText } from "../text/valueText.js";
 import { DEFAULT_LIMITS } from "../transactions/limits.js";
 import { isUndefinedMarker } from "../transactions/filter.js";
 import type { SerializedQuery, Transaction } from "../transactions/transaction.js";
+import { storedTableName, visibleTableName } from "./components.js";
 import { checkDocument, checkTableName } from "./documentValues.js";
 import type { SchemaTable } from "./functions.js";
 import { validateValue } from "./validator.js";
@@ -20,25 +21,41 @@ import { withoutBlobKey } from "./fileStorage.js";
 
 /**
  * The database syscalls of `convex/server`'s `ctx.db`, against one transaction, with Convex's
- * document rules and the schema's validators applied to every write.
+ * document rules and the schema's validators applied to every write. Code of a component (its
+ * `namespace`, components.ts) sees its own tables only, by their own names.
  */
 export class DatabaseSyscalls {
   constructor(
     private readonly transaction: Transaction,
     private readonly schema: Map<string, SchemaTable> | null,
     private readonly journal: QueryJournal,
+    private readonly namespace = "",
   ) {}
+
+  /** The table of an id as this namespace names it; null for no table or another namespace's. */
+  private visibleTable(id: string): string | null {
+    const stored = this.transaction.tableOfId(id);
+    return stored === null ? null : visibleTableName(this.namespace, stored);
+  }
+
+  /** `query` with its table named as stored. */
+  private storedQuery(query: SerializedQuery): SerializedQuery {
+    if (this.namespace === "") return query;
+    const { source } = query;
+    if (source.type === "FullTableScan") return { ...query, source: { ...source, tableName: storedTableName(this.namespace, source.tableName) } };
+    return { ...query, source: { ...source, indexName: storedTableName(this.namespace, source.indexName) } };
+  }
 
   syscall(op: string, args: Record<string, unknown>): unknown {
     switch (op) {
       case "1.0/queryStream":
-        return { queryId: this.transaction.startQuery(args.query as SerializedQuery) };
+        return { queryId: this.transaction.startQuery(this.storedQuery(args.query as SerializedQuery)) };
       case "1.0/queryCleanup":
         this.transaction.closeQuery(args.queryId as number);
         return true;
       case "1.0/db/normalizeId": {
         const id = args.idString as string;
-        return { id: this.transaction.tableOfId(id) === args.table ? id : null };
+        return { id: this.visibleTable(id) === args.table ? id : null };
       }
       case "1.0/getSnapshotTs":
         return { $integer: Buffer.from(new BigInt64Array([this.transaction.storage.lastCommitTs()]).buffer).toString("base64") };
@@ -62,7 +79,7 @@ export class DatabaseSyscalls {
         checkTableName(table);
         const value = args.value as Record<string, JSONValue>;
         this.checkWrite(table, value);
-        return { _id: this.transaction.insert(table, value) };
+        return { _id: this.transaction.insert(storedTableName(this.namespace, table), value) };
       }
       case "1.0/shallowMerge": {
         const id = this.requireId("patch", args.id, args.table as string | undefined);
@@ -79,7 +96,7 @@ export class DatabaseSyscalls {
           if (isUndefinedMarker(value)) delete merged[field];
           else setField(merged, field, value);
         }
-        this.checkWrite(this.transaction.tableOfId(id)!, merged);
+        this.checkWrite(this.visibleTable(id)!, merged);
         this.transaction.replace(id, merged);
         return null;
       }
@@ -93,7 +110,7 @@ export class DatabaseSyscalls {
           }
         }
         const replacement = withoutSystemFields(value);
-        this.checkWrite(this.transaction.tableOfId(id)!, replacement);
+        this.checkWrite(this.visibleTable(id)!, replacement);
         this.transaction.replace(id, replacement);
         return null;
       }
@@ -110,7 +127,7 @@ export class DatabaseSyscalls {
       case "1.0/queryPage":
         return this.queryPage(args);
       case "1.0/count":
-        return this.transaction.count(args.table as string);
+        return this.transaction.count(storedTableName(this.namespace, args.table as string));
       default:
         throw unknownAsyncOperation(op);
     }
@@ -125,7 +142,7 @@ export class DatabaseSyscalls {
    * journal for the next re-run.
    */
   private queryPage(args: Record<string, unknown>): unknown {
-    const query = args.query as SerializedQuery;
+    const query = this.storedQuery(args.query as SerializedQuery);
     const pageSize = args.pageSize;
     if (typeof pageSize !== "number" || !Number.isInteger(pageSize) || pageSize < 1) {
       throw new Error("NoDocumentsForPagination: Must request at least 1 document while paginating");
@@ -204,7 +221,7 @@ export class DatabaseSyscalls {
       throw new Error(`Failed to insert or update a document in table "${table}" because it does not match the schema: table "${table}" is not in the schema`);
     }
     if (definition?.documentType) {
-      const failure = validateValue(converted, definition.documentType, (id) => this.transaction.tableOfId(id));
+      const failure = validateValue(converted, definition.documentType, (id) => this.visibleTable(id));
       if (failure) {
         throw new Error(`Failed to insert or update a document in table "${table}" because it does not match the schema: ${failure.message}`);
       }
@@ -221,7 +238,7 @@ export class DatabaseSyscalls {
     if (typeof id !== "string") throw new Error(`Invalid argument \`id\` for \`db.${operation}\`: expected a string`);
     const decoded = decodeDocumentId(id);
     if (decoded === null) throw new Error(`Invalid argument \`id\` for \`db.${operation}\`: "${truncateText(id)}" is not a valid ID`);
-    const actualTable = this.transaction.tableOfId(id);
+    const actualTable = this.visibleTable(id);
     if (actualTable === null) return null;
     checkSystemTableAccess(actualTable, isSystem);
     if (table !== undefined && actualTable !== table) {

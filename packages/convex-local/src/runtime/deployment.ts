@@ -12,12 +12,15 @@ import { compileModule, type CompiledModule, type ModuleSource } from "./modules
 import type { FunctionRunner } from "./runner.js";
 import { validateValue } from "./validator.js";
 import { decodeDocumentId } from "../storage/ids.js";
+import { evaluateComponents, flattenComponents, type ComponentsSource, type EvaluatedComponents } from "./componentPush.js";
+import { componentPathOf, localName, namespaceOfName, storedTableName, visibleTableName } from "./components.js";
 import { jsonToValue } from "../storage/values.js";
 
 const MODULES_KEY = "deployment/modules";
 const ENV_KEY = "deployment/environment";
 const SCHEMA_KEY = "deployment/schema";
 const UDF_SERVER_VERSION_KEY = "deployment/udfServerVersion";
+const COMPONENTS_KEY = "deployment/components";
 
 export interface PushRequest {
   modules: ModuleSource[];
@@ -26,20 +29,31 @@ export interface PushRequest {
   schemaModule: ModuleSource | null;
   /** The `convex` package version the CLI pushes with (`appDefinition.udfServerVersion`). */
   udfServerVersion?: string;
+  /** The app's convex.config.js and the component definitions (componentPush.ts). */
+  components?: ComponentsSource;
 }
 
 export interface PreparedPush {
   id: string;
+  /** The app's own modules and their analysis. */
   modules: Map<string, CompiledModule>;
   analysis: DeploymentAnalysis;
+  /** The component tree and its definitions. */
+  components: EvaluatedComponents;
+  componentsSource: ComponentsSource;
+  /** What the runner installs: the app's and every component instance's modules and functions (componentPush.ts). */
+  installed: { modules: Map<string, CompiledModule>; analysis: DeploymentAnalysis };
   indexDiff: IndexDiff;
   udfServerVersion?: string;
 }
 
+/** Index changes; `namespace` is the component's (components.ts), "" for the app's tables. */
 export interface IndexDiff {
-  added: { table: string; name: string; fields: string[] }[];
-  removed: { table: string; name: string; fields: string[] }[];
+  added: { namespace: string; table: string; name: string; fields: string[] }[];
+  removed: { namespace: string; table: string; name: string; fields: string[] }[];
 }
+
+const NO_COMPONENTS: ComponentsSource = { appDefinition: null, definitions: [] };
 
 export type SchemaStatus =
   | { type: "complete" }
@@ -68,8 +82,9 @@ export class DeploymentState {
     if (sources === undefined) return;
     const modules = new Map(sources.map((source) => [source.path, compileModule(source)]));
     const analysis = await analyzeModules(this.runner, modules);
+    const components = await evaluateComponents(this.runner, this.storage.getMeta<ComponentsSource>(COMPONENTS_KEY) ?? NO_COMPONENTS);
     this.modules = modules;
-    await this.runner.install({ modules, analysis, udfServerVersion: this.storage.getMeta<string>(UDF_SERVER_VERSION_KEY) });
+    await this.runner.install({ ...flattenComponents(modules, analysis, components), udfServerVersion: this.storage.getMeta<string>(UDF_SERVER_VERSION_KEY) });
   }
 
   authInfo(): AuthProvider[] {
@@ -118,7 +133,19 @@ export class DeploymentState {
     }
     if (request.schemaModule !== null) modules.set("schema.js", compileModule(request.schemaModule));
     const analysis = await analyzeModules(this.runner, modules);
-    const prepared: PreparedPush = { id: randomUUID(), modules, analysis, indexDiff: this.indexDiff(analysis.schema), udfServerVersion: request.udfServerVersion };
+    const componentsSource = request.components ?? NO_COMPONENTS;
+    const components = await evaluateComponents(this.runner, componentsSource);
+    const installed = flattenComponents(modules, analysis, components);
+    const prepared: PreparedPush = {
+      id: randomUUID(),
+      modules,
+      analysis,
+      components,
+      componentsSource,
+      installed,
+      indexDiff: this.indexDiff(schemasOf(installed.analysis)),
+      udfServerVersion: request.udfServerVersion,
+    };
     this.pending.set(prepared.id, prepared);
     // Keep only a few unfinished pushes (an abandoned CLI run must not hold memory forever).
     while (this.pending.size > 4) this.pending.delete(this.pending.keys().next().value!);
@@ -128,24 +155,27 @@ export class DeploymentState {
   /** Checks every stored document of every table the new schema validates. */
   schemaStatus(pushId: string): SchemaStatus {
     const push = this.requirePending(pushId);
-    const schema = push.analysis.schema;
-    if (schema === null || !schema.schemaValidation) return { type: "complete" };
-    const idTable = (id: string) => {
-      const decoded = decodeDocumentId(id);
-      return decoded === null ? null : this.storage.tableName(decoded.tableNumber) ?? null;
-    };
-    for (const table of schema.tables) {
-      if (table.documentType === null || this.storage.tableNumber(table.tableName) === undefined) continue;
-      for (const row of this.storage.scanIndex(table.tableName, "by_id", { lowerInclusive: true, upperInclusive: false }, "asc")) {
-        const { _id, _creationTime, ...fields } = jsonToValue(JSON.parse(row.json) as JSONValue) as Record<string, Value>;
-        const failure = validateValue(fields, table.documentType, idTable);
-        if (failure) {
-          return {
-            type: "failed",
-            tableName: table.tableName,
-            componentPath: "",
-            error: `Schema validation failed.\nDocument with ID "${String(_id)}" in table "${table.tableName}" does not match the schema: ${failure.message}`,
-          };
+    for (const [namespace, schema] of schemasOf(push.installed.analysis)) {
+      if (schema === null || !schema.schemaValidation) continue;
+      const idTable = (id: string) => {
+        const decoded = decodeDocumentId(id);
+        const stored = decoded === null ? undefined : this.storage.tableName(decoded.tableNumber);
+        return stored === undefined ? null : visibleTableName(namespace, stored);
+      };
+      for (const table of schema.tables) {
+        const stored = storedTableName(namespace, table.tableName);
+        if (table.documentType === null || this.storage.tableNumber(stored) === undefined) continue;
+        for (const row of this.storage.scanIndex(stored, "by_id", { lowerInclusive: true, upperInclusive: false }, "asc")) {
+          const { _id, _creationTime, ...fields } = jsonToValue(JSON.parse(row.json) as JSONValue) as Record<string, Value>;
+          const failure = validateValue(fields, table.documentType, idTable);
+          if (failure) {
+            return {
+              type: "failed",
+              tableName: table.tableName,
+              componentPath: componentPathOf(namespace),
+              error: `Schema validation failed.\nDocument with ID "${String(_id)}" in table "${table.tableName}" does not match the schema: ${failure.message}`,
+            };
+          }
         }
       }
     }
@@ -162,8 +192,10 @@ export class DeploymentState {
     await this.runner.systemWrite(() => {
       const schema = push.analysis.schema;
       const wanted = new Map<string, { name: string; fields: string[] }[]>();
-      for (const table of schema?.tables ?? []) {
-        wanted.set(table.tableName, table.indexes.map((index) => ({ name: index.indexDescriptor, fields: index.fields })));
+      for (const [namespace, namespaceSchema] of schemasOf(push.installed.analysis)) {
+        for (const table of namespaceSchema?.tables ?? []) {
+          wanted.set(storedTableName(namespace, table.tableName), table.indexes.map((index) => ({ name: index.indexDescriptor, fields: index.fields })));
+        }
       }
       for (const { name } of this.storage.listTables()) {
         if (!name.startsWith("_") && !wanted.has(name)) wanted.set(name, []);
@@ -171,19 +203,22 @@ export class DeploymentState {
       for (const [table, indexes] of wanted) this.storage.setIndexes(table, indexes);
       this.storage.setMeta(MODULES_KEY, [...push.modules.values()].map(({ path, source, sourceMap, environment }) => ({ path, source, sourceMap, environment })));
       this.storage.setMeta(SCHEMA_KEY, schema);
+      this.storage.setMeta(COMPONENTS_KEY, push.componentsSource);
       if (push.udfServerVersion !== undefined) this.storage.setMeta(UDF_SERVER_VERSION_KEY, push.udfServerVersion);
     });
     this.pending.delete(pushId);
     this.modules = push.modules;
-    await this.runner.install({ modules: push.modules, analysis: push.analysis, udfServerVersion: push.udfServerVersion });
+    await this.runner.install({ ...push.installed, udfServerVersion: push.udfServerVersion });
     return { push, previousModules };
   }
 
-  private indexDiff(schema: AnalyzedSchema | null): IndexDiff {
+  private indexDiff(schemas: Map<string, AnalyzedSchema | null>): IndexDiff {
     const diff: IndexDiff = { added: [], removed: [] };
     const next = new Map<string, string>();
-    for (const table of schema?.tables ?? []) {
-      for (const index of table.indexes) next.set(`${table.tableName}.${index.indexDescriptor}`, JSON.stringify(index.fields));
+    for (const [namespace, schema] of schemas) {
+      for (const table of schema?.tables ?? []) {
+        for (const index of table.indexes) next.set(`${storedTableName(namespace, table.tableName)}.${index.indexDescriptor}`, JSON.stringify(index.fields));
+      }
     }
     const current = new Map<string, string>();
     for (const { name: table } of this.storage.listTables()) {
@@ -194,8 +229,9 @@ export class DeploymentState {
       }
     }
     const describe = (key: string, fields: string) => {
-      const dot = key.indexOf(".");
-      return { table: key.slice(0, dot), name: key.slice(dot + 1), fields: JSON.parse(fields) as string[] };
+      const dot = key.lastIndexOf(".");
+      const stored = key.slice(0, dot);
+      return { namespace: namespaceOfName(stored), table: localName(stored), name: key.slice(dot + 1), fields: JSON.parse(fields) as string[] };
     };
     for (const [key, fields] of next) if (current.get(key) !== fields) diff.added.push(describe(key, fields));
     for (const [key, fields] of current) if (next.get(key) !== fields) diff.removed.push(describe(key, fields));
@@ -207,4 +243,9 @@ export class DeploymentState {
     if (push === undefined) throw new PushError("This push is unknown or already finished (the backend may have restarted). Push again.");
     return push;
   }
+}
+
+/** Every namespace's schema: the app's ("") first, then each component instance's. */
+function schemasOf(analysis: DeploymentAnalysis): Map<string, AnalyzedSchema | null> {
+  return new Map([["", analysis.schema], ...Object.entries(analysis.componentSchemas ?? {})]);
 }

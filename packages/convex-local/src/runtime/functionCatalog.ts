@@ -11,7 +11,8 @@ import { truncateText } from "../text/valueText.js";
 import { checkValueNesting, prototypeFieldPath } from "./documentValues.js";
 import { ArgumentValidationError, FunctionError, FunctionNotFoundError, ReturnsValidationError } from "./errors.js";
 import { errorResult } from "./functionResults.js";
-import type { DeploymentAnalysis, FunctionInfo, SchemaTable, UdfType } from "./functions.js";
+import type { AnalyzedSchema, DeploymentAnalysis, FunctionInfo, SchemaTable, UdfType } from "./functions.js";
+import { componentPathOf, localName, namespaceOfName, qualifiedPath } from "./components.js";
 import { functionHandle, functionPathOf, type FunctionAddress } from "./functionHandles.js";
 import type { Outcome } from "./isolate.js";
 import { canonicalFunctionPath, checkFunctionPath, type CompiledModule } from "./modules.js";
@@ -63,8 +64,8 @@ function invalidArgs(error: unknown): ArgumentValidationError {
 
 export class FunctionCatalog {
   private deployment: Deployment | undefined;
-  /** The schema's tables by name when it validates writes (null otherwise); derived once per push. */
-  private schemaTables: Map<string, SchemaTable> | null = null;
+  /** Per namespace (components.ts; "" for the app), the schema's tables by name when it validates writes (null otherwise); derived once per push. */
+  private schemaTables = new Map<string, Map<string, SchemaTable> | null>();
 
   constructor(private readonly storage: Storage) {}
 
@@ -72,9 +73,9 @@ export class FunctionCatalog {
     return this.deployment?.analysis;
   }
 
-  /** The schema's tables when writes must match it, else null. */
-  get schemaByTable(): Map<string, SchemaTable> | null {
-    return this.schemaTables;
+  /** The schema's tables of the code in `namespace` (the app's by default) when writes must match it, else null. */
+  schemaByTable(namespace = ""): Map<string, SchemaTable> | null {
+    return this.schemaTables.get(namespace) ?? null;
   }
 
   /** The pushed modules (none before the first push). */
@@ -95,17 +96,23 @@ export class FunctionCatalog {
 
   install(deployment: Deployment): void {
     this.deployment = deployment;
-    const schema = deployment.analysis.schema;
-    this.schemaTables = schema?.schemaValidation ? new Map(schema.tables.map((table) => [table.tableName, table])) : null;
+    const tablesOf = (schema: AnalyzedSchema | null) => (schema?.schemaValidation ? new Map(schema.tables.map((table) => [table.tableName, table])) : null);
+    this.schemaTables = new Map([["", tablesOf(deployment.analysis.schema)]]);
+    for (const [namespace, schema] of Object.entries(deployment.analysis.componentSchemas ?? {})) this.schemaTables.set(namespace, tablesOf(schema));
   }
 
-  /** Looks a function up as `caller` may see it: internal functions only for the admin. */
+  /**
+   * Looks a function up as `caller` may see it: internal functions only for the admin. A component's
+   * function (a path qualified with its namespace, components.ts) only for the admin and for calls
+   * from functions, never for clients.
+   */
   resolve(path: string, caller: Caller, expected?: UdfType): FunctionInfo {
-    checkFunctionPath(path);
-    const canonical = canonicalFunctionPath(path);
+    const namespace = namespaceOfName(path);
+    checkFunctionPath(localName(path));
+    const canonical = qualifiedPath(namespace, canonicalFunctionPath(localName(path)));
     const info = this.deployment?.analysis.functions.get(canonical);
-    if (info === undefined || (info.visibility === "internal" && !caller.admin)) {
-      throw new FunctionNotFoundError(canonical);
+    if (info === undefined || (info.visibility === "internal" && !caller.admin) || (namespace !== "" && !caller.admin)) {
+      throw new FunctionNotFoundError(namespace === "" ? canonical : `${componentPathOf(namespace)}/${localName(canonical)}`);
     }
     if (expected !== undefined && info.udfType !== expected) {
       throw new FunctionError(
@@ -116,8 +123,8 @@ export class FunctionCatalog {
   }
 
   /** `1.0/createFunctionHandle`: a handle for any of the deployment's functions, internal ones included. */
-  createFunctionHandle(address: FunctionAddress): string {
-    return functionHandle(this.resolve(functionPathOf(address), { identity: null, admin: true }).path);
+  createFunctionHandle(address: FunctionAddress, namespace = ""): string {
+    return functionHandle(this.resolve(functionPathOf(address, namespace), { identity: null, admin: true }).path);
   }
 
   /** Checks a call's arguments (an object matching the function's validator, no `__proto__` field); returns them. */

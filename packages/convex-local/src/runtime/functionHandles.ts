@@ -2,9 +2,9 @@
  * Function handles (`createFunctionHandle` in `convex/server`): strings that name a function and
  * can stand in for a function reference in `ctx.runQuery`, `ctx.runMutation`, `ctx.runAction` and
  * the scheduler. The format is Convex's, `function://<id>#<path>`. Convex keeps a table of handles
- * because a path is only unique within a component; convex-local has no components, so the id is
- * derived from the path itself: a handle needs no stored state and stays valid as long as its
- * function exists.
+ * because a path is only unique within a component; here the id is
+ * derived from the path itself (a component's function's path is qualified with its namespace,
+ * components.ts): a handle needs no stored state and stays valid as long as its function exists.
  *
  * @example
  * ```ts
@@ -13,6 +13,7 @@
  * ```
  */
 import { createHash } from "node:crypto";
+import { qualifiedPath, referencedFunction } from "./components.js";
 
 const PREFIX = "function://";
 
@@ -49,10 +50,14 @@ export function isFunctionHandle(value: string): boolean {
   }
 }
 
-/** The path a syscall's address names; a handle must be one this deployment made. */
-export function functionPathOf(address: FunctionAddress): string {
-  if (address.name !== undefined) return address.name;
-  if (address.reference !== undefined) return address.reference;
+/**
+ * The path a syscall's address names, for code running in `namespace` (components.ts; "" for the
+ * app): a name is a function of the caller's own namespace, a reference one of its child
+ * components; a handle (which holds the qualified path) must be one this deployment made.
+ */
+export function functionPathOf(address: FunctionAddress, namespace = ""): string {
+  if (address.name !== undefined) return qualifiedPath(namespace, address.name);
+  if (address.reference !== undefined) return address.reference.startsWith("_reference/") ? referencedFunction(namespace, address.reference) : qualifiedPath(namespace, address.reference);
   const handle = address.functionHandle;
   if (handle === undefined) throw new Error("The call names no function (no name, reference or function handle)");
   const hash = handle.startsWith(PREFIX) ? handle.indexOf("#") : -1;

@@ -67,6 +67,8 @@ export interface DeploymentAnalysis {
   crons: CronJob[];
   schema: AnalyzedSchema | null;
   auth: AuthProvider[];
+  /** Each component instance's schema by namespace (components.ts); the app's is `schema`. */
+  componentSchemas?: Record<string, AnalyzedSchema | null>;
 }
 
 /** Module paths that hold functions (not shared chunks, not config files). */

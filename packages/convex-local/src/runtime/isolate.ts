@@ -23,9 +23,10 @@ const preludeSource = readFileSync(new URL("./prelude.js", import.meta.url), "ut
 
 /** What a running function may ask of the host. */
 export interface CallHost {
-  syscall(op: string, args: string): string;
+  /** `namespace`: the component whose code made the syscall (components.ts; absent or "" for the app). */
+  syscall(op: string, args: string, namespace?: string): string;
   /** A JSON string, a promise of one, or for a nested call the callee's promise and the check of its value. */
-  asyncSyscall(op: string, args: string): string | Promise<string> | NestedCall;
+  asyncSyscall(op: string, args: string, namespace?: string): string | Promise<string> | NestedCall;
   jsSyscall(op: string, args: unknown): unknown;
   log(level: string, args: unknown[]): void;
 }
@@ -123,11 +124,15 @@ const MODULE_LOCALS = [
   "Object", "Array", "JSON", "Math", "Symbol", "Promise", "Reflect", "String", "Number", "Boolean", "BigInt",
   "Map", "Set", "WeakMap", "WeakSet", "Error", "TypeError", "RangeError", "Date", "RegExp",
   "ArrayBuffer", "DataView", "Uint8Array", "Int32Array", "Float64Array", "TextEncoder", "TextDecoder",
-  "parseInt", "parseFloat", "isNaN", "isFinite", "console", "Convex",
+  "parseInt", "parseFloat", "isNaN", "isFinite", "console",
 ];
-/** A module's CommonJS body goes between these: its first line keeps its columns but for this prefix, as before. */
-const MODULE_PREFIX = `(function () { const { ${MODULE_LOCALS.join(", ")} } = globalThis; return function (exports, require, module) {`;
-const MODULE_SUFFIX = "}; })()";
+/**
+ * A module's CommonJS body goes between these: its first line keeps its columns but for this prefix, as before.
+ * `Convex` is the prelude's syscall object for the module's component (the app's is the global one), so
+ * a component's syscalls say whose they are (components.ts).
+ */
+const MODULE_PREFIX = `(function (Convex) { const { ${MODULE_LOCALS.join(", ")} } = globalThis; return function (exports, require, module) {`;
+const MODULE_SUFFIX = "}; })";
 
 const startScript = new vm.Script("__convexStart()", { filename: "convex:start" });
 const startEachScript = new vm.Script("__convexStartEach()", { filename: "convex:start-each" });
@@ -181,9 +186,9 @@ export class Isolate {
     );
     const nodeRequire = options.nodeRequireFrom ? createRequire(options.nodeRequireFrom) : undefined;
     const host = {
-      syscall: (op: string, args: string) => this.active().host.syscall(op, args),
-      asyncSyscall: (op: string, args: string) => {
-        const result = this.active().host.asyncSyscall(op, args);
+      syscall: (op: string, args: string, namespace?: string) => this.active().host.syscall(op, args, namespace),
+      asyncSyscall: (op: string, args: string, namespace?: string) => {
+        const result = this.active().host.asyncSyscall(op, args, namespace);
         return typeof result === "object" && "callee" in result ? this.failingInRealm(result) : result;
       },
       jsSyscall: (op: string, args: unknown) => this.active().host.jsSyscall(op, args),

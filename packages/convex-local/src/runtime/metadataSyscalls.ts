@@ -7,6 +7,7 @@
  * @example
  * metadataSyscall("1.0/getFunctionMetadata", "messages.js:list") // { name: "messages:list", componentPath: "" }
  */
+import { componentPathOf, localName, namespaceOfName } from "./components.js";
 import type { JSONValue } from "convex/values";
 import type { Transaction } from "../transactions/transaction.js";
 import { parseFunctionPath } from "./modules.js";
@@ -19,7 +20,7 @@ export const DEPLOYMENT_NAME = "convex-local";
 export function metadataSyscall(op: string, functionPath: string): JSONValue | undefined {
   switch (op) {
     case "1.0/getFunctionMetadata":
-      return { name: strippedPath(functionPath), componentPath: "" };
+      return { name: strippedPath(localName(functionPath)), componentPath: componentPathOf(namespaceOfName(functionPath)) };
     case "1.0/getDeploymentMetadata":
       // A self-hosted backend's (local_backend/src/lib.rs): no region, the smallest class.
       return { name: DEPLOYMENT_NAME, region: null, class: "s16" };

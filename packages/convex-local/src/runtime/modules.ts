@@ -9,6 +9,7 @@ import { createHash } from "node:crypto";
 import path from "node:path";
 import { transformSync } from "esbuild";
 import { truncateText } from "../text/valueText.js";
+import { localName, namespaceOfName, qualifiedPath } from "./components.js";
 import { InvalidFunctionPathError } from "./errors.js";
 
 export type ModuleEnvironment = "isolate" | "node";
@@ -68,11 +69,15 @@ function withInlineSourceMap(module: ModuleSource): string {
   return `${source}\n//# sourceMappingURL=data:application/json;base64,${encoded}\n`;
 }
 
-/** Resolves an import specifier written inside `fromPath` to a module path of the same bundle. */
+/**
+ * Resolves an import specifier written inside `fromPath` to a module path of the same bundle: a
+ * component's modules (installed under its namespace, components.ts) import only each other.
+ */
 export function resolveModulePath(fromPath: string, specifier: string): string | undefined {
   if (!specifier.startsWith("./") && !specifier.startsWith("../")) return undefined;
-  const resolved = path.posix.normalize(path.posix.join(path.posix.dirname(fromPath), specifier));
-  return resolved.startsWith("../") ? undefined : resolved;
+  const namespace = namespaceOfName(fromPath);
+  const resolved = path.posix.normalize(path.posix.join(path.posix.dirname(localName(fromPath)), specifier));
+  return resolved.startsWith("../") || namespaceOfName(resolved) !== "" ? undefined : qualifiedPath(namespace, resolved);
 }
 
 /** Convex's longest path component and function name (sync_types' MAX_IDENTIFIER_LEN). */

@@ -45,11 +45,13 @@
   // Convex values recognise bytes with `instanceof ArrayBuffer`, so accept either realm.
   Object.defineProperty(ArrayBuffer, Symbol.hasInstance, { value: (v) => host.isArrayBuffer(v) });
 
-  globalThis.Convex = {
-    syscall: (op, args) => host.syscall(op, args),
+  // The syscall object of a component's modules names the component (its namespace, components.ts);
+  // the app's modules use the global one. Made here, out of the app's reach.
+  const convexOf = (namespace) => ({
+    syscall: (op, args) => host.syscall(op, args, namespace),
     asyncSyscall: (op, args) => {
       try {
-        const result = host.asyncSyscall(op, args);
+        const result = host.asyncSyscall(op, args, namespace);
         // A nested call answers with the callee's promise and a check of its value. The check is
         // chained here: a continuation the host attached would wait in the host's microtask queue,
         // which a query or mutation never reaches before its run ends.
@@ -62,6 +64,15 @@
       }
     },
     jsSyscall: (op, args) => host.jsSyscall(op, args),
+  });
+  globalThis.Convex = convexOf(undefined);
+  const componentConvex = new Map();
+  const convexForModule = (modulePath) => {
+    if (!modulePath.startsWith("@")) return globalThis.Convex;
+    const namespace = modulePath.slice(0, modulePath.indexOf("/"));
+    let convex = componentConvex.get(namespace);
+    if (convex === undefined) componentConvex.set(namespace, (convex = Object.freeze(convexOf(namespace))));
+    return convex;
   };
 
   // Convex's console (udf-runtime 02_console.ts, crates/isolate/src/ops/console.rs): these methods
@@ -104,7 +115,7 @@
     if (cached !== undefined) return cached.exports;
     const module = { exports: {} };
     moduleCache.set(modulePath, module);
-    const body = host.compile(modulePath);
+    const body = host.compile(modulePath)(convexForModule(modulePath));
     try {
       body.call(module.exports, module.exports, (specifier) => requireFrom(modulePath, specifier), module);
     } catch (error) {

@@ -34,14 +34,21 @@ export interface SyncCall {
 }
 
 export function syncHost(call: SyncCall, catalog: FunctionCatalog, fileStorage: () => FileStorage): CallHost {
-  const database = new DatabaseSyscalls(call.transaction, catalog.schemaByTable, call.journal);
+  // One per namespace whose code runs in the call (the app's, and components' it calls: components.ts).
+  const databases = new Map<string, DatabaseSyscalls>();
+  const databaseOf = (namespace = "") => {
+    let database = databases.get(namespace);
+    if (database === undefined) databases.set(namespace, (database = new DatabaseSyscalls(call.transaction, catalog.schemaByTable(namespace), call.journal, namespace)));
+    return database;
+  };
   return {
-    syscall: (op, args) => JSON.stringify(database.syscall(op, JSON.parse(args))),
-    asyncSyscall: (op, args) => {
+    syscall: (op, args, namespace) => JSON.stringify(databaseOf(namespace).syscall(op, JSON.parse(args))),
+    asyncSyscall: (op, args, namespace = "") => {
       const parsed = JSON.parse(args);
-      if (op === "1.0/getUserIdentity") return identityOf(call.caller);
-      if (op === "1.0/createFunctionHandle") return JSON.stringify(catalog.createFunctionHandle(parsed));
-      if (op === "1.0/runUdf") return nestedCall(call, catalog, parsed);
+      // As on Convex, the caller's identity is not passed into components.
+      if (op === "1.0/getUserIdentity") return namespace === "" ? identityOf(call.caller) : JSON.stringify(null);
+      if (op === "1.0/createFunctionHandle") return JSON.stringify(catalog.createFunctionHandle(parsed, namespace));
+      if (op === "1.0/runUdf") return nestedCall(call, catalog, parsed, namespace);
       const metadata = call.functionPath === undefined ? undefined : metadataSyscall(op, call.functionPath);
       if (metadata !== undefined) return JSON.stringify(metadata);
       if (op.startsWith("1.0/storage")) return JSON.stringify(fileStorage().syscall(op, parsed, call.transaction));
@@ -51,9 +58,9 @@ export function syncHost(call: SyncCall, catalog: FunctionCatalog, fileStorage: 
           cancelJobFromMutation(call.transaction, parsed.id, call.caller, catalog.udfServerVersion, (warning) => appendLogLine(call.logLines, "WARN", [warning]));
           return JSON.stringify(null);
         }
-        return JSON.stringify(scheduleFunction(catalog, call.transaction, parsed, call.caller));
+        return JSON.stringify(scheduleFunction(catalog, call.transaction, parsed, call.caller, Date.now(), namespace));
       }
-      return JSON.stringify(database.asyncSyscall(op, parsed));
+      return JSON.stringify(databaseOf(namespace).asyncSyscall(op, parsed));
     },
     jsSyscall: (op) => {
       throw unknownJsSyscall(op);
@@ -63,8 +70,8 @@ export function syncHost(call: SyncCall, catalog: FunctionCatalog, fileStorage: 
 }
 
 /** `ctx.runQuery` / `ctx.runMutation` inside a query or mutation: same transaction, same identity. */
-function nestedCall(call: SyncCall, catalog: FunctionCatalog, request: FunctionAddress & { udfType: string; args: JSONValue }): NestedCall {
-  const path = functionPathOf(request);
+function nestedCall(call: SyncCall, catalog: FunctionCatalog, request: FunctionAddress & { udfType: string; args: JSONValue }, namespace: string): NestedCall {
+  const path = functionPathOf(request, namespace);
   const expected: UdfType = request.udfType === "mutation" ? "Mutation" : "Query";
   if (expected === "Mutation" && !call.transaction.writable) throw new Error("Can't run a mutation from a query");
   const info = catalog.resolve(path, { ...call.caller, admin: true }, expected);

@@ -7,6 +7,7 @@
  * what the server has received so far); every `Transition` goes from exactly the version last sent
  * (`startVersion`) to the received query-set/identity versions at a snapshot timestamp.
  */
+import { componentFunctionPath } from "../../runtime/components.js";
 import type { JSONValue } from "convex/values";
 import type { WebSocket } from "ws";
 import { MalformedIdentityError } from "../../auth/actingUser.js";
@@ -138,9 +139,17 @@ function errorResult(message: string): FunctionResult {
   return { status: "error", errorMessage: jsErrorText(message), logLines: [] };
 }
 
-/** The answer to a call into a component, quoting the client's (possibly huge) path cut short. */
-function componentsUnsupported(componentPath: string): string {
-  return `Components are not supported (componentPath ${quoteClientValue(componentPath)})`;
+/**
+ * The function a message names: `udfPath` in the component at `componentPath` (runtime/components.ts;
+ * the catalog lets only the admin call into a component), or why the component path is invalid,
+ * quoting the client's (possibly huge) path cut short.
+ */
+function functionPathOf(udfPath: string, componentPath: string | undefined): { ok: true; path: string } | { ok: false; error: string } {
+  try {
+    return { ok: true, path: componentFunctionPath(componentPath, udfPath) };
+  } catch {
+    return { ok: false, error: `Invalid component path ${quoteClientValue(componentPath ?? "")}` };
+  }
 }
 
 function messageOf(error: unknown): string {
@@ -368,10 +377,10 @@ export class SyncSession {
     let ts: bigint | null = null;
     if (!args.ok) {
       result = errorResult(args.error);
-    } else if (message.componentPath !== undefined && message.componentPath !== "") {
-      result = errorResult(componentsUnsupported(message.componentPath));
+    } else if (!functionPathOf(message.udfPath, message.componentPath).ok) {
+      result = errorResult((functionPathOf(message.udfPath, message.componentPath) as { error: string }).error);
     } else {
-      const outcome = await deps.runner.mutation(message.udfPath, args.value, this.caller);
+      const outcome = await deps.runner.mutation(componentFunctionPath(message.componentPath, message.udfPath), args.value, this.caller);
       result = outcome.result;
       if (result.status === "success") {
         if (outcome.commitTs !== null) {
@@ -421,9 +430,8 @@ export class SyncSession {
     };
     const args = singleArgsObject(message.args);
     if (!args.ok) return respond(errorResult(args.error));
-    if (message.componentPath !== undefined && message.componentPath !== "") {
-      return respond(errorResult(componentsUnsupported(message.componentPath)));
-    }
+    const target = functionPathOf(message.udfPath, message.componentPath);
+    if (!target.ok) return respond(errorResult(target.error));
     const { maxInflightActions, maxInflightActionArgsBytes } = this.host.limits;
     if (this.inflightActions >= maxInflightActions) {
       return respond(errorResult(`Too many concurrent actions on one connection (limit ${maxInflightActions})`));
@@ -435,7 +443,7 @@ export class SyncSession {
     this.inflightActions++;
     this.inflightActionArgsBytes += argsBytes;
     this.host.deps.runner
-      .action(message.udfPath, args.value, this.caller)
+      .action(target.path, args.value, this.caller)
       .catch((error: unknown): FunctionResult => {
         this.host.reportError(error);
         return errorResult(`InternalServerError: ${messageOf(error)}`);
@@ -590,10 +598,9 @@ export class SyncSession {
   private requestOf(query: QueryState): QueryRequest | string {
     const args = singleArgsObject(query.args);
     if (!args.ok) return args.error;
-    if (query.componentPath !== undefined && query.componentPath !== "") {
-      return componentsUnsupported(query.componentPath);
-    }
-    return { path: query.udfPath, args: args.value, caller: this.caller, journal: query.journal };
+    const target = functionPathOf(query.udfPath, query.componentPath);
+    if (!target.ok) return target.error;
+    return { path: target.path, args: args.value, caller: this.caller, journal: query.journal };
   }
 
   // ---- transport -----------------------------------------------------------------------------

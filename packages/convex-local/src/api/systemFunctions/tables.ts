@@ -4,6 +4,7 @@
  * table-number order and answers one page that is always the last.
  */
 import { paginationOptsValidator } from "convex/server";
+import { namespaceOfName } from "../../runtime/components.js";
 import { argsValidator, type SystemQuery } from "./systemQuery.js";
 
 export const tables: SystemQuery = {
@@ -12,7 +13,8 @@ export const tables: SystemQuery = {
     value: {
       page: storage
         .listTables()
-        .filter(({ name }) => !name.startsWith("_"))
+        // The app's own tables: components' tables are theirs (runtime/components.ts).
+        .filter(({ name }) => !name.startsWith("_") && namespaceOfName(name) === "")
         .map(({ name }) => ({ name })),
       isDone: true,
       continueCursor: "end",

@@ -8,8 +8,9 @@
  */
 import { jsonToConvex, type JSONValue } from "convex/values";
 import { BY_CREATION_TIME_INDEX, type Storage } from "../../storage/index.js";
-import { RequestError, sendJson } from "../http.js";
+import { sendJson } from "../http.js";
 import type { RouteRequest } from "../router.js";
+import { localName, namespaceOf, namespaceOfName } from "../../runtime/components.js";
 import { dashboardShape } from "./dashboardShape.js";
 import { insertValue, NEVER } from "./shapeInference.js";
 
@@ -20,11 +21,14 @@ export class TableShapes {
   constructor(private readonly storage: Storage) {}
 
   serve({ request, response }: RouteRequest): void {
-    const component = new URL(request.url ?? "/", "http://localhost").searchParams.get("component");
-    if (component !== null && component !== "") {
-      throw new RequestError(400, "ComponentsNotSupported", "convex-local does not support Convex components (convex.config.ts with `app.use(...)`) yet.");
+    const component = new URL(request.url ?? "/", "http://localhost").searchParams.get("component") ?? "";
+    const namespace = namespaceOf(component);
+    // The tables of one component (the app's without `?component=`), by the names its code uses.
+    const shapes: Record<string, JSONValue> = {};
+    for (const [stored, shape] of Object.entries(this.shapes())) {
+      if (namespaceOfName(stored) === namespace) shapes[localName(stored)] = shape;
     }
-    sendJson(response, 200, this.shapes());
+    sendJson(response, 200, shapes);
   }
 
   /** Each user table's shape, in table-number order (Convex's follows its internal table ids). */

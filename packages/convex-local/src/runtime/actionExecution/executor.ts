@@ -13,6 +13,7 @@ import { appendLogLine } from "../logs.js";
 import type { CompiledModule } from "../modules.js";
 import { webGlobals } from "../webGlobals.js";
 import { readAuthConfig, unsetVariableError } from "./authConfig.js";
+import { readComponentDefinition } from "./componentDefinition.js";
 import { inspectModules } from "./moduleAnalysis.js";
 import { crashError, decodeJsValue, encodeJsValue, type BodyChunk, type ExecutorMessage, type HostMessage, type Invocation, type ResponseHead, type RunMessage } from "./protocol.js";
 
@@ -101,6 +102,7 @@ export class ActionExecutor {
       if (invocation.kind === "action") return exportedFunction(load, invocation.modulePath, invocation.exportName).invokeAction(invocation.requestId, invocation.argsJson);
       if (invocation.kind === "analyze") return inspectModules(this.announcingLoad(load), modules, invocation.paths, invocation.withSchema);
       if (invocation.kind === "authConfig") return readAuthConfig(load);
+      if (invocation.kind === "componentDefinition") return readComponentDefinition(load, invocation.modulePath);
       return this.routeRequest(load, invocation, (path) => (routePath = path));
     };
     // auth.config.js may read only variables the deployment sets, as on Convex.
@@ -202,16 +204,16 @@ export class ActionExecutor {
 
   /** The isolate's syscalls, answered by the main thread; log lines are kept within Convex's limits here. */
   private proxyHost(run: Run): CallHost {
-    const call = (kind: "async" | "js", op: string, args: unknown) =>
+    const call = (kind: "async" | "js", op: string, args: unknown, namespace?: string) =>
       new Promise<unknown>((resolve, reject) => {
         const callId = this.nextCallId++;
         run.syscalls.set(callId, { resolve, reject });
-        this.send({ type: "syscall", callId, kind, op, args });
+        this.send({ type: "syscall", callId, kind, op, args, ...(namespace ? { namespace } : {}) });
       });
     const lines: string[] = [];
     return {
       syscall: refuseSyncSyscall,
-      asyncSyscall: (op, args) => call("async", op, args) as Promise<string>,
+      asyncSyscall: (op, args, namespace) => call("async", op, args, namespace) as Promise<string>,
       jsSyscall: async (op, args) => decodeJsValue(await call("js", op, await encodeJsValue(args))),
       log: (level, args) => {
         const before = lines.length;

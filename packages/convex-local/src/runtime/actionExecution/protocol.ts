@@ -23,8 +23,14 @@ export type Invocation =
   | { kind: "http"; method: string; url: string; headers: [string, string][]; hasBody: boolean }
   | AnalyzeInvocation;
 
-/** Push analysis: the exports of `paths` (and, `withSchema`, of schema.js: moduleAnalysis.ts), or auth.config.js's providers (authConfig.ts). */
-export type AnalyzeInvocation = { kind: "analyze"; paths: string[]; withSchema: boolean } | { kind: "authConfig" };
+/**
+ * Push analysis: the exports of `paths` (and, `withSchema`, of schema.js: moduleAnalysis.ts),
+ * auth.config.js's providers (authConfig.ts), or a convex.config.js's definition (componentDefinition.ts).
+ */
+export type AnalyzeInvocation =
+  | { kind: "analyze"; paths: string[]; withSchema: boolean }
+  | { kind: "authConfig" }
+  | { kind: "componentDefinition"; modulePath: string };
 
 /** The deployment's modules, sent to an executor only when it does not hold this version yet. */
 export interface ModuleSet {
@@ -69,7 +75,7 @@ export interface ResponseHead {
 
 export type ExecutorMessage =
   | { type: "ready" }
-  | { type: "syscall"; callId: number; kind: "async" | "js"; op: string; args: unknown }
+  | { type: "syscall"; callId: number; kind: "async" | "js"; op: string; args: unknown; namespace?: string }
   | { type: "log"; line: string }
   /** Push analysis starts loading this module. */
   | { type: "progress"; modulePath: string }

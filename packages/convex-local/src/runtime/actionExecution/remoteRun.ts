@@ -112,7 +112,7 @@ class RemoteRun {
         this.request.onProgress?.(message.modulePath);
         return;
       case "syscall":
-        void this.answerSyscall(message.callId, message.kind, message.op, message.args);
+        void this.answerSyscall(message.callId, message.kind, message.op, message.args, message.namespace);
         return;
       case "log":
         if (this.request.logLines.length < MAX_LOG_LINES) this.request.logLines.push(message.line);
@@ -144,11 +144,11 @@ class RemoteRun {
     }
   }
 
-  private async answerSyscall(callId: number, kind: "async" | "js", op: string, args: unknown): Promise<void> {
+  private async answerSyscall(callId: number, kind: "async" | "js", op: string, args: unknown, namespace: string | undefined): Promise<void> {
     const { host } = this.request;
     let reply: { ok: true; value: unknown } | { ok: false; error: SyscallFailure };
     try {
-      const value = kind === "async" ? await host.asyncSyscall(op, args as string) : await encodeJsValue(await host.jsSyscall(op, decodeJsValue(args)));
+      const value = kind === "async" ? await host.asyncSyscall(op, args as string, namespace) : await encodeJsValue(await host.jsSyscall(op, decodeJsValue(args)));
       reply = { ok: true, value };
     } catch (error) {
       const { message, data } = (error ?? {}) as { message?: unknown; data?: unknown };

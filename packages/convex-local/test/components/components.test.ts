@@ -1,0 +1,158 @@
+/**
+ * Convex components from npm, unchanged: the fixture app (test/fixtures/components) uses
+ * `@convex-dev/sharded-counter` twice (as `shardedCounter` and `likesCounter`) and
+ * `@convex-dev/rate-limiter` (which itself uses `@convex-dev/batch-worker`), is pushed with the
+ * official CLI, and is called through ConvexHttpClient, a live ConvexClient subscription and the
+ * CLI, also across a restart of the backend on the same data.
+ */
+import { readFileSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ConvexClient, ConvexHttpClient } from "convex/browser";
+import { anyApi } from "convex/server";
+import type { Backend } from "../../src/api/backend.js";
+import { deployFixture, startTestBackend, waitFor, type TestDeployment } from "../harness.js";
+
+const api = anyApi;
+let deployment: TestDeployment;
+let client: ConvexHttpClient;
+
+beforeAll(async () => {
+  deployment = await deployFixture("components");
+  client = new ConvexHttpClient(deployment.backend.url);
+}, 180_000);
+
+afterAll(async () => {
+  await deployment?.cleanup();
+});
+
+describe("push", () => {
+  it("generates the typed `components` references for every instance", () => {
+    const generated = readFileSync(path.join(deployment.appDir, "convex/_generated/api.d.ts"), "utf8");
+    expect(generated).toMatch(/shardedCounter: import\("@convex-dev\/sharded-counter\/_generated\/component\.js"\)\.ComponentApi<"shardedCounter">/);
+    expect(generated).toMatch(/likesCounter: import\("@convex-dev\/sharded-counter\/_generated\/component\.js"\)\.ComponentApi<"likesCounter">/);
+    expect(generated).toMatch(/rateLimiter: import\("@convex-dev\/rate-limiter\/_generated\/component\.js"\)\.ComponentApi<"rateLimiter">/);
+  });
+
+  it("re-pushes with `dev --once`", async () => {
+    const { stderr } = await deployment.cli(["dev", "--once", "--typecheck", "disable"]);
+    expect(stderr).toMatch(/Convex functions ready/);
+  });
+});
+
+describe("sharded-counter, two instances", () => {
+  it("counts in each instance's own tables, apart from the app's table of the same name", async () => {
+    await client.mutation(api.counters.addVisit, { page: "home", count: 3 });
+    await client.mutation(api.counters.addVisit, { page: "home", count: 4 });
+    await client.mutation(api.counters.like, { page: "home" });
+    await client.mutation(api.counters.note, { name: "home", note: "the app's own row" });
+    expect(await client.query(api.counters.counts, { page: "home" })).toEqual({ visits: 7, likes: 1 });
+    // The app's `counters` table holds only the app's document; the component's `counters` rows are its own.
+    expect(await client.query(api.counters.appCounters, {})).toEqual([{ name: "home", note: "the app's own row" }]);
+  });
+
+  it("reads a component's query from an action", async () => {
+    await client.mutation(api.counters.addVisit, { page: "action", count: 5 });
+    expect(await client.action(api.crossing.visitsFromAction, { page: "action" })).toBe(5);
+  });
+
+  it("calls a component's mutation through a function handle", async () => {
+    const handle: string = await client.mutation(api.crossing.likeHandle, {});
+    expect(handle).toMatch(/^function:\/\//);
+    await client.mutation(api.crossing.addThroughHandle, { handle, page: "handle", count: 2 });
+    expect(await client.query(api.counters.counts, { page: "handle" })).toEqual({ visits: 0, likes: 2 });
+  });
+
+  it("rolls a component's writes back with the app mutation that called it", async () => {
+    await expect(client.mutation(api.crossing.likeThenFail, { page: "rollback" })).rejects.toThrow(/rolled back/);
+    expect(await client.query(api.counters.counts, { page: "rollback" })).toEqual({ visits: 0, likes: 0 });
+  });
+
+  it("runs a component's function with `npx convex run --component`", async () => {
+    await client.mutation(api.counters.like, { page: "cli" });
+    const { stdout } = await deployment.cli(["run", "--component", "likesCounter", "public:count", JSON.stringify({ name: "cli" })]);
+    expect(stdout.trim()).toBe("1");
+    const other = await deployment.cli(["run", "--component", "shardedCounter", "public:count", JSON.stringify({ name: "cli" })]);
+    expect(other.stdout.trim()).toBe("0");
+  });
+
+  it("refuses a client's call into a component without the admin key", async () => {
+    const response = await fetch(`${deployment.backend.url}/api/query`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ path: "public:count", componentPath: "shardedCounter", args: { name: "home" } }),
+    });
+    expect(await response.json()).toMatchObject({ status: "error", errorMessage: expect.stringContaining("Could not find public function for 'shardedCounter/public:count'") });
+  });
+
+  it("re-runs a live subscription when the component's tables change", async () => {
+    const live = new ConvexClient(deployment.backend.url);
+    try {
+      const seen: { visits: number; likes: number }[] = [];
+      const unsubscribe = live.onUpdate(api.counters.counts, { page: "live" }, (value: { visits: number; likes: number }) => seen.push(value));
+      await waitFor(() => seen.length > 0);
+      expect(seen.at(-1)).toEqual({ visits: 0, likes: 0 });
+      await client.mutation(api.counters.addVisit, { page: "live", count: 2 });
+      await waitFor(() => seen.at(-1)?.visits === 2);
+      await client.mutation(api.counters.like, { page: "live" });
+      await waitFor(() => seen.at(-1)?.likes === 1);
+      unsubscribe();
+    } finally {
+      await live.close();
+    }
+  });
+});
+
+describe("rate-limiter (with its own batch-worker component)", () => {
+  it("allows a fixed window's rate and refuses past it, per key", async () => {
+    const results = [];
+    for (let attempt = 0; attempt < 3; attempt++) results.push((await client.mutation(api.limits.signIn, { email: "ada@example.com" })).ok);
+    expect(results).toEqual([true, true, false]);
+    expect((await client.mutation(api.limits.signIn, { email: "grace@example.com" })).ok).toBe(true);
+  });
+
+  it("empties a token bucket of capacity 3", async () => {
+    const results = [];
+    for (let attempt = 0; attempt < 4; attempt++) results.push((await client.mutation(api.limits.sendMessage, { user: "u1" })).ok);
+    expect(results).toEqual([true, true, true, false]);
+  });
+});
+
+describe("bad convex.config", () => {
+  it("refuses a name used twice, naming it, and keeps serving the old code", async () => {
+    const configPath = path.join(deployment.appDir, "convex/convex.config.ts");
+    const original = readFileSync(configPath, "utf8");
+    writeFileSync(configPath, original.replace(`app.use(shardedCounter, { name: "likesCounter" });`, `app.use(shardedCounter, { name: "rateLimiter" });`));
+    try {
+      const failure = await deployment.cli(["deploy", "--yes", "--typecheck", "disable", "--codegen", "disable"]).then(
+        () => null,
+        (error: { stderr: string }) => error.stderr,
+      );
+      expect(failure).toMatch(/InvalidConvexConfig/);
+      expect(failure).toMatch(/"rateLimiter" is used twice/);
+    } finally {
+      writeFileSync(configPath, original);
+    }
+    expect(await client.query(api.counters.counts, { page: "home" })).toEqual({ visits: 7, likes: 1 });
+  });
+});
+
+describe("restart", () => {
+  let restarted: Backend | undefined;
+
+  afterAll(async () => {
+    await restarted?.close();
+  });
+
+  it("keeps every component's data and state across a restart", async () => {
+    await deployment.backend.close();
+    restarted = await startTestBackend(deployment.dataDir);
+    const after = new ConvexHttpClient(restarted.url);
+    expect(await after.query(api.counters.counts, { page: "home" })).toEqual({ visits: 7, likes: 1 });
+    expect(await after.query(api.counters.appCounters, {})).toEqual([{ name: "home", note: "the app's own row" }]);
+    // The rate limiter remembers the window it refused in.
+    expect((await after.mutation(api.limits.signIn, { email: "ada@example.com" })).ok).toBe(false);
+    await after.mutation(api.counters.like, { page: "home" });
+    expect(await after.query(api.counters.counts, { page: "home" })).toEqual({ visits: 7, likes: 2 });
+  });
+});
