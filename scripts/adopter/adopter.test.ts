@@ -236,4 +236,27 @@ describe("a new app from the README's quickstart", () => {
     const page = await (await get("/")).text();
     expect(page).toContain(`Convex sees: <!-- -->${email} (${users[0]._id})`);
   });
+
+  test("limitSignIns: the 6th magic link for one address within the hour ends on Auth.js's error page; other addresses still get theirs", async () => {
+    const requestLink = async (address: string, client: string) => {
+      const { csrfToken } = (await (await get("/api/auth/csrf")).json()) as { csrfToken: string };
+      const response = await get("/api/auth/signin/dev-mailbox", {
+        method: "POST",
+        headers: { "content-type": "application/x-www-form-urlencoded", "x-forwarded-for": client },
+        body: new URLSearchParams({ email: address, csrfToken, callbackUrl: appUrl }).toString(),
+      });
+      return new URL(response.headers.get("location") ?? "", appUrl);
+    };
+    for (let i = 0; i < 5; i++) expect((await requestLink("limited@example.com", "203.0.113.50")).pathname).toBe("/api/auth/verify-request");
+    const refused = await requestLink("limited@example.com", "203.0.113.50");
+    expect(`${refused.pathname}${refused.search}`).toBe("/api/auth/error?error=AccessDenied");
+    const errorPage = await get(`${refused.pathname}${refused.search}`);
+    expect(await errorPage.text()).toContain("Access Denied");
+    expect((await requestLink("unlimited@example.com", "203.0.113.50")).pathname).toBe("/api/auth/verify-request");
+
+    // The client address from X-Forwarded-For (read through next/headers): 20 per client, any recipients.
+    for (let i = 0; i < 14; i++) expect((await requestLink(`client-${i}@example.com`, "203.0.113.50")).pathname).toBe("/api/auth/verify-request");
+    expect((await requestLink("client-14@example.com", "203.0.113.50")).search).toBe("?error=AccessDenied");
+    expect((await requestLink("client-14@example.com", "203.0.113.51")).pathname).toBe("/api/auth/verify-request");
+  });
 });

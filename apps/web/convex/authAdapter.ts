@@ -23,5 +23,6 @@ export const {
   getAuthenticator,
   listAuthenticatorsByUserId,
   updateAuthenticatorCounter,
+  limitMagicLink,
   deleteExpiredAuthData,
 } = defineAuthAdapter();

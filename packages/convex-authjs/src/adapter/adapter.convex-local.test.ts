@@ -225,3 +225,27 @@ describe("the adapter secret in the deployment's log", () => {
     expect(answer.errorData?.code).toMatch(/^(INVALID_ARGUMENTS|CONVEX_AUTH_ADAPTER_SECRET_MISMATCH)$/);
   });
 });
+
+describe("sign-in rate limits on convex-local", () => {
+  test("concurrent magic-link requests for one address cannot exceed its limit", async () => {
+    const adapter = ConvexAdapter({ url: backend.url, secret: TEST_SECRET });
+    const address = `concurrent-${randomUUID()}@example.com`;
+    // The fixture's limit is the default: 5 per address per hour.
+    const verdicts = await Promise.all(Array.from({ length: 30 }, () => adapter.limitMagicLink({ address })));
+    expect(verdicts.filter((verdict) => verdict.ok)).toHaveLength(5);
+    for (const verdict of verdicts.filter((verdict) => !verdict.ok)) {
+      expect(verdict).toMatchObject({ ok: false, limit: "magicLink:address", retryAfterMs: expect.any(Number) });
+    }
+    const windows = (await adminQuery<{ name: string; key: string; count: number }[]>("inspect:table", { name: "authRateLimits" })).filter((doc) => doc.key === address);
+    expect(windows).toEqual([expect.objectContaining({ name: "magicLink:address", count: 5 })]);
+  });
+
+  test("concurrent requests from one client for many addresses stop at the client's limit", async () => {
+    const adapter = ConvexAdapter({ url: backend.url, secret: TEST_SECRET });
+    const client = `203.0.113.${Math.floor(Math.random() * 250)}-${randomUUID()}`;
+    const verdicts = await Promise.all(
+      Array.from({ length: 40 }, (_, i) => adapter.limitMagicLink({ address: `many-${i}-${randomUUID()}@example.com`, client })),
+    );
+    expect(verdicts.filter((verdict) => verdict.ok)).toHaveLength(20);
+  });
+});

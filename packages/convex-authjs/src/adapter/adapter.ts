@@ -68,7 +68,15 @@ export interface ConvexAdapterMethods extends Required<Adapter> {
   getAuthenticator(credentialID: string): Promise<AdapterAuthenticator | null>;
   listAuthenticatorsByUserId(userId: string): Promise<AdapterAuthenticator[]>;
   updateAuthenticatorCounter(credentialID: string, newCounter: number): Promise<AdapterAuthenticator>;
+  /**
+   * Not an Auth.js method: counts a magic-link request against the deployment's sign-in rate
+   * limits (`defineAuthAdapter({ rateLimits })`). Used by `limitSignIns`.
+   */
+  limitMagicLink(request: { address: string; client?: string }): Promise<MagicLinkVerdict>;
 }
+
+/** `limitMagicLink`'s answer: allowed, or refused by the named limit until `retryAfterMs` from now. */
+export type MagicLinkVerdict = { ok: true } | { ok: false; limit: string; retryAfterMs: number };
 
 type Wire = Record<string, unknown> & { id: string };
 
@@ -306,6 +314,9 @@ export function ConvexAdapter(options: ConvexAdapterOptions = {}): ConvexAdapter
     async updateAuthenticatorCounter(credentialID, newCounter) {
       const updated = await mutation("updateAuthenticatorCounter", { credentialID, newCounter });
       return authenticatorFromWire(updated as Wire);
+    },
+    async limitMagicLink({ address, client }) {
+      return (await mutation("limitMagicLink", { address, ...(client ? { client } : {}) })) as MagicLinkVerdict;
     },
   };
 }

@@ -31,7 +31,9 @@ export {
   type ConvexAdapterMethods,
   type ConvexAdapterOptions,
   type ConvexFunctionCaller,
+  type MagicLinkVerdict,
 } from "./adapter.js";
+export { limitSignIns, type LimitSignInsOptions } from "./signInLimits.js";
 export {
   AdapterSecretRejectedError,
   AuthenticatorNotFoundError,

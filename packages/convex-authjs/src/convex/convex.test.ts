@@ -2,6 +2,8 @@ import { cronJobs, makeFunctionReference } from "convex/server";
 import { afterEach, describe, expect, test, vi } from "vitest";
 import { startFixtureApp } from "../testing/convexTestApp.js";
 import {
+  ADAPTER_MUTATIONS,
+  ADAPTER_QUERIES,
   AuthConfigError,
   authJsProvider,
   authJsProviders,
@@ -141,15 +143,19 @@ describe("expired data cleanup", () => {
         await ctx.db.insert("verificationTokens", { identifier: "a", token: `old-${i}`, expires: now - 1 });
       }
       await ctx.db.insert("verificationTokens", { identifier: "a", token: "live", expires: now + 1 });
+      // Rate-limit windows: one ended, one still counting.
+      await ctx.db.insert("authRateLimits", { name: "magicLink:address", key: "old", windowStart: now - 7200_000, count: 5, expires: now - 3600_000 });
+      await ctx.db.insert("authRateLimits", { name: "magicLink:address", key: "live", windowStart: now, count: 1, expires: now + 3600_000 });
     });
 
     // The fixture's batch size is 3: a full batch of sessions means more may remain.
-    expect(await t.mutation(cleanup, {})).toEqual({ deleted: 5, rescheduled: true });
+    expect(await t.mutation(cleanup, {})).toEqual({ deleted: 6, rescheduled: true });
     expect(await readTable("sessions")).toHaveLength(5);
 
     await t.finishAllScheduledFunctions(vi.runAllTimers);
     expect((await readTable("sessions")).map((s) => s.sessionToken)).toEqual(["live"]);
     expect((await readTable("verificationTokens")).map((s) => s.token)).toEqual(["live"]);
+    expect((await readTable("authRateLimits")).map((s) => s.key)).toEqual(["live"]);
     expect(await readTable("users")).toHaveLength(1);
   });
 
@@ -183,7 +189,9 @@ describe("defineAuthAdapter", () => {
   test("defines public functions for the adapter and an internal cleanup mutation", () => {
     const functions = defineAuthAdapter();
     const { deleteExpiredAuthData, ...adapterFunctions } = functions;
-    expect(Object.keys(adapterFunctions)).toHaveLength(19);
+    // The 19 Auth.js methods and limitMagicLink.
+    expect(Object.keys(adapterFunctions).sort()).toEqual([...ADAPTER_QUERIES, ...ADAPTER_MUTATIONS].sort());
+    expect(Object.keys(adapterFunctions)).toHaveLength(20);
     for (const fn of Object.values(adapterFunctions)) {
       expect((fn as unknown as { isPublic: boolean }).isPublic).toBe(true);
       // Unvalidated by Convex: its ArgumentValidationError would quote the secret (arguments.ts checks them).

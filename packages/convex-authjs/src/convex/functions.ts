@@ -28,6 +28,12 @@ import {
   verificationTokenFields,
 } from "./schema.js";
 import { adapterArguments } from "./arguments.js";
+import {
+  chargeRateLimits,
+  magicLinkCharges,
+  resolveSignInRateLimits,
+  type SignInRateLimits,
+} from "./rateLimits.js";
 
 type QueryCtx = GenericQueryCtx<GenericDataModel>;
 type MutationCtx = GenericMutationCtx<GenericDataModel>;
@@ -46,6 +52,11 @@ export interface AuthAdapterOptions<Extra extends PropertyValidators = {}> {
   functionsModule?: string;
   /** Documents the cleanup job deletes per table per transaction. Default 200. */
   cleanupBatchSize?: number;
+  /**
+   * Sign-in rate limits, enforced by `limitMagicLink` (see `limitSignIns` in
+   * `convex-authjs/adapter`). Default: 5 magic links per address and 20 per client address, per hour.
+   */
+  rateLimits?: SignInRateLimits;
 }
 
 const { userId: _accountUserId, ...accountInputFields } = accountFields;
@@ -118,7 +129,7 @@ function findAccount(ctx: QueryCtx, provider: string, providerAccountId: string)
  *   createSession, getSessionAndUser, updateSession, deleteSession,
  *   createVerificationToken, useVerificationToken,
  *   createAuthenticator, getAuthenticator, listAuthenticatorsByUserId,
- *   updateAuthenticatorCounter, deleteExpiredAuthData,
+ *   updateAuthenticatorCounter, limitMagicLink, deleteExpiredAuthData,
  * } = defineAuthAdapter();
  * ```
  *
@@ -135,6 +146,7 @@ export function defineAuthAdapter<Extra extends PropertyValidators = {}>(
     .filter(([, validator]) => validator.isOptional === "optional")
     .map(([name]) => name);
   const cleanupBatchSize = options.cleanupBatchSize ?? 200;
+  const rateLimits = resolveSignInRateLimits(options.rateLimits);
   const cleanupReference = makeFunctionReference<"mutation", { batchSize?: number }>(
     `${options.functionsModule ?? DEFAULT_FUNCTIONS_MODULE}:${CLEANUP_MUTATION}`,
   );
@@ -370,7 +382,16 @@ export function defineAuthAdapter<Extra extends PropertyValidators = {}>(
     ),
 
     /**
-     * Deletes expired sessions and verification tokens, a bounded batch per
+     * Counts a magic-link request against the per-address and per-client limits, in one
+     * transaction: `{ ok: true }`, or `{ ok: false, limit, retryAfterMs }` with nothing counted.
+     */
+    limitMagicLink: adapterMutation(
+      { address: v.string(), client: v.optional(v.string()) },
+      async (ctx, { address, client }) => chargeRateLimits(ctx, magicLinkCharges(rateLimits, address, client)),
+    ),
+
+    /**
+     * Deletes expired sessions, verification tokens and rate-limit windows, a bounded batch per
      * table per transaction, and reschedules itself while more remain. Run it
      * from `convex/crons.ts` with `scheduleAuthCleanup(crons)`. Internal: only
      * the deployment (crons, scheduler, admin) can call it, so it takes no secret.
@@ -384,7 +405,7 @@ export function defineAuthAdapter<Extra extends PropertyValidators = {}>(
         const now = Date.now();
         let deleted = 0;
         let more = false;
-        for (const table of ["sessions", "verificationTokens"]) {
+        for (const table of ["sessions", "verificationTokens", "authRateLimits"]) {
           const expired = await ctx.db
             .query(table)
             .withIndex("by_expires", (q) => q.lt("expires", now))

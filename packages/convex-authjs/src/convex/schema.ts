@@ -63,6 +63,16 @@ export const authenticatorFields = {
   transports: v.optional(v.string()),
 };
 
+/** One rate-limit window: `count` events of kind `name` for `key` since `windowStart` (see rateLimits.ts). */
+export const rateLimitFields = {
+  name: v.string(),
+  key: v.string(),
+  windowStart: v.number(),
+  count: v.number(),
+  /** When the window ends; the cleanup job deletes the document after that. */
+  expires: v.number(),
+};
+
 /** Extra user fields, e.g. `{ role: v.optional(v.string()) }` from a `profile()` callback. */
 export interface AuthTablesOptions<Extra extends PropertyValidators = {}> {
   /** Fields your Auth.js `profile()` callbacks add to users. Pass the same to `defineAuthAdapter`. */
@@ -94,6 +104,10 @@ export function defineAuthTables<Extra extends PropertyValidators = {}>(
     authenticators: defineTable(authenticatorFields)
       .index("by_credential_id", ["credentialID"])
       .index("by_user_id", ["userId"]),
+    // Sign-in rate limits (defineAuthAdapter's rateLimits).
+    authRateLimits: defineTable(rateLimitFields)
+      .index("by_name_key", ["name", "key"])
+      .index("by_expires", ["expires"]),
   };
 }
 

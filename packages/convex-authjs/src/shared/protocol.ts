@@ -31,13 +31,14 @@ export const ADAPTER_MUTATIONS = [
   "useVerificationToken",
   "createAuthenticator",
   "updateAuthenticatorCounter",
+  "limitMagicLink",
 ] as const;
 
 export type AdapterQueryName = (typeof ADAPTER_QUERIES)[number];
 export type AdapterMutationName = (typeof ADAPTER_MUTATIONS)[number];
 export type AdapterFunctionName = AdapterQueryName | AdapterMutationName;
 
-/** Internal mutation that deletes expired sessions and verification tokens. */
+/** Internal mutation that deletes expired sessions, verification tokens and rate-limit windows. */
 export const CLEANUP_MUTATION = "deleteExpiredAuthData";
 
 /**

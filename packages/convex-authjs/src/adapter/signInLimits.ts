@@ -1,0 +1,56 @@
+import type { ConvexAdapterMethods } from "./adapter.js";
+
+export interface LimitSignInsOptions {
+  /**
+   * The address of the client making the current request, for the per-client limit. Default: in
+   * Next.js, the first address of the request's `X-Forwarded-For` header, else `X-Real-IP` (as your
+   * host or proxy sets them; behind none, a client can choose them). Return undefined to apply only
+   * the per-address limit.
+   */
+  clientAddress?: () => string | undefined | Promise<string | undefined>;
+}
+
+/** The parameters of Auth.js's `signIn` callback this callback reads. */
+interface SignInParams {
+  user: { email?: string | null };
+  email?: { verificationRequest?: boolean };
+}
+
+/**
+ * An Auth.js `signIn` callback that enforces the deployment's sign-in rate limits on magic-link
+ * requests (`defineAuthAdapter({ rateLimits })`): per recipient address and per client address,
+ * counted in one Convex transaction, so concurrent requests cannot exceed them. A refused request
+ * ends on Auth.js's error page (`AccessDenied`), before a token is stored or an email sent; other
+ * sign-ins pass through. Compose it with your own checks by calling it from yours.
+ *
+ * @example
+ * ```ts
+ * const adapter = ConvexAdapter();
+ * export const { handlers, auth, signIn, signOut } = NextAuth({
+ *   adapter,
+ *   callbacks: { signIn: limitSignIns(adapter) },
+ *   ...
+ * });
+ * ```
+ */
+export function limitSignIns(adapter: Pick<ConvexAdapterMethods, "limitMagicLink">, options: LimitSignInsOptions = {}) {
+  const clientAddress = options.clientAddress ?? forwardedClientAddress;
+  return async function signIn({ user, email }: SignInParams): Promise<boolean> {
+    if (!email?.verificationRequest || !user.email) return true;
+    const verdict = await adapter.limitMagicLink({ address: user.email, client: await clientAddress() });
+    return verdict.ok;
+  };
+}
+
+/** The client address Next.js's request headers report, or undefined outside a Next.js request. */
+async function forwardedClientAddress(): Promise<string | undefined> {
+  let headers: Headers;
+  try {
+    const next = await import("next/headers.js");
+    headers = (await next.headers()) as unknown as Headers;
+  } catch {
+    return undefined;
+  }
+  const forwarded = headers.get("x-forwarded-for")?.split(",")[0]?.trim();
+  return forwarded || headers.get("x-real-ip")?.trim() || undefined;
+}
