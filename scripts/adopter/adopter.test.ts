@@ -31,11 +31,19 @@ const tarballs = new Map<string, string>();
 const children: ChildProcess[] = [];
 let appUrl: string;
 
-/** The environment of the app's commands: this machine's, without the test runner's settings. */
+// npm settings a user's shell would carry too; the others (npm_config_local_prefix, npm_package_*,
+// npm_lifecycle_*) name this checkout, and would make npm in the app act on the workspace instead.
+const KEPT_NPM_SETTINGS = new Set(["npm_config_nodedir", "npm_config_cache", "npm_config_registry", "npm_config_userconfig"]);
+
+/**
+ * The environment of the app's commands: this machine's (PATH first: under `npm run test:node24`,
+ * Node 24 and its headers via npm_config_nodedir), without the test runner's and npm run's settings.
+ */
 function appEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [name, value] of Object.entries(process.env)) {
-    if (/^(VITEST|NODE_ENV$|NODE_OPTIONS$|TEST$|npm_|INIT_CWD$|CONVEX_|NEXT_|AUTH_)/.test(name)) continue;
+    if (/^npm_/.test(name) && !KEPT_NPM_SETTINGS.has(name)) continue;
+    if (/^(VITEST|NODE_ENV$|NODE_OPTIONS$|TEST$|INIT_CWD$|CONVEX_|NEXT_|AUTH_)/.test(name)) continue;
     env[name] = value;
   }
   return { ...env, NEXT_TELEMETRY_DISABLED: "1", ...extra };
