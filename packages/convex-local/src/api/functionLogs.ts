@@ -3,6 +3,7 @@
  * `npx convex logs` / `npx convex dev` through `/api/stream_function_logs`, and echoed by the dev
  * command. Executions are recorded within Convex's log limits, so every reader sees bounded lines.
  */
+import { componentPathOf, isComponentName, localName, namespaceOfName } from "../runtime/components.js";
 import { TRUNCATED_LINE_SUFFIX, boundErrorMessage, boundLogLines } from "../runtime/logs.js";
 import type { FunctionLogEntry } from "../runtime/runner.js";
 import { truncateText } from "../text/valueText.js";
@@ -13,7 +14,8 @@ export interface StreamedLogEntry {
   kind: "Completion";
   udfType: string;
   identifier: string;
-  componentPath: null;
+  /** The component whose function ran (null for the app's). */
+  componentPath: string | null;
   timestamp: number;
   executionTime: number;
   logLines: { messages: string[]; level: string; timestamp: number; isTruncated: boolean }[];
@@ -88,8 +90,9 @@ function streamed(entry: FunctionLogEntry): StreamedLogEntry {
   return {
     kind: "Completion",
     udfType: entry.udfType,
-    identifier: entry.path,
-    componentPath: null,
+    // A component's function by its own path, with the component's path beside it (runtime/components.ts).
+    identifier: localName(entry.path),
+    componentPath: isComponentName(entry.path) ? componentPathOf(namespaceOfName(entry.path)) : null,
     timestamp: entry.timestamp / 1000,
     executionTime: entry.executionTimeMs / 1000,
     logLines: entry.logLines.map((line) => structuredLogLine(line, entry.timestamp)),

@@ -4,7 +4,7 @@
  * legacy `args: [obj]` or `args: obj`, `format` (encoded or clean JSON), function failures as
  * `{status: "error", errorMessage, errorData?}` and request failures as `{code, message}`.
  */
-import { componentFunctionPath } from "../runtime/components.js";
+import { componentFunctionPath, localName } from "../runtime/components.js";
 import type { IncomingMessage } from "node:http";
 import type { JSONValue } from "convex/values";
 import { jsonToValue } from "../storage/values.js";
@@ -129,7 +129,7 @@ async function call(runner: FunctionRunner, kind: CallKind, path: string, args: 
       resolvedKind = runner.resolve(path, caller).udfType.toLowerCase() as CallKind;
     } catch {
       // Convex's `execute_any_function` (crates/application/src/lib.rs) words it so, not as a single kind's lookup does.
-      const name = strippedFunctionPath(canonicalFunctionPath(path));
+      const name = strippedFunctionPath(canonicalFunctionPath(localName(path)));
       return { status: "error", errorMessage: jsErrorText(`Could not find function for '${name}'. Did you forget to run \`npx convex dev\`?`), logLines: [] };
     }
   }

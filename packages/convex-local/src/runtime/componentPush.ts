@@ -182,12 +182,13 @@ function fileBasedExports(analysis: DeploymentAnalysis): DefinitionMetadata["exp
 }
 
 /**
- * The app's modules and analysis with every component instance's joined under its namespace: the
- * flat catalog the runner installs.
+ * The app's modules and analysis with every component instance's joined under its namespace (modules,
+ * their analyses, functions, crons): the flat catalog the runner installs and the scheduler reads.
  */
 export function flattenComponents(modules: Map<string, CompiledModule>, analysis: DeploymentAnalysis, components: EvaluatedComponents): { modules: Map<string, CompiledModule>; analysis: DeploymentAnalysis } {
   const allModules = new Map(modules);
   const functions = new Map<string, FunctionInfo>(analysis.functions);
+  const analyzedModules = { ...analysis.modules };
   const crons = [...analysis.crons];
   const componentSchemas: Record<string, AnalyzedSchema | null> = {};
   for (const instance of instancesOf(components.root)) {
@@ -196,8 +197,9 @@ export function flattenComponents(modules: Map<string, CompiledModule>, analysis
     const definition = components.definitions.get(instance.definitionPath)!;
     for (const [path, module] of definition.modules) allModules.set(qualifiedPath(namespace, path), { ...module, path: qualifiedPath(namespace, path) });
     for (const info of definition.analysis.functions.values()) functions.set(qualifiedPath(namespace, info.path), { ...info, path: qualifiedPath(namespace, info.path) });
+    for (const [path, module] of Object.entries(definition.analysis.modules)) analyzedModules[qualifiedPath(namespace, path)] = module;
     for (const job of definition.analysis.crons) crons.push({ ...job, name: qualifiedPath(namespace, job.name), udfPath: qualifiedPath(namespace, job.udfPath) });
     componentSchemas[namespace] = definition.analysis.schema;
   }
-  return { modules: allModules, analysis: { ...analysis, functions, crons, componentSchemas } };
+  return { modules: allModules, analysis: { ...analysis, modules: analyzedModules, functions, crons, componentSchemas } };
 }

@@ -70,6 +70,12 @@ export function qualifiedPath(namespace: string, name: string): string {
   return namespace === "" ? name : `${namespace}/${name}`;
 }
 
+/** A qualified name as people read it: `<component path>/<name>` for a component's, the name itself for the app's. */
+export function displayName(name: string): string {
+  const namespace = namespaceOfName(name);
+  return namespace === "" ? name : `${componentPathOf(namespace)}/${localName(name)}`;
+}
+
 /** Whether a function path or module path names something inside a component. */
 export function isComponentName(name: string): boolean {
   return name.startsWith(MARK);

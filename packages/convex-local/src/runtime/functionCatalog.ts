@@ -12,7 +12,7 @@ import { checkValueNesting, prototypeFieldPath } from "./documentValues.js";
 import { ArgumentValidationError, FunctionError, FunctionNotFoundError, ReturnsValidationError } from "./errors.js";
 import { errorResult } from "./functionResults.js";
 import type { AnalyzedSchema, DeploymentAnalysis, FunctionInfo, SchemaTable, UdfType } from "./functions.js";
-import { componentPathOf, localName, namespaceOfName, qualifiedPath } from "./components.js";
+import { displayName, localName, namespaceOfName, qualifiedPath, visibleTableName } from "./components.js";
 import { functionHandle, functionPathOf, type FunctionAddress } from "./functionHandles.js";
 import type { Outcome } from "./isolate.js";
 import { canonicalFunctionPath, checkFunctionPath, type CompiledModule } from "./modules.js";
@@ -112,7 +112,7 @@ export class FunctionCatalog {
     const canonical = qualifiedPath(namespace, canonicalFunctionPath(localName(path)));
     const info = this.deployment?.analysis.functions.get(canonical);
     if (info === undefined || (info.visibility === "internal" && !caller.admin) || (namespace !== "" && !caller.admin)) {
-      throw new FunctionNotFoundError(namespace === "" ? canonical : `${componentPathOf(namespace)}/${localName(canonical)}`);
+      throw new FunctionNotFoundError(displayName(canonical));
     }
     if (expected !== undefined && info.udfType !== expected) {
       throw new FunctionError(
@@ -134,7 +134,7 @@ export class FunctionCatalog {
       throw new ArgumentValidationError(`Function arguments for ${info.path} must be an object.`);
     }
     if (info.args !== null) {
-      const failure = validateValue(value, info.args, this.idTable);
+      const failure = validateValue(value, info.args, this.idTableOf(info));
       if (failure) throw new ArgumentValidationError(failure.message);
     }
     const prototypePath = prototypeFieldPath(value);
@@ -149,7 +149,7 @@ export class FunctionCatalog {
   /** Checks a return value (its JSON text) against the function's `returns` validator. */
   checkReturns(info: FunctionInfo, valueJson: unknown): void {
     if (info.returns === null || typeof valueJson !== "string") return;
-    const failure = validateValue(jsonToValue(JSON.parse(valueJson)), info.returns, this.idTable);
+    const failure = validateValue(jsonToValue(JSON.parse(valueJson)), info.returns, this.idTableOf(info));
     if (failure) throw new ReturnsValidationError(failure.message);
   }
 
@@ -160,8 +160,13 @@ export class FunctionCatalog {
     return { status: "success", value: JSON.parse(outcome.value as string) as JSONValue, logLines };
   }
 
-  private readonly idTable = (id: string): string | null => {
-    const decoded = decodeDocumentId(id);
-    return decoded === null ? null : this.storage.tableName(decoded.tableNumber) ?? null;
-  };
+  /** The table of an id as the function's own code names it (a component's tables by their own names: components.ts). */
+  private idTableOf(info: FunctionInfo): (id: string) => string | null {
+    const namespace = namespaceOfName(info.path);
+    return (id) => {
+      const decoded = decodeDocumentId(id);
+      const stored = decoded === null ? undefined : this.storage.tableName(decoded.tableNumber);
+      return stored === undefined ? null : visibleTableName(namespace, stored);
+    };
+  }
 }

@@ -110,14 +110,43 @@
   globalThis.process = processObject;
 
   const moduleCache = new Map();
+
+  // On Convex each component runs in a realm of its own; here they share one, so a component's module
+  // is evaluated with the realm's own globals even while the calling code has replaced some (the
+  // workflow component's client patches Math, Date, console, process and crypto while a workflow
+  // runs), and the locals a module binds as it loads (isolate.ts MODULE_LOCALS) stay the realm's.
+  const REALM_GLOBALS = ["process", "Math", "Date", "console", "crypto", "Crypto", "CryptoKey", "SubtleCrypto"];
+  const globalDescriptors = () => new Map(REALM_GLOBALS.map((name) => [name, Object.getOwnPropertyDescriptor(globalThis, name)]));
+  // Taken as the first module loads, before any of the app's code has run.
+  let realmGlobals;
+  function withRealmGlobals(evaluate) {
+    const current = globalDescriptors();
+    const put = (descriptors) => {
+      for (const [name, descriptor] of descriptors) {
+        if (descriptor === undefined) delete globalThis[name];
+        else Object.defineProperty(globalThis, name, descriptor);
+      }
+    };
+    put(realmGlobals);
+    try {
+      return evaluate();
+    } finally {
+      put(current);
+    }
+  }
   function load(modulePath) {
+    realmGlobals ??= globalDescriptors();
     const cached = moduleCache.get(modulePath);
     if (cached !== undefined) return cached.exports;
     const module = { exports: {} };
     moduleCache.set(modulePath, module);
-    const body = host.compile(modulePath)(convexForModule(modulePath));
-    try {
+    const evaluate = () => {
+      const body = host.compile(modulePath)(convexForModule(modulePath));
       body.call(module.exports, module.exports, (specifier) => requireFrom(modulePath, specifier), module);
+    };
+    try {
+      if (modulePath.startsWith("@")) withRealmGlobals(evaluate);
+      else evaluate();
     } catch (error) {
       moduleCache.delete(modulePath);
       throw error;

@@ -14,7 +14,7 @@ import type { JSONValue } from "convex/values";
 import type { Transaction } from "../transactions/transaction.js";
 import type { FunctionCatalog } from "./functionCatalog.js";
 import { functionPathOf, type FunctionAddress } from "./functionHandles.js";
-import { isComponentName, localName } from "./components.js";
+import { localName } from "./components.js";
 import { checkFunctionPath, parseFunctionPath } from "./modules.js";
 import type { Caller } from "./runner.js";
 import { cancelJob, insertJob, isCanceled } from "./scheduledFunctionsTable.js";
@@ -35,21 +35,14 @@ export function scheduleFunction(catalog: FunctionCatalog, transaction: Transact
   checkFunctionPath(localName(path));
   const scheduledTime = scheduledTimeOf(request.ts, now);
   const { modulePath, exportName } = parseFunctionPath(path);
-  // A component's module (its path qualified with its namespace, components.ts) is found among the functions.
-  const module = isComponentName(modulePath) ? componentModule(catalog, modulePath) : catalog.analysis?.modules[modulePath];
+  // A component's module is found by its path qualified with the component's namespace (components.ts).
+  const module = catalog.analysis?.modules[modulePath];
   if (module === undefined) throw new Error(`Attempted to schedule function at nonexistent path: ${localName(modulePath)}`);
   if (!module.functions.some((fn) => fn.name === exportName)) {
     throw new Error(`Attempted to schedule function, but no exported function ${exportName} found in the file: ${modulePath}. Did you forget to export it?`);
   }
   const canceled = caller.scheduledJob !== undefined && isCanceled(transaction, caller.scheduledJob);
   return insertJob(transaction, `${modulePath}:${exportName}`, request.args, scheduledTime, canceled ? now : undefined);
-}
-
-/** A component's module's functions (its path qualified with the namespace), undefined when it has none. */
-function componentModule(catalog: FunctionCatalog, modulePath: string): { functions: { name: string }[] } | undefined {
-  const prefix = `${modulePath.slice(0, -3)}:`;
-  const functions = [...(catalog.analysis?.functions.keys() ?? [])].filter((path) => path.startsWith(prefix)).map((path) => ({ name: path.slice(prefix.length) }));
-  return functions.length === 0 ? undefined : { functions };
 }
 
 /** From this `convex` package version on, Convex refuses a scheduled mutation's cancel of itself (MIN_NPM_VERSION_MUTATION_SELF_CANCEL). */

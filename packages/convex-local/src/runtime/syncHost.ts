@@ -29,7 +29,7 @@ export interface SyncCall {
   load?: Load;
   /** Whether the call read the clock (a cached result of it expires soon). */
   observedTime?: boolean;
-  /** The function the call runs (set as it starts; a nested call reports its caller's). */
+  /** The function the call runs (set as it starts; a nested call's own only while it starts, then its caller's). */
   functionPath?: string;
 }
 
@@ -79,8 +79,18 @@ function nestedCall(call: SyncCall, catalog: FunctionCatalog, request: FunctionA
   const { modulePath, exportName } = parseFunctionPath(info.path);
   const fn = exportedFunction(call.load!, modulePath, exportName);
   const argsJson = JSON.stringify([validatedArgs]);
+  // The callee's syscalls made as it starts (before its first await) report its own metadata, as
+  // Convex's do (the workflow component's client reads its function's name so); later ones its caller's.
+  const caller = call.functionPath;
+  call.functionPath = info.path;
+  let callee: Promise<string>;
+  try {
+    callee = (expected === "Query" ? fn.invokeQuery(argsJson) : fn.invokeMutation(argsJson)) as Promise<string>;
+  } finally {
+    call.functionPath = caller;
+  }
   return {
-    callee: (expected === "Query" ? fn.invokeQuery(argsJson) : fn.invokeMutation(argsJson)) as Promise<string>,
+    callee,
     check: (value) => {
       catalog.checkReturns(info, value);
       return value;

@@ -7,6 +7,7 @@
  * Convex stores them (validatorJson.ts): arguments without a validator are `{ "type": "any" }`, a
  * return value without one is null.
  */
+import { namespaceOfName } from "../../runtime/components.js";
 import { v, type JSONValue } from "convex/values";
 import type { ValidatorJson } from "../../runtime/validator.js";
 import { argsValidator, requireApp, type SystemQuery } from "./systemQuery.js";
@@ -21,6 +22,8 @@ export const apiSpec: SystemQuery = {
     requireApp(componentId);
     const spec: JSONValue[] = [];
     for (const [modulePath, module] of Object.entries(analysis()?.modules ?? {})) {
+      // The app's own modules; components' modules are theirs (runtime/components.ts).
+      if (namespaceOfName(modulePath) !== "") continue;
       for (const fn of module.functions) {
         spec.push({
           identifier: `${modulePath}:${fn.name}`,
