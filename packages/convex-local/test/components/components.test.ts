@@ -118,6 +118,42 @@ describe("rate-limiter (with its own batch-worker component)", () => {
   });
 });
 
+describe("a component of the app's own (convex/echo)", () => {
+  it("passes no identity into a component", async () => {
+    const asUser = new ConvexHttpClient(deployment.backend.url);
+    (asUser as unknown as { setAdminAuth(key: string, identity: object): void }).setAdminAuth(deployment.backend.adminKey, { subject: "user-1", issuer: "https://issuer.example" });
+    expect(await asUser.query(api.echoCalls.identities, {})).toEqual({ app: "user-1", component: null });
+  });
+
+  it("keeps a component's documents out of the app's reach", async () => {
+    const id: string = await client.mutation(api.echoCalls.addNote, { text: "inside echo" });
+    expect(await client.query(api.echoCalls.readFromApp, { id })).toEqual({ normalized: null, viaComponent: "inside echo" });
+  });
+
+  it("passes a ConvexError thrown in a component to the caller with its data", async () => {
+    expect(await client.mutation(api.echoCalls.refused, {})).toEqual({ code: "refused", by: "echo" });
+  });
+
+  it("runs a component's cron", async () => {
+    await waitFor(async () => (await client.query(api.echoCalls.ticks, {})) >= 2, 10_000);
+  });
+
+  it("keeps a removed component's data, and finds it again when the component comes back", async () => {
+    const configPath = path.join(deployment.appDir, "convex/convex.config.ts");
+    const original = readFileSync(configPath, "utf8");
+    const id: string = await client.mutation(api.echoCalls.addNote, { text: "kept" });
+    writeFileSync(configPath, original.replace("app.use(echo);", ""));
+    try {
+      await deployment.cli(["deploy", "--yes", "--typecheck", "disable"]);
+      await expect(client.query(api.echoCalls.ticks, {})).rejects.toThrow(/echo/);
+    } finally {
+      writeFileSync(configPath, original);
+    }
+    await deployment.cli(["deploy", "--yes", "--typecheck", "disable"]);
+    expect(await client.query(api.echoCalls.readFromApp, { id })).toEqual({ normalized: null, viaComponent: "kept" });
+  });
+});
+
 describe("bad convex.config", () => {
   it("refuses a name used twice, naming it, and keeps serving the old code", async () => {
     const configPath = path.join(deployment.appDir, "convex/convex.config.ts");
