@@ -46,7 +46,7 @@ import { holdRequests } from "./heldRequests.js";
 import { SYNC_PATH, attachSyncProtocol } from "./sync/index.js";
 import { systemQuery, type SystemQueryContext } from "./systemFunctions/index.js";
 import { TableShapes } from "./tableShapes/index.js";
-import { SnapshotRoutes } from "./snapshot/index.js";
+import { SNAPSHOTS_DIRECTORY, SnapshotRoutes } from "./snapshot/index.js";
 import { withSystemQueries } from "./systemFunctions/overHttp.js";
 import { printable, printableError } from "../text/terminalText.js";
 
@@ -89,10 +89,10 @@ export interface Backend {
 
 export class AdminKeyError extends Error {}
 
-/** What a data directory holds: the database with its WAL files, the admin key, uploaded files. */
+/** What a data directory holds: the database with its WAL files, the admin key, uploaded files, snapshot ZIPs. */
 const DATABASE_FILE = "convex.sqlite3";
 const ADMIN_KEY_FILE = "admin_key";
-const DATA_DIRECTORY_ENTRIES = [DATABASE_FILE, `${DATABASE_FILE}-wal`, `${DATABASE_FILE}-shm`, ADMIN_KEY_FILE, "files"];
+const DATA_DIRECTORY_ENTRIES = [DATABASE_FILE, `${DATABASE_FILE}-wal`, `${DATABASE_FILE}-shm`, ADMIN_KEY_FILE, "files", SNAPSHOTS_DIRECTORY];
 
 /** Where the admin key generated for dataDir is stored. */
 export function adminKeyFile(dataDir: string): string {

@@ -24,13 +24,16 @@ export interface SnapshotRoutesOptions {
   deploymentName: string;
 }
 
+/** The data directory's folder of export ZIPs and uploaded imports. */
+export const SNAPSHOTS_DIRECTORY = "snapshots";
+
 export class SnapshotRoutes {
   readonly exports: SnapshotExports;
   readonly imports: SnapshotImports;
 
   constructor({ storage, runner, dataDir, deploymentName }: SnapshotRoutesOptions) {
     const jobs = new SnapshotJobs(storage, runner);
-    const directory = path.join(dataDir, "snapshots");
+    const directory = path.join(dataDir, SNAPSHOTS_DIRECTORY);
     this.exports = new SnapshotExports({ storage, jobs, blobs: () => runner.fileStorage().blobs, directory: path.join(directory, "exports"), deploymentName });
     this.imports = new SnapshotImports({ storage, runner, jobs, directory: path.join(directory, "imports") });
   }
