@@ -1,35 +1,40 @@
 /**
- * The body of a worker thread that runs functions (queryWorker.ts, mutationWorker.ts): the
- * deployment's catalog and a synchronous isolate over the thread's own connection to the store,
- * the thread's realm locked down once all that is set up (realmLockdown.ts), and the message loop
- * of functionWorker.ts — `install` a pushed deployment (answered `installed`), `run` a batch of
- * calls and answer `ran` with its result or `failed` with what went wrong.
+ * The body of a runtime process that runs functions (queryWorker.ts, mutationWorker.ts; started by
+ * functionWorker.ts through runtimeProcess.ts): the deployment's catalog and a synchronous isolate
+ * over the process's own connection to the store, the realm locked down once all that is set up
+ * (realmLockdown.ts), and the message loop of functionWorker.ts — `install` a pushed deployment
+ * (answered `installed`), `run` a batch of calls and answer `ran` with its result or `failed` with
+ * what went wrong, marking each call as it starts in the progress file it shares with the backend
+ * (callProgress.ts: the time limit is per call). It exits when the IPC channel goes (the backend
+ * ended).
  *
  * @example
- * serveFunctions(Storage.openReader(path), workerData, (calls, context) => ({ executed: executeQueries(calls, context) }));
+ * serveFunctions((data) => Storage.openReader(data.databasePath), (calls, context) => ({ executed: executeQueries(calls, context) }));
  */
-import { parentPort } from "node:worker_threads";
-import { CallProgress } from "./callProgress.js";
 import type { Storage } from "../storage/index.js";
+import { CallProgress } from "./callProgress.js";
 import { FileStorage, type FileStorageThreadOptions } from "./fileStorage.js";
 import { FunctionCatalog } from "./functionCatalog.js";
-import { lockDownThreadRealm } from "./realmLockdown.js";
+import { lockDownRealm } from "./realmLockdown.js";
 import type { Deployment } from "./runner.js";
 import { SyncExecutor } from "./syncExecution.js";
 
-/** What a function thread is started with. */
+/** The environment variable that carries a function process's FunctionThreadData, as JSON. */
+export const FUNCTION_THREAD_DATA = "CONVEX_LOCAL_FUNCTION_PROCESS";
+
+/** What a function process is started with. */
 export interface FunctionThreadData {
   databasePath: string;
   /** Where `ctx.storage` finds files, when the backend has file storage. */
   files: FileStorageThreadOptions | null;
-  /** The time limit of one call (the main thread's watchdog enforces it). */
+  /** The time limit of one call (the backend's watchdog enforces it). */
   timeoutMs: number;
 }
 
-/** What the thread is started with: its data and the buffer its CallProgress shares with the main thread. */
-export type FunctionThreadStart = FunctionThreadData & { progress: SharedArrayBuffer };
+/** What a function process is started with: its data and the progress file it shares with the backend. */
+export type FunctionThreadStart = FunctionThreadData & { progressFile: string };
 
-/** What a batch runs against; `progress` is told as each call starts (the watchdog reads it). */
+/** What a batch runs against. */
 export interface FunctionThreadContext {
   storage: Storage;
   catalog: FunctionCatalog;
@@ -37,16 +42,22 @@ export interface FunctionThreadContext {
   progress: CallProgress;
 }
 
-type Message<Call> = { type: "install"; deployment: Deployment } | { type: "run"; id: number; calls: Call[]; environment: Record<string, string> };
+/** What the backend sends a function process. */
+export type FunctionThreadMessage<Call> = { type: "install"; deployment: Deployment } | { type: "run"; id: number; calls: Call[]; environment: Record<string, string> };
+
+/** What a function process answers. */
+export type FunctionThreadReply = { type: "installed" } | { type: "ran"; id: number } | { type: "failed"; id: number; message: string };
 
 export function serveFunctions<Call, Reply extends object>(
-  storage: Storage,
-  { files, progress: progressBuffer }: FunctionThreadStart,
+  openStorage: (data: FunctionThreadData) => Storage,
   run: (calls: Call[], context: FunctionThreadContext) => Reply,
 ): void {
-  if (parentPort === null) throw new Error("serveFunctions runs in a worker thread");
-  const port = parentPort;
-  const fileStorage = files === null ? undefined : FileStorage.inThread(storage, files);
+  if (process.send === undefined) throw new Error("serveFunctions runs in a forked process with an IPC channel");
+  const send = process.send.bind(process) as (reply: FunctionThreadReply) => boolean;
+  const data = JSON.parse(process.env[FUNCTION_THREAD_DATA] ?? "null") as FunctionThreadStart | null;
+  if (data === null) throw new Error(`a function process needs ${FUNCTION_THREAD_DATA} in its environment`);
+  const storage = openStorage(data);
+  const fileStorage = data.files === null ? undefined : FileStorage.inThread(storage, data.files);
   const catalog = new FunctionCatalog(storage);
   let environment: Record<string, string> = {};
   const executor = new SyncExecutor({
@@ -57,23 +68,25 @@ export function serveFunctions<Call, Reply extends object>(
       return fileStorage;
     },
   });
-  const progress = new CallProgress(progressBuffer);
-  lockDownThreadRealm();
-  port.on("message", (message: Message<Call>) => {
+  const progress = CallProgress.open(data.progressFile);
+  lockDownRealm();
+  process.on("disconnect", () => process.exit(0));
+  process.on("message", (message: FunctionThreadMessage<Call>) => {
     if (message.type === "install") {
       catalog.install(message.deployment);
       executor.reset();
-      port.postMessage({ type: "installed" });
+      send({ type: "installed" });
       return;
     }
     environment = message.environment;
+    let reply: object;
     try {
-      port.postMessage({ type: "ran", id: message.id, ...run(message.calls, { storage, catalog, executor, progress }) });
+      reply = { type: "ran", id: message.id, ...run(message.calls, { storage, catalog, executor, progress }) };
     } catch (error) {
-      port.postMessage({ type: "failed", id: message.id, message: error instanceof Error ? error.message : String(error) });
-    } finally {
-      progress.idle();
+      reply = { type: "failed", id: message.id, message: error instanceof Error ? error.message : String(error) };
     }
+    progress.idle();
+    send(reply as FunctionThreadReply);
   });
 }
 

@@ -1,10 +1,10 @@
 /**
- * Locks down the host realm of a worker thread that runs user code. User code runs in a `node:vm`
- * context, but the web globals it is given (TextEncoder, URL, Response, crypto, streams, timers …)
- * and the errors and promises host functions hand back are objects of the thread's own realm, so
- * `TextEncoder.constructor("return process")()` would compile code there and return the thread's
- * real `process`. Convex's default runtime compiles nothing from strings (V8 runs with
- * `--disallow-code-generation-from-strings`); this makes the thread's realm do the same, once, at no
+ * Locks down the host realm of a runtime process (runtimeProcess.ts) or worker thread that runs
+ * user code. User code runs in a `node:vm` context, but the web globals it is given (TextEncoder,
+ * URL, Response, crypto, streams, timers …) and the errors and promises host functions hand back
+ * are objects of the host's own realm, so `TextEncoder.constructor("return process")()` would
+ * compile code there and return the real `process`. Convex's default runtime compiles nothing from strings (V8 runs with
+ * `--disallow-code-generation-from-strings`); this makes the host realm do the same, once, at no
  * cost per call:
  * - the `constructor` of `Function.prototype` and of the AsyncFunction, GeneratorFunction and
  *   AsyncGeneratorFunction prototypes becomes a function that throws V8's own EvalError, fixed
@@ -22,17 +22,19 @@
  * Assigning a property a frozen prototype defines (e.g.
  *   `this.name = …` in an Error subclass) still works: those few properties become accessors that
  *   define the property on the object assigned to, as Node's `--frozen-intrinsics` does.
- * Call it after the thread's setup: a package that loads its native addon through `bindings` (as
+ * Call it after the process's setup: a package that loads its native addon through `bindings` (as
  * better-sqlite3 does on its first `new Database`) sets `Error.prepareStackTrace`, which then fails.
- * The embedding program's own realm (the main thread) is never locked down.
+ * The embedding program's own realm is never locked down: on a main thread, it refuses to run
+ * unless the process was started as a locked-down runtime process.
  *
  * @example
- * // a worker's entry module, after its imports and setup:
- * lockDownThreadRealm();
- * parentPort.on("message", run);
+ * // a runtime process's entry module, after its imports and setup:
+ * lockDownRealm();
+ * process.on("message", run);
  */
 import vm from "node:vm";
 import { isMainThread } from "node:worker_threads";
+import { LOCKED_DOWN_PROCESS } from "./runtimeProcess.js";
 import { webGlobals } from "./webGlobals.js";
 
 /** V8's text when a context may not compile strings (`codeGeneration: { strings: false }`). */
@@ -48,9 +50,11 @@ const OVERRIDABLE = new Set<PropertyKey>(["name", "message", "toString", "valueO
 
 let lockedDown = false;
 
-/** Locks down this worker thread's realm (idempotent). Throws on the main thread. */
-export function lockDownThreadRealm(): void {
-  if (isMainThread) throw new Error("lockDownThreadRealm() locks down a worker thread's realm; it never runs on the main thread");
+/** Locks down this realm (idempotent). Throws on the main thread of any other process than a locked-down runtime process. */
+export function lockDownRealm(): void {
+  if (isMainThread && process.env[LOCKED_DOWN_PROCESS] !== "1") {
+    throw new Error("lockDownRealm() locks down the realm of a runtime process or worker thread; it never runs in the embedding program");
+  }
   if (lockedDown) return;
   refuseCodeGeneration();
   const web = Object.values(webGlobals({ actions: true }));

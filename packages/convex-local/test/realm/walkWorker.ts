@@ -9,7 +9,7 @@ import vm from "node:vm";
 import { parentPort, workerData } from "node:worker_threads";
 import { Isolate, type CallHost } from "../../src/runtime/isolate.js";
 import { appendLogLine } from "../../src/runtime/logs.js";
-import { lockDownThreadRealm } from "../../src/runtime/realmLockdown.js";
+import { lockDownRealm } from "../../src/runtime/realmLockdown.js";
 import { webGlobals } from "../../src/runtime/webGlobals.js";
 
 export interface WalkReport {
@@ -33,7 +33,7 @@ const forbidden = new Map<unknown, string>([
   [globalThis, "the host's global object"],
   [Module, "node:module's Module"],
 ]);
-lockDownThreadRealm();
+lockDownRealm();
 
 /**
  * Runs in the isolate's realm, as user code: `step()` walks a little further each time the host

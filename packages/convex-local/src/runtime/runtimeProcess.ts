@@ -1,0 +1,128 @@
+/**
+ * A process of the runtime's own, where user code runs: the query and mutation workers
+ * (functionWorker.ts) and the action executors (actionExecution/executorConnection.ts). Each is a
+ * forked Node process whose heap is capped by `--max-old-space-size`, so whatever a function does to
+ * its heap ends that process alone. A worker thread's `resourceLimits` cannot promise that: Node
+ * ends the thread from V8's near-heap-limit callback with 16 MiB of leeway, and an allocation that
+ * needs more before the termination lands — growing one large array or Map, and on Node 24 even a
+ * loop of small arrays — reaches V8's hard limit, which aborts the whole process
+ * (docs/notes/runtime-isolation.md has the measurements).
+ *
+ * The backend sees the child's exit. V8's out-of-memory report on the child's stderr tells an
+ * out-of-memory end from any other, and is not repeated on the backend's stderr; whatever else the
+ * child prints is.
+ *
+ * @example
+ * const child = startRuntimeProcess(threadEntry(url), { heapMb: 96, lockedDown: true });
+ * child.send(message);
+ * child.onMessage = (message) => …;
+ * const { outOfMemory, reason } = await child.exited;
+ */
+import { fork } from "node:child_process";
+import type { ThreadEntry } from "./threadEntry.js";
+
+/** Set in the environment of a process that locks its realm down (realmLockdown.ts checks it). */
+export const LOCKED_DOWN_PROCESS = "CONVEX_LOCAL_LOCKED_DOWN_PROCESS";
+
+/**
+ * How long the backend waits, after a child exited, for the end of what it printed (which says
+ * whether it ran out of memory). Its stderr closes at once unless a process it started holds it.
+ */
+const STDERR_DRAIN_MS = 5_000;
+
+/** Why a runtime process went away. */
+export interface RuntimeProcessExit {
+  outOfMemory: boolean;
+  /** e.g. "exit code 1", "signal SIGSEGV". */
+  reason: string;
+}
+
+export interface RuntimeProcessOptions {
+  /** The cap of V8's old generation, in MiB. */
+  heapMb: number;
+  /** The child locks its realm down (realmLockdown.ts): it runs default-runtime code. */
+  lockedDown: boolean;
+  /** More environment for the child, whose environment is otherwise empty. */
+  env?: Record<string, string>;
+}
+
+export class RuntimeProcess {
+  /** Receives each message the child sends. */
+  onMessage: ((message: unknown) => void) | undefined;
+  /** Resolves once the child is gone. */
+  readonly exited: Promise<RuntimeProcessExit>;
+  private readonly child;
+
+  constructor(entry: ThreadEntry, { heapMb, lockedDown, env = {} }: RuntimeProcessOptions) {
+    this.child = fork(entry.url, [], {
+      execArgv: [...entry.execArgv, `--max-old-space-size=${heapMb}`],
+      serialization: "advanced",
+      stdio: ["ignore", "inherit", "pipe", "ipc"],
+      env: lockedDown ? { ...env, [LOCKED_DOWN_PROCESS]: "1" } : env,
+    });
+    const stderr = new StderrFilter();
+    this.child.stderr!.setEncoding("utf8");
+    this.child.stderr!.on("data", (text: string) => stderr.write(text));
+    const drained = new Promise<void>((resolve) => this.child.stderr!.once("close", resolve));
+    this.exited = new Promise((resolve) =>
+      this.child.once("exit", (code, signal) => {
+        const reason = signal === null ? `exit code ${code}` : `signal ${signal}`;
+        const timer = setTimeout(() => finish(), STDERR_DRAIN_MS);
+        const finish = () => {
+          clearTimeout(timer);
+          stderr.end();
+          resolve({ outOfMemory: stderr.outOfMemory, reason });
+        };
+        void drained.then(finish);
+      }),
+    );
+    this.child.on("message", (message) => this.onMessage?.(message));
+    // Sending to a child that just died fails asynchronously; its exit is what callers are told.
+    this.child.on("error", () => undefined);
+    this.hold(false);
+  }
+
+  /** Sends a message; one to a child that is gone is dropped (its exit tells why). */
+  send(message: unknown): void {
+    if (this.child.connected) this.child.send(message as object);
+  }
+
+  /** Ends the child at once, whatever it is doing. */
+  kill(): void {
+    this.child.kill("SIGKILL");
+  }
+
+  /** Whether the child keeps the embedding program alive: while it has work, not while idle. */
+  hold(held: boolean): void {
+    const handles = [this.child, this.child.channel, this.child.stderr] as ({ ref?(): void; unref?(): void } | null | undefined)[];
+    for (const handle of handles) (held ? handle?.ref : handle?.unref)?.call(handle);
+  }
+}
+
+/**
+ * Passes a child's stderr on line by line, except V8's out-of-memory report, which it notes:
+ * from its first line (`<--- Last few GCs --->`, or the `FATAL ERROR: … heap out of memory` line
+ * when that comes first) to the end.
+ */
+class StderrFilter {
+  outOfMemory = false;
+  private pending = "";
+  private inReport = false;
+
+  write(text: string): void {
+    const lines = (this.pending + text).split("\n");
+    this.pending = lines.pop()!;
+    for (const line of lines) this.line(line);
+  }
+
+  end(): void {
+    if (this.pending !== "") this.line(this.pending);
+    this.pending = "";
+  }
+
+  private line(line: string): void {
+    if (line.includes("heap out of memory")) this.outOfMemory = true;
+    if (line.startsWith("<--- Last few GCs") || this.outOfMemory) this.inReport = true;
+    if (!this.inReport) process.stderr.write(`${line}\n`);
+  }
+}
