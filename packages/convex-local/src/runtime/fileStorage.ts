@@ -31,7 +31,8 @@ const UPLOAD_TOKEN_KEY_META = "fileStorage/uploadTokenKey";
 /** Convex's `STORE_FILE_AUTHORIZATION_VALIDITY`. */
 const UPLOAD_TOKEN_VALIDITY_MS = 60 * 60 * 1000;
 
-interface StorageEntry {
+/** A `_storage` document as stored. */
+export interface StorageEntry {
   _id: string;
   _creationTime: number;
   blobKey: string;

@@ -23,6 +23,7 @@ import { pipeline } from "node:stream/promises";
 import yazl from "yazl";
 import type { SnapshotRead, SnapshotTable } from "../../storage/snapshotRead.js";
 import type { BlobStore } from "../../storage/blobs.js";
+import type { StorageEntry } from "../../runtime/fileStorage.js";
 import { exportLine, floatText } from "./exportJson.js";
 
 /** Convex's README.md of a snapshot export (zip_uploader.rs README_MD_CONTENTS). */
@@ -97,7 +98,7 @@ export async function writeSnapshotZip(snapshot: SnapshotRead, path: string, opt
       zip.addReadStream(linesOf(snapshot, storageTable, storageMetadataLine, () => options.onProgress?.("Backing up _storage")), `${pathPrefix}_storage/documents.jsonl`, entry);
       for (const page of snapshot.documentPages(storageTable.number)) {
         for (const json of page) {
-          const file = JSON.parse(json) as StorageDocument;
+          const file = JSON.parse(json) as StorageEntry;
           // Files are already compressed more often than not: stored as they are, as `stream_full_file` deflates them anyway.
           // Opened when its turn comes, so a deployment of many files does not hold them all open.
           zip.addReadStreamLazy(`${pathPrefix}_storage/${file._id}${extensionOf(file.contentType)}`, { ...entry, compress: false }, (done) => done(null, options.blobs.stream(file.blobKey)));
@@ -119,22 +120,13 @@ function linesOf(snapshot: SnapshotRead, table: SnapshotTable, line: (json: stri
   );
 }
 
-interface StorageDocument {
-  _id: string;
-  _creationTime: number;
-  blobKey: string;
-  sha256: string;
-  size: number;
-  contentType?: string;
-}
-
 /**
  * A `_storage/documents.jsonl` line (export_storage.rs `FileStorageZipMetadata`, serialized with
  * its fields in name order and a missing content type as null): `internalId` is the file's key,
  * which Convex keeps as the file's legacy storage id.
  */
 export function storageMetadataLine(json: string): string {
-  const file = JSON.parse(json) as StorageDocument;
+  const file = JSON.parse(json) as StorageEntry;
   return (
     `{"_creationTime":${floatText(file._creationTime)},"_id":${JSON.stringify(file._id)},"contentType":${JSON.stringify(file.contentType ?? null)},` +
     `"internalId":${JSON.stringify(file.blobKey)},"sha256":${JSON.stringify(file.sha256)},"size":${file.size}}`
