@@ -110,9 +110,9 @@ export async function finishPush({ request, response }: RouteRequest, context: D
     sendJson(response, 200, { authDiff: { added: [], removed: [] }, definitionDiffs: {}, componentDiffs: {} });
     return;
   }
-  const { push, previousModules } = await context.deployment.finish(pushIdOf(started?.schemaChange));
+  const { push, previousModules, previousComponents, storedComponents } = await context.deployment.finish(pushIdOf(started?.schemaChange));
   context.changed();
-  sendJson(response, 200, finishPushDiff(push, previousModules));
+  sendJson(response, 200, finishPushDiff(push, previousModules, previousComponents, storedComponents));
 }
 
 /** `POST /api/deploy2/report_push_completed`: acknowledged, nothing to record. */
@@ -210,7 +210,14 @@ function startPushResponse(push: PreparedPush, context: DeployContext, udfServer
   };
 }
 
-function finishPushDiff(push: PreparedPush, previousModules: string[]) {
+/** Whether an instance is new, kept, or back after an unmount with the data it left (remount). */
+function diffTypeOf(path: string, previousModules: string[], previousComponents: string[], storedComponents: string[]): string {
+  if (path === "") return previousModules.length > 0 ? "modify" : "create";
+  if (previousComponents.includes(path)) return "modify";
+  return storedComponents.includes(path) ? "remount" : "create";
+}
+
+function finishPushDiff(push: PreparedPush, previousModules: string[], previousComponents: string[], storedComponents: string[]) {
   const next = [...push.modules.keys()];
   const indexDiffs = indexDiffsByComponent(push);
   const componentDiffs: Record<string, unknown> = {};
@@ -218,13 +225,25 @@ function finishPushDiff(push: PreparedPush, previousModules: string[]) {
     const definition = instance.path === "" ? undefined : push.components.definitions.get(instance.definitionPath);
     const crons = (definition?.analysis ?? push.analysis).crons;
     componentDiffs[instance.path] = {
-      diffType: { type: instance.path === "" && previousModules.length > 0 ? "modify" : "create" },
+      diffType: { type: diffTypeOf(instance.path, previousModules, previousComponents, storedComponents) },
       moduleDiff: instance.path === ""
         ? { added: next.filter((path) => !previousModules.includes(path)), removed: previousModules.filter((path) => !next.includes(path)) }
         : { added: [...definition!.modules.keys()], removed: [] },
       udfConfigDiff: null,
       cronDiff: { added: crons.map((job) => job.name), updated: [], deleted: [] },
       indexDiff: indexDiffs[instance.path] ?? { added_indexes: [], removed_indexes: [] },
+      schemaDiff: null,
+    };
+  }
+  // An instance no longer in the tree is unmounted: its functions are gone, its tables and data kept.
+  for (const path of previousComponents) {
+    if (path in componentDiffs) continue;
+    componentDiffs[path] = {
+      diffType: { type: "unmount" },
+      moduleDiff: { added: [], removed: [] },
+      udfConfigDiff: null,
+      cronDiff: { added: [], updated: [], deleted: [] },
+      indexDiff: { added_indexes: [], removed_indexes: [] },
       schemaDiff: null,
     };
   }

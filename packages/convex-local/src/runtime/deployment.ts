@@ -13,7 +13,7 @@ import type { FunctionRunner } from "./runner.js";
 import { validateValue } from "./validator.js";
 import { decodeDocumentId } from "../storage/ids.js";
 import { evaluateComponents, flattenComponents, type ComponentsSource, type EvaluatedComponents } from "./componentPush.js";
-import { componentPathOf, localName, namespaceOfName, storedTableName, visibleTableName } from "./components.js";
+import { componentPathOf, instancesOf, localName, namespaceOfName, storedTableName, visibleTableName } from "./components.js";
 import { jsonToValue } from "../storage/values.js";
 
 const MODULES_KEY = "deployment/modules";
@@ -68,6 +68,8 @@ export class PushError extends Error {
 
 export class DeploymentState {
   private modules = new Map<string, CompiledModule>();
+  /** The component paths of the running push's instances (components.ts; the app's "" included). */
+  private componentPaths: string[] = [];
   private readonly pending = new Map<string, PreparedPush>();
   private environmentCache: Record<string, string> | undefined;
 
@@ -84,6 +86,7 @@ export class DeploymentState {
     const analysis = await analyzeModules(this.runner, modules);
     const components = await evaluateComponents(this.runner, this.storage.getMeta<ComponentsSource>(COMPONENTS_KEY) ?? NO_COMPONENTS);
     this.modules = modules;
+    this.componentPaths = instancesOf(components.root).map((instance) => instance.path);
     await this.runner.install({ ...flattenComponents(modules, analysis, components), udfServerVersion: this.storage.getMeta<string>(UDF_SERVER_VERSION_KEY) });
   }
 
@@ -183,11 +186,18 @@ export class DeploymentState {
   }
 
   /** Commits a prepared push: indexes (backfilled) and modules in one transaction, then serves it (resolving once its code is loaded where functions run). */
-  async finish(pushId: string): Promise<{ push: PreparedPush; previousModules: string[] }> {
+  /**
+   * `previousComponents`: the component paths the push replaced, and `storedComponents` those with
+   * tables before it (an unmounted instance's data is kept), to tell created, kept, remounted and
+   * removed instances apart.
+   */
+  async finish(pushId: string): Promise<{ push: PreparedPush; previousModules: string[]; previousComponents: string[]; storedComponents: string[] }> {
     const push = this.requirePending(pushId);
     const status = this.schemaStatus(pushId);
     if (status.type === "failed") throw new PushError(status.error);
     const previousModules = [...this.modules.keys()];
+    const previousComponents = this.componentPaths;
+    const storedComponents = [...new Set(this.storage.listTables().map(({ name }) => componentPathOf(namespaceOfName(name))))];
     // Written between mutation batches: the mutation worker holds SQLite's write lock while one runs.
     await this.runner.systemWrite(() => {
       const schema = push.analysis.schema;
@@ -208,8 +218,9 @@ export class DeploymentState {
     });
     this.pending.delete(pushId);
     this.modules = push.modules;
+    this.componentPaths = instancesOf(push.components.root).map((instance) => instance.path);
     await this.runner.install({ ...push.installed, udfServerVersion: push.udfServerVersion });
-    return { push, previousModules };
+    return { push, previousModules, previousComponents, storedComponents };
   }
 
   private indexDiff(schemas: Map<string, AnalyzedSchema | null>): IndexDiff {

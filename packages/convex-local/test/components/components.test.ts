@@ -144,12 +144,15 @@ describe("a component of the app's own (convex/echo)", () => {
     const id: string = await client.mutation(api.echoCalls.addNote, { text: "kept" });
     writeFileSync(configPath, original.replace("app.use(echo);", ""));
     try {
-      await deployment.cli(["deploy", "--yes", "--typecheck", "disable"]);
+      const removed = await deployment.cli(["deploy", "--yes", "--typecheck", "disable"]);
+      expect(removed.stderr).toContain("Unmounted component echo.");
+      expect(removed.stderr).not.toContain("Installed component");
       await expect(client.query(api.echoCalls.ticks, {})).rejects.toThrow(/echo/);
     } finally {
       writeFileSync(configPath, original);
     }
-    await deployment.cli(["deploy", "--yes", "--typecheck", "disable"]);
+    const back = await deployment.cli(["deploy", "--yes", "--typecheck", "disable"]);
+    expect(back.stderr).toContain("Remounted component echo.");
     expect(await client.query(api.echoCalls.readFromApp, { id })).toEqual({ normalized: null, viaComponent: "kept" });
   });
 });
