@@ -129,8 +129,12 @@ export async function signIn(page: Page, stack: StackInfo, method: SignInMethod,
       await addVirtualAuthenticator(page);
       await signIn(page, stack, "email", email);
       await page.goto(`${stack.appUrl}/account`);
+      // Registering ends by loading /account again; signing out before that load lands would send
+      // it, without a session, to /signin instead of leaving the user on /.
+      const reloaded = page.waitForEvent("load");
       await page.getByRole("button", { name: "Add a passkey" }).click();
-      await page.getByTestId("passkeys").waitFor();
+      await reloaded;
+      await page.getByTestId("passkeys").locator("li").first().waitFor();
       // Sign out through the app: it deletes the session, so a session refresh still in flight
       // cannot bring it back (as clearing cookies alone would allow).
       await page.getByRole("button", { name: "Sign out" }).first().click();
