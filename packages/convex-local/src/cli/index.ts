@@ -4,7 +4,7 @@
  *   convex-local start [--port 3210] [--site-port 3211] [--data DIR] [--admin-key KEY] [--action-timeout S] [--node-action-timeout S]
  *   convex-local admin-key [--data DIR]
  *   convex-local dev [--dir convex] [--port ...] [--data ...] [--once]
- *   convex-local deploy | env set|get|list|remove NAME [VALUE] | run FUNCTION [ARGS_JSON]
+ *   convex-local deploy | env set|get|list|remove NAME [VALUE] | run [--component PATH] FUNCTION [ARGS_JSON]
  */
 import { spawn } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
@@ -35,6 +35,7 @@ Options:
   --dir DIR         functions directory for dev (default convex)
   --url URL         deployment URL for deploy/env/run (default from .env.local or http://127.0.0.1:3210)
   --once            dev: push once and exit instead of watching
+  --component PATH  run: the function is the component's at PATH (names from convex.config.ts, e.g. rateLimiter)
   --action-timeout S       start/dev: time limit of default-runtime and HTTP actions, seconds (default 1800, as on Convex)
   --node-action-timeout S  start/dev: time limit of "use node" actions, seconds (default 600, as on Convex)
 `;
@@ -49,6 +50,8 @@ interface Options {
   dir: string;
   url?: string;
   once: boolean;
+  /** `run`: the component whose function to run (its path, names joined by "/"). */
+  component?: string;
   actionTimeoutMs?: number;
   nodeActionTimeoutMs?: number;
 }
@@ -65,6 +68,7 @@ export async function main(argv: string[]): Promise<number> {
       dir: { type: "string" },
       url: { type: "string" },
       once: { type: "boolean" },
+      component: { type: "string" },
       "action-timeout": { type: "string" },
       "node-action-timeout": { type: "string" },
       help: { type: "boolean", short: "h" },
@@ -84,6 +88,7 @@ export async function main(argv: string[]): Promise<number> {
     dir: values.dir ?? "convex",
     url: values.url,
     once: values.once ?? false,
+    component: values.component,
     actionTimeoutMs: parseSeconds(values["action-timeout"], "--action-timeout"),
     nodeActionTimeoutMs: parseSeconds(values["node-action-timeout"], "--node-action-timeout"),
   };
@@ -217,7 +222,7 @@ async function run(args: string[], options: Options): Promise<number> {
   const response = await fetch(`${deployment.url}/api/function`, {
     method: "POST",
     headers: { "Content-Type": "application/json", Authorization: `Convex ${deployment.adminKey}` },
-    body: JSON.stringify({ path: functionPath, args: parsed, format: "json" }),
+    body: JSON.stringify({ path: functionPath, args: parsed, format: "json", ...(options.component ? { componentPath: options.component } : {}) }),
   });
   const body = (await response.json()) as { status?: string; value?: unknown; errorMessage?: string; logLines?: string[]; message?: string };
   for (const line of body.logLines ?? []) console.error(terminalText(line));

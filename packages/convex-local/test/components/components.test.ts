@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ConvexClient, ConvexHttpClient } from "convex/browser";
 import { anyApi } from "convex/server";
 import type { Backend } from "../../src/api/backend.js";
+import { main } from "../../src/cli/index.js";
 import { deployFixture, startTestBackend, waitFor, type TestDeployment } from "../harness.js";
 
 const api = anyApi;
@@ -76,6 +77,18 @@ describe("sharded-counter, two instances", () => {
     expect(other.stdout.trim()).toBe("0");
   });
 
+  it("runs a component's function with `convex-local run --component`", async () => {
+    const written: string[] = [];
+    const log = console.log;
+    console.log = (text: string) => written.push(text);
+    try {
+      expect(await main(["run", "--url", deployment.backend.url, "--admin-key", deployment.backend.adminKey, "--component", "likesCounter", "public:count", JSON.stringify({ name: "cli" })])).toBe(0);
+    } finally {
+      console.log = log;
+    }
+    expect(written).toEqual(["1"]);
+  });
+
   it("refuses a client's call into a component without the admin key", async () => {
     const response = await fetch(`${deployment.backend.url}/api/query`, {
       method: "POST",
@@ -135,7 +148,7 @@ describe("a component of the app's own (convex/echo)", () => {
   });
 
   it("runs a component's cron", async () => {
-    await waitFor(async () => (await client.query(api.echoCalls.ticks, {})) >= 2, 10_000);
+    await waitFor(async () => (await client.query(api.echoCalls.ticks, {})) >= 2, 30_000);
   });
 
   it("keeps a removed component's data, and finds it again when the component comes back", async () => {
