@@ -3,21 +3,21 @@
  * the runtime's own (runtimeProcess.ts) started with the deployment's modules loaded, given one
  * batch of calls at a time, and replaced when it fails. Its heap is capped. The calls' time limit is
  * enforced here: the process marks each call as it starts (callProgress.ts), and one that passes
- * the limit ends the process — the batch fails with a ThreadFailure naming that call (`timedOutCall`). A batch that
+ * the limit ends the process — the batch fails with a WorkerFailure naming that call (`timedOutCall`). A batch that
  * outlives every call's limit and a grace period means the process is stuck outside user code. The
- * process (functionThread.ts) answers `{ type: "run", id, calls, environment }` with
+ * process (functionProcess.ts) answers `{ type: "run", id, calls, environment }` with
  * `{ type: "ran", id, ...result }` or `{ type: "failed", id, message }`, and
  * `{ type: "install", deployment }` with `{ type: "installed" }`.
  *
  * @example
  * const worker = new FunctionWorker(new URL("./queryWorker.js", import.meta.url), data);
  * await worker.install(deployment); // resolves once the process has loaded it
- * const reply = await worker.run(calls, environment); // rejects with a ThreadFailure
+ * const reply = await worker.run(calls, environment); // rejects with a WorkerFailure
  * await worker.close();
  */
 import { CallProgress } from "./callProgress.js";
 import { OutOfMemoryError } from "./errors.js";
-import { FUNCTION_THREAD_DATA, type FunctionThreadData, type FunctionThreadReply, type FunctionThreadStart } from "./functionThread.js";
+import { FUNCTION_PROCESS_DATA, type FunctionProcessData, type FunctionProcessReply, type FunctionProcessStart } from "./functionProcess.js";
 import { FunctionTimeoutError } from "./isolate.js";
 import type { Deployment } from "./runner.js";
 import { RuntimeProcess, type RuntimeProcessExit } from "./runtimeProcess.js";
@@ -37,20 +37,20 @@ function internalError(message: string): Error {
 }
 
 /** The process running a batch failed; `error` is what its caller is told, `timedOutCall` the call that passed its time limit, if that was why. */
-export class ThreadFailure extends Error {
+export class WorkerFailure extends Error {
   constructor(
     readonly error: Error,
     readonly timedOutCall?: number,
   ) {
     super(error.message);
-    this.name = "ThreadFailure";
+    this.name = "WorkerFailure";
   }
 }
 
 interface Running {
   id: number;
   resolve(reply: Record<string, unknown>): void;
-  reject(failure: ThreadFailure): void;
+  reject(failure: WorkerFailure): void;
   /** The batch's overall watchdog and the time-limit check of the call running now. */
   watchdog: NodeJS.Timeout;
   limitCheck: NodeJS.Timeout | undefined;
@@ -71,7 +71,7 @@ export class FunctionWorker {
 
   constructor(
     entry: URL,
-    private readonly data: FunctionThreadData,
+    private readonly data: FunctionProcessData,
   ) {
     this.entry = threadEntry(entry);
   }
@@ -99,13 +99,13 @@ export class FunctionWorker {
   }
 
   /**
-   * Sends one batch; resolves with the process's reply. Rejects with a ThreadFailure when the
+   * Sends one batch; resolves with the process's reply. Rejects with a WorkerFailure when the
    * process fails, a call runs past the time limit (the process is ended) or the batch is stuck.
    */
   run<Reply>(calls: readonly unknown[], environment: Record<string, string>): Promise<Reply> {
     const callLimitMs = this.data.timeoutMs;
     const watchdogMs = calls.length * callLimitMs + WATCHDOG_GRACE_MS;
-    if (this.closed) return Promise.reject(new ThreadFailure(new Error("The backend is shutting down")));
+    if (this.closed) return Promise.reject(new WorkerFailure(new Error("The backend is shutting down")));
     if (this.running !== undefined) throw new Error("FunctionWorker.run: the worker is busy");
     const child = this.process ?? this.start();
     const id = this.nextId++;
@@ -142,16 +142,16 @@ export class FunctionWorker {
   private start(): RuntimeProcess {
     this.installed = false;
     this.progress.idle();
-    const start: FunctionThreadStart = { ...this.data, progressFile: this.progress.path };
-    const child = new RuntimeProcess(this.entry, { heapMb: HEAP_MB, lockedDown: true, env: { [FUNCTION_THREAD_DATA]: JSON.stringify(start) } });
+    const start: FunctionProcessStart = { ...this.data, progressFile: this.progress.path };
+    const child = new RuntimeProcess(this.entry, { heapMb: HEAP_MB, lockedDown: true, env: { [FUNCTION_PROCESS_DATA]: JSON.stringify(start) } });
     this.process = child;
     if (this.deployment !== undefined) child.send({ type: "install", deployment: this.deployment });
-    child.onMessage = (message) => this.receive(child, message as FunctionThreadReply);
+    child.onMessage = (message) => this.receive(child, message as FunctionProcessReply);
     void child.exited.then((exit) => this.fail(child, exitError(exit)));
     return child;
   }
 
-  private receive(child: RuntimeProcess, reply: FunctionThreadReply): void {
+  private receive(child: RuntimeProcess, reply: FunctionProcessReply): void {
     if (reply.type === "installed") {
       if (this.process !== child) return;
       this.installed = true;
@@ -161,7 +161,7 @@ export class FunctionWorker {
     const running = this.running;
     if (running === undefined || running.id !== reply.id || this.process !== child) return;
     this.settle(child);
-    if (reply.type === "failed") running.reject(new ThreadFailure(internalError(reply.message)));
+    if (reply.type === "failed") running.reject(new WorkerFailure(internalError(reply.message)));
     else running.resolve(reply as unknown as Record<string, unknown>);
   }
 
@@ -183,7 +183,7 @@ export class FunctionWorker {
     const running = this.settle(child);
     child.kill();
     const reported = error instanceof FunctionTimeoutError || error instanceof OutOfMemoryError ? error : internalError(error.message);
-    running?.reject(new ThreadFailure(reported, timedOutCall));
+    running?.reject(new WorkerFailure(reported, timedOutCall));
     // Started again at once, so the next work does not wait for it.
     if (!this.closed && this.deployment !== undefined) this.start();
   }
@@ -195,13 +195,13 @@ function exitError(exit: RuntimeProcessExit): Error {
 }
 
 /**
- * What becomes of a batch whose thread failed: the call that passed its time limit gets the error
+ * What becomes of a batch whose worker failed: the call that passed its time limit gets the error
  * and the others run again as they were; when the culprit is unknown (out of memory, a crash),
  * each runs again alone, so only a call that fails alone gets the error.
  */
 export function afterFailure<T extends { alone: boolean }>(batch: readonly T[], failure: unknown): { error: Error; failed: T[]; retry: T[] } {
-  const error = failure instanceof ThreadFailure ? failure.error : (failure as Error);
-  const timedOut = failure instanceof ThreadFailure ? failure.timedOutCall : undefined;
+  const error = failure instanceof WorkerFailure ? failure.error : (failure as Error);
+  const timedOut = failure instanceof WorkerFailure ? failure.timedOutCall : undefined;
   if (timedOut !== undefined) return { error, failed: [batch[timedOut]!], retry: batch.filter((_, i) => i !== timedOut) };
   if (batch.length === 1) return { error, failed: [...batch], retry: [] };
   return { error, failed: [], retry: batch.map((item) => ({ ...item, alone: true })) };

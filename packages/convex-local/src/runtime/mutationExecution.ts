@@ -11,7 +11,7 @@ import { Transaction, type DocumentWrite } from "../transactions/transaction.js"
 import { failure } from "./functionResults.js";
 import type { Caller, FunctionResult, MutationHooks } from "./runner.js";
 import { completeJob, readJob, startJob } from "./scheduledFunctionsTable.js";
-import { packed, type FunctionThreadContext } from "./functionThread.js";
+import { packed, type FunctionProcessContext } from "./functionProcess.js";
 import type { SyncBatchCall } from "./syncExecution.js";
 import type { SyncCall } from "./syncHost.js";
 
@@ -36,7 +36,7 @@ export interface ExecutedBatch {
 }
 
 /** Runs `calls` in one storage transaction; a failed commit fails every one of them. */
-export function executeMutations(calls: readonly MutationCall[], context: FunctionThreadContext): ExecutedBatch {
+export function executeMutations(calls: readonly MutationCall[], context: FunctionProcessContext): ExecutedBatch {
   try {
     const executed = context.storage.transaction(() => executeInTransaction(calls, context));
     return { executed, commitTs: context.storage.lastCommitTs() };
@@ -46,7 +46,7 @@ export function executeMutations(calls: readonly MutationCall[], context: Functi
   }
 }
 
-function executeInTransaction(calls: readonly MutationCall[], { storage, catalog, executor, progress }: FunctionThreadContext): ExecutedMutation[] {
+function executeInTransaction(calls: readonly MutationCall[], { storage, catalog, executor, progress }: FunctionProcessContext): ExecutedMutation[] {
   const executed: ExecutedMutation[] = new Array(calls.length);
   const members: { index: number; call: SyncCall; savepoint?: Savepoint }[] = [];
   const batch: SyncBatchCall[] = [];

@@ -11,7 +11,7 @@ import type { Storage } from "../storage/index.js";
 import { Transaction, type DocumentWrite } from "../transactions/transaction.js";
 import { checkArgsNesting } from "./functionCatalog.js";
 import { failure, runLogEntry } from "./functionResults.js";
-import type { FunctionThreadData } from "./functionThread.js";
+import type { FunctionProcessData } from "./functionProcess.js";
 import { afterFailure, FunctionWorker } from "./functionWorker.js";
 import type { ExecutedMutation, MutationCall } from "./mutationExecution.js";
 import type { MutationWorkerReply } from "./mutationWorker.js";
@@ -19,7 +19,7 @@ import type { Caller, Deployment, FunctionLogEntry, MutationHooks, MutationResul
 
 export interface MutationRunnerOptions {
   storage: Storage;
-  data: FunctionThreadData;
+  data: FunctionProcessData;
   /** The environment variables a mutation sees. */
   environment: () => Record<string, string>;
   onLog?: (entry: FunctionLogEntry) => void;

@@ -5,7 +5,7 @@
  * outcome and the commit's timestamp. Started by mutationRunner.ts (functionWorker.ts).
  */
 import { Storage } from "../storage/index.js";
-import { serveFunctions } from "./functionThread.js";
+import { serveFunctions } from "./functionProcess.js";
 import { executeMutations, type ExecutedBatch, type MutationCall } from "./mutationExecution.js";
 
 /** What the worker answers a batch with. */

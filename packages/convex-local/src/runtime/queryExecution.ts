@@ -7,7 +7,7 @@
  */
 import { Transaction, type ReadRange } from "../transactions/transaction.js";
 import { failure } from "./functionResults.js";
-import { packed, type FunctionThreadContext } from "./functionThread.js";
+import { packed, type FunctionProcessContext } from "./functionProcess.js";
 import type { FunctionInfo } from "./functions.js";
 import type { BatchResult, InvokeRequest } from "./isolate.js";
 import type { FunctionResult, QueryRequest } from "./runner.js";
@@ -26,7 +26,7 @@ export interface ExecutedQuery {
 }
 
 /** Runs every query of `calls` on one snapshot of the store and returns how each ran, in order. */
-export function executeQueries(calls: readonly QueryRequest[], context: FunctionThreadContext): ExecutedQuery[] {
+export function executeQueries(calls: readonly QueryRequest[], context: FunctionProcessContext): ExecutedQuery[] {
   return context.storage.readSnapshot((snapshotTs) => executeBatch(calls, context, snapshotTs));
 }
 
@@ -39,7 +39,7 @@ interface Started {
 }
 
 /** One vm run over `calls` on the current snapshot. */
-function executeBatch(calls: readonly QueryRequest[], { storage, catalog, executor, progress }: FunctionThreadContext, snapshotTs: bigint): ExecutedQuery[] {
+function executeBatch(calls: readonly QueryRequest[], { storage, catalog, executor, progress }: FunctionProcessContext, snapshotTs: bigint): ExecutedQuery[] {
   const results: ExecutedQuery[] = new Array(calls.length);
   const finish = (call: SyncCall, started: number, result: FunctionResult, valueBytes = 0): ExecutedQuery => {
     call.transaction.finish();

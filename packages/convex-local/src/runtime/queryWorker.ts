@@ -5,7 +5,7 @@
  * answers each batch with how each query ran. Started by queryWorkerPool.ts (functionWorker.ts).
  */
 import { Storage } from "../storage/index.js";
-import { serveFunctions } from "./functionThread.js";
+import { serveFunctions } from "./functionProcess.js";
 import { executeQueries, type ExecutedQuery } from "./queryExecution.js";
 import type { QueryRequest } from "./runner.js";
 

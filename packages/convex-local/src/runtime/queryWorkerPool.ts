@@ -1,9 +1,9 @@
 /**
  * The query workers (queryWorker.ts), one per core by default: queries queued on the main thread
  * are shared out among the idle workers, each taking an equal part of the queue, so concurrent
- * queries use every core and user code never runs on the thread that serves HTTP and WebSockets.
+ * queries use every core and user code never runs in the process that serves HTTP and WebSockets.
  * Cheap ones (by their functions' recent execution times) go to fewer workers: a batch worth less
- * than half a millisecond is not worth waking a second thread for (a wake-up costs 0.1-0.2 ms on
+ * than half a millisecond is not worth waking a second worker for (a wake-up costs 0.1-0.2 ms on
  * a busy machine; above that, halving the batch's time wins, e.g. bench figure 4b's 16 queries).
  * When queries have waited a while because every worker is busy (e.g. behind queries that loop
  * until their time limit), the pool grows by a worker for each waiting query, up to four per core;
@@ -23,12 +23,12 @@ import { availableParallelism } from "node:os";
 import type { KeyRange } from "../storage/keys.js";
 import { afterFailure, FunctionWorker } from "./functionWorker.js";
 import { failedExecution, type ExecutedQuery } from "./queryExecution.js";
-import type { FunctionThreadData } from "./functionThread.js";
+import type { FunctionProcessData } from "./functionProcess.js";
 import type { QueryWorkerReply } from "./queryWorker.js";
 import type { Deployment, QueryRequest } from "./runner.js";
 
 export interface QueryWorkerPoolOptions {
-  data: FunctionThreadData;
+  data: FunctionProcessData;
   /** How many workers are kept (default: the cores Node may use, at most 8); up to four times as many while queries wait, at most 32. */
   size?: number;
 }
@@ -109,7 +109,7 @@ export class QueryWorkerPool {
   /** Gives each idle worker an equal share of the queue; grows the pool while queries still wait. */
   private dispatch(): void {
     const idle = this.workers.filter((worker) => !worker.busy);
-    // Cheap queries go to as few workers as their cost warrants: waking a thread costs more than they do.
+    // Cheap queries go to as few workers as their cost warrants: waking a worker costs more than they do.
     const workers = Math.min(idle.length, Math.max(1, Math.ceil(this.queuedCostMs() / WORTH_A_WORKER_MS)));
     for (let i = 0; i < workers && this.queue.length > 0; i++) {
       void this.runOn(idle[i]!, this.takeShare(Math.ceil(this.queue.length / (workers - i))));

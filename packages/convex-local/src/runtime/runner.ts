@@ -12,7 +12,7 @@
  *   (commitLog.ts).
  * - mutationRunner.ts: the write path, with group commit in the mutation worker
  *   (mutationWorker.ts, mutationExecution.ts), and system writes; functionWorker.ts and
- *   functionThread.ts are both workers' two ends.
+ *   functionProcess.ts are both workers' two ends.
  * - actionRunner.ts: actions and HTTP actions, each in its own isolate, with actionHost.ts.
  * - moduleEvaluation.ts: evaluating pushed modules for push analysis.
  *

@@ -3,7 +3,7 @@
  * run left it unusable), each call's arguments validated and described for it (frozen clock,
  * seeded `Math.random`, environment), its syscalls answered by `syncHost`, several calls in one vm
  * run (`runBatch`). The callers own the transactions; the time limit is enforced from outside the
- * thread (functionWorker.ts). Each query worker and the mutation worker has one (functionThread.ts).
+ * process (functionWorker.ts). Each query worker and the mutation worker has one (functionProcess.ts).
  */
 import { randomFillSync } from "node:crypto";
 import type { JSONValue } from "convex/values";

@@ -19,11 +19,11 @@ import { lockDownRealm } from "./realmLockdown.js";
 import type { Deployment } from "./runner.js";
 import { SyncExecutor } from "./syncExecution.js";
 
-/** The environment variable that carries a function process's FunctionThreadData, as JSON. */
-export const FUNCTION_THREAD_DATA = "CONVEX_LOCAL_FUNCTION_PROCESS";
+/** The environment variable that carries a function process's FunctionProcessData, as JSON. */
+export const FUNCTION_PROCESS_DATA = "CONVEX_LOCAL_FUNCTION_PROCESS";
 
 /** What a function process is started with. */
-export interface FunctionThreadData {
+export interface FunctionProcessData {
   databasePath: string;
   /** Where `ctx.storage` finds files, when the backend has file storage. */
   files: FileStorageThreadOptions | null;
@@ -32,10 +32,10 @@ export interface FunctionThreadData {
 }
 
 /** What a function process is started with: its data and the progress file it shares with the backend. */
-export type FunctionThreadStart = FunctionThreadData & { progressFile: string };
+export type FunctionProcessStart = FunctionProcessData & { progressFile: string };
 
 /** What a batch runs against. */
-export interface FunctionThreadContext {
+export interface FunctionProcessContext {
   storage: Storage;
   catalog: FunctionCatalog;
   executor: SyncExecutor;
@@ -43,19 +43,19 @@ export interface FunctionThreadContext {
 }
 
 /** What the backend sends a function process. */
-export type FunctionThreadMessage<Call> = { type: "install"; deployment: Deployment } | { type: "run"; id: number; calls: Call[]; environment: Record<string, string> };
+export type FunctionProcessMessage<Call> = { type: "install"; deployment: Deployment } | { type: "run"; id: number; calls: Call[]; environment: Record<string, string> };
 
 /** What a function process answers. */
-export type FunctionThreadReply = { type: "installed" } | { type: "ran"; id: number } | { type: "failed"; id: number; message: string };
+export type FunctionProcessReply = { type: "installed" } | { type: "ran"; id: number } | { type: "failed"; id: number; message: string };
 
 export function serveFunctions<Call, Reply extends object>(
-  openStorage: (data: FunctionThreadData) => Storage,
-  run: (calls: Call[], context: FunctionThreadContext) => Reply,
+  openStorage: (data: FunctionProcessData) => Storage,
+  run: (calls: Call[], context: FunctionProcessContext) => Reply,
 ): void {
   if (process.send === undefined) throw new Error("serveFunctions runs in a forked process with an IPC channel");
-  const send = process.send.bind(process) as (reply: FunctionThreadReply) => boolean;
-  const data = JSON.parse(process.env[FUNCTION_THREAD_DATA] ?? "null") as FunctionThreadStart | null;
-  if (data === null) throw new Error(`a function process needs ${FUNCTION_THREAD_DATA} in its environment`);
+  const send = process.send.bind(process) as (reply: FunctionProcessReply) => boolean;
+  const data = JSON.parse(process.env[FUNCTION_PROCESS_DATA] ?? "null") as FunctionProcessStart | null;
+  if (data === null) throw new Error(`a function process needs ${FUNCTION_PROCESS_DATA} in its environment`);
   const storage = openStorage(data);
   const fileStorage = data.files === null ? undefined : FileStorage.inThread(storage, data.files);
   const catalog = new FunctionCatalog(storage);
@@ -71,7 +71,7 @@ export function serveFunctions<Call, Reply extends object>(
   const progress = CallProgress.open(data.progressFile);
   lockDownRealm();
   process.on("disconnect", () => process.exit(0));
-  process.on("message", (message: FunctionThreadMessage<Call>) => {
+  process.on("message", (message: FunctionProcessMessage<Call>) => {
     if (message.type === "install") {
       catalog.install(message.deployment);
       executor.reset();
@@ -86,14 +86,14 @@ export function serveFunctions<Call, Reply extends object>(
       reply = { type: "failed", id: message.id, message: error instanceof Error ? error.message : String(error) };
     }
     progress.idle();
-    send(reply as FunctionThreadReply);
+    send(reply as FunctionProcessReply);
   });
 }
 
 /**
  * The same array without holes in V8's eyes: one made by `new Array(n)` stays "holey" once filled,
- * and the structured clone that carries it to the main thread copies a holey array as a sparse
- * one, index by index as object keys, several times slower.
+ * and the serializer that carries it to the backend (V8's, as structured clone) writes a holey
+ * array as a sparse one, index by index as object keys, several times slower.
  */
 export function packed<T>(array: T[]): T[] {
   return Array.from(array);
