@@ -1,7 +1,7 @@
 /** Shared pieces of the benchmarks: child servers, bounded load loops, statistics, progress. */
 import { spawn } from "node:child_process";
 import http from "node:http";
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 
 /** Progress goes to stderr so stdout carries only the result. */
 export function progress(message) {
@@ -52,10 +52,12 @@ export function stopChild(child, signal = "SIGTERM") {
   });
 }
 
-/** Resident set size of a process, in MiB (Linux). */
+/** Resident set size of a process and its descendants, in MiB (Linux; pages they share count once per process). */
 export function rssMiB(pid) {
   const line = readFileSync(`/proc/${pid}/status`, "utf8").split("\n").find((l) => l.startsWith("VmRSS:"));
-  return Number(/(\d+)/.exec(line)[1]) / 1024;
+  const children = readdirSync(`/proc/${pid}/task`).flatMap((task) => readFileSync(`/proc/${pid}/task/${task}/children`, "utf8").trim().split(" ").filter(Boolean));
+  // A server's own processes count too (convex-local runs functions in processes of its own).
+  return Number(/(\d+)/.exec(line)[1]) / 1024 + children.reduce((total, child) => total + rssMiB(Number(child)), 0);
 }
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
