@@ -19,7 +19,8 @@ import { availableParallelism } from "node:os";
 import type { JSONValue } from "convex/values";
 import type { Storage } from "../storage/index.js";
 import { actionHost, type ActionServices } from "./actionHost.js";
-import { NODE_HEAP_MB, startProcessExecutor, startWorkerExecutor, type ExecutorExit } from "./actionExecution/executorConnection.js";
+import { NODE_HEAP_MB, startDefaultRuntimeExecutor, startNodeExecutor, type ExecutorExit } from "./actionExecution/executorConnection.js";
+import { CONVEX_USER_HEAP_MB } from "./runtimeProcess.js";
 import { ExecutorPool } from "./actionExecution/executorPool.js";
 import type { Invocation } from "./actionExecution/protocol.js";
 import { runRemotely, type RemoteOutcome, type RemoteRunRequest } from "./actionExecution/remoteRun.js";
@@ -62,7 +63,7 @@ function headerEntries(headers: Headers): [string, string][] {
 
 /** A default-runtime worker ends only by running out of memory, or by a bug of the backend. */
 function describeWorkerExit(exit: ExecutorExit): string {
-  return exit.outOfMemory ? outOfMemoryMessage(64) : `The action's isolate ended unexpectedly (${exit.reason})`;
+  return exit.outOfMemory ? outOfMemoryMessage(CONVEX_USER_HEAP_MB) : `The action's isolate ended unexpectedly (${exit.reason})`;
 }
 
 /** A Node process can also crash natively (a signal), as Convex's Node executor server can (local.rs drops it). */
@@ -74,8 +75,8 @@ function describeProcessExit(exit: ExecutorExit, task: string): string {
 export type ExecutorRunRequest = Omit<RemoteRunRequest, "pool" | "describeExit">;
 
 export class ActionRunner {
-  private readonly workers = new ExecutorPool({ start: startWorkerExecutor, maxExecutors: MAX_ACTION_WORKERS, maxStarting: STARTING_AT_ONCE, warmSpares: 2, maxIdle: 8 });
-  private readonly processes = new ExecutorPool({ start: startProcessExecutor, maxExecutors: MAX_NODE_PROCESSES, maxStarting: STARTING_AT_ONCE, warmSpares: 1, maxIdle: 4 });
+  private readonly workers = new ExecutorPool({ start: startDefaultRuntimeExecutor, maxExecutors: MAX_ACTION_WORKERS, maxStarting: STARTING_AT_ONCE, warmSpares: 2, maxIdle: 8 });
+  private readonly processes = new ExecutorPool({ start: startNodeExecutor, maxExecutors: MAX_NODE_PROCESSES, maxStarting: STARTING_AT_ONCE, warmSpares: 1, maxIdle: 4 });
 
   constructor(private readonly options: ActionRunnerOptions) {}
 

@@ -20,14 +20,10 @@ import { OutOfMemoryError } from "./errors.js";
 import { FUNCTION_PROCESS_DATA, type FunctionProcessData, type FunctionProcessReply, type FunctionProcessStart } from "./functionProcess.js";
 import { FunctionTimeoutError } from "./isolate.js";
 import type { Deployment } from "./runner.js";
-import { RuntimeProcess, type RuntimeProcessExit } from "./runtimeProcess.js";
+import { CONVEX_USER_HEAP_MB, DEFAULT_RUNTIME_HEAP_MB, RuntimeProcess, type RuntimeProcessExit } from "./runtimeProcess.js";
 import { threadEntry } from "./threadEntry.js";
 import { truncateText } from "../text/valueText.js";
 
-/** Convex's memory limit, which the error of work over it names. */
-const CONVEX_MEMORY_LIMIT_MB = 64;
-/** A process's heap: Convex's 64 MiB user heap plus its 32 MiB of headroom. */
-const HEAP_MB = 96;
 /** A batch this long past the time its calls may take in all is stuck outside user code: its process is replaced. */
 const WATCHDOG_GRACE_MS = 5_000;
 
@@ -143,7 +139,7 @@ export class FunctionWorker {
     this.installed = false;
     this.progress.idle();
     const start: FunctionProcessStart = { ...this.data, progressFile: this.progress.path };
-    const child = new RuntimeProcess(this.entry, { heapMb: HEAP_MB, lockedDown: true, env: { [FUNCTION_PROCESS_DATA]: JSON.stringify(start) } });
+    const child = new RuntimeProcess(this.entry, { heapMb: DEFAULT_RUNTIME_HEAP_MB, lockedDown: true, env: { [FUNCTION_PROCESS_DATA]: JSON.stringify(start) } });
     this.process = child;
     if (this.deployment !== undefined) child.send({ type: "install", deployment: this.deployment });
     child.onMessage = (message) => this.receive(child, message as FunctionProcessReply);
@@ -191,7 +187,7 @@ export class FunctionWorker {
 
 /** What the work of a process that went away is told: Convex's out-of-memory error, or why it ended. */
 function exitError(exit: RuntimeProcessExit): Error {
-  return exit.outOfMemory ? new OutOfMemoryError(CONVEX_MEMORY_LIMIT_MB) : new Error(`A function worker stopped (${exit.reason})`);
+  return exit.outOfMemory ? new OutOfMemoryError(CONVEX_USER_HEAP_MB) : new Error(`A function worker stopped (${exit.reason})`);
 }
 
 /**

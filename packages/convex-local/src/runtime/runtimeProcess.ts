@@ -21,6 +21,11 @@
 import { fork } from "node:child_process";
 import type { ThreadEntry } from "./threadEntry.js";
 
+/** Convex's heap limit for default-runtime code (ISOLATE_MAX_USER_HEAP_SIZE), which its out-of-memory error names. */
+export const CONVEX_USER_HEAP_MB = 64;
+/** The heap of a process running default-runtime code: that limit plus Convex's 32 MiB of headroom (ISOLATE_MAX_HEAP_EXTRA_SIZE). */
+export const DEFAULT_RUNTIME_HEAP_MB = 96;
+
 /** Set in the environment of a process that locks its realm down (realmLockdown.ts checks it). */
 export const LOCKED_DOWN_PROCESS = "CONVEX_LOCAL_LOCKED_DOWN_PROCESS";
 

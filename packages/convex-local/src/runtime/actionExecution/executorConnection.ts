@@ -5,16 +5,15 @@
  *
  * Heap limits, as Convex's (crates/common/src/knobs.rs; docs "Limits"), by `--max-old-space-size`;
  * V8 aborts the process when one is reached, which the backend sees as an out-of-memory exit:
- * - default runtime: {@link WORKER_HEAP_MB} = Convex's 64 MiB user heap plus its 32 MiB extra
+ * - default runtime: {@link DEFAULT_RUNTIME_HEAP_MB} = Convex's 64 MiB user heap plus its 32 MiB extra
  *   (ISOLATE_MAX_USER_HEAP_SIZE + ISOLATE_MAX_HEAP_EXTRA_SIZE), the realm locked down;
  * - Node: {@link NODE_HEAP_MB}, Convex's 512 MiB Node runtime.
  * ArrayBuffers are outside V8's heap and not capped by either.
  */
-import { RuntimeProcess, type RuntimeProcessExit } from "../runtimeProcess.js";
+import { DEFAULT_RUNTIME_HEAP_MB, RuntimeProcess, type RuntimeProcessExit } from "../runtimeProcess.js";
 import { threadEntry } from "../threadEntry.js";
 import type { ExecutorMessage, HostMessage } from "./protocol.js";
 
-export const WORKER_HEAP_MB = 96;
 export const NODE_HEAP_MB = 512;
 
 /** Why an executor went away. */
@@ -39,12 +38,12 @@ const defaultRuntimeEntry = threadEntry(new URL("./workerEntry.js", import.meta.
 const nodeEntry = threadEntry(new URL("./childEntry.js", import.meta.url));
 
 /** An executor for default-runtime actions and HTTP actions. */
-export function startWorkerExecutor(): ExecutorConnection {
-  return connect(new RuntimeProcess(defaultRuntimeEntry, { heapMb: WORKER_HEAP_MB, lockedDown: true }));
+export function startDefaultRuntimeExecutor(): ExecutorConnection {
+  return connect(new RuntimeProcess(defaultRuntimeEntry, { heapMb: DEFAULT_RUNTIME_HEAP_MB, lockedDown: true }));
 }
 
 /** An executor for `"use node"` actions. */
-export function startProcessExecutor(): ExecutorConnection {
+export function startNodeExecutor(): ExecutorConnection {
   return connect(new RuntimeProcess(nodeEntry, { heapMb: NODE_HEAP_MB, lockedDown: false }));
 }
 
