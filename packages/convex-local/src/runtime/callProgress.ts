@@ -21,8 +21,9 @@ import path from "node:path";
 
 const RECORD_BYTES = 3 * Float64Array.BYTES_PER_ELEMENT;
 
-/** The backend's directory of progress files, made on first use (owner-only, as mkdtemp makes it). */
+/** The backend's directory of progress files, made on first use (owner-only, as mkdtemp makes it) and removed with its last file. */
 let directory: string | undefined;
+let filesInDirectory = 0;
 let nextFile = 0;
 
 export class CallProgress {
@@ -39,6 +40,7 @@ export class CallProgress {
   static create(): CallProgress {
     directory ??= mkdtempSync(path.join(os.tmpdir(), "convex-local-progress-"));
     const file = path.join(directory, `${process.pid}-${nextFile++}`);
+    filesInDirectory++;
     const progress = new CallProgress(file, openSync(file, "w+", 0o600));
     progress.idle();
     return progress;
@@ -74,7 +76,11 @@ export class CallProgress {
     if (this.closed) return;
     this.closed = true;
     closeSync(this.fd);
-    if (directory !== undefined && this.path.startsWith(directory)) rmSync(this.path, { force: true });
+    if (directory === undefined || !this.path.startsWith(directory)) return;
+    rmSync(this.path, { force: true });
+    if (--filesInDirectory > 0) return;
+    rmSync(directory, { recursive: true, force: true });
+    directory = undefined;
   }
 
   private write(index: number, startedAt: number): void {
