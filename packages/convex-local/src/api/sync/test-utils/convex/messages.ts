@@ -80,16 +80,3 @@ export const chatty = query({
   },
 });
 
-/** `list`, then `spin` iterations of busy work: a query still running when a commit comes. */
-export const slowList = query({
-  args: { channel: v.string(), spin: v.number() },
-  handler: async (ctx, { channel, spin }) => {
-    const rows = await ctx.db
-      .query("messages")
-      .withIndex("by_channel", (q) => q.eq("channel", channel))
-      .collect();
-    let x = 0;
-    for (let i = 0; i < spin; i++) x = (x + i) | 0;
-    return { bodies: rows.map((row) => row.body), x };
-  },
-});
