@@ -8,7 +8,7 @@
 import type Database from "better-sqlite3";
 
 /** The schema version this code reads and writes. */
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
 
 /** Migrations by target version: `MIGRATIONS[v - 1]` upgrades version v-1 to v. */
 const MIGRATIONS: string[] = [
@@ -59,6 +59,32 @@ const MIGRATIONS: string[] = [
     document_id TEXT NOT NULL,
     PRIMARY KEY (index_id, key)
   ) WITHOUT ROWID;
+  `,
+  `
+  -- Vector indexes (vectorIndexes.ts): definitions, and one entry per document of the table whose
+  -- vector field holds exactly \`dimensions\` numbers. filter_keys: JSON array, per filter field, of
+  -- the hex of the field value's index-key encoding. vector: float32 little-endian; NULL marks a
+  -- document deleted or no longer indexed since \`ts\` (readers holding vectors in memory catch up on
+  -- entries with ts above what they have read).
+  CREATE TABLE vector_indexes (
+    id INTEGER PRIMARY KEY,
+    table_number INTEGER NOT NULL REFERENCES tables (number) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    vector_field TEXT NOT NULL,
+    dimensions INTEGER NOT NULL,
+    filter_fields_json TEXT NOT NULL,
+    UNIQUE (table_number, name)
+  );
+
+  CREATE TABLE vector_entries (
+    index_id INTEGER NOT NULL REFERENCES vector_indexes (id) ON DELETE CASCADE,
+    document_id TEXT NOT NULL,
+    ts INTEGER NOT NULL,
+    filter_keys TEXT,
+    vector BLOB,
+    UNIQUE (index_id, document_id)
+  );
+  CREATE INDEX vector_entries_by_ts ON vector_entries (index_id, ts);
   `,
 ];
 
