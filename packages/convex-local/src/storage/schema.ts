@@ -8,7 +8,7 @@
 import type Database from "better-sqlite3";
 
 /** The schema version this code reads and writes. */
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 
 /** Migrations by target version: `MIGRATIONS[v - 1]` upgrades version v-1 to v. */
 const MIGRATIONS: string[] = [
@@ -85,6 +85,50 @@ const MIGRATIONS: string[] = [
     UNIQUE (index_id, document_id)
   );
   CREATE INDEX vector_entries_by_ts ON vector_entries (index_id, ts);
+  `,
+  `
+  -- Full-text search indexes (textIndexes.ts): one row per search index, with the statistics
+  -- BM25 needs (documents in the table, search-field tokens in all of them).
+  CREATE TABLE text_indexes (
+    id INTEGER PRIMARY KEY,
+    table_number INTEGER NOT NULL REFERENCES tables (number) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    search_field TEXT NOT NULL,
+    filter_fields_json TEXT NOT NULL,
+    document_count INTEGER NOT NULL DEFAULT 0,
+    token_count INTEGER NOT NULL DEFAULT 0,
+    UNIQUE (table_number, name)
+  );
+
+  -- Every term (UTF-8 bytes) of a search index with the number of documents holding it.
+  CREATE TABLE text_terms (
+    index_id INTEGER NOT NULL REFERENCES text_indexes (id) ON DELETE CASCADE,
+    term BLOB NOT NULL,
+    document_count INTEGER NOT NULL,
+    PRIMARY KEY (index_id, term)
+  ) WITHOUT ROWID;
+
+  -- Postings: a term's documents, with its frequency there, the document's length as BM25
+  -- scores it, and the document's _creationTime (equal scores rank newest first).
+  CREATE TABLE text_postings (
+    index_id INTEGER NOT NULL REFERENCES text_indexes (id) ON DELETE CASCADE,
+    term BLOB NOT NULL,
+    document_id TEXT NOT NULL,
+    frequency INTEGER NOT NULL,
+    length INTEGER NOT NULL,
+    creation_time REAL NOT NULL,
+    PRIMARY KEY (index_id, term, document_id)
+  ) WITHOUT ROWID;
+
+  -- Filter fields: the index-key encoding of each document's value of filter field number
+  -- \`field\` (its position in filter_fields_json).
+  CREATE TABLE text_filter_entries (
+    index_id INTEGER NOT NULL REFERENCES text_indexes (id) ON DELETE CASCADE,
+    field INTEGER NOT NULL,
+    value BLOB NOT NULL,
+    document_id TEXT NOT NULL,
+    PRIMARY KEY (index_id, field, value, document_id)
+  ) WITHOUT ROWID;
   `,
 ];
 
