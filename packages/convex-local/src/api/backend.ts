@@ -39,6 +39,7 @@ import { serveFile, uploadFile } from "./storageRoutes.js";
 import { FunctionLog } from "./functionLogs.js";
 import { callFunction, queryAtTimestamp, queryBatch, queryFromUrl, queryTimestamp, runFunctionAtPath } from "./functionRoutes.js";
 import { serveHttpAction } from "./httpActions.js";
+import { requestOriginOf } from "./requestOrigin.js";
 import { RequestError, sendRequestError, sendText } from "./http.js";
 import { notFound, routeRequest, type Route } from "./router.js";
 import { Scheduler } from "../scheduler/scheduler.js";
@@ -204,7 +205,8 @@ export async function startBackend(options: BackendOptions): Promise<Backend> {
   siteServer.on("request", (request: IncomingMessage, response: ServerResponse) => {
     inFlight.track(response);
     void (async () => {
-      await serveHttpAction(runner, siteUrl, request, response, await callers.forHttpAction(request.headers.authorization, request.headers.origin));
+      const caller = await callers.forHttpAction(request.headers.authorization, request.headers.origin);
+      await serveHttpAction(runner, siteUrl, request, response, { ...caller, request: requestOriginOf(request) });
     })().catch((error: unknown) => internalError(response, error));
   });
 

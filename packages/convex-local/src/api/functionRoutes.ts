@@ -27,12 +27,12 @@ type Format = "encoded" | "clean" | "export";
  */
 export const MAX_QUERY_BATCH_SIZE = 256;
 
-/** A function result as the API answers it, with Convex's request-id prefix on errors. */
-export function resultBody(result: FunctionResult, format: Format): Record<string, unknown> {
+/** A function result as the API answers it, with Convex's request-id prefix on errors (the id of the request that ran it). */
+export function resultBody(result: FunctionResult, format: Format, requestId = randomRequestId()): Record<string, unknown> {
   const body: Record<string, unknown> =
     result.status === "success"
       ? { status: "success", value: exportValue(result.value, format) }
-      : { status: "error", errorMessage: serverErrorText(randomRequestId(), result.errorMessage) };
+      : { status: "error", errorMessage: serverErrorText(requestId, result.errorMessage) };
   if (result.status === "error" && result.errorData !== undefined) body.errorData = exportValue(result.errorData, format);
   if (result.logLines.length > 0) body.logLines = result.logLines;
   return body;
@@ -174,7 +174,7 @@ export async function queryAtTimestamp({ request, response, caller }: RouteReque
     // Convex answers this with its 500; a malformed request gets a 4xx here, as every other does.
     throw new RequestError(400, "BadJsonBody", "Failed to deserialize the JSON body into the target type: ts: expected the base64 of 8 bytes, as /api/query_ts answers");
   }
-  sendJson(response, 200, resultBody(await call(runner, "query", path, body.args, caller, ts), format));
+  sendJson(response, 200, resultBody(await call(runner, "query", path, body.args, caller, ts), format, caller.request?.id));
 }
 
 /** A query's result at commit `ts`, or Convex's answer for a timestamp it cannot read. */
@@ -198,7 +198,7 @@ export async function queryFromUrl({ request, response, caller }: RouteRequest, 
     throw new RequestError(400, "BadQueryArgs", `Failed to deserialize query string: args is not JSON: ${(error as Error).message}`);
   }
   const format = parseFormat(url.searchParams.get("format"), "clean");
-  sendJson(response, 200, resultBody(await call(runner, "query", validPath(path), args, caller), format));
+  sendJson(response, 200, resultBody(await call(runner, "query", validPath(path), args, caller), format, caller.request?.id));
 }
 
 /**
@@ -210,7 +210,7 @@ export async function callFunction({ request, response, caller }: RouteRequest, 
   const body = await readJsonObject(request);
   const path = componentFunction(body.componentPath, validPath(requireString(body, "path")));
   const format = parseFormat(body.format, defaultFormat(request));
-  sendJson(response, 200, resultBody(await call(runner, kind, path, body.args, caller), format));
+  sendJson(response, 200, resultBody(await call(runner, kind, path, body.args, caller), format, caller.request?.id));
 }
 
 /** A function of the component `componentPath` names (the CLI's `run --component`), else of the app. */
@@ -254,7 +254,7 @@ export async function queryBatch({ request, response, caller }: RouteRequest, ru
   });
   const ran = await runner.queryMany(runnable.map(({ request }) => request));
   runnable.forEach(({ index }, i) => (results[index] = ran[i]!.result));
-  sendJson(response, 200, { results: results.map((result, i) => resultBody(result, queries[i].format)) });
+  sendJson(response, 200, { results: results.map((result, i) => resultBody(result, queries[i].format, caller.request?.id)) });
 }
 
 /** `POST /api/run/<module path>/<name>`: the function named by the URL, whatever its kind. */
@@ -266,7 +266,7 @@ export async function runFunctionAtPath({ request, response, caller, rest }: Rou
   const path = validPath(`${segments.slice(0, -1).join("/")}:${segments[segments.length - 1]}`);
   const body = await readJsonObject(request);
   const format = parseFormat(body.format, "clean");
-  sendJson(response, 200, resultBody(await call(runner, "any", path, body.args ?? {}, caller), format));
+  sendJson(response, 200, resultBody(await call(runner, "any", path, body.args ?? {}, caller), format, caller.request?.id));
 }
 
 function defaultFormat(request: IncomingMessage): Format {

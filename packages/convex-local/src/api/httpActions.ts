@@ -79,8 +79,8 @@ function responseLimit(limit: number): Transform {
 }
 
 /** A failed run in Convex's shape: 500 `{code, trace, data?}`. */
-function sendFailure(response: ServerResponse, failed: HttpActionFailure): void {
-  const body: Record<string, unknown> = { code: `[Request ID: ${randomRequestId()}] Server Error: ${failed.message}`, trace: failed.trace };
+function sendFailure(response: ServerResponse, failed: HttpActionFailure, requestId = randomRequestId()): void {
+  const body: Record<string, unknown> = { code: `[Request ID: ${requestId}] Server Error: ${failed.message}`, trace: failed.trace };
   if (failed.data !== undefined) body.data = failed.data;
   sendJson(response, 500, body);
 }
@@ -107,7 +107,7 @@ export async function serveHttpAction(runner: FunctionRunner, siteUrl: string, r
       duplex: hasBody ? "half" : undefined,
     } as RequestInit);
     const result = await runner.httpAction(fetchRequest, caller);
-    if (!(result instanceof Response)) return tooLarge ? refuseTooLarge() : sendFailure(response, result);
+    if (!(result instanceof Response)) return tooLarge ? refuseTooLarge() : sendFailure(response, result, caller.request?.id);
     if (tooLarge) {
       await result.body?.cancel().catch(() => undefined);
       return refuseTooLarge();

@@ -8,6 +8,7 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { ANONYMOUS, type Caller } from "../runtime/runner.js";
+import { requestOriginOf } from "./requestOrigin.js";
 import { RequestError, applyCors, sendText } from "./http.js";
 
 /**
@@ -58,7 +59,7 @@ export async function routeRequest(
   const adminPath = onPath.some(({ route }) => route.access === "admin");
   if (applyCors(request, response, { adminRoute: adminPath })) return;
   const matched = onPath.find(({ route }) => matchesMethod(route.method, request.method ?? "GET"));
-  const caller = matched?.route.access === "anyone" ? ANONYMOUS : await callerOf(request);
+  const caller = { ...(matched?.route.access === "anyone" ? ANONYMOUS : await callerOf(request)), request: requestOriginOf(request) };
   if (adminPath && !caller.admin) throw notAdmin();
   if (matched === undefined) return notFound({ response });
   await matched.route.handler({ request, response, caller, rest: matched.rest });

@@ -10,12 +10,9 @@
  * serverErrorText(randomRequestId(), "Uncaught Error: boom\n    at handler (../convex/a.ts:3:9)\n")
  * // "[Request ID: 5f0c…] Server Error\nUncaught Error: boom\n    at handler (../convex/a.ts:3:9)\n"
  */
-import { createHash, randomBytes } from "node:crypto";
+import { createHash } from "node:crypto";
 
-/** A fresh request id: 8 random bytes in hex, as `RequestId::new`. */
-export function randomRequestId(): string {
-  return randomBytes(8).toString("hex");
-}
+export { randomRequestId } from "../runtime/requestMetadata.js";
 
 /** The request id of a sync connection's request: the first 16 hex digits of sha256(`<session id>|<request number>`). */
 export function sessionRequestId(sessionId: string, requestNumber: number): string {

@@ -85,7 +85,8 @@ export class CallerResolver {
     }
     if (!/^bearer /i.test(header)) throw new AuthError("InvalidAdminKey", "Invalid admin key");
     try {
-      return { identity: await this.verifyUserToken(header.slice(7).trim()), admin: false };
+      const token = header.slice(7).trim();
+      return { identity: await this.verifyUserToken(token), admin: false, authToken: token };
     } catch (error) {
       throw error instanceof AuthError ? error : new AuthError("Unauthenticated", (error as Error).message);
     }
@@ -123,7 +124,7 @@ export class CallerResolver {
       }
       return { identity, admin: true };
     }
-    if (token.tokenType === "User" && token.value !== undefined) return { identity: await this.verifyUserToken(token.value), admin: false };
+    if (token.tokenType === "User" && token.value !== undefined) return { identity: await this.verifyUserToken(token.value), admin: false, authToken: token.value };
     return ANONYMOUS;
   }
 

@@ -20,6 +20,8 @@ import type { CallHost } from "./isolate.js";
 import { identityOf } from "./callerIdentity.js";
 import { appendLogLine } from "./logs.js";
 import { metadataSyscall, unknownAsyncOperation, unknownJsSyscall } from "./metadataSyscalls.js";
+import { requestMetadata } from "./requestMetadata.js";
+import { auditLogInAction } from "./auditLog.js";
 import type { Caller, FunctionResult, MutationResult, QueryResult } from "./runner.js";
 import { cancelJob } from "./scheduledFunctionsTable.js";
 
@@ -46,7 +48,7 @@ export function actionHost(caller: Caller, logLines: string[], services: ActionS
       const request = JSON.parse(args) as FunctionAddress & { args: JSONValue };
       const path = () => functionPathOf(request, namespace);
       // As on Convex, the caller's identity is not passed into components.
-      const innerCaller = () => (isComponentName(path()) ? { ...caller, identity: null, identityError: undefined, admin: true } : { ...caller, admin: true });
+      const innerCaller = () => (isComponentName(path()) ? { ...caller, identity: null, identityError: undefined, authToken: undefined, admin: true } : { ...caller, admin: true });
       switch (op) {
         // Each call resolves the path itself and reports an unknown or mistyped one as its error.
         case "1.0/actions/query":
@@ -63,6 +65,10 @@ export function actionHost(caller: Caller, logLines: string[], services: ActionS
           return JSON.stringify(services.fileStorage().syscall(op, JSON.parse(args), new Transaction(storage, false)));
         case "1.0/storageDelete":
           return JSON.stringify(await services.systemWrite((transaction) => services.fileStorage().syscall(op, JSON.parse(args), transaction)));
+        case "1.0/getRequestMetadata":
+          return JSON.stringify(requestMetadata(caller, "Action"));
+        case "1.0/auditLog":
+          throw auditLogInAction();
         case "1.0/actions/cancel_job": {
           const { id } = JSON.parse(args) as { id: string };
           await services.systemWrite((transaction) => cancelJob(transaction, id));

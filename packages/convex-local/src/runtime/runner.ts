@@ -35,6 +35,7 @@ import type { CompiledModule } from "./modules.js";
 import { MutationRunner } from "./mutationRunner.js";
 import { QueryRunner } from "./queryRunner.js";
 import { QueryWorkerPool } from "./queryWorkerPool.js";
+import { withRequest } from "./requestMetadata.js";
 
 /** Who is calling: a verified user identity (from a JWT) and whether the admin key was presented. */
 export interface Caller {
@@ -47,6 +48,23 @@ export interface Caller {
    * Convex's `parent_scheduled_job`: jobs it schedules once that job is canceled are born canceled.
    */
   scheduledJob?: string;
+  /**
+   * The request that started the call (Convex's `RequestContext`), passed unchanged to the calls it
+   * makes: `ctx.meta.getRequestMetadata()` reports it, and a failure's `[Request ID: …]` quotes its id.
+   */
+  request?: RequestOrigin;
+  /** The user's JWT the identity was verified from (never an admin key's or an acting user's): `getRequestMetadata().authToken`. */
+  authToken?: string;
+}
+
+/**
+ * Where a request came from, as Convex records it (crates/common/src/execution_context.rs
+ * `RequestId`, `RequestMetadata`): null `ip` and `userAgent` for the scheduler's own calls.
+ */
+export interface RequestOrigin {
+  id: string;
+  ip: string | null;
+  userAgent: string | null;
 }
 
 export const ANONYMOUS: Caller = { identity: null, admin: false };
@@ -220,7 +238,7 @@ export class FunctionRunner {
    * and announced. `hooks`: what a system caller (the scheduler) commits along with it.
    */
   mutation(path: string, args: JSONValue, caller: Caller, hooks?: MutationHooks): Promise<MutationResult> {
-    return this.mutations.mutation(path, args, caller, hooks);
+    return this.mutations.mutation(path, args, withRequest(caller), hooks);
   }
 
   /** Commits system bookkeeping writes outside any function, announced like a mutation's. */
@@ -229,12 +247,12 @@ export class FunctionRunner {
   }
 
   action(path: string, args: JSONValue, caller: Caller): Promise<FunctionResult> {
-    return this.actions.action(path, args, caller);
+    return this.actions.action(path, args, withRequest(caller));
   }
 
   /** Routes a request through `convex/http.ts`: the app's Response, or how the run failed. `caller` carries a valid bearer token's identity. */
   httpAction(request: Request, caller: Caller = ANONYMOUS): Promise<Response | HttpActionFailure> {
-    return this.actions.httpAction(request, caller);
+    return this.actions.httpAction(request, withRequest(caller));
   }
 
   /** Loads modules (not yet installed) in an action executor and runs the analysis `invocation` names there (push analysis). */

@@ -16,6 +16,8 @@ import type { CallHost, NestedCall } from "./isolate.js";
 import { identityOf } from "./callerIdentity.js";
 import { appendLogLine } from "./logs.js";
 import { metadataSyscall, unknownJsSyscall } from "./metadataSyscalls.js";
+import { requestMetadata } from "./requestMetadata.js";
+import { AuditLogLines } from "./auditLog.js";
 import { parseFunctionPath } from "./modules.js";
 import type { Caller } from "./runner.js";
 
@@ -31,6 +33,8 @@ export interface SyncCall {
   observedTime?: boolean;
   /** The function the call runs (set as it starts; a nested call's own only while it starts, then its caller's). */
   functionPath?: string;
+  /** The `log.audit` lines written so far (the call's and its nested calls'), checked against Convex's limits. */
+  auditLog?: AuditLogLines;
 }
 
 export function syncHost(call: SyncCall, catalog: FunctionCatalog, fileStorage: () => FileStorage): CallHost {
@@ -49,6 +53,11 @@ export function syncHost(call: SyncCall, catalog: FunctionCatalog, fileStorage: 
       if (op === "1.0/getUserIdentity") return namespace === "" ? identityOf(call.caller) : JSON.stringify(null);
       if (op === "1.0/createFunctionHandle") return JSON.stringify(catalog.createFunctionHandle(parsed, namespace));
       if (op === "1.0/runUdf") return nestedCall(call, catalog, parsed, namespace);
+      if (op === "1.0/getRequestMetadata") return JSON.stringify(requestMetadata(call.caller, call.transaction.writable ? "Mutation" : "Query"));
+      if (op === "1.0/auditLog") {
+        (call.auditLog ??= new AuditLogLines()).add(parsed);
+        return JSON.stringify(null);
+      }
       const metadata = call.functionPath === undefined ? undefined : metadataSyscall(op, call.functionPath);
       if (metadata !== undefined) return JSON.stringify(metadata);
       if (op.startsWith("1.0/storage")) return JSON.stringify(fileStorage().syscall(op, parsed, call.transaction));

@@ -19,6 +19,7 @@ import { QueryCache } from "../../runtime/queryCache.js";
 import { SyncSession, type FlushPlan, type MutationWrites, type SessionHost, type SessionLimits, type Subscription } from "./session.js";
 import { DEFAULT_MUTATION_MEMORY_LIMITS, MutationMemory, type MutationMemoryLimits } from "./mutationMemory.js";
 import { printableError } from "../../text/terminalText.js";
+import { clientOf } from "../requestOrigin.js";
 
 export interface SyncDependencies {
   runner: FunctionRunner;
@@ -153,7 +154,7 @@ class SyncHub implements SessionHost {
         ws.terminate();
         return;
       }
-      this.sessions.add(new SyncSession(ws, this, request.headers.origin));
+      this.sessions.add(new SyncSession(ws, this, request.headers.origin, clientOf(request)));
     });
   };
 

@@ -12,7 +12,7 @@ import type { JSONValue } from "convex/values";
 import type { WebSocket } from "ws";
 import { MalformedIdentityError } from "../../auth/actingUser.js";
 import { jsErrorText } from "../../runtime/functionResults.js";
-import { ANONYMOUS, type Caller, type FunctionResult, type QueryRequest, type QueryResult } from "../../runtime/runner.js";
+import { ANONYMOUS, type Caller, type FunctionResult, type QueryRequest, type QueryResult, type RequestOrigin } from "../../runtime/runner.js";
 import { truncateUtf8 } from "../../text/utf8Text.js";
 import { truncateText } from "../../text/valueText.js";
 import {
@@ -192,11 +192,14 @@ export class SyncSession {
    * @param origin The upgrade request's `Origin` header: browsers always send one, the CLI and
    *   Node clients none, passed to `authenticate`: a page on any origin may use the public
    *   protocol, but not the admin key.
+   * @param client The upgrade request's address and user agent: the request metadata of every
+   *   mutation and action the connection runs, as Convex keeps them per connection.
    */
   constructor(
     readonly ws: WebSocket,
     private readonly host: SessionHost,
     private readonly origin: string | undefined,
+    private readonly client: Omit<RequestOrigin, "id"> = { ip: null, userAgent: null },
   ) {
     ws.on("message", (data, isBinary) => {
       this.lastReceivedAt = Date.now();
@@ -372,6 +375,7 @@ export class SyncSession {
       return;
     }
     const { deps } = this.host;
+    const requestId = this.requestIdOf(message.requestId);
     const args = singleArgsObject(message.args);
     let result: FunctionResult;
     let ts: bigint | null = null;
@@ -380,7 +384,7 @@ export class SyncSession {
     } else if (!functionPathOf(message.udfPath, message.componentPath).ok) {
       result = errorResult((functionPathOf(message.udfPath, message.componentPath) as { error: string }).error);
     } else {
-      const outcome = await deps.runner.mutation(componentFunctionPath(message.componentPath, message.udfPath), args.value, this.caller);
+      const outcome = await deps.runner.mutation(componentFunctionPath(message.componentPath, message.udfPath), args.value, { ...this.caller, request: { ...this.client, id: requestId } });
       result = outcome.result;
       if (result.status === "success") {
         if (outcome.commitTs !== null) {
@@ -398,7 +402,7 @@ export class SyncSession {
             type: "MutationResponse",
             requestId: message.requestId,
             success: false,
-            result: serverErrorText(this.requestIdOf(message.requestId), result.errorMessage),
+            result: serverErrorText(requestId, result.errorMessage),
             ts: null,
             logLines: result.logLines,
             ...(result.errorData !== undefined ? { errorData: result.errorData } : {}),
@@ -413,6 +417,7 @@ export class SyncSession {
   }
 
   private action(message: ActionMessage): void {
+    const requestId = this.requestIdOf(message.requestId);
     const respond = (result: FunctionResult) => {
       if (this.closed) return;
       this.send(
@@ -422,7 +427,7 @@ export class SyncSession {
               type: "ActionResponse",
               requestId: message.requestId,
               success: false,
-              result: serverErrorText(this.requestIdOf(message.requestId), result.errorMessage),
+              result: serverErrorText(requestId, result.errorMessage),
               logLines: result.logLines,
               ...(result.errorData !== undefined ? { errorData: result.errorData } : {}),
             },
@@ -443,7 +448,7 @@ export class SyncSession {
     this.inflightActions++;
     this.inflightActionArgsBytes += argsBytes;
     this.host.deps.runner
-      .action(target.path, args.value, this.caller)
+      .action(target.path, args.value, { ...this.caller, request: { ...this.client, id: requestId } })
       .catch((error: unknown): FunctionResult => {
         this.host.reportError(error);
         return errorResult(`InternalServerError: ${messageOf(error)}`);
