@@ -47,6 +47,10 @@ export interface SchemaTable {
   indexes: { indexDescriptor: string; fields: string[] }[];
   searchIndexes: unknown[];
   vectorIndexes: unknown[];
+  /** Indexes defined with `staged: true` (convex-js `stagedDbIndexes`): built and kept, but not queryable. */
+  stagedIndexes?: { indexDescriptor: string; fields: string[] }[];
+  /** Search indexes defined with `staged: true` (`stagedSearchIndexes`), likewise. */
+  stagedSearchIndexes?: unknown[];
   documentType: ValidatorJson | null;
 }
 

@@ -121,7 +121,15 @@ function readSchema(schema: unknown): AnalyzedSchema {
   const exported = (schema as { export?: () => string } | undefined)?.export;
   if (typeof exported !== "function") throw new PushAnalysisError("convex/schema.ts must default-export the result of `defineSchema(...)`");
   const parsed = JSON.parse(exported.call(schema)) as {
-    tables: { tableName: string; indexes: { indexDescriptor: string; fields: string[] }[]; searchIndexes?: unknown[]; vectorIndexes?: unknown[]; documentType: ValidatorJson | null }[];
+    tables: {
+      tableName: string;
+      indexes: { indexDescriptor: string; fields: string[] }[];
+      stagedDbIndexes?: { indexDescriptor: string; fields: string[] }[];
+      searchIndexes?: unknown[];
+      stagedSearchIndexes?: unknown[];
+      vectorIndexes?: unknown[];
+      documentType: ValidatorJson | null;
+    }[];
     schemaValidation: boolean;
   };
   return {
@@ -130,6 +138,8 @@ function readSchema(schema: unknown): AnalyzedSchema {
       tableName: table.tableName,
       indexes: table.indexes.map(({ indexDescriptor, fields }) => ({ indexDescriptor, fields })),
       searchIndexes: table.searchIndexes ?? [],
+      stagedIndexes: (table.stagedDbIndexes ?? []).map(({ indexDescriptor, fields }) => ({ indexDescriptor, fields })),
+      stagedSearchIndexes: table.stagedSearchIndexes ?? [],
       vectorIndexes: table.vectorIndexes ?? [],
       documentType: table.documentType === null || table.documentType.type === "any" ? null : table.documentType,
     })),
