@@ -140,3 +140,14 @@ describe("log.audit", () => {
     expect((await callOverHttp("action", "requestInfo:auditInAction", {})).value).toBe("Audit logging is not yet supported in actions");
   });
 });
+
+describe("getServiceToken", () => {
+  it("fails as on a self-hosted backend: the AI gateway is Convex Cloud's; unknown outside actions", async () => {
+    expect((await callOverHttp("action", "serviceTokens:inAction", {})).value).toEqual({
+      aiGateway:
+        '`getServiceToken("ai-gateway")` isn\'t available on this deployment because the AI gateway is a Convex Cloud service. Deploy to Convex Cloud, or call your model provider directly with your own API key.',
+      unknown: "Invalid arguments for `createServiceToken`: unknown variant `elsewhere`, expected `ai-gateway`",
+    });
+    expect((await callOverHttp("mutation", "serviceTokens:inMutation", {})).value).toBe("Unknown async operation 1.0/createServiceToken");
+  });
+});

@@ -22,6 +22,7 @@ import { appendLogLine } from "./logs.js";
 import { metadataSyscall, unknownAsyncOperation, unknownJsSyscall } from "./metadataSyscalls.js";
 import { requestMetadata } from "./requestMetadata.js";
 import { auditLogInAction } from "./auditLog.js";
+import { createServiceToken } from "./serviceTokens.js";
 import type { Caller, FunctionResult, MutationResult, QueryResult } from "./runner.js";
 import { cancelJob } from "./scheduledFunctionsTable.js";
 
@@ -69,6 +70,8 @@ export function actionHost(caller: Caller, logLines: string[], services: ActionS
           return JSON.stringify(requestMetadata(caller, "Action"));
         case "1.0/auditLog":
           throw auditLogInAction();
+        case "1.0/createServiceToken":
+          return createServiceToken(JSON.parse(args));
         case "1.0/actions/cancel_job": {
           const { id } = JSON.parse(args) as { id: string };
           await services.systemWrite((transaction) => cancelJob(transaction, id));

@@ -15,6 +15,7 @@ import { decodeDocumentId } from "../storage/ids.js";
 import { evaluateComponents, flattenComponents, type ComponentsSource, type EvaluatedComponents } from "./componentPush.js";
 import { componentPathOf, instancesOf, localName, namespaceOfName, storedTableName, visibleTableName } from "./components.js";
 import { jsonToValue } from "../storage/values.js";
+import { applyVectorIndexes, vectorIndexProblem } from "./vectorIndexPush.js";
 
 const MODULES_KEY = "deployment/modules";
 const ENV_KEY = "deployment/environment";
@@ -139,6 +140,8 @@ export class DeploymentState {
     const componentsSource = request.components ?? NO_COMPONENTS;
     const components = await evaluateComponents(this.runner, componentsSource);
     const installed = flattenComponents(modules, analysis, components);
+    const vectorProblem = vectorIndexProblem(schemasOf(installed.analysis));
+    if (vectorProblem !== null) throw new PushError(vectorProblem);
     const prepared: PreparedPush = {
       id: randomUUID(),
       modules,
@@ -211,6 +214,7 @@ export class DeploymentState {
         if (!name.startsWith("_") && !wanted.has(name)) wanted.set(name, []);
       }
       for (const [table, indexes] of wanted) this.storage.setIndexes(table, indexes);
+      applyVectorIndexes(this.storage, schemasOf(push.installed.analysis));
       this.storage.setMeta(MODULES_KEY, [...push.modules.values()].map(({ path, source, sourceMap, environment }) => ({ path, source, sourceMap, environment })));
       this.storage.setMeta(SCHEMA_KEY, schema);
       this.storage.setMeta(COMPONENTS_KEY, push.componentsSource);

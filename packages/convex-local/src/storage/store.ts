@@ -14,6 +14,7 @@ import { decodeDocumentId, encodeDocumentId, newInternalId } from "./ids.js";
 import type { KeyRange } from "./keys.js";
 import { migrate } from "./schema.js";
 import { ownerOnlyDatabase } from "./ownerOnly.js";
+import { VectorIndexWriter, type VectorIndexDefinition } from "./vectorIndexes.js";
 
 /** Name of the index every table has on `_id`. */
 export const BY_ID_INDEX = "by_id";
@@ -144,9 +145,12 @@ export class Storage {
   private pendingCreationTime = 0;
   /** The catalog version the cached tables and indexes are from (see `syncCatalog`). */
   private catalogVersion = -1;
+  /** Keeps vector index entries in step with document writes (vectorIndexes.ts). */
+  private readonly vectorIndexes: VectorIndexWriter;
 
   private constructor(db: Database.Database) {
     this.db = db;
+    this.vectorIndexes = new VectorIndexWriter(db, () => this.transactionTs());
     this.readClock();
     this.syncCatalog();
   }
@@ -280,6 +284,7 @@ export class Storage {
         this.depth--;
         this.tableCache.clear();
         this.tableNameCache.clear();
+        this.vectorIndexes.forgetDefinitions();
         if (this.db.inTransaction) {
           this.db.exec(`ROLLBACK TO ${name}`);
           this.db.exec(`RELEASE ${name}`);
@@ -312,6 +317,7 @@ export class Storage {
     } catch (e) {
       this.tableCache.clear();
       this.tableNameCache.clear();
+      this.vectorIndexes.forgetDefinitions();
       this.pendingCreationTime = this.committedCreationTime;
       if (this.db.inTransaction) this.stmt("ROLLBACK").run();
       throw e;
@@ -343,6 +349,7 @@ export class Storage {
     this.catalogVersion = version;
     this.tableCache.clear();
     this.tableNameCache.clear();
+    this.vectorIndexes.forgetDefinitions();
   }
 
   private catalogChanged(): void {
@@ -598,6 +605,31 @@ export class Storage {
     });
   }
 
+  /**
+   * Makes the vector indexes of `table` (created if needed) exactly `defs`, as `setIndexes` does
+   * for database indexes: new ones are backfilled in this transaction (vectorIndexes.ts).
+   */
+  setVectorIndexes(table: string, defs: readonly VectorIndexDefinition[]): { added: string[]; removed: string[] } {
+    return this.transaction(() => {
+      const number = this.ensureTable(table);
+      const { added, removed } = this.vectorIndexes.setDefinitions(table, number, defs);
+      if (added.length > 0 || removed.length > 0) this.catalogChanged();
+      return { added, removed };
+    });
+  }
+
+  /** The vector indexes of `table` as stored (none when it does not exist). */
+  listVectorIndexes(table: string): VectorIndexDefinition[] {
+    const number = this.table(table)?.number;
+    if (number === undefined) return [];
+    return this.vectorIndexes.definitions(number).map(({ name, vectorField, dimensions, filterFields }) => ({ name, vectorField, dimensions, filterFields: [...filterFields] }));
+  }
+
+  /** The SQLite connection, for vector search's reader (vectorSearch.ts) only: it reads inside `readSnapshot`. */
+  vectorIndexConnection(): Database.Database {
+    return this.db;
+  }
+
   /** Adds entries for every document of a table to a new index, in batches by id. */
   private backfill(tableNumber: number, indexId: number, keyFields: readonly string[]): void {
     const page = this.stmt("SELECT id, json FROM documents WHERE table_number = ? AND id > ? ORDER BY id LIMIT 500");
@@ -655,6 +687,7 @@ export class Storage {
         this.transactionTs(),
       );
       this.addIndexEntries(t, id, json);
+      this.vectorIndexes.documentWritten(t.number, id, parseDocument(json));
       return { id, creationTime: ct, json };
     });
   }
@@ -679,6 +712,7 @@ export class Storage {
         this.stmt("DELETE FROM index_entries WHERE index_id = ? AND key = ?").run(index.id, oldKey);
         this.stmt("INSERT INTO index_entries (index_id, key, document_id) VALUES (?, ?, ?)").run(index.id, newKey, id);
       }
+      this.vectorIndexes.documentWritten(table.number, id, newDoc);
       return json;
     });
   }
@@ -692,6 +726,7 @@ export class Storage {
       this.stmt("DELETE FROM documents WHERE id = ?").run(id);
       // Deleting is a write: it advances the commit clock like any other.
       this.transactionTs();
+      this.vectorIndexes.documentWritten(found.table.number, id, null);
       return found.json;
     });
   }
@@ -754,6 +789,9 @@ export class Storage {
           `index ${c.table_name}.${c.index_name}: ${c.entries} entries (${c.matched} matching) for ${c.documents} documents`,
         );
       }
+    }
+    for (const v of this.vectorIndexes.counts()) {
+      if (v.entries !== v.documents) problems.push(`vector index ${v.table}.${v.index}: ${v.entries} entries, ${v.documents} of them for existing documents`);
     }
     return problems;
   }

@@ -1,0 +1,63 @@
+/**
+ * The vector indexes a push defines (`defineTable(...).vectorIndex(name, { vectorField,
+ * dimensions, filterFields })`), checked when the push is prepared and applied when it finishes:
+ * new ones are backfilled from the table's documents in the push's transaction, removed ones
+ * dropped, changed ones rebuilt. Staged vector indexes (`staged: true`, listed by convex-js under
+ * `stagedVectorIndexes`) are not built.
+ */
+import type { Storage } from "../storage/index.js";
+import { checkVectorIndexDefinition, type VectorIndexDefinition } from "../storage/vectorIndexes.js";
+import { localName, storedTableName } from "./components.js";
+import type { AnalyzedSchema } from "./functions.js";
+
+/** A vector index as the analyzed schema lists it (convex-js `schema.ts` export). */
+interface SchemaVectorIndex {
+  indexDescriptor: string;
+  vectorField: string;
+  dimensions: number;
+  filterFields?: string[];
+}
+
+/** The vector index definitions of every table of every namespace's schema, by stored table name. */
+export function vectorIndexesOf(schemas: Map<string, AnalyzedSchema | null>): Map<string, VectorIndexDefinition[]> {
+  const wanted = new Map<string, VectorIndexDefinition[]>();
+  for (const [namespace, schema] of schemas) {
+    for (const table of schema?.tables ?? []) {
+      const indexes = (table.vectorIndexes as SchemaVectorIndex[]).map((index) => ({
+        name: index.indexDescriptor,
+        vectorField: index.vectorField,
+        dimensions: index.dimensions,
+        filterFields: index.filterFields ?? [],
+      }));
+      wanted.set(storedTableName(namespace, table.tableName), indexes);
+    }
+  }
+  return wanted;
+}
+
+/** Why a push's vector indexes are refused as Convex refuses them (dimensions outside 2–4096, bad field paths), or null. */
+export function vectorIndexProblem(schemas: Map<string, AnalyzedSchema | null>): string | null {
+  for (const [table, indexes] of vectorIndexesOf(schemas)) {
+    for (const index of indexes) {
+      try {
+        checkVectorIndexDefinition(table, index);
+      } catch (e) {
+        return (e as Error).message;
+      }
+    }
+  }
+  return null;
+}
+
+/** Makes the stored vector indexes those of the schemas (inside the push's write); tables the schemas do not name lose theirs. */
+export function applyVectorIndexes(storage: Storage, schemas: Map<string, AnalyzedSchema | null>): void {
+  const wanted = vectorIndexesOf(schemas);
+  for (const { name } of storage.listTables()) {
+    if (!localName(name).startsWith("_") && !wanted.has(name)) wanted.set(name, []);
+  }
+  for (const [table, indexes] of wanted) {
+    // A table without vector indexes is not created for them.
+    if (indexes.length === 0 && storage.tableNumber(table) === undefined) continue;
+    storage.setVectorIndexes(table, indexes);
+  }
+}
