@@ -25,6 +25,7 @@ import { auditLogInAction } from "./auditLog.js";
 import { createServiceToken } from "./serviceTokens.js";
 import type { Caller, FunctionResult, MutationResult, QueryResult } from "./runner.js";
 import { cancelJob } from "./scheduledFunctionsTable.js";
+import { vectorSearchSyscall } from "./vectorSearchSyscall.js";
 
 /** What an action reaches outside its isolate (the runner's own entry points). */
 export interface ActionServices {
@@ -72,6 +73,8 @@ export function actionHost(caller: Caller, logLines: string[], services: ActionS
           throw auditLogInAction();
         case "1.0/createServiceToken":
           return createServiceToken(JSON.parse(args));
+        case "1.0/actions/vectorSearch":
+          return vectorSearchSyscall(storage, args, namespace);
         case "1.0/actions/cancel_job": {
           const { id } = JSON.parse(args) as { id: string };
           await services.systemWrite((transaction) => cancelJob(transaction, id));
