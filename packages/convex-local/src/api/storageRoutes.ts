@@ -33,8 +33,10 @@ function untrustedContentHeaders(contentType: string | null): Record<string, str
 export async function uploadFile({ request, response }: RouteRequest, runner: FunctionRunner): Promise<void> {
   const token = new URL(request.url ?? "/", "http://localhost").searchParams.get("token") ?? "";
   const files = runner.fileStorage();
+  // The namespace whose `_storage` the file goes to: the app's, or the component's that made the URL.
+  let namespace: string;
   try {
-    files.checkUploadToken(token);
+    namespace = files.checkUploadToken(token);
   } catch (error) {
     if (error instanceof UploadTokenError) throw new RequestError(401, error.code, error.message);
     throw error;
@@ -44,7 +46,7 @@ export async function uploadFile({ request, response }: RouteRequest, runner: Fu
   const sha256 = expectedDigest(request.headers.digest);
   let storageId: string;
   try {
-    storageId = await runner.storeFile(request, request.headers["content-type"] ?? null, sha256);
+    storageId = await runner.storeFile(request, request.headers["content-type"] ?? null, sha256, namespace);
   } catch (error) {
     if (error instanceof BlobTooLargeError) throw tooLarge(files.maxFileBytes);
     if (error instanceof BlobDigestMismatchError) throw new RequestError(400, "Sha256Mismatch", error.message);

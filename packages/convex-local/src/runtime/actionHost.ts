@@ -33,7 +33,7 @@ export interface ActionServices {
   mutation(path: string, args: JSONValue, caller: Caller): Promise<MutationResult>;
   action(path: string, args: JSONValue, caller: Caller): Promise<FunctionResult>;
   systemWrite<T>(write: (transaction: Transaction) => T): Promise<T>;
-  storeFile(bytes: Uint8Array, contentType: string | null, expectedSha256?: string): Promise<string>;
+  storeFile(bytes: Uint8Array, contentType: string | null, expectedSha256?: string, namespace?: string): Promise<string>;
   fileStorage(): FileStorage;
 }
 
@@ -41,10 +41,10 @@ export function actionHost(caller: Caller, logLines: string[], services: ActionS
   const base = hostWithoutDatabase(caller, logLines, catalog, functionPath);
   return {
     ...base,
-    jsSyscall: (op, args) => {
-      if (op === "storage/storeBlob") return storeBlob(services, args as { blob: unknown });
-      if (op === "storage/getBlob") return services.fileStorage().readBlob(new Transaction(storage, false), (args as { storageId: unknown }).storageId);
-      return base.jsSyscall(op, args);
+    jsSyscall: (op, args, namespace = "") => {
+      if (op === "storage/storeBlob") return storeBlob(services, args as { blob: unknown }, namespace);
+      if (op === "storage/getBlob") return services.fileStorage().readBlob(new Transaction(storage, false), (args as { storageId: unknown }).storageId, namespace);
+      return base.jsSyscall(op, args, namespace);
     },
     asyncSyscall: async (op, args, namespace = "") => {
       const request = JSON.parse(args) as FunctionAddress & { args: JSONValue };
@@ -64,9 +64,9 @@ export function actionHost(caller: Caller, logLines: string[], services: ActionS
         case "1.0/storageGenerateUploadUrl":
         case "1.0/storageGetUrl":
         case "1.0/storageGetMetadata":
-          return JSON.stringify(services.fileStorage().syscall(op, JSON.parse(args), new Transaction(storage, false)));
+          return JSON.stringify(services.fileStorage().syscall(op, JSON.parse(args), new Transaction(storage, false), namespace));
         case "1.0/storageDelete":
-          return JSON.stringify(await services.systemWrite((transaction) => services.fileStorage().syscall(op, JSON.parse(args), transaction)));
+          return JSON.stringify(await services.systemWrite((transaction) => services.fileStorage().syscall(op, JSON.parse(args), transaction, namespace)));
         case "1.0/getRequestMetadata":
           return JSON.stringify(requestMetadata(caller, "Action"));
         case "1.0/auditLog":
@@ -77,7 +77,7 @@ export function actionHost(caller: Caller, logLines: string[], services: ActionS
           return vectorSearchSyscall(storage, args, namespace);
         case "1.0/actions/cancel_job": {
           const { id } = JSON.parse(args) as { id: string };
-          await services.systemWrite((transaction) => cancelJob(transaction, id));
+          await services.systemWrite((transaction) => cancelJob(transaction, id, Date.now(), namespace));
           return JSON.stringify(null);
         }
         default:
@@ -107,13 +107,13 @@ export function hostWithoutDatabase(caller: Caller, logLines: string[], catalog:
 }
 
 /** `ctx.storage.store(blob, { sha256 })` in an action. */
-async function storeBlob(services: ActionServices, { blob, options }: { blob: unknown; options?: { sha256?: string } }): Promise<string> {
+async function storeBlob(services: ActionServices, { blob, options }: { blob: unknown; options?: { sha256?: string } }, namespace: string): Promise<string> {
   if (!(blob instanceof Blob)) {
     throw new Error("store() expects a Blob. If you are trying to store a Request, `await request.blob()` will give you the correct input.");
   }
   const sha256 = options?.sha256;
   if (sha256 !== undefined && !isSha256Base64(sha256)) throw new Error(`InvalidDigestHeader: the sha256 option must be a base64 SHA-256 digest, got ${JSON.stringify(sha256)}`);
-  return await services.storeFile(new Uint8Array(await blob.arrayBuffer()), blob.type || null, sha256);
+  return await services.storeFile(new Uint8Array(await blob.arrayBuffer()), blob.type || null, sha256, namespace);
 }
 
 /** The value of a nested call, or its error rethrown into the caller as Convex does. */

@@ -4,6 +4,7 @@ import {
   componentFunctionPath,
   componentPathOf,
   displayName,
+  isSystemTableName,
   namespaceOf,
   qualifiedPath,
   referencedFunction,
@@ -37,15 +38,21 @@ describe("component namespaces", () => {
     expect(() => componentFunctionPath("../x", "a:b")).toThrow(ComponentReferenceError);
   });
 
-  it("keeps tables of one namespace out of another, sharing system tables", () => {
+  it("keeps tables of one namespace out of another, system tables included", () => {
     expect(storedTableName("@c", "shards")).toBe("@c/shards");
     expect(storedTableName("", "shards")).toBe("shards");
-    expect(storedTableName("@c", "_scheduled_functions")).toBe("_scheduled_functions");
+    expect(storedTableName("@c", "_scheduled_functions")).toBe("@c/_scheduled_functions");
+    expect(storedTableName("", "_storage")).toBe("_storage");
     expect(visibleTableName("@c", "@c/shards")).toBe("shards");
     expect(visibleTableName("", "@c/shards")).toBeNull();
     expect(visibleTableName("@c", "shards")).toBeNull();
     expect(visibleTableName("@c@d", "@c/shards")).toBeNull();
-    expect(visibleTableName("@c", "_storage")).toBe("_storage");
+    expect(visibleTableName("@c", "@c/_storage")).toBe("_storage");
+    expect(visibleTableName("@c", "_storage")).toBeNull();
+    expect(visibleTableName("", "@c/_storage")).toBeNull();
+    expect(isSystemTableName("@c/_storage")).toBe(true);
+    expect(isSystemTableName("_scheduled_functions")).toBe(true);
+    expect(isSystemTableName("@c/shards")).toBe(false);
   });
 
   it("resolves a component module's imports inside its own namespace only", () => {

@@ -12,8 +12,13 @@
  * (Convex allows `[A-Za-z0-9_.]` in module paths and identifiers in table names), so no name of one
  * namespace can reach into another.
  *
- * System tables (`_scheduled_functions`, `_storage`) are the deployment's, shared by all namespaces
- * (a difference from Convex, where each component has its own).
+ * System tables are namespaced the same way: as on Convex (convex-backend crates/model/src/lib.rs
+ * `component_system_tables`, created for each instance by `initialize_component_namespace` in
+ * crates/model/src/components/config.rs), each instance has its own `_scheduled_functions` and
+ * `_storage`, stored as `@rateLimiter/_scheduled_functions` and `@rateLimiter/_storage`; the app's
+ * are `_scheduled_functions` and `_storage`. (Data directories from before this kept every job and
+ * file in the app's tables; they stay there, the app's, and the scheduler still runs such a job by
+ * the qualified name it was stored under.)
  *
  * @example
  * ```ts
@@ -81,16 +86,20 @@ export function isComponentName(name: string): boolean {
   return name.startsWith(MARK);
 }
 
-/** The stored name of `table` as code in `namespace` names it; system tables are shared. */
+/** The stored name of `table` as code in `namespace` names it (system tables included: each namespace has its own). */
 export function storedTableName(namespace: string, table: string): string {
-  return table.startsWith("_") ? table : qualifiedPath(namespace, table);
+  return qualifiedPath(namespace, table);
 }
 
 /** The name code in `namespace` knows a stored table by, or null when the table is another namespace's. */
 export function visibleTableName(namespace: string, stored: string): string | null {
-  if (stored.startsWith("_")) return stored;
   if (namespaceOfName(stored) !== namespace) return null;
   return localName(stored);
+}
+
+/** Whether a stored table is a system table (`_…`) of whichever namespace it belongs to. */
+export function isSystemTableName(stored: string): boolean {
+  return localName(stored).startsWith("_");
 }
 
 /**

@@ -13,7 +13,8 @@ import type { FunctionRunner } from "./runner.js";
 import { validateValue } from "./validator.js";
 import { decodeDocumentId } from "../storage/ids.js";
 import { evaluateComponents, flattenComponents, type ComponentsSource, type EvaluatedComponents } from "./componentPush.js";
-import { componentPathOf, instancesOf, localName, namespaceOfName, storedTableName, visibleTableName } from "./components.js";
+import { componentPathOf, instancesOf, isSystemTableName, localName, namespaceOf, namespaceOfName, storedTableName, visibleTableName } from "./components.js";
+import { ensureNamespaceSystemTables } from "./namespaceSystemTables.js";
 import { jsonToValue } from "../storage/values.js";
 import { applyVectorIndexes, vectorIndexProblem } from "./vectorIndexPush.js";
 
@@ -88,6 +89,8 @@ export class DeploymentState {
     const components = await evaluateComponents(this.runner, this.storage.getMeta<ComponentsSource>(COMPONENTS_KEY) ?? NO_COMPONENTS);
     this.modules = modules;
     this.componentPaths = instancesOf(components.root).map((instance) => instance.path);
+    // Restored before anything runs: a data directory from before components had their own system tables gets them now.
+    ensureNamespaceSystemTables(this.storage, this.componentPaths.map(namespaceOf));
     await this.runner.install({ ...flattenComponents(modules, analysis, components), udfServerVersion: this.storage.getMeta<string>(UDF_SERVER_VERSION_KEY) });
   }
 
@@ -211,9 +214,10 @@ export class DeploymentState {
         }
       }
       for (const { name } of this.storage.listTables()) {
-        if (!name.startsWith("_") && !wanted.has(name)) wanted.set(name, []);
+        if (!isSystemTableName(name) && !wanted.has(name)) wanted.set(name, []);
       }
       for (const [table, indexes] of wanted) this.storage.setIndexes(table, indexes);
+      ensureNamespaceSystemTables(this.storage, instancesOf(push.components.root).map((instance) => namespaceOf(instance.path)));
       applyVectorIndexes(this.storage, schemasOf(push.installed.analysis));
       this.storage.setMeta(MODULES_KEY, [...push.modules.values()].map(({ path, source, sourceMap, environment }) => ({ path, source, sourceMap, environment })));
       this.storage.setMeta(SCHEMA_KEY, schema);
@@ -237,7 +241,7 @@ export class DeploymentState {
     }
     const current = new Map<string, string>();
     for (const { name: table } of this.storage.listTables()) {
-      if (table.startsWith("_")) continue;
+      if (isSystemTableName(table)) continue;
       for (const index of this.storage.listIndexes(table)) {
         if (index.name === "by_id" || index.name === "by_creation_time") continue;
         current.set(`${table}.${index.name}`, JSON.stringify(index.fields));

@@ -7,6 +7,11 @@
  * Convex. Upload URLs carry a token signed with a key kept in the database, so they stay valid
  * for their hour across restarts, as Convex's do.
  *
+ * Each component instance has its own `_storage` (components.ts; `@c/_storage` for the component
+ * `c`), as on Convex: its `ctx.storage` finds only its own files, and an upload URL it hands out
+ * stores into its table (the token names the component, as Convex's does). The bytes of every
+ * namespace's files share one blob store, keyed by random UUIDs, so a file URL needs no component.
+ *
  * @example
  * ```ts
  * const files = FileStorage.open(storage, new BlobStore(dir), "http://127.0.0.1:3210");
@@ -19,6 +24,7 @@ import type { JSONValue } from "convex/values";
 import { decodeDocumentId, type Storage } from "../storage/index.js";
 import { BlobStore, type StoredBlob } from "../storage/blobs.js";
 import type { DocumentWrite, Transaction } from "../transactions/transaction.js";
+import { componentPathOf, localName, namespaceOf, qualifiedPath } from "./components.js";
 import { unknownAsyncOperation } from "./metadataSyscalls.js";
 
 export const STORAGE_TABLE = "_storage";
@@ -30,6 +36,19 @@ const BY_BLOB_KEY_INDEX = "by_blob_key";
 const UPLOAD_TOKEN_KEY_META = "fileStorage/uploadTokenKey";
 /** Convex's `STORE_FILE_AUTHORIZATION_VALIDITY`. */
 const UPLOAD_TOKEN_VALIDITY_MS = 60 * 60 * 1000;
+
+/** The stored name of the `_storage` table of `namespace` ("" for the app's). */
+export function storageTableOf(namespace: string): string {
+  return qualifiedPath(namespace, STORAGE_TABLE);
+}
+
+/** Whether a stored table is the `_storage` table of some namespace. */
+export function isStorageTable(stored: string | null): boolean {
+  return stored !== null && localName(stored) === STORAGE_TABLE;
+}
+
+/** The indexes every `_storage` table has besides by_id and by_creation_time. */
+export const STORAGE_TABLE_INDEXES: readonly { name: string; fields: string[] }[] = [{ name: BY_BLOB_KEY_INDEX, fields: [BLOB_KEY_FIELD] }];
 
 /** A `_storage` document as stored. */
 export interface StorageEntry {
@@ -54,7 +73,7 @@ export class UploadTokenError extends Error {
 
 /** A document as functions see it: a `_storage` one without its blob key. */
 export function withoutBlobKey(document: Record<string, JSONValue>, tableOf: (id: string) => string | null): Record<string, JSONValue> {
-  if (!(BLOB_KEY_FIELD in document) || tableOf(document._id as string) !== STORAGE_TABLE) return document;
+  if (!(BLOB_KEY_FIELD in document) || !isStorageTable(tableOf(document._id as string))) return document;
   const { [BLOB_KEY_FIELD]: _hidden, ...visible } = document;
   return visible;
 }
@@ -68,15 +87,16 @@ export interface FileStorageThreadOptions {
 
 export class FileStorage {
   /**
-   * Prepares file storage over `storage`: the `_storage` table and its index by blob key exist
-   * (so storage ids resolve before the first upload), the token key is loaded or created, and
-   * files a crash left without a document are removed. Call before serving requests.
+   * Prepares file storage over `storage`: the app's `_storage` table and its index by blob key exist
+   * (so storage ids resolve before the first upload; components' are made as they are pushed), the
+   * token key is loaded or created, and files a crash left without a document in any namespace's
+   * `_storage` are removed. Call before serving requests.
    */
   static open(storage: Storage, blobs: BlobStore, deploymentUrl: string, maxFileBytes = DEFAULT_MAX_FILE_BYTES): FileStorage {
     if (!Number.isSafeInteger(maxFileBytes) || maxFileBytes < 0) throw new Error(`maxFileBytes must be a whole number of bytes, got ${maxFileBytes}`);
     storage.ensureTable(STORAGE_TABLE);
-    if (!storage.listIndexes(STORAGE_TABLE).some((index) => index.name === BY_BLOB_KEY_INDEX)) {
-      storage.setIndexes(STORAGE_TABLE, [{ name: BY_BLOB_KEY_INDEX, fields: [BLOB_KEY_FIELD] }]);
+    for (const { name } of storage.listTables()) {
+      if (isStorageTable(name) && !storage.listIndexes(name).some((index) => index.name === BY_BLOB_KEY_INDEX)) storage.setIndexes(name, STORAGE_TABLE_INDEXES);
     }
     let tokenKey = storage.getMeta<string>(UPLOAD_TOKEN_KEY_META);
     if (tokenKey === undefined) {
@@ -84,8 +104,11 @@ export class FileStorage {
       storage.setMeta(UPLOAD_TOKEN_KEY_META, tokenKey);
     }
     const referenced = new Set<string>();
-    for (const row of storage.scanIndex(STORAGE_TABLE, BY_BLOB_KEY_INDEX, { lowerInclusive: true, upperInclusive: false }, "asc")) {
-      referenced.add((JSON.parse(row.json) as StorageEntry).blobKey);
+    for (const { name } of storage.listTables()) {
+      if (!isStorageTable(name)) continue;
+      for (const row of storage.scanIndex(name, BY_BLOB_KEY_INDEX, { lowerInclusive: true, upperInclusive: false }, "asc")) {
+        referenced.add((JSON.parse(row.json) as StorageEntry).blobKey);
+      }
     }
     blobs.removeAllExcept(referenced);
     return new FileStorage(blobs, deploymentUrl, Buffer.from(tokenKey, "base64"), maxFileBytes);
@@ -114,43 +137,55 @@ export class FileStorage {
     readonly maxFileBytes: number,
   ) {}
 
-  /** A URL a client can POST files to for an hour (not single-use, as on Convex). */
-  uploadUrl(now = Date.now()): string {
+  /**
+   * A URL a client can POST files to for an hour (not single-use, as on Convex), storing them in
+   * the `_storage` of `namespace`. The app's token is `<expiry>.<signature>`; a component's is
+   * `<expiry>.<base64url component path>.<signature>`, the signature covering what precedes it.
+   */
+  uploadUrl(now = Date.now(), namespace = ""): string {
     const expires = String(now + UPLOAD_TOKEN_VALIDITY_MS);
-    return `${this.deploymentUrl}/api/storage/upload?token=${expires}.${this.sign(expires)}`;
+    const signed = namespace === "" ? expires : `${expires}.${Buffer.from(componentPathOf(namespace)).toString("base64url")}`;
+    return `${this.deploymentUrl}/api/storage/upload?token=${signed}.${this.sign(signed)}`;
   }
 
-  /** Throws an `UploadTokenError` unless `token` is one `uploadUrl` made and it has not expired. */
-  checkUploadToken(token: string, now = Date.now()): void {
-    const [expires, signature, ...rest] = token.split(".");
-    const valid = rest.length === 0 && /^\d+$/.test(expires ?? "") && signature !== undefined && this.verify(expires, signature);
+  /**
+   * The namespace whose `_storage` an upload with `token` goes to; throws an `UploadTokenError`
+   * unless `token` is one `uploadUrl` made and it has not expired.
+   */
+  checkUploadToken(token: string, now = Date.now()): string {
+    const parts = token.split(".");
+    const signature = parts.pop();
+    const [expires, component] = parts;
+    const signed = parts.join(".");
+    const valid = parts.length >= 1 && parts.length <= 2 && /^\d+$/.test(expires ?? "") && (component === undefined || /^[A-Za-z0-9_-]+$/.test(component)) && signature !== undefined && this.verify(signed, signature);
     if (!valid) {
       throw new UploadTokenError("StorageTokenInvalid", "The upload URL's token is invalid: generate a new URL with `ctx.storage.generateUploadUrl()`.");
     }
     if (Number(expires) <= now) {
       throw new UploadTokenError("StorageTokenExpired", "The upload URL has expired (they last an hour): generate a new one with `ctx.storage.generateUploadUrl()`.");
     }
+    return component === undefined ? "" : namespaceOf(Buffer.from(component, "base64url").toString());
   }
 
-  /** The `ctx.storage` syscalls of queries, mutations and actions, against `transaction`. */
-  syscall(op: string, args: Record<string, unknown>, transaction: Transaction): JSONValue {
+  /** The `ctx.storage` syscalls of queries, mutations and actions of `namespace`, against `transaction`. */
+  syscall(op: string, args: Record<string, unknown>, transaction: Transaction, namespace = ""): JSONValue {
     switch (op) {
       case "1.0/storageGenerateUploadUrl":
-        return this.uploadUrl();
+        return this.uploadUrl(Date.now(), namespace);
       case "1.0/storageGetUrl": {
-        const entry = this.entry(transaction, args.storageId, "getUrl");
+        const entry = this.entry(transaction, args.storageId, "getUrl", namespace);
         return entry === null ? null : `${this.deploymentUrl}/api/storage/${entry.blobKey}`;
       }
       case "1.0/storageGetMetadata": {
         // Convex's (deprecated) metadata: the legacy id and a hex digest.
-        const entry = this.entry(transaction, args.storageId, "getMetadata");
+        const entry = this.entry(transaction, args.storageId, "getMetadata", namespace);
         if (entry === null) return null;
         const sha256 = Buffer.from(entry.sha256, "base64").toString("hex");
         return { storageId: entry.blobKey, sha256, size: entry.size, contentType: entry.contentType ?? null };
       }
       case "1.0/storageDelete": {
         if (!transaction.writable) throw new Error("Files can only be deleted in mutations and actions");
-        const entry = this.entry(transaction, args.storageId, "delete");
+        const entry = this.entry(transaction, args.storageId, "delete", namespace);
         if (entry === null) throw new Error(`storage id ${String(args.storageId)} not found`);
         transaction.delete(entry._id);
         return null;
@@ -160,16 +195,16 @@ export class FileStorage {
     }
   }
 
-  /** `ctx.storage.get` in an action: the file as a Blob, or null. */
-  readBlob(transaction: Transaction, storageId: unknown): Blob | null {
-    const entry = this.entry(transaction, storageId, "get");
+  /** `ctx.storage.get` in an action of `namespace`: the file as a Blob, or null. */
+  readBlob(transaction: Transaction, storageId: unknown, namespace = ""): Blob | null {
+    const entry = this.entry(transaction, storageId, "get", namespace);
     const bytes = entry === null ? null : this.blobs.read(entry.blobKey);
     return entry === null || bytes === null ? null : new Blob([new Uint8Array(bytes)], { type: entry.contentType ?? "" });
   }
 
-  /** Records stored bytes as a `_storage` document; returns its id. */
-  insert(transaction: Transaction, blob: StoredBlob): string {
-    return transaction.insert(STORAGE_TABLE, {
+  /** Records stored bytes as a document of the `_storage` of `namespace`; returns its id. */
+  insert(transaction: Transaction, blob: StoredBlob, namespace = ""): string {
+    return transaction.insert(storageTableOf(namespace), {
       [BLOB_KEY_FIELD]: blob.key,
       sha256: blob.sha256,
       size: blob.size,
@@ -180,21 +215,23 @@ export class FileStorage {
   /** After a commit: removes the bytes of the `_storage` documents it deleted. */
   removeBlobsOf(writes: readonly DocumentWrite[]): void {
     for (const write of writes) {
-      if (write.table !== STORAGE_TABLE || write.after !== null || write.before === null) continue;
+      if (!isStorageTable(write.table) || write.after !== null || write.before === null) continue;
       this.blobs.remove((JSON.parse(write.before) as StorageEntry).blobKey);
     }
   }
 
   /**
-   * The `_storage` document `storageId` names, or null. Like Convex, this takes an
-   * `Id<"_storage">` or a file URL's UUID, and refuses ids of other tables and other strings.
+   * The document of the `_storage` of `namespace` that `storageId` names, or null. Like Convex, this
+   * takes an `Id<"_storage">` or a file URL's UUID, and refuses ids of other tables (another
+   * namespace's `_storage` included) and other strings.
    */
-  private entry(transaction: Transaction, storageId: unknown, operation: string): StorageEntry | null {
+  private entry(transaction: Transaction, storageId: unknown, operation: string, namespace: string): StorageEntry | null {
+    const table = storageTableOf(namespace);
     if (typeof storageId !== "string") {
       throw new Error(`Invalid argument \`storageId\` for \`storage.${operation}\`: expected a string, got ${JSON.stringify(storageId) ?? "undefined"}`);
     }
     if (decodeDocumentId(storageId) !== null) {
-      if (transaction.tableOfId(storageId) !== STORAGE_TABLE) {
+      if (transaction.tableOfId(storageId) !== table) {
         throw new Error("Invalid storage ID. Storage ID cannot be an ID on any table other than '_storage'.");
       }
       const json = transaction.get(storageId);
@@ -207,7 +244,7 @@ export class FileStorage {
       );
     }
     const stream = transaction.openStream({
-      source: { type: "IndexRange", indexName: `${STORAGE_TABLE}.${BY_BLOB_KEY_INDEX}`, range: [{ type: "Eq", fieldPath: BLOB_KEY_FIELD, value: key }], order: "asc" },
+      source: { type: "IndexRange", indexName: `${table}.${BY_BLOB_KEY_INDEX}`, range: [{ type: "Eq", fieldPath: BLOB_KEY_FIELD, value: key }], order: "asc" },
       operators: [],
     });
     const row = stream.next();

@@ -27,7 +27,7 @@ export interface CallHost {
   syscall(op: string, args: string, namespace?: string): string;
   /** A JSON string, a promise of one, or for a nested call the callee's promise and the check of its value. */
   asyncSyscall(op: string, args: string, namespace?: string): string | Promise<string> | NestedCall;
-  jsSyscall(op: string, args: unknown): unknown;
+  jsSyscall(op: string, args: unknown, namespace?: string): unknown;
   log(level: string, args: unknown[]): void;
 }
 
@@ -191,7 +191,7 @@ export class Isolate {
         const result = this.active().host.asyncSyscall(op, args, namespace);
         return typeof result === "object" && "callee" in result ? this.failingInRealm(result) : result;
       },
-      jsSyscall: (op: string, args: unknown) => this.active().host.jsSyscall(op, args),
+      jsSyscall: (op: string, args: unknown, namespace?: string) => this.active().host.jsSyscall(op, args, namespace),
       log: (level: string, args: unknown[]) => this.current?.host.log(level, args),
       nodeRuntime: options.nodeRequireFrom !== undefined,
       // Convex's own texts first (unquoted), then the caller's values; `stack`'s user frames last.

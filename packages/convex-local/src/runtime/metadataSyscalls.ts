@@ -11,7 +11,8 @@ import { componentPathOf, localName, namespaceOfName } from "./components.js";
 import type { JSONValue } from "convex/values";
 import type { Transaction } from "../transactions/transaction.js";
 import { parseFunctionPath } from "./modules.js";
-import { SCHEDULED_FUNCTIONS_TABLE } from "./scheduledFunctionsTable.js";
+import { isSystemTableName } from "./components.js";
+import { isJobTable } from "./scheduledFunctionsTable.js";
 
 /** The deployment's name, as `/instance_name` answers it. */
 export const DEPLOYMENT_NAME = "convex-local";
@@ -42,8 +43,8 @@ const MAX_SCHEDULED_ARGS_BYTES = 16 * 1024 * 1024;
 export function transactionMetrics(transaction: Transaction): Record<string, { used: number; remaining: number }> {
   const { limits, writes, reads } = transaction;
   const read = transaction.readUsage;
-  const userWrites = writes.filter((write) => !write.table.startsWith("_"));
-  const scheduled = writes.filter((write) => write.table === SCHEDULED_FUNCTIONS_TABLE && write.before === null && write.after !== null);
+  const userWrites = writes.filter((write) => !isSystemTableName(write.table));
+  const scheduled = writes.filter((write) => isJobTable(write.table) && write.before === null && write.after !== null);
   const scheduledArgsBytes = scheduled.reduce((sum, write) => sum + JSON.stringify((JSON.parse(write.after!) as { args?: unknown }).args ?? null).length, 0);
   const metric = (used: number, limit: number) => ({ used, remaining: limit - used });
   return {

@@ -63,7 +63,7 @@
         return Promise.reject(error);
       }
     },
-    jsSyscall: (op, args) => host.jsSyscall(op, args),
+    jsSyscall: (op, args) => host.jsSyscall(op, args, namespace),
   });
   globalThis.Convex = convexOf(undefined);
   const componentConvex = new Map();

@@ -265,12 +265,15 @@ export class FunctionRunner {
     });
   }
 
-  /** Stores a file (an upload, or `ctx.storage.store` in an action): the bytes, then their `_storage` document; returns its id. */
-  async storeFile(bytes: AsyncIterable<Uint8Array> | Uint8Array, contentType: string | null, expectedSha256?: string): Promise<string> {
+  /**
+   * Stores a file (an upload, or `ctx.storage.store` in an action): the bytes, then their document
+   * in the `_storage` of `namespace` (the app's, or the component's whose code or upload URL it is); returns its id.
+   */
+  async storeFile(bytes: AsyncIterable<Uint8Array> | Uint8Array, contentType: string | null, expectedSha256?: string, namespace = ""): Promise<string> {
     const files = this.fileStorage();
     const blob = await files.blobs.write(bytes, { maxBytes: files.maxFileBytes, contentType, expectedSha256 });
     // Should the document not commit, the next start removes the bytes (FileStorage.open).
-    return this.systemWrite((transaction) => files.insert(transaction, blob));
+    return this.systemWrite((transaction) => files.insert(transaction, blob, namespace));
   }
 
   /** Stops the threads and processes that run functions; calls still running fail. */

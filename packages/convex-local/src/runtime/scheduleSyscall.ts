@@ -17,7 +17,7 @@ import { functionPathOf, type FunctionAddress } from "./functionHandles.js";
 import { localName } from "./components.js";
 import { checkFunctionPath, parseFunctionPath } from "./modules.js";
 import type { Caller } from "./runner.js";
-import { cancelJob, insertJob, isCanceled } from "./scheduledFunctionsTable.js";
+import { cancelJob, insertJob, isCanceled, jobNameOf } from "./scheduledFunctionsTable.js";
 
 /** Convex refuses times more than 5 × 366 days away from the scheduling function's clock. */
 const MAX_SCHEDULE_DISTANCE_SECONDS = 5 * 366 * 24 * 3600;
@@ -42,7 +42,8 @@ export function scheduleFunction(catalog: FunctionCatalog, transaction: Transact
     throw new Error(`Attempted to schedule function, but no exported function ${exportName} found in the file: ${modulePath}. Did you forget to export it?`);
   }
   const canceled = caller.scheduledJob !== undefined && isCanceled(transaction, caller.scheduledJob);
-  return insertJob(transaction, `${modulePath}:${exportName}`, request.args, scheduledTime, canceled ? now : undefined);
+  // The job goes into the scheduling namespace's own table, as on Convex.
+  return insertJob(transaction, jobNameOf(namespace, `${modulePath}:${exportName}`), request.args, scheduledTime, canceled ? now : undefined, namespace);
 }
 
 /** From this `convex` package version on, Convex refuses a scheduled mutation's cancel of itself (MIN_NPM_VERSION_MUTATION_SELF_CANCEL). */
@@ -54,13 +55,13 @@ const SELF_CANCEL_REFUSED_FROM = [1, 50, 0];
  * pushed with `convex` 1.50 or later, and otherwise leaves the job alone and `warn`s, as Convex does
  * for older packages; any other job is canceled as `cancelJob` does.
  */
-export function cancelJobFromMutation(transaction: Transaction, id: string, caller: Caller, udfServerVersion: string | undefined, warn: (message: string) => void): void {
+export function cancelJobFromMutation(transaction: Transaction, id: string, caller: Caller, udfServerVersion: string | undefined, warn: (message: string) => void, namespace = ""): void {
   if (caller.scheduledJob !== undefined && caller.scheduledJob === id) {
     if (udfServerVersion !== undefined && versionAtLeast(udfServerVersion, SELF_CANCEL_REFUSED_FROM)) throw new Error("A mutation cannot cancel itself");
     warn(SELF_CANCEL_WARNING);
     return;
   }
-  cancelJob(transaction, id);
+  cancelJob(transaction, id, Date.now(), namespace);
 }
 
 /** Whether a semver `version` is at least `minimum` (a prerelease comes before its release, as semver orders them). */

@@ -60,11 +60,11 @@ export function syncHost(call: SyncCall, catalog: FunctionCatalog, fileStorage: 
       }
       const metadata = call.functionPath === undefined ? undefined : metadataSyscall(op, call.functionPath);
       if (metadata !== undefined) return JSON.stringify(metadata);
-      if (op.startsWith("1.0/storage")) return JSON.stringify(fileStorage().syscall(op, parsed, call.transaction));
+      if (op.startsWith("1.0/storage")) return JSON.stringify(fileStorage().syscall(op, parsed, call.transaction, namespace));
       if (op === "1.0/schedule" || op === "1.0/cancel_job") {
         if (!call.transaction.writable) throw new Error("The scheduler is not available in queries");
         if (op === "1.0/cancel_job") {
-          cancelJobFromMutation(call.transaction, parsed.id, call.caller, catalog.udfServerVersion, (warning) => appendLogLine(call.logLines, "WARN", [warning]));
+          cancelJobFromMutation(call.transaction, parsed.id, call.caller, catalog.udfServerVersion, (warning) => appendLogLine(call.logLines, "WARN", [warning]), namespace);
           return JSON.stringify(null);
         }
         return JSON.stringify(scheduleFunction(catalog, call.transaction, parsed, call.caller, Date.now(), namespace));

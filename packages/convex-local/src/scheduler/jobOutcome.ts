@@ -10,16 +10,19 @@
  * removed since, or a target that is not a mutation or action, fails the job without running it.
  */
 import type { DeploymentAnalysis } from "../runtime/functions.js";
+import { localName } from "../runtime/components.js";
 import { parseFunctionPath } from "../runtime/modules.js";
 import type { FunctionResult } from "../runtime/runner.js";
 import type { JobState } from "../runtime/scheduledFunctionsTable.js";
 
 export type ScheduledTarget = { udfType: "Mutation" | "Action" } | { error: string };
 
-/** The kind of function job `name` (`module.js:export`) runs, or the error its job fails with. */
+/** The kind of function job `name` (`module.js:export`, qualified for a component's) runs, or the error its job fails with. */
 export function scheduledTarget(analysis: DeploymentAnalysis | undefined, name: string): ScheduledTarget {
-  const { modulePath, exportName } = parseFunctionPath(name);
-  const module = analysis?.modules[modulePath];
+  const { modulePath: qualifiedModule, exportName } = parseFunctionPath(name);
+  const module = analysis?.modules[qualifiedModule];
+  // A component's module is named in its errors by its path inside the component, as Convex does.
+  const modulePath = localName(qualifiedModule);
   if (module === undefined) return { error: `Couldn't find JavaScript module '${modulePath}'. Did you forget to run \`npx convex dev\`?` };
   const udfType = module.functions.find((fn) => fn.name === exportName)?.udfType;
   if (udfType === undefined) return { error: `Couldn't find ${rustDebug(exportName)} in module ${rustDebug(modulePath)}.` };

@@ -15,6 +15,10 @@
  *   transaction as a cron mutation (before a cron action), so a restart neither repeats nor loses
  *   a run; a run that came due while the backend was down happens once on start.
  *
+ * - Each component instance has its own `_scheduled_functions` (runtime/components.ts): the scheduler
+ *   reads due jobs from every namespace's table and runs a component's job as the component's
+ *   function (its name in the table is the path inside the component, as on Convex).
+ *
  * This layer sits above `runtime/`, whose `FunctionRunner` it runs jobs with. The `_scheduled_functions`
  * document helpers stay in `runtime/scheduledFunctionsTable.ts`, since `ctx.scheduler` syscalls write jobs too.
  */
@@ -29,6 +33,8 @@ import {
   SCHEDULED_BY_STATE_INDEX,
   SCHEDULED_FUNCTIONS_TABLE,
   completeJob,
+  isJobTable,
+  jobFunctionPath,
   startJob,
   type JobState,
   type ScheduledJob,
@@ -45,6 +51,12 @@ const BATCH = 64;
 const MAX_TIMER_MS = 2 ** 31 - 1;
 /** Convex's error of an action that was in progress when the backend stopped (it runs at most once). */
 const INTERRUPTED_ACTION_ERROR = "Transient error while executing action";
+
+/** A job with the stored name of the table it is in (its namespace's `_scheduled_functions`). */
+interface TableJob {
+  table: string;
+  job: ScheduledJob;
+}
 
 interface CronState {
   /** JSON of the schedule this state was computed for. */
@@ -68,7 +80,10 @@ export class Scheduler {
     private readonly now: () => number = Date.now,
   ) {}
 
-  /** Prepares the job table, fails actions interrupted by the last shutdown, reads crons and arms the timer. */
+  /**
+   * Prepares the app's job table (components' are made as they are pushed: runtime/namespaceSystemTables.ts),
+   * fails actions interrupted by the last shutdown, reads crons and arms the timer.
+   */
   async start(): Promise<void> {
     this.storage.ensureTable(SCHEDULED_FUNCTIONS_TABLE);
     if (!this.storage.listIndexes(SCHEDULED_FUNCTIONS_TABLE).some((i) => i.name === SCHEDULED_BY_STATE_INDEX)) {
@@ -77,7 +92,7 @@ export class Scheduler {
     const interrupted = this.jobsInState("inProgress", Infinity, Infinity);
     if (interrupted.length > 0) {
       await this.runner.systemWrite((transaction) => {
-        for (const job of interrupted) completeJob(transaction, job._id, { kind: "failed", error: INTERRUPTED_ACTION_ERROR }, this.now());
+        for (const { job } of interrupted) completeJob(transaction, job._id, { kind: "failed", error: INTERRUPTED_ACTION_ERROR }, this.now());
       });
     }
     await this.syncCrons();
@@ -101,7 +116,7 @@ export class Scheduler {
 
   /** A commit listener: new or changed jobs may move the next wake-up earlier. */
   onCommit(writes: DocumentWrite[]): void {
-    if (writes.some((write) => write.table === SCHEDULED_FUNCTIONS_TABLE)) this.wake();
+    if (writes.some((write) => isJobTable(write.table))) this.wake();
   }
 
   /** After a push: reconcile cron state with the pushed `crons.ts` and re-arm. */
@@ -152,36 +167,40 @@ export class Scheduler {
       this.tickAgain = false;
       return this.wake();
     }
-    const next = Math.min(this.jobsInState("pending", Infinity, 1)[0]?.scheduledTime ?? Infinity, this.nextCronRun());
+    const next = Math.min(this.jobsInState("pending", Infinity, 1)[0]?.job.scheduledTime ?? Infinity, this.nextCronRun());
     if (next !== Infinity) this.arm(next);
   }
 
-  /** Jobs in `kind` with scheduledTime <= `until`, earliest first. */
-  private jobsInState(kind: string, until: number, limit: number): ScheduledJob[] {
-    if (this.storage.tableNumber(SCHEDULED_FUNCTIONS_TABLE) === undefined) return [];
+  /** Jobs in `kind` with scheduledTime <= `until`, earliest first, from every namespace's job table. */
+  private jobsInState(kind: string, until: number, limit: number): TableJob[] {
     const range = until === Infinity ? rangeForPrefix([kind]) : rangeForIndexExpression([kind], undefined, { op: "lte", value: until });
-    const jobs: ScheduledJob[] = [];
-    for (const row of this.storage.scanIndex(SCHEDULED_FUNCTIONS_TABLE, SCHEDULED_BY_STATE_INDEX, range, "asc", { limit: limit === Infinity ? undefined : limit })) {
-      jobs.push(JSON.parse(row.json) as ScheduledJob);
+    const jobs: TableJob[] = [];
+    for (const { name: table } of this.storage.listTables()) {
+      if (!isJobTable(table) || !this.storage.listIndexes(table).some((index) => index.name === SCHEDULED_BY_STATE_INDEX)) continue;
+      for (const row of this.storage.scanIndex(table, SCHEDULED_BY_STATE_INDEX, range, "asc", { limit: limit === Infinity ? undefined : limit })) {
+        jobs.push({ table, job: JSON.parse(row.json) as ScheduledJob });
+      }
     }
-    return jobs;
+    jobs.sort((a, b) => a.job.scheduledTime - b.job.scheduledTime);
+    return limit === Infinity ? jobs : jobs.slice(0, limit);
   }
 
-  private async runJob(job: ScheduledJob): Promise<void> {
-    const target = scheduledTarget(this.runner.analysis, job.name);
+  private async runJob({ table, job }: TableJob): Promise<void> {
+    const path = jobFunctionPath(table, job);
+    const target = scheduledTarget(this.runner.analysis, path);
     if ("error" in target) return await this.finish(job._id, { kind: "failed", error: target.error });
     // What the job's function calls and schedules belongs to the job (Convex's parent_scheduled_job).
     const caller: Caller = { ...SYSTEM_CALLER, scheduledJob: job._id };
     const args = (job.args[0] ?? {}) as JSONValue;
     if (target.udfType === "Mutation") {
       // The job becomes `success` in the mutation's own commit: it runs exactly once.
-      const { result } = await this.runner.mutation(job.name, args, caller, { completesJob: { id: job._id, at: this.now() } });
+      const { result } = await this.runner.mutation(path, args, caller, { completesJob: { id: job._id, at: this.now() } });
       if (result.status === "error") await this.finish(job._id, outcomeState(result));
       return;
     }
     // A job canceled since it was read does not run.
     if (!(await this.runner.systemWrite((transaction) => startJob(transaction, job._id)))) return;
-    this.track(this.runner.action(job.name, args, caller).then((result) => this.finish(job._id, outcomeState(result))));
+    this.track(this.runner.action(path, args, caller).then((result) => this.finish(job._id, outcomeState(result))));
   }
 
   /** Records how a job that is still pending or in progress ended (a canceled job stays canceled). */

@@ -484,7 +484,7 @@ export class Storage {
   /**
    * Returns the number of table `name`, creating the table (with its by_id
    * and by_creation_time indexes) if needed. User tables get the lowest free
-   * number from 10001; tables named `_…` get their Convex default number
+   * number from 10001; tables named `_…` (or `<namespace>/_…`) get their Convex default number
    * when known and free, else the lowest free number from 513. `number`, when given, is the
    * number a new table must have (a snapshot import keeps the exported ids); taken, it throws.
    */
@@ -512,7 +512,9 @@ export class Storage {
     const taken = (n: number) => this.stmt("SELECT 1 FROM tables WHERE number = ?").get(n) !== undefined;
     const preferred = SYSTEM_TABLE_NUMBERS[name];
     if (preferred !== undefined && !taken(preferred)) return preferred;
-    const system = name.startsWith("_");
+    // A component's table is stored as `<namespace>/<name>` (runtime/components.ts): its system
+    // tables (`@c/_storage`) are numbered from the system range too.
+    const system = name.slice(name.lastIndexOf("/") + 1).startsWith("_");
     const start = system ? FIRST_SYSTEM_TABLE_NUMBER : FIRST_USER_TABLE_NUMBER;
     const end = system ? LAST_SYSTEM_TABLE_NUMBER : 0xffff_ffff;
     // Lowest number >= start not taken: the first gap after `start` in the sorted numbers.

@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ConvexClient, ConvexHttpClient } from "convex/browser";
 import { anyApi } from "convex/server";
 import type { Backend } from "../../src/api/backend.js";
+import { Storage } from "../../src/storage/index.js";
 import { main } from "../../src/cli/index.js";
 import { deployFixture, startTestBackend, waitFor, type TestDeployment } from "../harness.js";
 
@@ -170,6 +171,48 @@ describe("a component of the app's own (convex/echo)", () => {
   });
 });
 
+/** A file stored in the echo component's `_storage` (checked again after the restart). */
+let echoFile: string;
+
+describe("each instance's own _storage and _scheduled_functions", () => {
+  it("stores a component's file in its own _storage, out of the app's", async () => {
+    const appFile: string = await client.action(api.echoCalls.storeInApp, { text: "the app's bytes" });
+    echoFile = await client.action(api.echoCalls.storeInEcho, { text: "echo's bytes" });
+    const echoFiles: string[] = await deployment.cli(["run", "--component", "echo", "lib:files"]).then(({ stdout }) => JSON.parse(stdout));
+    expect(echoFiles).toEqual([echoFile]);
+    const app: { files: string[] } = await client.query(api.echoCalls.appSystemTables, {});
+    expect(app.files).toContain(appFile);
+    expect(app.files).not.toContain(echoFile);
+    // The component's URL serves its file; the app's storage does not know the component's id.
+    const url: string = await client.query(api.echoCalls.echoFileUrl, { id: echoFile });
+    expect(await (await fetch(url)).text()).toBe("echo's bytes");
+    await expect(client.query(api.echoCalls.appFileUrl, { id: echoFile })).rejects.toThrow(/Storage ID cannot be an ID on any table other than '_storage'/);
+  });
+
+  it("stores an upload through a component's upload URL in the component's _storage", async () => {
+    const { stdout } = await deployment.cli(["run", "--component", "echo", "lib:uploadUrl"]);
+    const uploaded = await fetch(JSON.parse(stdout) as string, { method: "POST", headers: { "Content-Type": "text/plain" }, body: "uploaded to echo" });
+    const { storageId } = (await uploaded.json()) as { storageId: string };
+    const echoFiles: string[] = await deployment.cli(["run", "--component", "echo", "lib:files"]).then((result) => JSON.parse(result.stdout));
+    expect(echoFiles).toContain(storageId);
+    expect(((await client.query(api.echoCalls.appSystemTables, {})) as { files: string[] }).files).not.toContain(storageId);
+  });
+
+  it("keeps a component's scheduled job in its own table, under its own function path, and runs it there", async () => {
+    const jobId: string = await client.mutation(api.echoCalls.scheduleInEcho, {});
+    const echoJob = async () => {
+      const { stdout } = await deployment.cli(["run", "--component", "echo", "lib:jobs"]);
+      return (JSON.parse(stdout) as { id: string; name: string; state: string }[]).find((job) => job.id === jobId);
+    };
+    await waitFor(async () => (await echoJob())?.state === "success", 30_000);
+    expect(await echoJob()).toEqual({ id: jobId, name: "lib.js:tick", state: "success" });
+    const app: { jobs: { id: string }[] } = await client.query(api.echoCalls.appSystemTables, {});
+    expect(app.jobs.map((job) => job.id)).not.toContain(jobId);
+    await expect(client.mutation(api.echoCalls.cancelFromApp, { id: jobId })).rejects.toThrow(/Invalid scheduled function ID/);
+  });
+
+});
+
 describe("bad convex.config", () => {
   it("refuses a name used twice, naming it, and keeps serving the old code", async () => {
     const configPath = path.join(deployment.appDir, "convex/convex.config.ts");
@@ -206,5 +249,25 @@ describe("restart", () => {
     expect((await after.mutation(api.limits.signIn, { email: "ada@example.com" })).ok).toBe(false);
     await after.mutation(api.counters.like, { page: "home" });
     expect(await after.query(api.counters.counts, { page: "home" })).toEqual({ visits: 7, likes: 2 });
+    // A component's files survive the start's sweep of bytes no `_storage` document names.
+    const url: string = await after.query(api.echoCalls.echoFileUrl, { id: echoFile });
+    expect(await (await fetch(url)).text()).toBe("echo's bytes");
+  });
+
+  it("runs a job a data directory from before components had their own tables left in the app's table", async () => {
+    await restarted!.close();
+    // Such a job names its function qualified with the component's namespace (components.ts).
+    const storage = Storage.open(path.join(deployment.dataDir, "convex.sqlite3"));
+    let legacyJob: string;
+    try {
+      legacyJob = storage.transaction(() => storage.insertDocument("_scheduled_functions", { name: "@echo/lib.js:tick", args: [{}], scheduledTime: Date.now(), state: { kind: "pending" } }).id);
+    } finally {
+      storage.close();
+    }
+    restarted = await startTestBackend(deployment.dataDir);
+    const after = new ConvexHttpClient(restarted.url);
+    const appJob = async () => ((await after.query(api.echoCalls.appSystemTables, {})) as { jobs: { id: string; name: string; state: string }[] }).jobs.find((job) => job.id === legacyJob);
+    await waitFor(async () => (await appJob())?.state === "success", 30_000);
+    expect(await appJob()).toEqual({ id: legacyJob, name: "@echo/lib.js:tick", state: "success" });
   });
 });

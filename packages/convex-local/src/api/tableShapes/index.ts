@@ -10,7 +10,7 @@ import { jsonToConvex, type JSONValue } from "convex/values";
 import { BY_CREATION_TIME_INDEX, type Storage } from "../../storage/index.js";
 import { sendJson } from "../http.js";
 import type { RouteRequest } from "../router.js";
-import { localName, namespaceOf, namespaceOfName } from "../../runtime/components.js";
+import { isSystemTableName, localName, namespaceOf, namespaceOfName } from "../../runtime/components.js";
 import { dashboardShape } from "./dashboardShape.js";
 import { insertValue, NEVER } from "./shapeInference.js";
 
@@ -41,7 +41,7 @@ export class TableShapes {
       const shapes: Record<string, JSONValue> = {};
       const tableNames = (table: number) => storage.tableName(table);
       for (const { name } of tables) {
-        if (name.startsWith("_")) continue;
+        if (isSystemTableName(name)) continue;
         let shape = NEVER;
         // Creation order: the order the documents of a table never deleted from were inserted in.
         for (const row of storage.scanIndex(name, BY_CREATION_TIME_INDEX, { lowerInclusive: true, upperInclusive: false }, "asc")) {

@@ -214,7 +214,7 @@ export class ActionExecutor {
     return {
       syscall: refuseSyncSyscall,
       asyncSyscall: (op, args, namespace) => call("async", op, args, namespace) as Promise<string>,
-      jsSyscall: async (op, args) => decodeJsValue(await call("js", op, await encodeJsValue(args))),
+      jsSyscall: async (op, args, namespace) => decodeJsValue(await call("js", op, await encodeJsValue(args), namespace)),
       log: (level, args) => {
         const before = lines.length;
         appendLogLine(lines, level, args);

@@ -148,7 +148,7 @@ class RemoteRun {
     const { host } = this.request;
     let reply: { ok: true; value: unknown } | { ok: false; error: SyscallFailure };
     try {
-      const value = kind === "async" ? await host.asyncSyscall(op, args as string, namespace) : await encodeJsValue(await host.jsSyscall(op, decodeJsValue(args)));
+      const value = kind === "async" ? await host.asyncSyscall(op, args as string, namespace) : await encodeJsValue(await host.jsSyscall(op, decodeJsValue(args), namespace));
       reply = { ok: true, value };
     } catch (error) {
       const { message, data } = (error ?? {}) as { message?: unknown; data?: unknown };
