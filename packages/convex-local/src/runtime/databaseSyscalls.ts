@@ -18,6 +18,7 @@ import type { SchemaTable } from "./functions.js";
 import { validateValue } from "./validator.js";
 import { transactionMetrics, unknownAsyncOperation, unknownOperation } from "./metadataSyscalls.js";
 import { withoutBlobKey } from "./fileStorage.js";
+import { stagedIndexError } from "./textIndexPush.js";
 
 /**
  * The database syscalls of `convex/server`'s `ctx.db`, against one transaction, with Convex's
@@ -38,8 +39,15 @@ export class DatabaseSyscalls {
     return stored === null ? null : visibleTableName(this.namespace, stored);
   }
 
-  /** `query` with its table named as stored. */
+  /** `query` with its table named as stored; a query of a staged index is refused, as Convex refuses it. */
   private storedQuery(query: SerializedQuery): SerializedQuery {
+    if (query.source.type !== "FullTableScan") {
+      const { indexName } = query.source;
+      const dot = indexName.lastIndexOf(".");
+      const table = indexName.slice(0, dot);
+      const staged = stagedIndexError(this.schema?.get(table), table, indexName.slice(dot + 1));
+      if (staged !== null) throw staged;
+    }
     if (this.namespace === "") return query;
     const { source } = query;
     if (source.type === "FullTableScan") return { ...query, source: { ...source, tableName: storedTableName(this.namespace, source.tableName) } };
@@ -194,7 +202,8 @@ export class DatabaseSyscalls {
       if (end !== undefined) position = end;
       else if (stream.isExhausted && !stoppedByLimit) position = "end";
       else position = stream.position ?? start ?? "end";
-      const keys = stream.scannedKeys;
+      // A search has no split cursor: splitting it would not make it cheaper (Convex's SearchQuery).
+      const keys = stream.isSearch ? [] : stream.scannedKeys;
       if (keys.length > 2) splitKey = keys[Math.floor(keys.length / 2)];
     }
     const continueCursor = encodeCursor(fingerprint, position);

@@ -17,6 +17,7 @@ import { componentPathOf, instancesOf, isSystemTableName, localName, namespaceOf
 import { ensureNamespaceSystemTables } from "./namespaceSystemTables.js";
 import { jsonToValue } from "../storage/values.js";
 import { applyVectorIndexes, vectorIndexProblem } from "./vectorIndexPush.js";
+import { applyTextIndexes } from "./textIndexPush.js";
 
 const MODULES_KEY = "deployment/modules";
 const ENV_KEY = "deployment/environment";
@@ -210,15 +211,16 @@ export class DeploymentState {
       const wanted = new Map<string, { name: string; fields: string[] }[]>();
       for (const [namespace, namespaceSchema] of schemasOf(push.installed.analysis)) {
         for (const table of namespaceSchema?.tables ?? []) {
-          wanted.set(storedTableName(namespace, table.tableName), table.indexes.map((index) => ({ name: index.indexDescriptor, fields: index.fields })));
+          wanted.set(storedTableName(namespace, table.tableName), [...table.indexes, ...(table.stagedIndexes ?? [])].map((index) => ({ name: index.indexDescriptor, fields: index.fields })));
         }
       }
       for (const { name } of this.storage.listTables()) {
         if (!isSystemTableName(name) && !wanted.has(name)) wanted.set(name, []);
       }
       for (const [table, indexes] of wanted) this.storage.setIndexes(table, indexes);
-      ensureNamespaceSystemTables(this.storage, instancesOf(push.components.root).map((instance) => namespaceOf(instance.path)));
       applyVectorIndexes(this.storage, schemasOf(push.installed.analysis));
+      applyTextIndexes(this.storage, schemasOf(push.installed.analysis));
+      ensureNamespaceSystemTables(this.storage, instancesOf(push.components.root).map((instance) => namespaceOf(instance.path)));
       this.storage.setMeta(MODULES_KEY, [...push.modules.values()].map(({ path, source, sourceMap, environment }) => ({ path, source, sourceMap, environment })));
       this.storage.setMeta(SCHEMA_KEY, schema);
       this.storage.setMeta(COMPONENTS_KEY, push.componentsSource);
@@ -236,7 +238,7 @@ export class DeploymentState {
     const next = new Map<string, string>();
     for (const [namespace, schema] of schemas) {
       for (const table of schema?.tables ?? []) {
-        for (const index of table.indexes) next.set(`${storedTableName(namespace, table.tableName)}.${index.indexDescriptor}`, JSON.stringify(index.fields));
+        for (const index of [...table.indexes, ...(table.stagedIndexes ?? [])]) next.set(`${storedTableName(namespace, table.tableName)}.${index.indexDescriptor}`, JSON.stringify(index.fields));
       }
     }
     const current = new Map<string, string>();

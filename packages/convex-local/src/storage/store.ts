@@ -15,6 +15,7 @@ import type { KeyRange } from "./keys.js";
 import { migrate } from "./schema.js";
 import { ownerOnlyDatabase } from "./ownerOnly.js";
 import { VectorIndexWriter, type VectorIndexDefinition } from "./vectorIndexes.js";
+import { TextIndexes, type StoredTextIndex, type TextIndexDefinition, type TextQuery, type TextSearchHit } from "./textIndexes.js";
 
 /** Name of the index every table has on `_id`. */
 export const BY_ID_INDEX = "by_id";
@@ -147,10 +148,13 @@ export class Storage {
   private catalogVersion = -1;
   /** Keeps vector index entries in step with document writes (vectorIndexes.ts). */
   private readonly vectorIndexes: VectorIndexWriter;
+  /** Full-text search indexes, kept in step with document writes (textIndexes.ts). */
+  private readonly textIndexes: TextIndexes;
 
   private constructor(db: Database.Database) {
     this.db = db;
     this.vectorIndexes = new VectorIndexWriter(db, () => this.transactionTs());
+    this.textIndexes = new TextIndexes(db);
     this.readClock();
     this.syncCatalog();
   }
@@ -632,6 +636,30 @@ export class Storage {
     return this.db;
   }
 
+  /**
+   * Makes the search indexes of `table` (created if needed) exactly `defs`, as `setIndexes` does
+   * for database indexes: new ones are backfilled in this transaction (textIndexes.ts).
+   */
+  setTextIndexes(table: string, defs: readonly TextIndexDefinition[]): { added: string[]; removed: string[] } {
+    return this.transaction(() => {
+      const number = this.ensureTable(table);
+      const { added, removed } = this.textIndexes.setDefinitions(number, defs);
+      if (added.length > 0 || removed.length > 0) this.catalogChanged();
+      return { added, removed };
+    });
+  }
+
+  /** The search indexes of `table` as stored (none when it does not exist). */
+  listTextIndexes(table: string): StoredTextIndex[] {
+    const number = this.table(table)?.number;
+    return number === undefined ? [] : this.textIndexes.definitions(number);
+  }
+
+  /** The best documents (at most 1024, best first) of search index `index` for `query` (textIndexes.ts). */
+  searchText(index: StoredTextIndex, query: TextQuery): TextSearchHit[] {
+    return this.textIndexes.search(index, query);
+  }
+
   /** Adds entries for every document of a table to a new index, in batches by id. */
   private backfill(tableNumber: number, indexId: number, keyFields: readonly string[]): void {
     const page = this.stmt("SELECT id, json FROM documents WHERE table_number = ? AND id > ? ORDER BY id LIMIT 500");
@@ -690,6 +718,7 @@ export class Storage {
       );
       this.addIndexEntries(t, id, json);
       this.vectorIndexes.documentWritten(t.number, id, parseDocument(json));
+      this.textIndexes.documentWritten(t.number, id, null, json);
       return { id, creationTime: ct, json };
     });
   }
@@ -715,6 +744,7 @@ export class Storage {
         this.stmt("INSERT INTO index_entries (index_id, key, document_id) VALUES (?, ?, ?)").run(index.id, newKey, id);
       }
       this.vectorIndexes.documentWritten(table.number, id, newDoc);
+      this.textIndexes.documentWritten(table.number, id, oldJson, json);
       return json;
     });
   }
@@ -729,6 +759,7 @@ export class Storage {
       // Deleting is a write: it advances the commit clock like any other.
       this.transactionTs();
       this.vectorIndexes.documentWritten(found.table.number, id, null);
+      this.textIndexes.documentWritten(found.table.number, id, found.json, null);
       return found.json;
     });
   }
@@ -795,6 +826,7 @@ export class Storage {
     for (const v of this.vectorIndexes.counts()) {
       if (v.entries !== v.documents) problems.push(`vector index ${v.table}.${v.index}: ${v.entries} entries, ${v.documents} of them for existing documents`);
     }
+    problems.push(...this.textIndexes.verify());
     return problems;
   }
 

@@ -6,12 +6,15 @@
  */
 import type { JSONValue, Value } from "convex/values";
 import { decodeDocumentId } from "../storage/ids.js";
-import { encodeIndexKey, rangeForIndexExpression, type FieldBound, type KeyRange } from "../storage/keys.js";
+import { encodeIndexKey, rangeContains, rangeForIndexExpression, type FieldBound, type KeyRange } from "../storage/keys.js";
 import { BY_CREATION_TIME_INDEX, BY_ID_INDEX, type Storage } from "../storage/index.js";
 import { jsonToValue } from "../storage/values.js";
 import { truncateText } from "../text/valueText.js";
 import { evaluateFilter, isUndefinedMarker, type FilterExpression } from "./filter.js";
 import { DEFAULT_LIMITS, TransactionLimitError, type TransactionLimits } from "./limits.js";
+import type { StoredTextIndex, TextQuery } from "../storage/textIndexes.js";
+import { compileSearch, searchResultKey, tooManySearchResults } from "./textSearchQuery.js";
+import { MAX_TEXT_SEARCH_RESULTS } from "../storage/textIndexes.js";
 
 /** A range of one index that a transaction read; writes into it invalidate the reader. */
 export interface ReadRange {
@@ -52,6 +55,19 @@ export class QueryError extends Error {
 }
 
 const SCAN_BATCH = 128;
+/** Search results are fetched in growing batches from this size: `.take(10)` reads few documents. */
+const FIRST_SEARCH_BATCH = 16;
+const WHOLE_RANGE: KeyRange = { lowerInclusive: true, upperInclusive: false };
+
+/** A source's index, the fields it orders by, its key range and order; a search also its compiled query. */
+export interface ResolvedSource {
+  table: string;
+  index: string;
+  fields: string[];
+  range: KeyRange;
+  order: "asc" | "desc";
+  search?: { index: StoredTextIndex; query: TextQuery };
+}
 
 /** Where a stream starts and stops inside its query's range: the cursors of a paginated query. */
 export interface StreamBounds {
@@ -84,6 +100,10 @@ export class QueryStream {
   private readonly filters: FilterExpression[];
   private readonly limit: number | undefined;
   private readonly maximumRowsScanned: number;
+  /** A search source: its query, and once run its results inside `range`, best first. */
+  private readonly search: ResolvedSource["search"];
+  private searchResults: { key: Buffer; id: string }[] | undefined;
+  private searchPosition = 0;
 
   constructor(
     private readonly transaction: Transaction,
@@ -96,6 +116,7 @@ export class QueryStream {
     this.queryRange = resolved.range;
     this.order = resolved.order;
     this.range = narrow(resolved.range, resolved.order, bounds);
+    this.search = resolved.search;
     this.filters = [];
     let limit: number | undefined;
     for (const operator of query.operators) {
@@ -149,8 +170,14 @@ export class QueryStream {
     return this.exhausted && this.buffer.length === 0;
   }
 
+  /** True for a `withSearchIndex` query. */
+  get isSearch(): boolean {
+    return this.search !== undefined;
+  }
+
   private refill(): boolean {
     if (this.exhausted) return false;
+    if (this.search !== undefined) return this.refillFromSearch(this.search);
     const range: KeyRange = { ...this.range };
     if (this.lastKey !== undefined) {
       if (this.order === "asc") {
@@ -165,6 +192,28 @@ export class QueryStream {
     if (rows.length < SCAN_BATCH) this.exhausted = true;
     this.buffer = rows;
     return rows.length > 0;
+  }
+
+  /**
+   * The next batch of a search's results, running the search on first use. As Convex's
+   * `SearchQuery`, asking for a result after the 1024th fails, even when there is none.
+   */
+  private refillFromSearch(search: NonNullable<ResolvedSource["search"]>): boolean {
+    if (this.searchResults === undefined) {
+      const hits = this.transaction.storage.searchText(search.index, search.query);
+      this.searchResults = hits.map((hit) => ({ key: searchResultKey(hit), id: hit.documentId })).filter(({ key }) => rangeContains(this.range, key));
+    }
+    const results = this.searchResults;
+    if (this.searchPosition >= results.length) {
+      if (this.searchPosition >= MAX_TEXT_SEARCH_RESULTS) throw tooManySearchResults(MAX_TEXT_SEARCH_RESULTS);
+      this.exhausted = true;
+      return false;
+    }
+    const size = Math.min(SCAN_BATCH, Math.max(FIRST_SEARCH_BATCH, this.searchPosition));
+    const batch = results.slice(this.searchPosition, this.searchPosition + size);
+    this.searchPosition += batch.length;
+    this.buffer = this.transaction.readSearchResults(batch);
+    return this.buffer.length > 0 || this.refillFromSearch(search);
   }
 }
 
@@ -271,9 +320,26 @@ export class Transaction {
     this.recordStreamRead(stream);
   }
 
-  /** Records the range a finished (or abandoned) stream covered. */
+  /**
+   * Records the range a finished (or abandoned) stream covered. A search reads its whole table:
+   * any write to it re-runs the query (conservative: Convex re-runs only for documents that match
+   * the search's terms and filters, but never less).
+   */
   recordStreamRead(stream: QueryStream): void {
-    this.reads.push({ table: stream.table, index: stream.index, range: stream.coveredRange() });
+    if (stream.isSearch) this.reads.push({ table: stream.table, index: BY_ID_INDEX, range: WHOLE_RANGE });
+    else this.reads.push({ table: stream.table, index: stream.index, range: stream.coveredRange() });
+  }
+
+  /** The documents of a batch of search results, counted against the read limits (a document deleted since is skipped). */
+  readSearchResults(batch: readonly { key: Buffer; id: string }[]): { key: Buffer; json: string }[] {
+    const rows: { key: Buffer; json: string }[] = [];
+    for (const { key, id } of batch) {
+      const json = this.storage.getDocument(id);
+      if (json === null) continue;
+      this.countRead(json);
+      rows.push({ key, json });
+    }
+    return rows;
   }
 
   /** Closes every stream still open (a function may stop iterating early). */
@@ -293,8 +359,8 @@ export class Transaction {
   }
 
   /** The index a query reads, the fields that index orders by, the key range and the order. */
-  resolveSource(source: QuerySource): { table: string; index: string; fields: string[]; range: KeyRange; order: "asc" | "desc" } {
-    if (source.type === "Search") throw new QueryError("Search indexes are not supported by convex-local yet");
+  resolveSource(source: QuerySource): ResolvedSource {
+    if (source.type === "Search") return this.resolveSearch(source.indexName, source.filters);
     const order = source.order ?? "asc";
     if (source.type === "FullTableScan") {
       const table = source.tableName;
@@ -316,8 +382,29 @@ export class Transaction {
       throw new QueryError(`Index ${table}.${index} not found.`);
     }
     const definition = this.storage.listIndexes(table).find((candidate) => candidate.name === index);
-    if (definition === undefined) throw new QueryError(`Index ${table}.${index} not found.`);
+    if (definition === undefined) {
+      if (this.storage.listTextIndexes(table).some((candidate) => candidate.name === index)) {
+        throw new QueryError(`Index ${table}.${index} is not a database index`);
+      }
+      throw new QueryError(`Index ${table}.${index} not found.`);
+    }
     return definition.keyFields;
+  }
+
+  /** A `withSearchIndex` source: its search index, compiled query and whole (result-key) range. */
+  private resolveSearch(indexName: string, filters: unknown[]): ResolvedSource {
+    const dot = indexName.lastIndexOf(".");
+    const table = indexName.slice(0, dot);
+    const name = indexName.slice(dot + 1);
+    const index = this.storage.listTextIndexes(table).find((candidate) => candidate.name === name);
+    if (index === undefined) {
+      if (this.storage.tableNumber(table) !== undefined && this.storage.listIndexes(table).some((candidate) => candidate.name === name)) {
+        throw new QueryError(`Index ${indexName} is not a search index`);
+      }
+      throw new QueryError(`Index ${indexName} not found.`);
+    }
+    const query = compileSearch(indexName, index, filters);
+    return { table, index: name, fields: [index.searchField, ...index.filterFields], range: WHOLE_RANGE, order: "asc", search: { index, query } };
   }
 
   /** What the transaction has read so far, as its read limits count it. */
