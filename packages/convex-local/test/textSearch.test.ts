@@ -5,15 +5,19 @@
  * limit, Convex's refusals, staged indexes, a live search query, an index added to existing data,
  * and a restart.
  */
-import { writeFileSync } from "node:fs";
+import { createWriteStream, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import path from "node:path";
+import { pipeline } from "node:stream/promises";
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ConvexClient, ConvexHttpClient } from "convex/browser";
 import { anyApi } from "convex/server";
 import WebSocket from "ws";
+import yazl from "yazl";
 
 import type { Backend } from "../src/index.js";
+import { encodeDocumentId, newInternalId } from "../src/storage/index.js";
 import { deployFixture, startTestBackend, waitFor, type TestDeployment } from "./harness.js";
 
 const api = anyApi;
@@ -171,6 +175,32 @@ describe("reactivity", () => {
   });
 });
 
+describe("snapshot import", () => {
+  it("keeps a table's search index when an import gives the table another number", async () => {
+    const storage = deployment.backend.storage;
+    const number = storage.tableNumber("notes")! + 1000;
+    const id = encodeDocumentId(number, newInternalId(1_700_000_000_000));
+    const scratch = mkdtempSync(path.join(tmpdir(), "convex-local-text-import-"));
+    const zipPath = path.join(scratch, "notes.zip");
+    const zip = new yazl.ZipFile();
+    const entries: Record<string, string> = {
+      "_tables/documents.jsonl": `{"name":"notes","id":${number}}\n`,
+      "notes/documents.jsonl": `{"_creationTime":1715000000000.5,"_id":"${id}","text":"imported wombat notes"}\n`,
+      "notes/generated_schema.jsonl": '"uniform"\n',
+    };
+    for (const [entry, content] of Object.entries(entries)) zip.addBuffer(Buffer.from(content), entry);
+    zip.end();
+    await pipeline(zip.outputStream, createWriteStream(zipPath));
+    try {
+      await deployment.cli(["import", zipPath, "--replace", "--yes"]);
+    } finally {
+      rmSync(scratch, { recursive: true, force: true });
+    }
+    expect(storage.tableNumber("notes")).toBe(number);
+    expect(await http.query(api.notes.search, { text: "wombat" })).toEqual([id]);
+  });
+});
+
 describe("schema changes and durability", () => {
   it("backfills indexes a push adds or enables, and keeps them across a restart", async () => {
     await add([{ body: "titled post", title: "Tasmanian devil", author: "zoe" }]);
@@ -192,6 +222,7 @@ export default defineSchema({
     .index("by_author", ["author"])
     .searchIndex("search_body", { searchField: "body", filterFields: ["channel", "author"] })
     .searchIndex("search_title", { searchField: "title" }),
+  notes: defineTable({ text: v.string() }).searchIndex("search_text", { searchField: "text" }),
 });
 `,
     );
