@@ -163,10 +163,12 @@ export async function applyImport(storage: Storage, runner: FunctionRunner, plan
         // The table takes the number its ids carry: recreated empty with the same indexes.
         const indexes = storage.listIndexes(table.name).filter((index) => index.name !== "by_id" && index.name !== "by_creation_time");
         const vectorIndexes = storage.listVectorIndexes(table.name);
+        const searchIndexes = storage.listTextIndexes(table.name).map(({ name, searchField, filterFields }) => ({ name, searchField, filterFields }));
         storage.deleteTable(table.name);
         storage.ensureTable(table.name, number);
         storage.setIndexes(table.name, indexes.map(({ name, fields }) => ({ name, fields })));
         storage.setVectorIndexes(table.name, vectorIndexes);
+        storage.setTextIndexes(table.name, searchIndexes);
       } else if (existing === undefined) {
         storage.ensureTable(table.name, number);
       }
