@@ -137,6 +137,16 @@ describe("the MCP server's tools", () => {
     expect(entries).toMatch(/\[CONVEX M\(messages:send\)\] \[LOG\] 'sending' 'via run'/);
   });
 
+  it("logs: a cursor is a time in ms, as on Convex: what ran after it", async () => {
+    const since = Date.now();
+    await deployment.cli(["run", "messages:count"]);
+    const { entries, newCursor } = (await callTool("logs", { deploymentSelector: selector, cursor: since, jsonl: true })) as { entries: string; newCursor: number };
+    const ran = entries.split("\n").map((line) => (JSON.parse(line) as { identifier: string }).identifier);
+    // Only what ran after `since`: the query, not the mutations the suite ran before.
+    expect(ran).toEqual(["messages:count"]);
+    expect(newCursor).toBeGreaterThanOrEqual(since);
+  });
+
   it("envSet, envList, envGet, envRemove: the deployment's environment variables", async () => {
     expect(await callTool("envSet", { deploymentSelector: selector, name: "MCP_VARIABLE", value: "sécret" })).toEqual({ success: true });
     expect(await callTool("envList", { deploymentSelector: selector })).toEqual({ variables: [{ name: "MCP_VARIABLE" }] });

@@ -50,13 +50,16 @@ export function checkAdminKey({ response }: RouteRequest): void {
   sendJson(response, 200, { success: true, allowedOps: [], isReadOnly: false });
 }
 
-/** `/api/stream_function_logs?cursor=…`: the log entries after the cursor, waiting up to 10 s for one. */
+/** How long a log poll waits for an execution, as Convex's (crates/local_backend/src/logs.rs). */
+const LOG_POLL_MS = 60_000;
+
+/** `/api/stream_function_logs?cursor=…`: the log entries after the cursor (ms since the epoch), waiting up to 60 s for one. */
 export async function streamFunctionLogs({ request, response }: RouteRequest, context: DeployContext): Promise<void> {
   const url = new URL(request.url ?? "/", "http://localhost");
   const cursor = Number(url.searchParams.get("cursor") ?? 0);
   const aborted = new AbortController();
   request.on("close", () => aborted.abort());
-  const answer = await context.log.after(Number.isFinite(cursor) ? cursor : 0, 10_000, aborted.signal);
+  const answer = await context.log.after(Number.isFinite(cursor) ? cursor : 0, LOG_POLL_MS, aborted.signal);
   if (!response.destroyed) sendJson(response, 200, answer);
 }
 

@@ -2,6 +2,9 @@
  * The deployment's function log: a bounded in-memory ring of completed executions, long-polled by
  * `npx convex logs` / `npx convex dev` through `/api/stream_function_logs`, and echoed by the dev
  * command. Executions are recorded within Convex's log limits, so every reader sees bounded lines.
+ * As on Convex (crates/application/src/function_log.rs `next_time`), an entry's cursor is the time it
+ * was recorded in fractional milliseconds since the epoch, strictly increasing: a reader may start
+ * from a time (the MCP server's `logs` tool documents its cursor in ms).
  */
 import { componentPathOf, isComponentName, localName, namespaceOfName } from "../runtime/components.js";
 import { TRUNCATED_LINE_SUFFIX, boundErrorMessage, boundLogLines } from "../runtime/logs.js";
@@ -26,16 +29,19 @@ export interface StreamedLogEntry {
 }
 
 export class FunctionLog {
+  /** @param now The clock of the cursors: ms since the epoch, with a fraction. */
+  constructor(private readonly now: () => number = () => performance.timeOrigin + performance.now()) {}
+
   /** The newest executions, oldest first; up to twice CAPACITY between trims, so a record costs O(1). */
   private entries: { cursor: number; entry: FunctionLogEntry }[] = [];
-  private nextCursor = 1;
   private waiters = new Set<() => void>();
   private listeners = new Set<(entry: FunctionLogEntry) => void>();
 
   record(execution: FunctionLogEntry): void {
     const entry = withinLogLimits(execution);
     for (const listener of this.listeners) listener(entry);
-    this.entries.push({ cursor: this.nextCursor++, entry });
+    const last = this.entries.at(-1)?.cursor;
+    this.entries.push({ cursor: last === undefined ? this.now() : Math.max(this.now(), nextUp(last)), entry });
     if (this.entries.length > 2 * CAPACITY) this.entries = this.entries.slice(-CAPACITY);
     for (const wake of [...this.waiters]) wake();
     this.waiters.clear();
@@ -47,11 +53,11 @@ export class FunctionLog {
     return () => this.listeners.delete(listener);
   }
 
-  /** Entries after `cursor`, waiting up to `waitMs` for one to arrive. */
+  /** Entries after `cursor`, waiting up to `waitMs` for one to arrive; with none, `newCursor` is `cursor` again. */
   async after(cursor: number, waitMs: number, signal?: AbortSignal): Promise<{ entries: StreamedLogEntry[]; newCursor: number }> {
     const collect = () => {
       const fresh = this.entries.slice(-CAPACITY).filter((item) => item.cursor > cursor);
-      return { entries: fresh.map((item) => streamed(item.entry)), newCursor: fresh.length > 0 ? fresh[fresh.length - 1].cursor : Math.max(cursor, 0) };
+      return { entries: fresh.map((item) => streamed(item.entry)), newCursor: fresh.length > 0 ? fresh[fresh.length - 1].cursor : cursor };
     };
     const now = collect();
     if (now.entries.length > 0 || waitMs <= 0) return now;
@@ -76,6 +82,13 @@ export class FunctionLog {
     for (const wake of [...this.waiters]) wake();
     this.waiters.clear();
   }
+}
+
+/** The smallest double above `value` (> 0), Rust's `f64::next_up`. */
+function nextUp(value: number): number {
+  const bits = new BigInt64Array(new Float64Array([value]).buffer);
+  bits[0] += 1n;
+  return new Float64Array(bits.buffer)[0];
 }
 
 function withinLogLimits(entry: FunctionLogEntry): FunctionLogEntry {
