@@ -12,13 +12,21 @@
  * out-of-memory end from any other, and is not repeated on the backend's stderr; whatever else the
  * child prints is.
  *
+ * On Linux the child runs under SCHED_BATCH (through util-linux's `chrt`, when it is there): the
+ * same share of the CPU as any process, but its wake-ups do not preempt a running one. A message to
+ * a worker otherwise hands the core to the worker while the backend's own thread — which parses
+ * every request and frame — waits behind user code (docs/notes/runtime-isolation.md, "Scheduling").
+ *
  * @example
- * const child = startRuntimeProcess(threadEntry(url), { heapMb: 96, lockedDown: true });
+ * const child = new RuntimeProcess(threadEntry(url), { heapMb: 96, lockedDown: true });
  * child.send(message);
  * child.onMessage = (message) => …;
  * const { outOfMemory, reason } = await child.exited;
  */
-import { fork } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
 import type { ThreadEntry } from "./threadEntry.js";
 
 /** Convex's heap limit for default-runtime code (ISOLATE_MAX_USER_HEAP_SIZE), which its out-of-memory error names. */
@@ -59,8 +67,9 @@ export class RuntimeProcess {
   private readonly child;
 
   constructor(entry: ThreadEntry, { heapMb, lockedDown, env = {} }: RuntimeProcessOptions) {
-    this.child = fork(entry.url, [], {
-      execArgv: [...entry.execArgv, `--max-old-space-size=${heapMb}`],
+    const node = [process.execPath, ...entry.execArgv, `--max-old-space-size=${heapMb}`, fileURLToPath(entry.url)];
+    const batch = batchScheduler();
+    this.child = spawn(batch?.command ?? node[0]!, [...(batch?.args ?? []), ...node.slice(batch === undefined ? 1 : 0)], {
       serialization: "advanced",
       stdio: ["ignore", "inherit", "pipe", "ipc"],
       env: lockedDown ? { ...env, [LOCKED_DOWN_PROCESS]: "1" } : env,
@@ -87,6 +96,11 @@ export class RuntimeProcess {
     this.hold(false);
   }
 
+  /** The child's process id (undefined when it could not be started). */
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
   /** Sends a message; one to a child that is gone is dropped (its exit tells why). */
   send(message: unknown): void {
     if (this.child.connected) this.child.send(message as object);
@@ -104,6 +118,24 @@ export class RuntimeProcess {
   }
 }
 
+/** How to start a program under SCHED_BATCH here, or undefined when this system cannot. */
+let batchPrefix: { command: string; args: string[] } | null | undefined;
+
+/** `chrt --batch 0 <program>`, once checked to work (Linux with util-linux; a container may refuse the policy). */
+export function batchScheduler(): { command: string; args: string[] } | undefined {
+  if (batchPrefix === undefined) {
+    batchPrefix = null;
+    if (process.platform === "linux") {
+      const chrt = (process.env.PATH ?? "/usr/bin:/bin").split(path.delimiter).map((dir) => path.join(dir, "chrt")).find((file) => existsSync(file));
+      const args = ["--batch", "0"];
+      if (chrt !== undefined && spawnSync(chrt, [...args, chrt, "--pid", String(process.pid)], { stdio: "ignore", timeout: 5_000 }).status === 0) {
+        batchPrefix = { command: chrt, args };
+      }
+    }
+  }
+  return batchPrefix ?? undefined;
+}
+
 /**
  * Passes a child's stderr on line by line, except V8's out-of-memory report, which it notes:
  * from its first line (`<--- Last few GCs --->`, or the `FATAL ERROR: … heap out of memory` line
@@ -113,6 +145,7 @@ class StderrFilter {
   outOfMemory = false;
   private pending = "";
   private inReport = false;
+  private blankLines = 0;
 
   write(text: string): void {
     const lines = (this.pending + text).split("\n");
@@ -122,12 +155,21 @@ class StderrFilter {
 
   end(): void {
     if (this.pending !== "") this.line(this.pending);
+    if (!this.inReport && this.blankLines > 0) process.stderr.write("\n".repeat(this.blankLines));
     this.pending = "";
+    this.blankLines = 0;
   }
 
   private line(line: string): void {
     if (line.includes("heap out of memory")) this.outOfMemory = true;
     if (line.startsWith("<--- Last few GCs") || this.outOfMemory) this.inReport = true;
-    if (!this.inReport) process.stderr.write(`${line}\n`);
+    if (this.inReport) return;
+    // V8 opens its report with an empty line: empty lines wait to see what follows them.
+    if (line === "") {
+      this.blankLines++;
+      return;
+    }
+    process.stderr.write(`${"\n".repeat(this.blankLines)}${line}\n`);
+    this.blankLines = 0;
   }
 }
