@@ -213,6 +213,50 @@ describe("each instance's own _storage and _scheduled_functions", () => {
 
 });
 
+describe("the CLI's system queries inside a component", () => {
+  const failureOf = (args: string[]) =>
+    deployment.cli(args).then(
+      () => null,
+      (error: { stderr: string }) => error.stderr,
+    );
+
+  it("lists a component's tables and reads one with `npx convex data --component`", async () => {
+    await client.mutation(api.echoCalls.addNote, { text: "read by the CLI" });
+    const tables = await deployment.cli(["data", "--component", "echo"]);
+    expect(tables.stdout.split("\n").map((line) => line.trim()).filter(Boolean).sort()).toEqual(["notes", "ticks"]);
+    const notes = await deployment.cli(["data", "--component", "echo", "notes", "--format", "jsonLines"]);
+    expect(notes.stdout).toMatch(/"text": ?"read by the CLI"/);
+    // The app's table of the same listing is the app's own.
+    const appTables = await deployment.cli(["data"]);
+    expect(appTables.stdout).not.toMatch(/^\s*ticks\s*$/m);
+  });
+
+  it("reads a component's own _storage with `npx convex data --component`", async () => {
+    const { stdout } = await deployment.cli(["data", "--component", "echo", "_storage", "--format", "jsonLines"]);
+    expect(stdout).toContain(echoFile);
+    const app = await deployment.cli(["data", "_storage", "--format", "jsonLines"]);
+    expect(app.stdout).not.toContain(echoFile);
+  });
+
+  it("lists a component's functions after `npx convex run --component` names an unknown one", async () => {
+    const failure = await failureOf(["run", "--component", "echo", "lib:nothingHere"]);
+    expect(failure).toContain("Available functions:");
+    expect(failure).toMatch(/lib:addNote/);
+    expect(failure).toMatch(/lib:storeText/);
+    expect(failure).not.toMatch(/echoCalls:/);
+  });
+
+  it("names a component path that matches no component", async () => {
+    // (The CLI itself waits on without printing a failed system query's error: asked over HTTP.)
+    const response = await fetch(`${deployment.backend.url}/api/query`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", Authorization: `Convex ${deployment.backend.adminKey}` },
+      body: JSON.stringify({ path: "_system/cli/tables", componentPath: "nowhere", args: { paginationOpts: { numItems: 10, cursor: null } }, format: "json" }),
+    });
+    expect(await response.json()).toMatchObject({ status: "error", errorMessage: expect.stringContaining('Component "nowhere" not found') });
+  });
+});
+
 describe("bad convex.config", () => {
   it("refuses a name used twice, naming it, and keeps serving the old code", async () => {
     const configPath = path.join(deployment.appDir, "convex/convex.config.ts");

@@ -1,13 +1,14 @@
 /**
- * `_system/cli/modules:apiSpec`: every function of the deployment with its type, visibility and
- * validators, and every HTTP route — behind `npx convex function-spec`, the MCP server's
- * `functionSpec` tool and `npx convex run`'s list of available functions. As
+ * `_system/cli/modules:apiSpec`: every function of the app (or, run in a component, of the
+ * component) with its type, visibility and validators, and every HTTP route — behind `npx convex
+ * function-spec`, the MCP server's `functionSpec` tool and `npx convex run [--component]`'s list
+ * of available functions. As
  * npm-packages/system-udfs/convex/_system/cli/modules.ts builds it from each module's analysis:
  * `identifier` is `<module path>:<export>` with the module's `.js`; validators are in the form
  * Convex stores them (validatorJson.ts): arguments without a validator are `{ "type": "any" }`, a
  * return value without one is null.
  */
-import { namespaceOfName } from "../../runtime/components.js";
+import { localName, namespaceOfName } from "../../runtime/components.js";
 import { v, type JSONValue } from "convex/values";
 import type { ValidatorJson } from "../../runtime/validator.js";
 import { argsValidator, requireApp, type SystemQuery } from "./systemQuery.js";
@@ -18,15 +19,16 @@ const ANY_VALIDATOR: JSONValue = { type: "any" };
 
 export const apiSpec: SystemQuery = {
   args: argsValidator({ componentId: v.optional(v.union(v.string(), v.null())) }),
-  run: ({ analysis }, { componentId }) => {
+  inComponents: true,
+  run: ({ analysis }, { componentId }, _journal, namespace) => {
     requireApp(componentId);
     const spec: JSONValue[] = [];
     for (const [modulePath, module] of Object.entries(analysis()?.modules ?? {})) {
-      // The app's own modules; components' modules are theirs (runtime/components.ts).
-      if (namespaceOfName(modulePath) !== "") continue;
+      // The namespace's own modules, by their paths inside it (runtime/components.ts).
+      if (namespaceOfName(modulePath) !== namespace) continue;
       for (const fn of module.functions) {
         spec.push({
-          identifier: `${modulePath}:${fn.name}`,
+          identifier: `${localName(modulePath)}:${fn.name}`,
           functionType: fn.udfType,
           visibility: fn.visibility ?? { kind: "public" },
           args: storedValidator(fn.args),

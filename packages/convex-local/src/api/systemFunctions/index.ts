@@ -14,6 +14,7 @@ import { ArgumentValidationError, FunctionError } from "../../runtime/errors.js"
 import { decodeArgs } from "../../runtime/functionCatalog.js";
 import { failure } from "../../runtime/functionResults.js";
 import { canonicalFunctionPath } from "../../runtime/modules.js";
+import { componentPathOf, localName, namespaceOfName } from "../../runtime/components.js";
 import type { QueryRequest, QueryResult } from "../../runtime/runner.js";
 import { validateValue } from "../../runtime/validator.js";
 import { apiSpec } from "./apiSpec.js";
@@ -41,20 +42,27 @@ const SYSTEM_QUERIES: ReadonlyMap<string, SystemQuery> = new Map([
   ["_system/cli/queryImport:list", recentImports],
 ]);
 
-/** Runs the system query `request` names; undefined when it names none. */
+/**
+ * Runs the system query `request` names; undefined when it names none. A path qualified with a
+ * component's namespace (a client's `componentPath`, runtime/components.ts) runs the query in that
+ * component, for the queries that answer there.
+ */
 export function systemQuery(context: SystemQueryContext, { path, args, caller, journal }: QueryRequest): QueryResult | undefined {
-  if (!path.startsWith("_system/")) return undefined;
-  const canonical = canonicalFunctionPath(path);
+  const namespace = namespaceOfName(path);
+  const local = localName(path);
+  if (!local.startsWith("_system/")) return undefined;
+  const canonical = canonicalFunctionPath(local);
   const query = SYSTEM_QUERIES.get(canonical);
   if (query === undefined) return undefined;
   const failed = (error: unknown): QueryResult => ({ result: failure(error, []), reads: [], journal: null, snapshotTs: context.storage.lastCommitTs() });
-  if (!caller.admin) {
-    // Convex names the path as given, without `.js` or `:default` (UdfPath::strip).
-    return failed(new FunctionError(`Could not find public function for '${canonical.replace(/:default$/, "")}'.`));
-  }
+  // Convex names the path as given, without `.js` or `:default` (UdfPath::strip), after its component's path.
+  const named = `${namespace === "" ? "" : `${componentPathOf(namespace)}/`}${canonical.replace(/:default$/, "")}`;
+  if (!caller.admin) return failed(new FunctionError(`Could not find public function for '${named}'.`));
+  if (namespace !== "" && !query.inComponents) return failed(new FunctionError(`Could not find function for '${named}'. convex-local answers this system query for the app only.`));
+  if (namespace !== "" && !componentExists(context, namespace)) return failed(new FunctionError(`Component "${componentPathOf(namespace)}" not found: no component with this path is installed or holds data.`));
   try {
     const decoded = checkedArgs(args, canonical, query);
-    const answer = query.run(context, decoded, journal);
+    const answer = query.run(context, decoded, journal, namespace);
     return {
       result: { status: "success", value: answer.value, logLines: [] },
       reads: answer.reads ?? [],
@@ -64,6 +72,12 @@ export function systemQuery(context: SystemQueryContext, { path, args, caller, j
   } catch (error) {
     return failed(error);
   }
+}
+
+/** Whether a component of `namespace` is installed or, unmounted, still holds tables. */
+function componentExists({ analysis, storage }: SystemQueryContext, namespace: string): boolean {
+  const installed = Object.keys(analysis()?.modules ?? {}).some((modulePath) => namespaceOfName(modulePath) === namespace);
+  return installed || storage.listTables().some(({ name }) => namespaceOfName(name) === namespace);
 }
 
 /** The arguments as Convex values, checked against the query's validator as a function's are (functionCatalog.ts). */

@@ -38,8 +38,17 @@ export interface SystemQueryAnswer {
 export interface SystemQuery {
   /** The arguments' validator, checked before `run`. */
   args: ValidatorJson;
-  /** `args` are decoded Convex values; `journal` is the one the previous run returned. Throws a function's error. */
-  run(context: SystemQueryContext, args: Record<string, Value>, journal: string | null): SystemQueryAnswer;
+  /**
+   * Whether it answers inside a component too, as Convex runs its `_system/` modules in each
+   * component (`componentPath`: `npx convex data --component`, `run --component`'s list of functions).
+   */
+  inComponents?: boolean;
+  /**
+   * `args` are decoded Convex values; `journal` is the one the previous run returned; `namespace` the
+   * component it runs in (runtime/components.ts; "" for the app, the only one unless `inComponents`).
+   * Throws a function's error.
+   */
+  run(context: SystemQueryContext, args: Record<string, Value>, journal: string | null, namespace: string): SystemQueryAnswer;
 }
 
 /** The JSON form of the arguments validator `v.object(fields)`, as Convex's system functions declare theirs. */

@@ -1,6 +1,7 @@
 /**
  * `_system/cli/tableData`: one page of a table's documents by creation time, behind `npx convex data
- * <table>` and the MCP server's `data` tool. As npm-packages/system-udfs/convex/_system/cli/tableData.ts,
+ * <table> [--component <path>]` and the MCP server's `data` tool; in a component, of the
+ * component's table of that name (its `_storage` and `_scheduled_functions` included). As npm-packages/system-udfs/convex/_system/cli/tableData.ts,
  * it is the query `db.query(table).order(order).paginate(...)` with the page limits of
  * _system/paginationLimits.ts, run here through the same database syscall user queries use, so its
  * cursors, page ends and read set are those of any paginated query. Of the system tables only
@@ -28,7 +29,8 @@ export const tableData: SystemQuery = {
     order: v.union(v.literal("asc"), v.literal("desc")),
     paginationOpts: paginationOptsValidator,
   }),
-  run: ({ storage }, args, journal) => {
+  inComponents: true,
+  run: ({ storage }, args, journal, namespace) => {
     const table = args.table as string;
     const order = args.order as "asc" | "desc";
     const paginationOpts = args.paginationOpts as { numItems: number; cursor: string | null; endCursor?: string | null };
@@ -37,7 +39,7 @@ export const tableData: SystemQuery = {
       const transaction = new Transaction(storage, false);
       const queryJournal: QueryJournal = { previous: journal, next: null };
       // The result of `paginate`: page, isDone, continueCursor, splitCursor, pageStatus.
-      const result = new DatabaseSyscalls(transaction, null, queryJournal).asyncSyscall("1.0/queryPage", {
+      const result = new DatabaseSyscalls(transaction, null, queryJournal, namespace).asyncSyscall("1.0/queryPage", {
         query: { source: { type: "FullTableScan", tableName, order }, operators: [] },
         cursor: paginationOpts.cursor,
         endCursor: paginationOpts.endCursor ?? null,
