@@ -54,6 +54,27 @@ describe("ReadSetIndex", () => {
     expect(index.size).toBe(3);
   });
 
+  test("a read set given again, as an equal copy, stays filed; one that differs in any bound is refiled", () => {
+    const index = new ReadSetIndex<string>();
+    const between = (lower: string, upper: string) => [{ table: "messages", index: "by_channel", range: { lower: k(lower), lowerInclusive: true, upper: k(upper), upperInclusive: false } }];
+    const hits = (channel: string) => [...index.affected([{ table: "messages", id: "id9", before: null, after: doc("id9", channel) }], lookup)];
+    index.set("sub", [...between("a", "c"), { table: "messages", index: "by_channel", range: rangeForPrefix(["x"]) }]);
+    index.set("sub", [...between("a", "c"), { table: "messages", index: "by_channel", range: rangeForPrefix(["x"]) }]);
+    expect(hits("b")).toEqual(["sub"]);
+    expect(hits("x")).toEqual(["sub"]);
+    index.set("sub", between("a", "c"));
+    expect(hits("x")).toEqual([]);
+    index.set("sub", between("a", "b"));
+    expect(hits("b")).toEqual([]);
+    // The written key itself as the lower bound: only inclusivity differs.
+    const from = (lowerInclusive: boolean) => [{ table: "messages", index: "by_channel", range: { lower: k("b", 1, "id9"), lowerInclusive, upper: k("c"), upperInclusive: false } }];
+    index.set("sub", from(true));
+    expect(hits("b")).toEqual(["sub"]);
+    index.set("sub", from(false));
+    expect(hits("b")).toEqual([]);
+    expect(index.size).toBe(1);
+  });
+
   test("finds whole-prefix readers by the written key's prefixes and checks other ranges one by one", () => {
     const index = new ReadSetIndex<string>();
     index.set("everything", [{ table: "messages", index: "by_channel", range: rangeForPrefix([]) }]);
