@@ -8,6 +8,7 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import yauzl from "yauzl";
 import { ConvexClient, ConvexHttpClient } from "convex/browser";
 import { anyApi } from "convex/server";
 import type { Backend } from "../../src/api/backend.js";
@@ -16,6 +17,30 @@ import { main } from "../../src/cli/index.js";
 import { deployFixture, startTestBackend, waitFor, type TestDeployment } from "../harness.js";
 
 const api = anyApi;
+
+/** Every entry of a ZIP as text, by name. */
+async function zipEntries(file: string): Promise<Map<string, string>> {
+  const zip = await new Promise<yauzl.ZipFile>((resolve, reject) => yauzl.open(file, { lazyEntries: true }, (error, opened) => (error ? reject(error) : resolve(opened))));
+  const entries = new Map<string, string>();
+  await new Promise<void>((resolve, reject) => {
+    zip.on("entry", (entry: yauzl.Entry) => {
+      zip.openReadStream(entry, (error, stream) => {
+        if (error) return reject(error);
+        const chunks: Buffer[] = [];
+        stream.on("data", (chunk: Buffer) => chunks.push(chunk));
+        stream.on("end", () => {
+          entries.set(entry.fileName, Buffer.concat(chunks).toString("utf8"));
+          zip.readEntry();
+        });
+      });
+    });
+    zip.on("end", () => resolve());
+    zip.on("error", reject);
+    zip.readEntry();
+  });
+  zip.close();
+  return entries;
+}
 let deployment: TestDeployment;
 let client: ConvexHttpClient;
 
@@ -254,6 +279,30 @@ describe("the CLI's system queries inside a component", () => {
       body: JSON.stringify({ path: "_system/cli/tables", componentPath: "nowhere", args: { paginationOpts: { numItems: 10, cursor: null } }, format: "json" }),
     });
     expect(await response.json()).toMatchObject({ status: "error", errorMessage: expect.stringContaining('Component "nowhere" not found') });
+  });
+});
+
+describe("export", () => {
+  it("exports each component's tables and files under _components/<name>/, by the names its code uses", async () => {
+    const zip = path.join(deployment.appDir, "components-export.zip");
+    const { stderr } = await deployment.cli(["export", "--path", zip, "--include-file-storage"]);
+    expect(stderr).toMatch(/Created snapshot export at timestamp|Snapshot export completed at/);
+    const entries = await zipEntries(zip);
+    const lines = (name: string) => (entries.get(name) ?? "").split("\n").filter(Boolean).map((line) => JSON.parse(line) as Record<string, unknown>);
+    // No stored (namespaced) name reaches the ZIP.
+    expect([...entries.keys()].filter((name) => name.includes("@"))).toEqual([]);
+    expect(lines("_tables/documents.jsonl").map((table) => table.name)).not.toContain("notes");
+    expect(lines("_components/echo/_tables/documents.jsonl").map((table) => table.name).sort()).toEqual(["notes", "ticks"]);
+    expect(lines("_components/echo/notes/documents.jsonl").map((note) => note.text)).toContain("inside echo");
+    expect(entries.get("_components/echo/notes/generated_schema.jsonl")).toBe('"uniform"\n');
+    // Each instance of the same definition is exported apart.
+    expect(entries.has("_components/shardedCounter/_tables/documents.jsonl")).toBe(true);
+    expect(entries.has("_components/likesCounter/_tables/documents.jsonl")).toBe(true);
+    // The component's files are in its own _storage folder, not the app's.
+    expect(lines("_components/echo/_storage/documents.jsonl").map((file) => file._id)).toContain(echoFile);
+    expect(lines("_storage/documents.jsonl").map((file) => file._id)).not.toContain(echoFile);
+    const bytes = [...entries.keys()].find((name) => name.startsWith(`_components/echo/_storage/${echoFile}`));
+    expect(bytes === undefined ? undefined : entries.get(bytes)).toBe("echo's bytes");
   });
 });
 

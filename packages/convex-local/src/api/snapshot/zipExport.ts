@@ -11,8 +11,12 @@
  *   <prefix>_storage/documents.jsonl          with file storage: one line of metadata per file
  *   <prefix>_storage/<id>[.ext]               with file storage: each file's bytes
  *
- * `<prefix>` is "" for the app and `_components/<name>/` per level for a component's tables
- * (`get_export_path_prefix`); `exportedNamespaces` is the seam where components will add theirs.
+ * `<prefix>` is "" for the app and `_components/<name>/` per level of a component's path for the
+ * component's tables (`get_export_path_prefix`): every component instance with stored tables
+ * (runtime/components.ts; an unmounted one's too) has its `_tables`, its user tables by the names its
+ * code uses, and with file storage its own `_storage`. The `_tables` files come first, then every
+ * namespace's tables smallest first, then the `_storage` folders; progress names a component's
+ * table as Convex does ("Backing up notes in 'echo'").
  *
  * The ZIP library is yazl: maintained, streaming (an entry is read only when its turn comes, with
  * backpressure), deflate and ZIP64 for archives past 4 GiB, and no native code.
@@ -23,7 +27,8 @@ import { pipeline } from "node:stream/promises";
 import yazl from "yazl";
 import type { SnapshotRead, SnapshotTable } from "../../storage/snapshotRead.js";
 import type { BlobStore } from "../../storage/blobs.js";
-import type { StorageEntry } from "../../runtime/fileStorage.js";
+import { componentPathOf, isSystemTableName, localName, namespaceOfName } from "../../runtime/components.js";
+import { storageTableOf, type StorageEntry } from "../../runtime/fileStorage.js";
 import { exportLine, floatText } from "./exportJson.js";
 
 /** Convex's README.md of a snapshot export (zip_uploader.rs README_MD_CONTENTS). */
@@ -41,27 +46,33 @@ ask us in [Discord](http://convex.dev/community).
 
 /** rw-r--r-- regular files, as Convex's entries (ZIP_ENTRY_PERMISSIONS). */
 const ENTRY_MODE = 0o100644;
-const STORAGE_TABLE = "_storage";
 
-/** The tables one namespace (the app, later each component) exports, and where in the ZIP. */
+/** The tables one namespace (the app, or a component instance) exports, and where in the ZIP. */
 export interface ExportedNamespace {
   /** `""` for the app; `_components/<name>/` per level for a component. */
   pathPrefix: string;
+  /** `""` for the app; ` in '<component path>'` for a component (Convex's `in_component_str`), for progress texts. */
+  inComponent: string;
+  /** Its user tables, by their stored names (their names in the ZIP are `localName`'s). */
   userTables: SnapshotTable[];
   /** Its `_storage` table, when it has one. */
   storageTable: SnapshotTable | undefined;
 }
 
-/** The namespaces of a snapshot: today the app alone (user tables are those not named `_…`). */
+/** The namespaces of a snapshot with tables: the app first, then the components by path. */
 export function exportedNamespaces(snapshot: SnapshotRead): ExportedNamespace[] {
   const tables = snapshot.tables();
-  return [
-    {
-      pathPrefix: "",
-      userTables: tables.filter((table) => !table.name.startsWith("_")),
-      storageTable: tables.find((table) => table.name === STORAGE_TABLE),
-    },
-  ];
+  const namespaces = [...new Set(["", ...tables.map((table) => namespaceOfName(table.name))])];
+  namespaces.sort((a, b) => (a === "" ? -1 : b === "" ? 1 : componentPathOf(a) < componentPathOf(b) ? -1 : 1));
+  return namespaces.map((namespace) => {
+    const path = componentPathOf(namespace);
+    return {
+      pathPrefix: path === "" ? "" : path.split("/").map((name) => `_components/${name}/`).join(""),
+      inComponent: path === "" ? "" : ` in '${path}'`,
+      userTables: tables.filter((table) => namespaceOfName(table.name) === namespace && !isSystemTableName(table.name)),
+      storageTable: tables.find((table) => table.name === storageTableOf(namespace)),
+    };
+  });
 }
 
 export interface ZipExportOptions {
@@ -80,22 +91,23 @@ export async function writeSnapshotZip(snapshot: SnapshotRead, path: string, opt
   zip.addBuffer(Buffer.from(README_MD), "README.md", entry);
   const namespaces = exportedNamespaces(snapshot);
   for (const { pathPrefix, userTables } of namespaces) {
-    const lines = [...userTables].sort((a, b) => a.number - b.number).map((table) => `${JSON.stringify({ name: table.name, id: table.number })}\n`);
+    const lines = [...userTables].sort((a, b) => a.number - b.number).map((table) => `${JSON.stringify({ name: localName(table.name), id: table.number })}\n`);
     zip.addBuffer(Buffer.from(lines.join("")), `${pathPrefix}_tables/documents.jsonl`, entry);
   }
-  for (const { pathPrefix, userTables } of namespaces) {
-    for (const table of [...userTables].sort((a, b) => a.documents - b.documents)) {
-      zip.addReadStream(linesOf(snapshot, table, exportLine, () => options.onProgress?.(`Backing up ${table.name}`)), `${pathPrefix}${table.name}/documents.jsonl`, entry);
-      zip.addBuffer(Buffer.from('"uniform"\n'), `${pathPrefix}${table.name}/generated_schema.jsonl`, entry);
-    }
+  // Every namespace's tables together, smallest first (as Convex sorts them).
+  const tables = namespaces.flatMap(({ pathPrefix, inComponent, userTables }) => userTables.map((table) => ({ pathPrefix, inComponent, table })));
+  for (const { pathPrefix, inComponent, table } of tables.sort((a, b) => a.table.documents - b.table.documents)) {
+    const name = localName(table.name);
+    zip.addReadStream(linesOf(snapshot, table, exportLine, () => options.onProgress?.(`Backing up ${name}${inComponent}`)), `${pathPrefix}${name}/documents.jsonl`, entry);
+    zip.addBuffer(Buffer.from('"uniform"\n'), `${pathPrefix}${name}/generated_schema.jsonl`, entry);
   }
   if (options.includeStorage) {
-    for (const { pathPrefix, storageTable } of namespaces) {
+    for (const { pathPrefix, inComponent, storageTable } of namespaces) {
       if (storageTable === undefined) {
         zip.addBuffer(Buffer.alloc(0), `${pathPrefix}_storage/documents.jsonl`, entry);
         continue;
       }
-      zip.addReadStream(linesOf(snapshot, storageTable, storageMetadataLine, () => options.onProgress?.("Backing up _storage")), `${pathPrefix}_storage/documents.jsonl`, entry);
+      zip.addReadStream(linesOf(snapshot, storageTable, storageMetadataLine, () => options.onProgress?.(`Backing up _storage${inComponent}`)), `${pathPrefix}_storage/documents.jsonl`, entry);
       for (const page of snapshot.documentPages(storageTable.number)) {
         for (const json of page) {
           const file = JSON.parse(json) as StorageEntry;
