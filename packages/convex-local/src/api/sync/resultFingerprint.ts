@@ -11,6 +11,9 @@ export interface ResultFingerprint {
   digest: string;
   /** Bytes of the value's JSON (for an error: of its message and data), plus its log lines': all a Transition carries of it. */
   bytes: number;
+  /** The JSON of a success's value and of the log lines, as a Transition carries them. */
+  valueJson: string;
+  logLinesJson: string;
 }
 
 const fingerprints = new WeakMap<FunctionResult, ResultFingerprint>();
@@ -21,8 +24,9 @@ export function fingerprintOf(result: FunctionResult): ResultFingerprint {
     const text = result.status === "success" ? JSON.stringify(result.value) : JSON.stringify([result.errorMessage, result.errorData ?? null]);
     // Log lines travel with the result (QueryUpdated/QueryFailed.logLines), so they count against
     // the budget; they are not in the digest: a re-run that only logs differently sends nothing.
-    const bytes = Buffer.byteLength(text) + Buffer.byteLength(JSON.stringify(result.logLines));
-    fingerprint = { digest: createHash("sha256").update(`${result.status}\n${text}`).digest("base64"), bytes };
+    const logLinesJson = JSON.stringify(result.logLines);
+    const bytes = Buffer.byteLength(text) + Buffer.byteLength(logLinesJson);
+    fingerprint = { digest: createHash("sha256").update(`${result.status}\n${text}`).digest("base64"), bytes, valueJson: text, logLinesJson };
     fingerprints.set(result, fingerprint);
   }
   return fingerprint;

@@ -524,7 +524,8 @@ export class SyncSession {
   sendFlush(plan: FlushPlan, resultOf: (request: QueryRequest) => QueryResult, ts: bigint): void {
     if (this.closed) return;
     const endTs = ts > this.sent.ts ? ts : this.sent.ts;
-    const modifications: StateModification[] = plan.removed.map((queryId) => ({ type: "QueryRemoved", queryId }));
+    // Each modification as JSON text: a result's value is serialized once for all its subscribers (resultFingerprint.ts).
+    const modifications: string[] = plan.removed.map((queryId) => JSON.stringify({ type: "QueryRemoved", queryId } satisfies StateModification));
     for (const { query, request } of plan.runs) {
       if (this.queries.get(query.queryId) !== query) continue;
       const run = typeof request === "string" ? { result: errorResult(request), reads: [], journal: null, snapshotTs: endTs } : resultOf(request);
@@ -538,43 +539,41 @@ export class SyncSession {
     if (tsReached) this.awaitTs = undefined;
     const start = this.sent;
     this.sent = end;
-    const transition: ServerMessage = {
-      type: "Transition",
-      startVersion: encodeVersion(start),
-      endVersion: encodeVersion(end),
-      modifications,
-      clientClockSkew: this.clientClockSkew,
-      // Server wall clock in ns (Convex injects `generate_timestamp()` when sending).
-      serverTs: Date.now() * 1e6,
-    };
+    // A ServerMessage "Transition"; serverTs is the server's wall clock in ns (Convex injects `generate_timestamp()` when sending).
+    const transition =
+      `{"type":"Transition","startVersion":${JSON.stringify(encodeVersion(start))},"endVersion":${JSON.stringify(encodeVersion(end))},` +
+      `"modifications":[${modifications.join(",")}],"clientClockSkew":${JSON.stringify(this.clientClockSkew)},"serverTs":${JSON.stringify(Date.now() * 1e6)}}`;
     this.unsentTransitions++;
-    this.sendText(JSON.stringify(transition), () => {
+    this.sendText(transition, () => {
       this.unsentTransitions--;
       // What changed meanwhile goes out now, in one Transition.
       if (this.unsentTransitions === MAX_UNSENT_TRANSITIONS - 1 && !this.closed) this.host.flushAll();
     });
   }
 
-  private modificationOf(query: QueryState, run: QueryResult): StateModification | undefined {
+  /** The StateModification that sends `run` to `query`'s subscriber, as JSON text; undefined when the subscriber has it already. */
+  private modificationOf(query: QueryState, run: QueryResult): string | undefined {
     const { reads, journal } = run;
     const result = this.withinResultBudget(query, run.result);
     this.host.readIndex.set(query.subscription, reads);
     // A failed run keeps the journal it started from, so a later success resumes the same page.
     if (result.status === "success") query.journal = journal;
-    const key = `${fingerprintOf(result).digest} ${query.journal}`;
+    const fingerprint = fingerprintOf(result);
+    const key = `${fingerprint.digest} ${query.journal}`;
     if (key === query.lastSent) return undefined;
     query.lastSent = key;
-    return result.status === "success"
-      ? { type: "QueryUpdated", queryId: query.queryId, value: result.value, logLines: result.logLines, journal: query.journal }
-      : {
-          type: "QueryFailed",
-          queryId: query.queryId,
-          // Each run has its own request id; an error that did not change is not sent again (above).
-          errorMessage: serverErrorText(randomRequestId(), result.errorMessage),
-          logLines: result.logLines,
-          journal: query.journal,
-          ...(result.errorData !== undefined ? { errorData: result.errorData } : {}),
-        };
+    if (result.status === "success") {
+      return `{"type":"QueryUpdated","queryId":${query.queryId},"value":${fingerprint.valueJson},"logLines":${fingerprint.logLinesJson},"journal":${JSON.stringify(query.journal)}}`;
+    }
+    return JSON.stringify({
+      type: "QueryFailed",
+      queryId: query.queryId,
+      // Each run has its own request id; an error that did not change is not sent again (above).
+      errorMessage: serverErrorText(randomRequestId(), result.errorMessage),
+      logLines: result.logLines,
+      journal: query.journal,
+      ...(result.errorData !== undefined ? { errorData: result.errorData } : {}),
+    } satisfies StateModification);
   }
 
   /**
