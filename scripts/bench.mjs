@@ -449,6 +449,10 @@ async function controlP95(durationMs) {
 
 await stopChild(convexLocal.child);
 
+// ------------------------------------------------------------ 10. vector search at scale (a backend of its own)
+
+await (await import("./bench/vectorSearch.mjs")).benchVectorSearch({ record });
+
 // ------------------------------------------------------------------------------------ report
 
 const machine = {
