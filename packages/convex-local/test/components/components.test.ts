@@ -5,10 +5,12 @@
  * official CLI, and is called through ConvexHttpClient, a live ConvexClient subscription and the
  * CLI, also across a restart of the backend on the same data.
  */
-import { readFileSync, writeFileSync } from "node:fs";
+import { createWriteStream, readFileSync, writeFileSync } from "node:fs";
+import { pipeline } from "node:stream/promises";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import yauzl from "yauzl";
+import yazl from "yazl";
 import { ConvexClient, ConvexHttpClient } from "convex/browser";
 import { anyApi } from "convex/server";
 import type { Backend } from "../../src/api/backend.js";
@@ -282,7 +284,9 @@ describe("the CLI's system queries inside a component", () => {
   });
 });
 
-describe("export", () => {
+describe("export and import", () => {
+  const zip = () => path.join(deployment.appDir, "components-export.zip");
+
   it("exports each component's tables and files under _components/<name>/, by the names its code uses", async () => {
     const zip = path.join(deployment.appDir, "components-export.zip");
     const { stderr } = await deployment.cli(["export", "--path", zip, "--include-file-storage"]);
@@ -303,6 +307,45 @@ describe("export", () => {
     expect(lines("_storage/documents.jsonl").map((file) => file._id)).not.toContain(echoFile);
     const bytes = [...entries.keys()].find((name) => name.startsWith(`_components/echo/_storage/${echoFile}`));
     expect(bytes === undefined ? undefined : entries.get(bytes)).toBe("echo's bytes");
+  });
+
+  it("imports the export back with --replace: each component's tables and files as they were exported", async () => {
+    const echoNotes = async (): Promise<string[]> => JSON.parse((await deployment.cli(["run", "--component", "echo", "lib:noteTexts"])).stdout);
+    const before = await echoNotes();
+    await client.mutation(api.echoCalls.addNote, { text: "written after the export" });
+    const { stderr } = await deployment.cli(["import", zip(), "--replace", "--yes"]);
+    // Convex's summary lists a component's tables under "Component <path>".
+    expect(stderr).toMatch(/Component echo\n\s*table\s*\| create/);
+    expect((await echoNotes()).sort()).toEqual([...before].sort());
+    const url: string = await client.query(api.echoCalls.echoFileUrl, { id: echoFile });
+    expect(await (await fetch(url)).text()).toBe("echo's bytes");
+    expect(await client.query(api.counters.counts, { page: "home" })).toEqual({ visits: 7, likes: 1 });
+  });
+
+  it("imports one table into a component with `npx convex import --component`", async () => {
+    const file = path.join(deployment.appDir, "notes.jsonl");
+    writeFileSync(file, '{"text":"imported into echo"}\n');
+    const { stderr } = await deployment.cli(["import", "--component", "echo", "--table", "notes", "--append", file, "--yes"]);
+    expect(stderr).toMatch(/Added 1 documents/);
+    const { stdout } = await deployment.cli(["run", "--component", "echo", "lib:noteTexts"]);
+    expect(JSON.parse(stdout)).toContain("imported into echo");
+    expect((await deployment.cli(["data", "--format", "jsonLines"])).stdout).not.toContain("imported into echo");
+  });
+
+  it("refuses a ZIP whose app and component tables share a table number (Convex numbers each component's tables apart), naming both", async () => {
+    const file = path.join(deployment.appDir, "numbered-apart.zip");
+    const archive = new yazl.ZipFile();
+    archive.addBuffer(Buffer.from('{"name":"counters","id":10001}\n'), "_tables/documents.jsonl");
+    archive.addBuffer(Buffer.alloc(0), "counters/documents.jsonl");
+    archive.addBuffer(Buffer.from('{"name":"notes","id":10001}\n'), "_components/echo/_tables/documents.jsonl");
+    archive.addBuffer(Buffer.alloc(0), "_components/echo/notes/documents.jsonl");
+    archive.end();
+    await pipeline(archive.outputStream, createWriteStream(file));
+    const failure = await deployment.cli(["import", file, "--append", "--yes"]).then(
+      () => null,
+      (error: { stderr: string }) => error.stderr,
+    );
+    expect(failure).toContain("`counters` and `notes` in 'echo' both have table number 10001");
   });
 });
 

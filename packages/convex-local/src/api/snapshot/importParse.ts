@@ -4,12 +4,19 @@
  * of a table decides how its numbers read), or one table's `.jsonl`, `.json` (an array) or `.csv`.
  * Errors name the file (the ZIP entry) and the row: "messages/documents.jsonl: Row 3 wasn't valid JSON: …".
  *
+ * A ZIP entry under `_components/<name>/` (per level of a component's path, parse.rs
+ * `parse_component_path`) belongs to that component: its tables are named as stored
+ * (runtime/components.ts: `_components/echo/notes/documents.jsonl` is the table `@echo/notes`), its
+ * `_tables` numbers its own tables, and its `_storage/` holds its files.
+ *
  * Parsed rows are held in memory until the import commits (the ZIP itself is read entry by entry).
  */
 import { createReadStream, readFileSync } from "node:fs";
 import { createInterface } from "node:readline";
 import type { Readable } from "node:stream";
 import yauzl from "yauzl";
+import { namespaceOf, qualifiedPath } from "../../runtime/components.js";
+import { storageTableOf } from "../../runtime/fileStorage.js";
 import { csvRows } from "./csv.js";
 import { importedDocument, parseRowJson, RowError, type ImportedDocument, type RowEncoding } from "./importValues.js";
 
@@ -17,6 +24,7 @@ export type ImportFormat = "csv" | "jsonLines" | "jsonArray" | "zip";
 
 /** One imported table: its rows, where they came from, and the table number `_tables` asks for. */
 export interface ParsedTable {
+  /** The table as stored: qualified with its component's namespace for a component's (`@echo/notes`). */
   name: string;
   /** The file (or ZIP entry) the rows came from, for error messages. */
   file: string;
@@ -27,6 +35,15 @@ export interface ParsedTable {
 export interface ParsedStorageFile {
   id: string;
   entry: yauzl.Entry;
+}
+
+/** One namespace's `_storage/` in a ZIP: the metadata lines and the files. */
+export interface ParsedStorage {
+  /** The namespace's `_storage` table as stored (`_storage`, `@echo/_storage`). */
+  table: string;
+  metadata: Map<string, StorageMetadata>;
+  files: ParsedStorageFile[];
+  file: string;
 }
 
 /** A `_storage/documents.jsonl` line (export_storage.rs `FileStorageZipMetadata`). */
@@ -41,10 +58,10 @@ export interface StorageMetadata {
 
 export interface ParsedImport {
   tables: ParsedTable[];
-  /** `_tables/documents.jsonl`: table name → number. */
+  /** Each namespace's `_tables/documents.jsonl`: stored table name → number. */
   tableNumbers: Map<string, number>;
-  /** With file storage: the metadata lines and the files. */
-  storage: { metadata: Map<string, StorageMetadata>; files: ParsedStorageFile[]; file: string } | undefined;
+  /** With file storage: each namespace's `_storage/` that has metadata or files. */
+  storage: ParsedStorage[];
   /** The open ZIP, to stream storage files from (closed by `close`). */
   close(): void;
   openEntry(entry: yauzl.Entry): Promise<Readable>;
@@ -63,13 +80,17 @@ const DOCUMENTS = /^(.*\/)?([^/]+)\/documents\.jsonl$/;
 const GENERATED_SCHEMA = /^(.*\/)?([^/]+)\/generated_schema\.jsonl$/;
 const STORAGE_FILE = /^(.*\/)?_storage\/([^/.]+)(?:\.[^/]+)?$/;
 
-/** Reads the uploaded file at `path` in `format` (`tableName` for a single-table format). */
-export async function parseImport(path: string, format: ImportFormat, tableName: string | undefined): Promise<ParsedImport> {
-  if (format === "zip") return parseZip(path);
-  const name = tableName!;
+/**
+ * Reads the uploaded file at `path` in `format` (`tableName` for a single-table format) into the
+ * component at `componentPath` (`npx convex import --component`; "" for the app): a ZIP's
+ * `_components/` folders are that component's children.
+ */
+export async function parseImport(path: string, format: ImportFormat, tableName: string | undefined, componentPath = ""): Promise<ParsedImport> {
+  if (format === "zip") return parseZip(path, componentPath);
+  const name = qualifiedPath(namespaceOf(componentPath), tableName!);
   const file = `${name} (${format === "csv" ? "CSV" : format === "jsonLines" ? "JSONL" : "JSON"})`;
   const documents = format === "jsonLines" ? await jsonLines(createReadStream(path), file, "inferred") : format === "jsonArray" ? jsonArray(path, file) : csv(path, file);
-  return { tables: [{ name, file, documents }], tableNumbers: new Map(), storage: undefined, close: () => undefined, openEntry: () => Promise.reject(new Error("no ZIP")) };
+  return { tables: [{ name, file, documents }], tableNumbers: new Map(), storage: [], close: () => undefined, openEntry: () => Promise.reject(new Error("no ZIP")) };
 }
 
 function inFile<T>(file: string, read: () => T): T {
@@ -120,7 +141,8 @@ function csv(path: string, file: string): ImportedDocument[] {
   }));
 }
 
-async function parseZip(path: string): Promise<ParsedImport> {
+async function parseZip(path: string, componentPath: string): Promise<ParsedImport> {
+  const namespaceOfPrefix = (prefix: string | undefined, file: string) => namespaceOf(joinedPath(componentPath, componentPathOfPrefix(prefix, file)));
   const zip = await openZip(path);
   try {
     const entries = await readEntries(zip);
@@ -129,7 +151,7 @@ async function parseZip(path: string): Promise<ParsedImport> {
     for (const entry of entries) {
       const match = GENERATED_SCHEMA.exec(entry.fileName);
       if (match === null) continue;
-      refuseComponents(match[1], entry.fileName);
+      const namespace = namespaceOfPrefix(match[1], entry.fileName);
       const firstLine = (await readText(await openEntry(entry))).split("\n")[0]!;
       let parsed: unknown;
       try {
@@ -142,16 +164,20 @@ async function parseZip(path: string): Promise<ParsedImport> {
           `${entry.fileName}: line 1 is ${firstLine.slice(0, 100)}, not "uniform": this is the type hint format of Convex exports before 2024 (a table shape with per-document overrides), which convex-local does not read. Export the data again with a current Convex, or import the table's documents.jsonl alone with --table.`,
         );
       }
-      encodings.set(match[2]!, "uniform");
+      encodings.set(qualifiedPath(namespace, match[2]!), "uniform");
     }
     const tables: ParsedTable[] = [];
     const tableNumbers = new Map<string, number>();
-    let storage: ParsedImport["storage"];
-    const storageFiles: ParsedStorageFile[] = [];
+    const storage = new Map<string, ParsedStorage>();
+    const storageOf = (namespace: string, file: string) => {
+      let parsed = storage.get(namespace);
+      if (parsed === undefined) storage.set(namespace, (parsed = { table: storageTableOf(namespace), metadata: new Map(), files: [], file }));
+      return parsed;
+    };
     for (const entry of entries) {
       const documents = DOCUMENTS.exec(entry.fileName);
       if (documents !== null) {
-        refuseComponents(documents[1], entry.fileName);
+        const namespace = namespaceOfPrefix(documents[1], entry.fileName);
         const table = documents[2]!;
         if (table === "_tables") {
           for (const document of await rawLines(await openEntry(entry), entry.fileName)) {
@@ -159,11 +185,14 @@ async function parseZip(path: string): Promise<ParsedImport> {
             if (typeof name !== "string" || typeof id !== "number" || !Number.isInteger(id) || id <= 0) {
               throw new ImportError(`${entry.fileName}: Row ${document.row} wasn't a valid Convex value: table requires name and id (received ${JSON.stringify(document.value).slice(0, 100)})`);
             }
-            if (tableNumbers.has(name)) throw new ImportError(`${entry.fileName}: \`_tables\` contains duplicate entries for \`${name}\``);
-            tableNumbers.set(name, id);
+            const stored = qualifiedPath(namespace, name);
+            if (tableNumbers.has(stored)) throw new ImportError(`${entry.fileName}: \`_tables\` contains duplicate entries for \`${name}\``);
+            tableNumbers.set(stored, id);
           }
         } else if (table === "_storage") {
-          const metadata = new Map<string, StorageMetadata>();
+          const parsed = storageOf(namespace, entry.fileName);
+          parsed.file = entry.fileName;
+          const metadata = parsed.metadata;
           for (const document of await rawLines(await openEntry(entry), entry.fileName)) {
             const line = document.value as StorageMetadata;
             if (typeof line !== "object" || line === null || typeof line._id !== "string") {
@@ -171,33 +200,50 @@ async function parseZip(path: string): Promise<ParsedImport> {
             }
             metadata.set(line._id, line);
           }
-          storage = { metadata, files: storageFiles, file: entry.fileName };
         } else if (table.startsWith("_")) {
           // Convex skips the other system tables of an export.
           continue;
         } else {
-          tables.push({ name: table, file: entry.fileName, documents: await jsonLines(await openEntry(entry), entry.fileName, encodings.get(table) ?? "inferred") });
+          const stored = qualifiedPath(namespace, table);
+          tables.push({ name: stored, file: entry.fileName, documents: await jsonLines(await openEntry(entry), entry.fileName, encodings.get(stored) ?? "inferred") });
         }
         continue;
       }
       const file = STORAGE_FILE.exec(entry.fileName);
       if (file !== null && file[2] !== "documents" && !entry.fileName.endsWith("/")) {
-        refuseComponents(file[1], entry.fileName);
-        storageFiles.push({ id: file[2]!, entry });
+        const prefix = file[1] ?? "";
+        storageOf(namespaceOfPrefix(file[1], entry.fileName), `${prefix}_storage/documents.jsonl`).files.push({ id: file[2]!, entry });
       }
     }
-    if (storage === undefined && storageFiles.length > 0) storage = { metadata: new Map(), files: storageFiles, file: "_storage/documents.jsonl" };
-    return { tables, tableNumbers, storage, close: () => zip.close(), openEntry };
+    return { tables, tableNumbers, storage: [...storage.values()], close: () => zip.close(), openEntry };
   } catch (error) {
     zip.close();
     throw error;
   }
 }
 
-function refuseComponents(prefix: string | undefined, file: string): void {
-  if (prefix !== undefined && prefix.includes("_components/")) {
-    throw new ImportError(`${file}: this snapshot holds data of Convex components, which convex-local does not support yet.`);
+/** One level of a component's path at the end of an entry's folder (parse.rs `COMPONENT_NAME_PATTERN`). */
+const COMPONENT_LEVEL = /^(.*\/)?_components\/([^/]+)\/$/;
+
+/**
+ * The path of the component an entry's folder names by its trailing `_components/<name>/` levels
+ * (relative to the import's component; anything before them is ignored, as Convex does); a name
+ * that is not a component name is refused.
+ */
+function componentPathOfPrefix(prefix: string | undefined, file: string): string {
+  const names: string[] = [];
+  let rest = prefix ?? "";
+  for (let level = COMPONENT_LEVEL.exec(rest); level !== null; level = COMPONENT_LEVEL.exec(rest)) {
+    const name = level[2]!;
+    if (!/^[A-Za-z_][A-Za-z0-9_]{0,63}$/.test(name)) throw new ImportError(`${file}: component name '${name.slice(0, 100)}' invalid: a component name is an identifier`);
+    names.unshift(name);
+    rest = level[1] ?? "";
   }
+  return names.join("/");
+}
+
+function joinedPath(parent: string, child: string): string {
+  return parent === "" ? child : child === "" ? parent : `${parent}/${child}`;
 }
 
 async function rawLines(stream: Readable, file: string): Promise<{ row: number; value: unknown }[]> {

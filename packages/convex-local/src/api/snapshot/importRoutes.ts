@@ -18,6 +18,8 @@ import type { Value } from "convex/values";
 import { decodeDocumentId, type Storage } from "../../storage/index.js";
 import type { StoredBlob } from "../../storage/blobs.js";
 import type { FunctionRunner } from "../../runtime/runner.js";
+import { componentPathOf, localName, namespaceOfName } from "../../runtime/components.js";
+import { isStorageTable } from "../../runtime/fileStorage.js";
 import { RequestError, readJsonObject, sendJson } from "../http.js";
 import type { RouteRequest } from "../router.js";
 import { applyImport, planImport, type ImportMode, type ImportPlan } from "./importApply.js";
@@ -79,7 +81,11 @@ export class SnapshotImports {
     const mode = (args.mode ?? "requireEmpty") as ImportMode;
     if (!FORMATS.includes(format)) throw new RequestError(400, "BadJsonBody", `import.format must be one of ${FORMATS.join(", ")}`);
     if (!MODES.includes(mode)) throw new RequestError(400, "BadJsonBody", `import.mode must be one of ${MODES.join(", ")}`);
-    if (args.componentPath) throw new RequestError(400, "ComponentsNotSupported", "convex-local does not import into components yet.");
+    // `npx convex import --component <path>`: the tables (a ZIP's top level) are that component's.
+    const componentPath = typeof args.componentPath === "string" ? args.componentPath : "";
+    if (componentPath !== "" && !componentPath.split("/").every((name) => /^[A-Za-z_][A-Za-z0-9_]{0,63}$/.test(name))) {
+      throw new RequestError(400, "InvalidComponentPath", `Invalid component path ${JSON.stringify(componentPath.slice(0, 200))}: component names joined by "/"`);
+    }
     const tableName = typeof args.tableName === "string" ? args.tableName : undefined;
     if (format === "zip" && tableName !== undefined) throw new RequestError(400, "InvalidName", "ZIP import cannot have table name");
     if (format !== "zip" && tableName === undefined) throw new RequestError(400, "InvalidName", `${format === "csv" ? "CSV" : format === "jsonArray" ? "JSON" : "JSONL"} import requires table name`);
@@ -92,7 +98,7 @@ export class SnapshotImports {
     await new Promise<void>((resolve, reject) => out.end((error?: Error | null) => (error ? reject(error) : resolve())));
     const base = { format: format === "zip" ? { format } : { format, table: tableName! }, mode, requestor: { type: "snapshotImport" } };
     const importId = await this.options.jobs.insert(IMPORTS_TABLE, { ...base, state: { state: "uploaded" } });
-    this.track(this.prepare(importId, directory, upload, format, mode, tableName));
+    this.track(this.prepare(importId, directory, upload, format, mode, tableName, componentPath));
     sendJson(response, 200, { importId });
   }
 
@@ -129,12 +135,12 @@ export class SnapshotImports {
   }
 
   /** Parses and checks the upload, then waits for the confirmation with Convex's summary. */
-  private async prepare(importId: string, directory: string, upload: string, format: ImportFormat, mode: ImportMode, tableName: string | undefined): Promise<void> {
+  private async prepare(importId: string, directory: string, upload: string, format: ImportFormat, mode: ImportMode, tableName: string | undefined, componentPath: string): Promise<void> {
     let parsed: ParsedImport | undefined;
     try {
-      parsed = await parseImport(upload, format, tableName);
-      addStorageTable(parsed);
-      const plan = planImport(this.options.storage, this.options.runner.analysis?.schema ?? null, parsed, mode);
+      parsed = await parseImport(upload, format, tableName, componentPath);
+      addStorageTables(parsed);
+      const plan = planImport(this.options.storage, this.options.runner.analysis, parsed, mode);
       this.pending.set(importId, { directory, format, mode, parsed });
       await this.setState(importId, { state: "waiting_for_confirmation", message_to_confirm: plan.message, require_manual_confirmation: plan.requireManualConfirmation });
     } catch (error) {
@@ -149,14 +155,18 @@ export class SnapshotImports {
     const { storage, runner } = this.options;
     const blobs = new Map<string, StoredBlob>();
     try {
-      const schema = runner.analysis?.schema ?? null;
-      const plan: ImportPlan = planImport(storage, schema, pending.parsed, pending.mode);
+      const analysis = runner.analysis;
+      const plan: ImportPlan = planImport(storage, analysis, pending.parsed, pending.mode);
       await this.writeFiles(pending.parsed, blobs);
-      const written = await applyImport(storage, runner, plan, pending.mode, schema, blobs);
+      const written = await applyImport(storage, runner, plan, pending.mode, analysis, blobs);
       blobs.clear();
-      const checkpoints = plan.tables.map(({ table }) =>
-        table.name === "_storage" ? `Imported "_storage" (${table.documents.length.toLocaleString("en-US")} files)` : `Imported "${table.name}" (${table.documents.length.toLocaleString("en-US")} documents)`,
-      );
+      // As Convex's checkpoints: `Imported "notes" in 'echo' (3 documents)` for a component's table.
+      const checkpoints = plan.tables.map(({ table }) => {
+        const path = componentPathOf(namespaceOfName(table.name));
+        const name = `"${localName(table.name)}"${path === "" ? "" : ` in '${path}'`}`;
+        const count = table.documents.length.toLocaleString("en-US");
+        return isStorageTable(table.name) ? `Imported ${name} (${count} files)` : `Imported ${name} (${count} documents)`;
+      });
       await this.setState(importId, { state: "in_progress", progress_message: "Finishing", checkpoint_messages: checkpoints });
       await this.setState(importId, { state: "completed", timestamp: storage.lastCommitTs(), num_rows_written: BigInt(written) });
     } catch (error) {
@@ -169,21 +179,22 @@ export class SnapshotImports {
     }
   }
 
-  /** Stores each file of the ZIP's `_storage/`, checked against the size and SHA-256 its metadata gives. */
+  /** Stores each file of the ZIP's `_storage/` folders, checked against the size and SHA-256 its metadata gives. */
   private async writeFiles(parsed: ParsedImport, blobs: Map<string, StoredBlob>): Promise<void> {
-    if (parsed.storage === undefined) return;
     const files = this.options.runner.fileStorage();
-    for (const { id, entry } of parsed.storage.files) {
-      const metadata = parsed.storage.metadata.get(id);
-      const blob = await files.blobs.write(await parsed.openEntry(entry), {
-        maxBytes: Number.MAX_SAFE_INTEGER,
-        contentType: metadata?.contentType ?? null,
-        expectedSha256: metadata?.sha256 ?? undefined,
-      }).catch((error: Error) => {
-        throw new ImportError(`${entry.fileName}: ${error.message}`);
-      });
-      blobs.set(id, blob);
-      if (typeof metadata?.size === "number" && metadata.size !== blob.size) throw new ImportError(`${entry.fileName}: the file has ${blob.size} bytes, its metadata says ${metadata.size}`);
+    for (const { files: entries, metadata: metadataOf } of parsed.storage) {
+      for (const { id, entry } of entries) {
+        const metadata = metadataOf.get(id);
+        const blob = await files.blobs.write(await parsed.openEntry(entry), {
+          maxBytes: Number.MAX_SAFE_INTEGER,
+          contentType: metadata?.contentType ?? null,
+          expectedSha256: metadata?.sha256 ?? undefined,
+        }).catch((error: Error) => {
+          throw new ImportError(`${entry.fileName}: ${error.message}`);
+        });
+        blobs.set(id, blob);
+        if (typeof metadata?.size === "number" && metadata.size !== blob.size) throw new ImportError(`${entry.fileName}: the file has ${blob.size} bytes, its metadata says ${metadata.size}`);
+      }
     }
   }
 
@@ -216,18 +227,18 @@ export class SnapshotImports {
 }
 
 /**
- * The ZIP's `_storage/` as an imported table: one row per file present (Convex imports a file
- * even when its metadata line is missing, and ignores metadata without a file), with the `_id`
- * and `_creationTime` of its metadata.
+ * Each `_storage/` of the ZIP (the app's, each component's) as an imported table: one row per file
+ * present (Convex imports a file even when its metadata line is missing, and ignores metadata
+ * without a file), with the `_id` and `_creationTime` of its metadata.
  */
-function addStorageTable(parsed: ParsedImport): void {
-  if (parsed.storage === undefined) return;
-  const { metadata, files, file } = parsed.storage;
-  const documents = files.map(({ id, entry }) => {
-    if (decodeDocumentId(id) === null) throw new ImportError(`${entry.fileName}: _storage id '${id}' invalid`);
-    const creationTime = metadata.get(id)?._creationTime;
-    return { id, creationTime: typeof creationTime === "number" ? creationTime : undefined, fields: {} };
-  });
-  parsed.tables.push({ name: "_storage", file, documents });
+function addStorageTables(parsed: ParsedImport): void {
+  for (const { table, metadata, files, file } of parsed.storage) {
+    const documents = files.map(({ id, entry }) => {
+      if (decodeDocumentId(id) === null) throw new ImportError(`${entry.fileName}: _storage id '${id}' invalid`);
+      const creationTime = metadata.get(id)?._creationTime;
+      return { id, creationTime: typeof creationTime === "number" ? creationTime : undefined, fields: {} };
+    });
+    parsed.tables.push({ name: table, file, documents });
+  }
 }
 
