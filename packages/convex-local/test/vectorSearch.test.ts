@@ -3,7 +3,7 @@
  * cosine reference computed here, filters (`q.eq`, `q.or`, null versus a missing field), Convex's
  * limit, dimension, index and filter errors, documents updated and deleted, an index added to a
  * table that already has documents (and removed again), a push refused for its dimensions, the
- * same answers from a `"use node"` action, and after a restart.
+ * same answers from a `"use node"` action, a component's own index, and after a restart.
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
@@ -223,6 +223,18 @@ describe("ctx.vectorSearch", () => {
     const query = vector(4);
     expectMatches(await search({ vector: query }), reference(query, 10));
   }, 240_000);
+
+  it("searches a component's own index from the component's action", async () => {
+    const near = await client.mutation(api.libraryCalls.add, { title: "near", embedding: [1, 0.1] });
+    const far = await client.mutation(api.libraryCalls.add, { title: "far", embedding: [-1, 0] });
+    const results: Result[] = await client.action(api.libraryCalls.nearest, { vector: [1, 0] });
+    expect(results.map((r) => r._id)).toEqual([near, far]);
+    expect(results[0]._score).toBeCloseTo(1 / Math.sqrt(1.01), 6);
+    expect(results[1]._score).toBe(-1);
+    expect(await client.action(api.libraryCalls.nearest, { vector: [1, 0], title: "far" })).toEqual([results[1]]);
+    // The app's own movies.by_embedding has 4 dimensions: the component's 2 are refused there.
+    await expect(search({ vector: [1, 0] })).rejects.toThrow("Expected a vector with dimensions 4, received 2.");
+  });
 
   it("gives the same results after a restart", async () => {
     const query = vector(4);
