@@ -13,6 +13,7 @@ import { checkArgsNesting } from "./functionCatalog.js";
 import { failure, runLogEntry } from "./functionResults.js";
 import type { FunctionProcessData } from "./functionProcess.js";
 import { afterFailure, FunctionWorker } from "./functionWorker.js";
+import type { HeardCommits } from "./heardCommits.js";
 import type { ExecutedMutation, MutationCall } from "./mutationExecution.js";
 import type { MutationWorkerReply } from "./mutationWorker.js";
 import type { Caller, Deployment, FunctionLogEntry, MutationHooks, MutationResult } from "./runner.js";
@@ -25,6 +26,8 @@ export interface MutationRunnerOptions {
   onLog?: (entry: FunctionLogEntry) => void;
   /** Called after every commit that wrote something. */
   onCommitted: (writes: DocumentWrite[], commitTs: bigint) => void;
+  /** Told of every commit the worker made, once its writes are announced. */
+  heard: HeardCommits;
 }
 
 /** Most mutations in one batch (one vm run, one commit). */
@@ -127,6 +130,7 @@ export class MutationRunner {
       storage.noteCommit(ran.commitTs);
       // Every write is announced before any caller hears of its mutation.
       for (const executed of ran.executed) if (executed.writes.length > 0) this.options.onCommitted(executed.writes, ran.commitTs);
+      this.options.heard.advanced();
       batch.forEach((queued, i) => queued.resolve(this.finish(queued, ran.executed[i]!, ran.commitTs)));
     } catch (thrown) {
       // Nothing of the batch committed (the worker's transaction ends with it), so running again is safe.

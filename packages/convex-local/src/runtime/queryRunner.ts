@@ -10,6 +10,7 @@ import type { JSONValue } from "convex/values";
 import type { Storage } from "../storage/index.js";
 import type { DocumentWrite } from "../transactions/transaction.js";
 import { CommitLog } from "./commitLog.js";
+import type { HeardCommits } from "./heardCommits.js";
 import { checkArgsNesting } from "./functionCatalog.js";
 import { runLogEntry } from "./functionResults.js";
 import { failedExecution, type ExecutedQuery } from "./queryExecution.js";
@@ -26,6 +27,8 @@ export interface QueryRunnerOptions {
   functionEnvironment: () => Record<string, string>;
   timeoutMs: number;
   onLog?: (entry: FunctionLogEntry) => void;
+  /** Commits the backend has heard of: a result is checked only against commits through its snapshot. */
+  heard: HeardCommits;
 }
 
 /** A query whose result a later commit keeps invalidating is run at most this often per call; the caller is then told it is stale. */
@@ -95,6 +98,9 @@ export class QueryRunner {
       }
       const executed = misses.length === 0 ? [] : await this.options.workers.run(misses.map(({ index }) => requests[index]!), this.options.functionEnvironment());
       misses.forEach(({ index }, i) => (results[index] = resultOf(executed[i]!)));
+      let newest = -1n;
+      for (const { snapshotTs } of executed) if (snapshotTs > newest) newest = snapshotTs;
+      await this.options.heard.through(newest);
       // One check of every result against the commits since its snapshot: a stale one is neither cached nor kept.
       const stale = this.staleOf(results);
       misses.forEach(({ index, cacheKey, started }, i) => this.finishQuery(requests[index]!.path, started, executed[i]!, stale.has(index) ? undefined : cacheKey));

@@ -33,6 +33,7 @@ import type { DeploymentAnalysis, FunctionInfo, UdfType } from "./functions.js";
 import { evaluateModules } from "./moduleEvaluation.js";
 import type { CompiledModule } from "./modules.js";
 import { MutationRunner } from "./mutationRunner.js";
+import { HeardCommits } from "./heardCommits.js";
 import { QueryRunner } from "./queryRunner.js";
 import { QueryWorkerPool } from "./queryWorkerPool.js";
 import { withRequest } from "./requestMetadata.js";
@@ -171,15 +172,17 @@ export class FunctionRunner {
       data: threadData,
       size: options.queryWorkers,
     });
+    const heard = new HeardCommits(storage);
     this.queries = new QueryRunner({
       storage,
+      heard,
       workers: this.queryWorkers,
       environment: () => options.environment(),
       functionEnvironment: environment,
       timeoutMs: queryTimeoutMs,
       onLog,
     });
-    this.mutations = new MutationRunner({ storage, data: threadData, environment, onLog, onCommitted: (writes, commitTs) => this.committed(writes, commitTs) });
+    this.mutations = new MutationRunner({ storage, data: threadData, environment, onLog, heard, onCommitted: (writes, commitTs) => this.committed(writes, commitTs) });
     this.actions = new ActionRunner({
       storage,
       catalog,

@@ -15,7 +15,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { ADMIN_KEY, envSystemQuery, fakeJwt, startHarness, waitFor, type Harness } from "./test-utils/harness.js";
-import type { QueryResult } from "../../runtime/runner.js";
+import type { QueryRequest, QueryResult } from "../../runtime/runner.js";
 import { decodeTs, encodeTs } from "./protocol.js";
 
 const api = anyApi;
@@ -177,6 +177,54 @@ describe("with one backend", () => {
     } finally {
       release();
       h.runner.queryMany = queryMany;
+    }
+  });
+
+  test("a result read at a commit the backend has not heard of yet goes out at that commit's version, after it", async () => {
+    // The mutation worker commits, and its reply is held: the backend has not heard of the commit
+    // while a query worker already reads it (as when the two replies cross).
+    type Runs = { run: (...args: any[]) => Promise<any> };
+    const { mutations, queryWorkers } = h.runner as unknown as { mutations: { worker: Runs }; queryWorkers: Runs };
+    const worker = mutations.worker;
+    const run = worker.run;
+    const runQueries = queryWorkers.run;
+    let readAhead!: (snapshotTs: bigint) => void;
+    const queryRead = new Promise<bigint>((resolve) => (readAhead = resolve));
+    queryWorkers.run = async (...args) => {
+      const executed = await runQueries.apply(queryWorkers, args);
+      if (args[0].some((request: QueryRequest) => (request.args as { channel?: string }).channel === "ahead")) readAhead(executed[0].snapshotTs);
+      return executed;
+    };
+    let committed!: () => void;
+    const workerCommitted = new Promise<void>((resolve) => (committed = resolve));
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    worker.run = async (...args) => {
+      const reply = await run.apply(worker, args);
+      committed();
+      await released;
+      return reply;
+    };
+    try {
+      const heardBefore = h.storage.lastCommitTs();
+      const sent = h.runner.mutation("messages:send", { channel: "ahead", body: "first" }, { identity: null, admin: false });
+      await workerCommitted;
+      expect(h.storage.lastCommitTs()).toBe(heardBefore);
+      const raw = await RawClient.connected(h.url);
+      raw.send({ type: "ModifyQuerySet", baseVersion: 0, newVersion: 1, modifications: [{ type: "Add", queryId: 0, udfPath: "messages:list", args: [{ channel: "ahead" }] }] });
+      // The query's result is back from its worker, read at the commit the backend has not heard of.
+      expect(await queryRead).toBeGreaterThan(heardBefore);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(raw.ofType("Transition")).toEqual([]);
+      release();
+      const { commitTs } = await sent;
+      const transition = await raw.next("Transition");
+      expect(transition.modifications).toEqual([expect.objectContaining({ type: "QueryUpdated", queryId: 0, value: ["first"] })]);
+      expect(decodeTs(transition.endVersion.ts)).toBeGreaterThanOrEqual(commitTs!);
+    } finally {
+      release();
+      worker.run = run;
+      queryWorkers.run = runQueries;
     }
   });
 
