@@ -3,7 +3,8 @@
  * cosine reference computed here, filters (`q.eq`, `q.or`, null versus a missing field), Convex's
  * limit, dimension, index and filter errors, documents updated and deleted, an index added to a
  * table that already has documents (and removed again), a push refused for its dimensions, the
- * same answers from a `"use node"` action, a component's own index, and after a restart.
+ * same answers from a `"use node"` action, a staged index refused until enabled, a component's own
+ * index, and after a restart.
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
@@ -209,6 +210,31 @@ describe("ctx.vectorSearch", () => {
     writeFileSync(schemaPath, original);
     await deployment.cli(["deploy", "--yes", "--typecheck", "disable"]);
     await expect(search({ table: "notes", index: "by_vector", vector: query })).rejects.toThrow("Index notes.by_vector not found.");
+  }, 240_000);
+
+  it("builds a staged index and refuses it until the schema enables it", async () => {
+    const schemaPath = path.join(deployment.appDir, "convex/schema.ts");
+    const original = readFileSync(schemaPath, "utf8");
+    const withIndex = (options: string) =>
+      original.replace(
+        '.vectorIndex("by_embedding",',
+        `.vectorIndex("by_staged", { vectorField: "embedding", dimensions: 4, filterFields: ["genre"]${options} })\n    .vectorIndex("by_embedding",`,
+      );
+    const query = vector(4);
+    try {
+      writeFileSync(schemaPath, withIndex(", staged: true"));
+      await deployment.cli(["deploy", "--yes", "--typecheck", "disable"]);
+      await expect(search({ vector: query, index: "by_staged" })).rejects.toThrow(
+        "Index movies.by_staged is currently staged and not available to query until it is enabled.",
+      );
+      writeFileSync(schemaPath, withIndex(""));
+      await deployment.cli(["deploy", "--yes", "--typecheck", "disable"]);
+      expectMatches(await search({ vector: query, index: "by_staged", limit: 20 }), reference(query, 20));
+    } finally {
+      writeFileSync(schemaPath, original);
+      await deployment.cli(["deploy", "--yes", "--typecheck", "disable"]);
+    }
+    await expect(search({ vector: query, index: "by_staged" })).rejects.toThrow("Index movies.by_staged not found.");
   }, 240_000);
 
   it("refuses a push whose dimensions are outside 2–4096, keeping the deployed index", async () => {

@@ -26,6 +26,7 @@ import { createServiceToken } from "./serviceTokens.js";
 import type { Caller, FunctionResult, MutationResult, QueryResult } from "./runner.js";
 import { cancelJob } from "./scheduledFunctionsTable.js";
 import { vectorSearchSyscall } from "./vectorSearchSyscall.js";
+import { isStagedVectorIndex } from "./vectorIndexPush.js";
 
 /** What an action reaches outside its isolate (the runner's own entry points). */
 export interface ActionServices {
@@ -74,7 +75,7 @@ export function actionHost(caller: Caller, logLines: string[], services: ActionS
         case "1.0/createServiceToken":
           return createServiceToken(JSON.parse(args));
         case "1.0/actions/vectorSearch":
-          return vectorSearchSyscall(storage, args, namespace);
+          return vectorSearchSyscall(storage, args, namespace, (table, index) => isStagedVectorIndex(catalog.analysis, namespace, table, index));
         case "1.0/actions/cancel_job": {
           const { id } = JSON.parse(args) as { id: string };
           await services.systemWrite((transaction) => cancelJob(transaction, id, Date.now(), namespace));

@@ -3,12 +3,13 @@
  * dimensions, filterFields })`), checked when the push is prepared and applied when it finishes:
  * new ones are backfilled from the table's documents in the push's transaction, removed ones
  * dropped, changed ones rebuilt. Staged vector indexes (`staged: true`, listed by convex-js under
- * `stagedVectorIndexes`) are not built.
+ * `stagedVectorIndexes`) are built too, as Convex backfills a staged index, and refused by
+ * `ctx.vectorSearch` until the schema enables them (`isStagedVectorIndex`).
  */
 import type { Storage } from "../storage/index.js";
 import { checkVectorIndexDefinition, type VectorIndexDefinition } from "../storage/vectorIndexes.js";
 import { localName, storedTableName } from "./components.js";
-import type { AnalyzedSchema } from "./functions.js";
+import type { AnalyzedSchema, DeploymentAnalysis } from "./functions.js";
 
 /** A vector index as the analyzed schema lists it (convex-js `schema.ts` export). */
 interface SchemaVectorIndex {
@@ -18,18 +19,19 @@ interface SchemaVectorIndex {
   filterFields?: string[];
 }
 
-/** The vector index definitions of every table of every namespace's schema, by stored table name. */
+/** The vector index definitions (enabled and staged) of every table of every namespace's schema, by stored table name. */
 export function vectorIndexesOf(schemas: Map<string, AnalyzedSchema | null>): Map<string, VectorIndexDefinition[]> {
   const wanted = new Map<string, VectorIndexDefinition[]>();
   for (const [namespace, schema] of schemas) {
     for (const table of schema?.tables ?? []) {
-      const indexes = (table.vectorIndexes as SchemaVectorIndex[]).map((index) => ({
+      const indexes = [...table.vectorIndexes, ...(table.stagedVectorIndexes ?? [])] as SchemaVectorIndex[];
+      const definitions = indexes.map((index) => ({
         name: index.indexDescriptor,
         vectorField: index.vectorField,
         dimensions: index.dimensions,
         filterFields: index.filterFields ?? [],
       }));
-      wanted.set(storedTableName(namespace, table.tableName), indexes);
+      wanted.set(storedTableName(namespace, table.tableName), definitions);
     }
   }
   return wanted;
@@ -60,4 +62,11 @@ export function applyVectorIndexes(storage: Storage, schemas: Map<string, Analyz
     if (indexes.length === 0 && storage.tableNumber(table) === undefined) continue;
     storage.setVectorIndexes(table, indexes);
   }
+}
+
+/** Whether `index` of `table` (as code in `namespace` names them) is a staged vector index of the deployed schema. */
+export function isStagedVectorIndex(analysis: DeploymentAnalysis | undefined, namespace: string, table: string, index: string): boolean {
+  const schema = namespace === "" ? analysis?.schema : analysis?.componentSchemas?.[namespace];
+  const schemaTable = schema?.tables.find((candidate) => candidate.tableName === table);
+  return ((schemaTable?.stagedVectorIndexes ?? []) as SchemaVectorIndex[]).some((candidate) => candidate.indexDescriptor === index);
 }

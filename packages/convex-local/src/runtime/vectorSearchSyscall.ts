@@ -30,9 +30,17 @@ function engineFor(storage: Storage): VectorSearchEngine {
   return engine;
 }
 
-/** Runs the syscall; `namespace` is the calling component's ("" for the app). Returns the answer's JSON text. */
-export function vectorSearchSyscall(storage: Storage, argsJson: string, namespace: string): string {
+/**
+ * Runs the syscall; `namespace` is the calling component's ("" for the app), `isStaged` says
+ * whether an index (as that code names it) is staged in the deployed schema. Returns the answer's JSON text.
+ */
+export function vectorSearchSyscall(storage: Storage, argsJson: string, namespace: string, isStaged: (table: string, index: string) => boolean): string {
   const query = parseVectorQuery(JSON.parse(argsJson) as JSONValue, namespace);
+  const dot = query.printableName.indexOf(".");
+  if (isStaged(query.printableName.slice(0, dot), query.index)) {
+    // Convex's IndexStagedError (crates/indexing/src/index_registry.rs `index_staged_error`).
+    throw new Error(`Index ${query.printableName} is currently staged and not available to query until it is enabled.`);
+  }
   const results = engineFor(storage).search(query);
   return JSON.stringify({ results: results.map(({ _id, _score }) => ({ _id, _score: float32Json(_score) })) });
 }

@@ -128,6 +128,7 @@ function readSchema(schema: unknown): AnalyzedSchema {
       searchIndexes?: unknown[];
       stagedSearchIndexes?: unknown[];
       vectorIndexes?: unknown[];
+      stagedVectorIndexes?: unknown[];
       documentType: ValidatorJson | null;
     }[];
     schemaValidation: boolean;
@@ -141,6 +142,7 @@ function readSchema(schema: unknown): AnalyzedSchema {
       stagedIndexes: (table.stagedDbIndexes ?? []).map(({ indexDescriptor, fields }) => ({ indexDescriptor, fields })),
       stagedSearchIndexes: table.stagedSearchIndexes ?? [],
       vectorIndexes: table.vectorIndexes ?? [],
+      stagedVectorIndexes: table.stagedVectorIndexes ?? [],
       documentType: table.documentType === null || table.documentType.type === "any" ? null : table.documentType,
     })),
   };
