@@ -180,7 +180,8 @@ function checkedComponent(push: PreparedPush, instance: ComponentInstance): unkn
     componentPath: instance.path,
     args: {},
     childComponents,
-    httpRoutes: { httpModuleRoutes: analysis.httpRoutes, mounts: [] },
+    // Its children's mount paths (`app.use(x, { httpPrefix })`, httpRouting.ts).
+    httpRoutes: { httpModuleRoutes: analysis.httpRoutes, mounts: Object.keys(push.components.metadata.get(instance.definitionPath)?.httpMounts ?? {}) },
     exports: checkedExports(analysis.functions.values(), instance.path),
   };
 }

@@ -27,6 +27,7 @@ import { runRemotely, type RemoteOutcome, type RemoteRunRequest } from "./action
 import type { FunctionCatalog } from "./functionCatalog.js";
 import { failure, hostHttpActionFailure, runLogEntry, thrownHttpActionFailure, type HttpActionFailure } from "./functionResults.js";
 import { parseFunctionPath } from "./modules.js";
+import { httpModuleOf, routeHttpRequest } from "./httpRouting.js";
 import type { Caller, FunctionLogEntry, FunctionResult } from "./runner.js";
 
 export const MAX_ACTION_WORKERS = 64;
@@ -118,9 +119,17 @@ export class ActionRunner {
   async httpAction(request: Request, caller: Caller): Promise<Response | HttpActionFailure> {
     const logLines: string[] = [];
     const started = performance.now();
-    const hasRouter = this.options.catalog.modules.has("http.js");
-    if (!hasRouter) return new Response("No HTTP routes are defined (convex/http.ts)", { status: 404 });
-    const invocation: Invocation = { kind: "http", method: request.method, url: request.url, headers: headerEntries(request.headers), hasBody: request.body !== null };
+    // The app's `http.js`, or a mounted component's (`app.use(x, { httpPrefix })`).
+    const route = routeHttpRequest(this.options.catalog.analysis, new URL(request.url).pathname, request.method);
+    if (route === null) return new Response("No HTTP routes are defined (convex/http.ts)", { status: 404 });
+    const invocation: Invocation = {
+      kind: "http",
+      method: request.method,
+      url: request.url,
+      headers: headerEntries(request.headers),
+      hasBody: request.body !== null,
+      ...(route.namespace === "" ? {} : { router: httpModuleOf(route.namespace), routedPath: route.routedPath }),
+    };
     let result: RemoteOutcome | undefined;
     let failed: HttpActionFailure;
     try {

@@ -191,7 +191,10 @@ export function flattenComponents(modules: Map<string, CompiledModule>, analysis
   const analyzedModules = { ...analysis.modules };
   const crons = [...analysis.crons];
   const componentSchemas: Record<string, AnalyzedSchema | null> = {};
+  const httpMounts: Record<string, Record<string, string>> = {};
   for (const instance of instancesOf(components.root)) {
+    const mounts = httpMountsOf(components.metadata.get(instance.definitionPath));
+    if (Object.keys(mounts).length > 0) httpMounts[namespaceOf(instance.path)] = mounts;
     if (instance.path === "") continue;
     const namespace = namespaceOf(instance.path);
     const definition = components.definitions.get(instance.definitionPath)!;
@@ -201,5 +204,18 @@ export function flattenComponents(modules: Map<string, CompiledModule>, analysis
     for (const job of definition.analysis.crons) crons.push({ ...job, name: qualifiedPath(namespace, job.name), udfPath: qualifiedPath(namespace, job.udfPath) });
     componentSchemas[namespace] = definition.analysis.schema;
   }
-  return { modules: allModules, analysis: { ...analysis, modules: analyzedModules, functions, crons, componentSchemas } };
+  return { modules: allModules, analysis: { ...analysis, modules: analyzedModules, functions, crons, componentSchemas, httpMounts } };
+}
+
+/** A definition's HTTP mounts (mount path → `_reference/childComponent/<name>`) as mount path → child name. */
+function httpMountsOf(metadata: DefinitionMetadata | undefined): Record<string, string> {
+  const mounts: Record<string, string> = {};
+  for (const [mountPath, reference] of Object.entries(metadata?.httpMounts ?? {})) {
+    const child = /^_reference\/childComponent\/([^/]+)$/.exec(reference)?.[1];
+    // convex.config's `use` only makes references to its own children (convex/server buildHttpMounts).
+    if (child === undefined) throw invalidConfig(`HTTP mount ${JSON.stringify(mountPath)} is invalid: ${JSON.stringify(reference)} is not a child component`);
+    if (!mountPath.startsWith("/") || !mountPath.endsWith("/")) throw invalidConfig(`HTTP mount ${JSON.stringify(mountPath)} is invalid: it must start and end with "/"`);
+    mounts[mountPath] = child;
+  }
+  return mounts;
 }

@@ -51,8 +51,6 @@ export interface SchemaTable {
   stagedIndexes?: { indexDescriptor: string; fields: string[] }[];
   /** Search indexes defined with `staged: true` (`stagedSearchIndexes`), likewise. */
   stagedSearchIndexes?: unknown[];
-  /** Vector indexes defined with `staged: true` (`stagedVectorIndexes`), likewise (vectorIndexPush.ts). */
-  stagedVectorIndexes?: unknown[];
   documentType: ValidatorJson | null;
 }
 
@@ -75,6 +73,11 @@ export interface DeploymentAnalysis {
   auth: AuthProvider[];
   /** Each component instance's schema by namespace (components.ts); the app's is `schema`. */
   componentSchemas?: Record<string, AnalyzedSchema | null>;
+  /**
+   * The HTTP mounts of each namespace with children mounted (`app.use(x, { httpPrefix })`): the
+   * mount path (ending in "/") → the name of the child component mounted there (httpRouting.ts).
+   */
+  httpMounts?: Record<string, Record<string, string>>;
 }
 
 /** Module paths that hold functions (not shared chunks, not config files). */

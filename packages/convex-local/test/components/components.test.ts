@@ -183,7 +183,7 @@ describe("a component of the app's own (convex/echo)", () => {
     const configPath = path.join(deployment.appDir, "convex/convex.config.ts");
     const original = readFileSync(configPath, "utf8");
     const id: string = await client.mutation(api.echoCalls.addNote, { text: "kept" });
-    writeFileSync(configPath, original.replace("app.use(echo);", ""));
+    writeFileSync(configPath, original.replace(/app\.use\(echo[^;]*;/, ""));
     try {
       const removed = await deployment.cli(["deploy", "--yes", "--typecheck", "disable"]);
       expect(removed.stderr).toContain("Unmounted component echo.");
@@ -200,6 +200,29 @@ describe("a component of the app's own (convex/echo)", () => {
 
 /** A file stored in the echo component's `_storage` (checked again after the restart). */
 let echoFile: string;
+
+describe("HTTP mounts (app.use(echo, { httpPrefix: \"/echo/\" }))", () => {
+  const site = (pathname: string) => fetch(`${deployment.backend.siteUrl}${pathname}`);
+
+  it("serves a component's route under its mount path, the request keeping its URL", async () => {
+    const response = await site("/echo/hello");
+    expect(response.status).toBe(200);
+    const body = (await response.json()) as { path: string; notes: number; identity: unknown };
+    expect(body.path).toBe("/echo/hello");
+    expect(body.notes).toBeGreaterThan(0);
+    expect(body.identity).toBeNull();
+  });
+
+  it("serves a component's prefix route under its mount path", async () => {
+    const response = await site("/echo/files/a.txt");
+    expect(await response.text()).toBe("prefix route of echo: /echo/files/a.txt");
+  });
+
+  it("answers 404 for a path under the mount that the component does not route, and for one outside every mount", async () => {
+    expect((await site("/echo/nothing")).status).toBe(404);
+    expect((await site("/hello")).status).toBe(404);
+  });
+});
 
 describe("each instance's own _storage and _scheduled_functions", () => {
   it("stores a component's file in its own _storage, out of the app's", async () => {

@@ -144,7 +144,10 @@ export class ActionExecutor {
     };
   }
 
-  /** Looks the request's route up in `convex/http.ts` and calls it; 404 when none matches, as on Convex. */
+  /**
+   * Looks the request's route up in `convex/http.ts` (or, for a mounted component, in its `http.js`
+   * under the path left after its mount) and calls it; 404 when none matches, as on Convex.
+   */
   private async routeRequest(load: Load, invocation: Extract<Invocation, { kind: "http" }>, matched: (routePath: string) => void): Promise<Response> {
     const request = new Request(invocation.url, {
       method: invocation.method,
@@ -152,8 +155,8 @@ export class ActionExecutor {
       body: invocation.hasBody ? this.requestBody() : undefined,
       duplex: invocation.hasBody ? "half" : undefined,
     } as RequestInit);
-    const router = load("http.js").default as HttpRouter;
-    const match = router.lookup(new URL(invocation.url).pathname, invocation.method);
+    const router = load(invocation.router ?? "http.js").default as HttpRouter;
+    const match = router.lookup(invocation.routedPath ?? new URL(invocation.url).pathname, invocation.method);
     if (match === null) return new Response("No matching routes found", { status: 404 });
     matched(match[2]);
     return await match[0].invokeHttpAction(request);

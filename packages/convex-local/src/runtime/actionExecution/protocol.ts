@@ -20,7 +20,8 @@ import type { Outcome, ThrownError } from "../isolate.js";
 /** What the executor runs: an action's export, the deployment's HTTP router for a request, or push analysis. */
 export type Invocation =
   | { kind: "action"; modulePath: string; exportName: string; argsJson: string; requestId: string }
-  | { kind: "http"; method: string; url: string; headers: [string, string][]; hasBody: boolean }
+  /** `router`: the module path of the `http.js` that answers (a component's when mounted), looking `routedPath` up (httpRouting.ts). */
+  | { kind: "http"; method: string; url: string; headers: [string, string][]; hasBody: boolean; router?: string; routedPath?: string }
   | AnalyzeInvocation;
 
 /**
