@@ -51,6 +51,8 @@ export interface SchemaTable {
   stagedIndexes?: { indexDescriptor: string; fields: string[] }[];
   /** Search indexes defined with `staged: true` (`stagedSearchIndexes`), likewise. */
   stagedSearchIndexes?: unknown[];
+  /** Vector indexes defined with `staged: true` (`stagedVectorIndexes`), likewise (vectorIndexPush.ts). */
+  stagedVectorIndexes?: unknown[];
   documentType: ValidatorJson | null;
 }
 
