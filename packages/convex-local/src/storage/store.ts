@@ -717,7 +717,7 @@ export class Storage {
         this.transactionTs(),
       );
       this.addIndexEntries(t, id, json);
-      this.vectorIndexes.documentWritten(t.number, id, parseDocument(json));
+      this.vectorIndexes.documentWritten(t.number, id, () => parseDocument(json));
       this.textIndexes.documentWritten(t.number, id, null, json);
       return { id, creationTime: ct, json };
     });
@@ -743,7 +743,7 @@ export class Storage {
         this.stmt("DELETE FROM index_entries WHERE index_id = ? AND key = ?").run(index.id, oldKey);
         this.stmt("INSERT INTO index_entries (index_id, key, document_id) VALUES (?, ?, ?)").run(index.id, newKey, id);
       }
-      this.vectorIndexes.documentWritten(table.number, id, newDoc);
+      this.vectorIndexes.documentWritten(table.number, id, () => newDoc);
       this.textIndexes.documentWritten(table.number, id, oldJson, json);
       return json;
     });

@@ -17,7 +17,7 @@
  * ```ts
  * const vectors = new VectorIndexWriter(db, () => storage.transactionTs());
  * vectors.setDefinitions(tableNumber, [{ name: "by_embedding", vectorField: "embedding", dimensions: 768, filterFields: ["genre"] }]);
- * vectors.documentWritten(tableNumber, id, doc); // doc null: deleted
+ * vectors.documentWritten(tableNumber, id, () => doc); // null: deleted
  * ```
  */
 import type Database from "better-sqlite3";
@@ -208,11 +208,13 @@ export class VectorIndexWriter {
 
   /**
    * Brings a document's entries in every vector index of its table up to date with its new
-   * value (`doc` null: deleted), at the running transaction's commit timestamp.
+   * value, at the running transaction's commit timestamp. `document` gives the value (called only
+   * when the table has vector indexes, so other writes parse nothing); null: deleted.
    */
-  documentWritten(tableNumber: number, documentId: string, doc: Value | null): void {
+  documentWritten(tableNumber: number, documentId: string, document: (() => Value) | null): void {
     const indexes = this.definitions(tableNumber);
     if (indexes.length === 0) return;
+    const doc = document === null ? null : document();
     for (const index of indexes) {
       const vector = doc === null ? null : indexedVectorOf(doc, index);
       if (vector === null) {
