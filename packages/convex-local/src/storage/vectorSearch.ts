@@ -391,10 +391,11 @@ export class VectorSearchEngine {
   /** The memory copy of an index, loaded or caught up to the snapshot being read. */
   private caughtUp(definition: StoredVectorIndex): MemoryVectorIndex {
     const generation = this.reader.generation();
+    // Indexes were dropped, rebuilt or pruned since the copies were loaded: free them all (each reloads on its next search).
+    for (const [id, loaded] of this.indexes) if (loaded.generation !== generation) this.indexes.delete(id);
     let memory = this.indexes.get(definition.id);
     if (
       memory === undefined ||
-      memory.generation !== generation ||
       memory.definition.tableNumber !== definition.tableNumber ||
       memory.definition.name !== definition.name ||
       memory.definition.dimensions !== definition.dimensions ||
