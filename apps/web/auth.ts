@@ -4,7 +4,7 @@ import GitHub from "next-auth/providers/github";
 import Nodemailer from "next-auth/providers/nodemailer";
 import Passkey from "next-auth/providers/passkey";
 import { createTransport } from "nodemailer";
-import { ConvexAdapter } from "convex-authjs/adapter";
+import { ConvexAdapter, limitSignIns } from "convex-authjs/adapter";
 import { convexSessionCallback } from "convex-authjs/jwt";
 
 /** Where the link in a sign-in email leads: a page whose button uses the token (see app/signin/confirm). */
@@ -73,15 +73,23 @@ export const providers = configuredProviders();
 
 const addConvexToken = convexSessionCallback();
 
+// Users, accounts and sessions live in Convex (convex/authAdapter.ts).
+// Reads NEXT_PUBLIC_CONVEX_URL and CONVEX_AUTH_ADAPTER_SECRET at each call.
+const adapter = ConvexAdapter();
+
 export const { handlers, auth, signIn, signOut } = NextAuth({
   providers,
-  // Users, accounts and sessions live in Convex (convex/authAdapter.ts).
-  // Reads NEXT_PUBLIC_CONVEX_URL and CONVEX_AUTH_ADAPTER_SECRET at each call.
-  adapter: ConvexAdapter(),
+  adapter,
   session: { strategy: "database" },
   experimental: { enableWebAuthn: true },
   pages: { signIn: "/signin", verifyRequest: "/signin/check-email", error: "/signin/error" },
   callbacks: {
+    // Magic links: at most 5 an hour per address and 20 per client address (the defaults of
+    // convex/authAdapter.ts's defineAuthAdapter), counted in Convex; a refused request goes back to
+    // the sign-in page, which says when to try again.
+    signIn: limitSignIns(adapter, {
+      whenRefused: ({ retryAfterMs }) => `/signin?${new URLSearchParams({ error: "TooManySignInLinks", minutes: String(Math.ceil(retryAfterMs / 60_000)) })}`,
+    }),
     // Adds `convexToken` (signed with CONVEX_AUTH_PRIVATE_KEY, verified by Convex against JWKS).
     // The session goes to the browser (/api/auth/session): only public fields, never the
     // database session's sessionToken, which the httpOnly cookie is there to keep from scripts.

@@ -22,6 +22,13 @@ describe("signInErrorMessage", () => {
   test("explains a used or expired link", () => {
     expect(signInErrorMessage("Verification")).toMatch(/already used or it has expired/);
   });
+  test("says when a rate-limited address may ask for a link again, from a plausible number of minutes only", () => {
+    expect(signInErrorMessage("TooManySignInLinks", "40")).toBe("Too many sign-in links were sent to this address. Try again in 40 minutes, or sign in another way.");
+    expect(signInErrorMessage("TooManySignInLinks", "1")).toMatch(/Try again in 1 minute,/);
+    for (const minutes of [undefined, "0", "abc", "99999", "<b>5</b>"]) {
+      expect(signInErrorMessage("TooManySignInLinks", minutes)).toMatch(/Try again later, or sign in another way\.$/);
+    }
+  });
   test("has a generic message for codes it does not know, and none without a code", () => {
     expect(signInErrorMessage("SomethingNew")).toBe("Sign-in failed. Try again.");
     expect(signInErrorMessage(undefined)).toBeUndefined();

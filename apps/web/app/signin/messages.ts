@@ -13,8 +13,13 @@ const MESSAGES: Record<string, string> = {
   Configuration: "Sign-in is misconfigured on this server. The server log says what is missing.",
 };
 
-export function signInErrorMessage(code: string | undefined): string | undefined {
+/** The message for `code`; `minutes`: when a refused request may be made again (`TooManySignInLinks`). */
+export function signInErrorMessage(code: string | undefined, minutes?: string): string | undefined {
   if (!code) return undefined;
+  if (code === "TooManySignInLinks") {
+    const wait = /^[1-9]\d{0,3}$/.test(minutes ?? "") ? `in ${minutes} minute${minutes === "1" ? "" : "s"}` : "later";
+    return `Too many sign-in links were sent to this address. Try again ${wait}, or sign in another way.`;
+  }
   return MESSAGES[code] ?? "Sign-in failed. Try again.";
 }
 

@@ -20,7 +20,7 @@ type SearchParams = Promise<Record<string, string | string[] | undefined>>;
 export default async function SignInPage({ searchParams }: { searchParams: SearchParams }) {
   const params = await searchParams;
   const redirectTo = safeCallbackPath(params.callbackUrl);
-  const error = signInErrorMessage(typeof params.error === "string" ? params.error : undefined);
+  const error = signInErrorMessage(typeof params.error === "string" ? params.error : undefined, typeof params.minutes === "string" ? params.minutes : undefined);
   const available = providerList();
   const hasEmail = available.some((p) => p.id === "nodemailer");
   const hasPasskey = available.some((p) => p.id === "passkey");
@@ -32,9 +32,11 @@ export default async function SignInPage({ searchParams }: { searchParams: Searc
     if (!EMAIL_PATTERN.test(email)) {
       redirect(`/signin?${new URLSearchParams({ error: "InvalidEmail", callbackUrl: redirectTo })}`);
     }
-    // Auth.js answers with its own verify-request route; go straight to the page it would redirect to.
-    await signIn("nodemailer", { email, redirectTo, redirect: false });
-    redirect("/signin/check-email");
+    // Auth.js answers with its verify-request route once the link is sent (then go straight to the
+    // page it would redirect to), else where a refusal goes (limitSignIns in auth.ts, or its error page).
+    const next = new URL(await signIn("nodemailer", { email, redirectTo, redirect: false }), "http://app.invalid");
+    const sent = next.pathname.endsWith("/verify-request") || next.pathname === "/signin/check-email";
+    redirect(sent ? "/signin/check-email" : `${next.pathname}${next.search}`);
   }
 
   return (

@@ -116,6 +116,21 @@ describe("email magic link", () => {
     expect(await alertText(page)).toBe("Enter a valid email address.");
   });
 
+  test("the 6th link for one address within the hour is refused on the sign-in page, saying when to try again; no email is sent", async () => {
+    const page = await stack.newPage();
+    // A client address of its own, so the other tests' links do not count against it (limitSignIns reads X-Forwarded-For).
+    await page.setExtraHTTPHeaders({ "x-forwarded-for": "203.0.113.61" });
+    const email = uniqueEmail("limited");
+    for (let i = 0; i < 5; i++) await requestMagicLink(page, stack, email);
+    await page.goto(`${stack.appUrl}/signin`);
+    await page.getByLabel("Email address").fill(email);
+    await page.getByRole("button", { name: "Email me a sign-in link" }).click();
+    await page.waitForURL("**/signin?**error=TooManySignInLinks**");
+    expect(await alertText(page)).toMatch(/^Too many sign-in links were sent to this address\. Try again in (59|60) minutes, or sign in another way\.$/);
+    await page.goto(`${stack.appUrl}/dev/mailbox`);
+    expect(await page.getByRole("link", { name: `To ${email}:` }).count()).toBe(5);
+  });
+
   test("the dev mailbox answers 404 for ids that are not message ids", async () => {
     const page = await stack.newPage();
     const response = await page.goto("/dev/mailbox/..%2F..%2Fpackage");

@@ -33,7 +33,7 @@ export {
   type ConvexFunctionCaller,
   type MagicLinkVerdict,
 } from "./adapter.js";
-export { limitSignIns, type LimitSignInsOptions } from "./signInLimits.js";
+export { limitSignIns, type LimitSignInsOptions, type MagicLinkRefusal } from "./signInLimits.js";
 export {
   AdapterSecretRejectedError,
   AuthenticatorNotFoundError,

@@ -10,7 +10,7 @@ import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
 import { DevMailbox, readDevMailbox } from "../dev/index.js";
 import { AUTH_BASE_PATH, AUTH_ORIGIN, authjsClient } from "../testing/authjsHttp.js";
 import { startFixtureApp, TEST_SECRET } from "../testing/convexTestApp.js";
-import { ConvexAdapter, limitSignIns } from "./index.js";
+import { ConvexAdapter, limitSignIns, type LimitSignInsOptions, type MagicLinkRefusal } from "./index.js";
 
 const VERIFY = `${AUTH_ORIGIN}${AUTH_BASE_PATH}/verify-request?provider=dev-mailbox&type=email`;
 const REFUSED = `${AUTH_ORIGIN}${AUTH_BASE_PATH}/error?error=AccessDenied`;
@@ -27,14 +27,14 @@ afterEach(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-function signInApp() {
+function signInApp(whenRefused?: LimitSignInsOptions["whenRefused"]) {
   const { caller, readTable } = startFixtureApp();
   const adapter = ConvexAdapter({ caller, secret: TEST_SECRET });
   const client = { address: "198.51.100.1" as string | undefined };
   const auth = authjsClient({
     providers: [DevMailbox({ dir, log: false })],
     adapter,
-    callbacks: { signIn: limitSignIns(adapter, { clientAddress: () => client.address }) },
+    callbacks: { signIn: limitSignIns(adapter, { clientAddress: () => client.address, whenRefused }) },
     // Auth.js logs each refusal as an AccessDenied error; anything else is shown.
     logger: { error: (error) => void (error.name === "AccessDenied" || console.error(error)) },
   });
@@ -68,6 +68,21 @@ describe("magic links per address", () => {
     vi.setSystemTime(Date.UTC(2026, 0, 1) + HOUR);
     expect(await request("ada@example.com")).toBe(VERIFY);
   });
+});
+
+test("whenRefused sends a refused request where it says, told which limit refused it and for how long", async () => {
+  vi.useFakeTimers({ toFake: ["Date"] });
+  vi.setSystemTime(Date.UTC(2026, 0, 1));
+  const refusals: MagicLinkRefusal[] = [];
+  const { request } = signInApp((refusal) => {
+    refusals.push(refusal);
+    return `/signin?error=TooManySignInLinks&minutes=${Math.ceil(refusal.retryAfterMs / 60_000)}`;
+  });
+  for (let i = 0; i < 5; i++) expect(await request("ada@example.com")).toBe(VERIFY);
+  vi.setSystemTime(Date.UTC(2026, 0, 1) + 20 * 60_000);
+  expect(await request("ada@example.com")).toBe(`${AUTH_ORIGIN}/signin?error=TooManySignInLinks&minutes=40`);
+  expect(refusals).toEqual([{ ok: false, limit: "magicLink:address", retryAfterMs: 40 * 60_000 }]);
+  expect(readDevMailbox(dir, "ada@example.com")).toHaveLength(5);
 });
 
 describe("magic links per client address", () => {
