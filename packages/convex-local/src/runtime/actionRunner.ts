@@ -119,7 +119,7 @@ export class ActionRunner {
   async httpAction(request: Request, caller: Caller): Promise<Response | HttpActionFailure> {
     const logLines: string[] = [];
     const started = performance.now();
-    // The app's `http.js`, or a mounted component's (`app.use(x, { httpPrefix })`).
+    // The app's `http.js` (under its httpPrefix), or a mounted component's (`app.use(x, { httpPrefix })`).
     const route = routeHttpRequest(this.options.catalog.analysis, new URL(request.url).pathname, request.method);
     if (route === null) return new Response("No HTTP routes are defined (convex/http.ts)", { status: 404 });
     const invocation: Invocation = {
@@ -128,7 +128,8 @@ export class ActionRunner {
       url: request.url,
       headers: headerEntries(request.headers),
       hasBody: request.body !== null,
-      ...(route.namespace === "" ? {} : { router: httpModuleOf(route.namespace), routedPath: route.routedPath }),
+      routedPath: route.routedPath,
+      ...(route.namespace === "" ? {} : { router: httpModuleOf(route.namespace) }),
     };
     let result: RemoteOutcome | undefined;
     let failed: HttpActionFailure;

@@ -34,7 +34,8 @@ export interface ComponentsSource {
 /** A definition's description, as start_push reports it (the CLI's componentDefinitionMetadata). */
 export interface DefinitionMetadata {
   path: string;
-  definitionType: { type: "app" } | { type: "childComponent"; name: string; args: unknown[] };
+  /** `httpPrefix`: `defineApp({ httpPrefix })`, under which the app's own `http.js` routes are served (httpRouting.ts). */
+  definitionType: { type: "app"; httpPrefix?: string } | { type: "childComponent"; name: string; args: unknown[] };
   childComponents: { name: string; path: string; args?: unknown[]; env?: unknown }[];
   httpMounts: Record<string, string>;
   exports: { type: "branch"; branch: unknown[] };
@@ -131,7 +132,11 @@ async function evaluateDefinition(runner: FunctionRunner, definitionPath: string
   } catch (error) {
     throw invalidConfig(`Evaluating ${where} failed: ${(error as Error).message}`);
   }
-  const parsed = JSON.parse(exported) as Omit<DefinitionMetadata, "path"> & { name?: string };
+  const parsed = JSON.parse(exported) as Omit<DefinitionMetadata, "path"> & { name?: string; httpPrefix?: string };
+  const httpPrefix = definitionPath === "" ? parsed.httpPrefix : undefined;
+  if (httpPrefix !== undefined && (typeof httpPrefix !== "string" || !httpPrefix.startsWith("/") || !httpPrefix.endsWith("/"))) {
+    throw invalidConfig(`In ${where}: the app's httpPrefix ${JSON.stringify(httpPrefix)} must start and end with "/".`);
+  }
   const names = new Set<string>();
   for (const child of parsed.childComponents ?? []) {
     if (!/^[A-Za-z_][A-Za-z0-9_]{0,63}$/.test(child.name)) throw invalidConfig(`In ${where}: invalid component name ${JSON.stringify(child.name)}: names are identifiers (letters, digits, underscores).`);
@@ -141,7 +146,7 @@ async function evaluateDefinition(runner: FunctionRunner, definitionPath: string
   }
   return {
     path: definitionPath,
-    definitionType: definitionPath === "" ? { type: "app" } : { type: "childComponent", name: parsed.name ?? (parsed.definitionType as { name: string }).name, args: [] },
+    definitionType: definitionPath === "" ? { type: "app", ...(httpPrefix === undefined ? {} : { httpPrefix }) } : { type: "childComponent", name: parsed.name ?? (parsed.definitionType as { name: string }).name, args: [] },
     childComponents: (parsed.childComponents ?? []).map((child) => ({ name: child.name, path: child.path, args: [], env: child.env ?? null })),
     httpMounts: parsed.httpMounts ?? {},
     exports: { type: "branch", branch: [] },
@@ -204,7 +209,9 @@ export function flattenComponents(modules: Map<string, CompiledModule>, analysis
     for (const job of definition.analysis.crons) crons.push({ ...job, name: qualifiedPath(namespace, job.name), udfPath: qualifiedPath(namespace, job.udfPath) });
     componentSchemas[namespace] = definition.analysis.schema;
   }
-  return { modules: allModules, analysis: { ...analysis, modules: analyzedModules, functions, crons, componentSchemas, httpMounts } };
+  const root = components.metadata.get("")?.definitionType;
+  const httpPrefix = root?.type === "app" ? root.httpPrefix : undefined;
+  return { modules: allModules, analysis: { ...analysis, modules: analyzedModules, functions, crons, componentSchemas, httpMounts, ...(httpPrefix === undefined ? {} : { httpPrefix }) } };
 }
 
 /** A definition's HTTP mounts (mount path → `_reference/childComponent/<name>`) as mount path → child name. */

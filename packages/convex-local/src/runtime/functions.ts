@@ -80,6 +80,8 @@ export interface DeploymentAnalysis {
    * mount path (ending in "/") → the name of the child component mounted there (httpRouting.ts).
    */
   httpMounts?: Record<string, Record<string, string>>;
+  /** `defineApp({ httpPrefix })`: the app's own `http.js` routes are served under it (httpRouting.ts). */
+  httpPrefix?: string;
 }
 
 /** Module paths that hold functions (not shared chunks, not config files). */

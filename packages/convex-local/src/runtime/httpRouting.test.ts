@@ -38,4 +38,13 @@ describe("routing HTTP requests through mounts", () => {
     expect(routeHttpRequest(mountsOnly, "/elsewhere", "GET")).toBeNull();
     expect(routeHttpRequest({ ...analysis, modules: {}, httpMounts: {} } as unknown as DeploymentAnalysis, "/a", "GET")).toBeNull();
   });
+
+  it("serves the app's own routes under defineApp's httpPrefix, mounts staying absolute", () => {
+    const prefixed = { ...analysis, httpPrefix: "/api/" } as unknown as DeploymentAnalysis;
+    expect(routeHttpRequest(prefixed, "/api/a", "GET")).toEqual({ namespace: "", routedPath: "/a" });
+    expect(routeHttpRequest(prefixed, "/api/p/q", "GET")).toEqual({ namespace: "", routedPath: "/p/q" });
+    expect(routeHttpRequest(prefixed, "/x/hello", "GET")).toEqual({ namespace: "@x", routedPath: "/hello" });
+    // Outside the prefix the app's router is not asked.
+    expect(routeHttpRequest(prefixed, "/a", "GET")).toBeNull();
+  });
 });

@@ -6,6 +6,8 @@
  * (`app.use(x, { httpPrefix: "/x/" })`); a mount passes the rest of the path (`/x/hello` → `/hello`)
  * on to the child, which routes it the same way. Nothing matched: the namespace's `http.js`, when it
  * has one, answers (its router says 404); a namespace with neither routes nor mounts: no route.
+ * `defineApp({ httpPrefix: "/api/" })` serves the app's own `http.js` under that prefix (stripped
+ * before its routes are matched); mounts stay absolute paths.
  *
  *   routeHttpRequest(analysis, "/echo/hello", "GET"); // { namespace: "@echo", routedPath: "/hello" }
  *
@@ -38,18 +40,22 @@ export function routeHttpRequest(analysis: DeploymentAnalysis | undefined, pathn
     const routes = analysis.modules[httpModuleOf(namespace)]?.httpRoutes?.map(({ route }) => route) ?? null;
     const mounts = analysis.httpMounts?.[namespace] ?? {};
     if (routes === null && Object.keys(mounts).length === 0) return null;
-    const forMethod = (routes ?? []).filter((route) => route.method === wanted);
-    if (forMethod.some((route) => !route.path.endsWith("*") && route.path === routedPath)) return { namespace, routedPath };
-    // The longest matched prefix: of the router's prefix routes (`/prefix/*`), then of the mounts.
-    let longest: { prefix: string; child?: string } | undefined;
+    // The path the namespace's own router sees: the app's without its httpPrefix (none when outside it).
+    const appPrefix = namespace === "" ? analysis.httpPrefix : undefined;
+    const ownPath = appPrefix === undefined ? routedPath : routedPath.startsWith(appPrefix) ? `/${routedPath.slice(appPrefix.length)}` : undefined;
+    const forMethod = ownPath === undefined ? [] : (routes ?? []).filter((route) => route.method === wanted);
+    if (forMethod.some((route) => !route.path.endsWith("*") && route.path === ownPath)) return { namespace, routedPath: ownPath! };
+    // The longest matched prefix, by how little of the path it leaves: the router's prefix routes (`/prefix/*`), then the mounts.
+    let longest: { rest: number; prefix: string; child?: string } | undefined;
     for (const route of forMethod) {
       const prefix = route.path.endsWith("*") ? route.path.slice(0, -1) : undefined;
-      if (prefix !== undefined && routedPath.startsWith(prefix) && (longest === undefined || prefix.length > longest.prefix.length)) longest = { prefix };
+      if (prefix !== undefined && ownPath!.startsWith(prefix) && (longest === undefined || ownPath!.length - prefix.length < longest.rest)) longest = { rest: ownPath!.length - prefix.length, prefix };
     }
     for (const [mountPath, child] of Object.entries(mounts)) {
-      if (routedPath.startsWith(mountPath) && (longest === undefined || mountPath.length >= longest.prefix.length)) longest = { prefix: mountPath, child };
+      const rest = routedPath.length - mountPath.length;
+      if (routedPath.startsWith(mountPath) && (longest === undefined || rest <= longest.rest)) longest = { rest, prefix: mountPath, child };
     }
-    if (longest?.child === undefined) return routes === null ? null : { namespace, routedPath };
+    if (longest?.child === undefined) return routes === null || ownPath === undefined ? null : { namespace, routedPath: ownPath };
     const childPath = componentPathOf(namespace);
     namespace = namespaceOf(childPath === "" ? longest.child : `${childPath}/${longest.child}`);
     routedPath = `/${routedPath.slice(longest.prefix.length)}`;

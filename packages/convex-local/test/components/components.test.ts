@@ -201,7 +201,7 @@ describe("a component of the app's own (convex/echo)", () => {
 /** A file stored in the echo component's `_storage` (checked again after the restart). */
 let echoFile: string;
 
-describe("HTTP mounts (app.use(echo, { httpPrefix: \"/echo/\" }))", () => {
+describe("HTTP mounts (app.use(echo, { httpPrefix: \"/echo/\" })) and the app's httpPrefix", () => {
   const site = (pathname: string) => fetch(`${deployment.backend.siteUrl}${pathname}`);
 
   it("serves a component's route under its mount path, the request keeping its URL", async () => {
@@ -221,6 +221,12 @@ describe("HTTP mounts (app.use(echo, { httpPrefix: \"/echo/\" }))", () => {
   it("answers 404 for a path under the mount that the component does not route, and for one outside every mount", async () => {
     expect((await site("/echo/nothing")).status).toBe(404);
     expect((await site("/hello")).status).toBe(404);
+  });
+
+  it("serves the app's own routes under defineApp's httpPrefix (/api/) only", async () => {
+    const response = await site("/api/ping");
+    expect(await response.text()).toBe("pong from the app at /api/ping");
+    expect((await site("/ping")).status).toBe(404);
   });
 });
 
