@@ -108,16 +108,28 @@ const MIGRATIONS: string[] = [
     PRIMARY KEY (index_id, term)
   ) WITHOUT ROWID;
 
-  -- Postings: a term's documents, with its frequency there, the document's length as BM25
-  -- scores it, and the document's _creationTime (equal scores rank newest first).
+  -- Postings, in the order ranked retrieval reads them: per term and frequency, shortest
+  -- documents first (for a fixed frequency BM25 falls as length grows). length: the document's
+  -- length as BM25 scores it (quantized).
   CREATE TABLE text_postings (
     index_id INTEGER NOT NULL REFERENCES text_indexes (id) ON DELETE CASCADE,
     term BLOB NOT NULL,
-    document_id TEXT NOT NULL,
     frequency INTEGER NOT NULL,
     length INTEGER NOT NULL,
+    document_id TEXT NOT NULL,
+    PRIMARY KEY (index_id, term, frequency, length, document_id)
+  ) WITHOUT ROWID;
+
+  -- Each indexed document once per index, to score a candidate in one read: its terms with their
+  -- frequencies (JSON object), quantized length, _creationTime and filter keys (JSON array of hex).
+  CREATE TABLE text_documents (
+    index_id INTEGER NOT NULL REFERENCES text_indexes (id) ON DELETE CASCADE,
+    document_id TEXT NOT NULL,
+    length INTEGER NOT NULL,
     creation_time REAL NOT NULL,
-    PRIMARY KEY (index_id, term, document_id)
+    terms TEXT NOT NULL,
+    filter_keys TEXT NOT NULL,
+    PRIMARY KEY (index_id, document_id)
   ) WITHOUT ROWID;
 
   -- Filter fields: the index-key encoding of each document's value of filter field number

@@ -15,7 +15,7 @@ import type { KeyRange } from "./keys.js";
 import { migrate } from "./schema.js";
 import { ownerOnlyDatabase } from "./ownerOnly.js";
 import { VectorIndexWriter, type VectorIndexDefinition } from "./vectorIndexes.js";
-import { TextIndexes, type StoredTextIndex, type TextIndexDefinition, type TextQuery, type TextSearchHit } from "./textIndexes.js";
+import { TextIndexes, type StoredTextIndex, type TextIndexDefinition, type TextQuery, type TextSearchResults } from "./textIndexes.js";
 
 /** Name of the index every table has on `_id`. */
 export const BY_ID_INDEX = "by_id";
@@ -655,8 +655,8 @@ export class Storage {
     return number === undefined ? [] : this.textIndexes.definitions(number);
   }
 
-  /** The best documents (at most 1024, best first) of search index `index` for `query` (textIndexes.ts). */
-  searchText(index: StoredTextIndex, query: TextQuery): TextSearchHit[] {
+  /** The documents of search index `index` matching `query`, best first, as they are asked for (textIndexes.ts). */
+  searchText(index: StoredTextIndex, query: TextQuery): TextSearchResults {
     return this.textIndexes.search(index, query);
   }
 

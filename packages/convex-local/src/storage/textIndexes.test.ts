@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 
 import { Storage } from "./store.js";
-import type { TextQuery } from "./textIndexes.js";
+import type { TextQuery, TextSearchResults } from "./textIndexes.js";
 import { MAX_TEXT_TERM_BYTES, quantizedLength, queryTokens, tokenize } from "./textTokens.js";
 
 describe("tokenize (Convex's analyzer: alphanumeric runs, under 32 bytes, lowercased per character)", () => {
@@ -64,7 +64,14 @@ function insert(body: unknown, channel: unknown = "general", extra: Record<strin
 
 function search(text: string, filters: TextQuery["filters"] = []): string[] {
   const index = store.listTextIndexes("posts").find((candidate) => candidate.name === "search_body")!;
-  return store.searchText(index, { tokens: queryTokens(text), filters }).map((hit) => hit.documentId);
+  return all(store.searchText(index, { tokens: queryTokens(text), filters }));
+}
+
+/** Every result's document id, in order. */
+function all(results: TextSearchResults): string[] {
+  const ids: string[] = [];
+  for (let hit = results.next(); hit !== null; hit = results.next()) ids.push(hit.documentId);
+  return ids;
 }
 
 describe("text search ranking", () => {
@@ -155,17 +162,19 @@ describe("text search ranking", () => {
       { name: "search_channel", searchField: "channel", filterFields: [] },
     ]);
     const byChannel = store.listTextIndexes("posts").find((index) => index.name === "search_channel")!;
-    expect(store.searchText(byChannel, { tokens: ["y"], filters: [] }).map((hit) => hit.documentId)).toEqual([b]);
+    expect(all(store.searchText(byChannel, { tokens: ["y"], filters: [] }))).toEqual([b]);
     expect(store.setTextIndexes("posts", [{ name: "search_body", searchField: "channel", filterFields: [] }])).toEqual({ added: ["search_body"], removed: ["search_body", "search_channel"] });
     expect(search("x")).toEqual([a]);
     expect(store.verify()).toEqual([]);
   });
 
-  it("stops at 1024 results", () => {
+  it("yields every match in order (the 1024 cap is the query's, see transaction.ts)", () => {
     store.transaction(() => {
       for (let i = 0; i < 1100; i++) insert(`common word${i}`);
     });
-    expect(search("common")).toHaveLength(1024);
+    const hits = search("common");
+    expect(hits).toHaveLength(1100);
+    expect(new Set(hits).size).toBe(1100);
   });
 
   it("expands the last token to at most 64 distinct terms, in byte order", () => {
@@ -183,5 +192,98 @@ describe("text search ranking", () => {
     store.close();
     store = Storage.open(join(dir, "db.sqlite"));
     expect(search("durable")).toEqual([a]);
+  });
+});
+
+describe("ranked retrieval against an exhaustive reference", () => {
+  /** A seeded generator, so every run checks the same corpus. */
+  function generator(seed: number): () => number {
+    let state = seed >>> 0;
+    return () => {
+      state = (state + 0x6d2b79f5) >>> 0;
+      let t = state;
+      t = Math.imul(t ^ (t >>> 15), t | 1);
+      t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+      return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
+    };
+  }
+
+  /**
+   * Every match of `query` scored by Convex's rules written out plainly: exact query terms at full
+   * weight, the last token's other prefix matches (in byte order, 64 terms in all) at half,
+   * tantivy's BM25 on quantized lengths; best first, newest first among equal scores.
+   */
+  function reference(documents: { id: string; body: string; channel: string; creationTime: number }[], tokens: string[], channel: string | undefined): string[] {
+    const indexed = documents.map((document) => {
+      const words = tokenize(document.body);
+      const terms = new Map<string, number>();
+      for (const word of words) terms.set(word, (terms.get(word) ?? 0) + 1);
+      return { ...document, terms, length: quantizedLength(words.length), tokens: words.length };
+    });
+    const count = Math.max(indexed.length, 1);
+    const average = indexed.reduce((sum, document) => sum + document.tokens, 0) / count;
+    const frequencies = new Map<string, number>();
+    for (const document of indexed) for (const term of document.terms.keys()) frequencies.set(term, (frequencies.get(term) ?? 0) + 1);
+    const frequency = (term: string) => frequencies.get(term) ?? 0;
+    const weights = new Map<string, number>();
+    for (const token of tokens) if (!weights.has(token) && frequency(token) > 0) weights.set(token, 1);
+    const last = tokens[tokens.length - 1];
+    const vocabulary = [...new Set(indexed.flatMap((document) => [...document.terms.keys()]))].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+    let room = 64 - (channel === undefined ? 0 : 1) - weights.size;
+    for (const term of vocabulary) {
+      if (room <= 0) break;
+      if (term.startsWith(last) && term !== last && !weights.has(term)) {
+        weights.set(term, 0.5);
+        room--;
+      }
+    }
+    const scored = [];
+    for (const document of indexed) {
+      if (channel !== undefined && document.channel !== channel) continue;
+      let score = 0;
+      let matched = false;
+      for (const [term, boost] of weights) {
+        const tf = document.terms.get(term);
+        if (tf === undefined) continue;
+        matched = true;
+        const idf = Math.log(1 + (count - frequency(term) + 0.5) / (frequency(term) + 0.5));
+        score += (boost * idf * 2.2 * tf) / (tf + 1.2 * 0.25 + ((1.2 * 0.75) / average) * document.length);
+      }
+      if (matched) scored.push({ ...document, score });
+    }
+    scored.sort((a, b) => b.score - a.score || b.creationTime - a.creationTime || (a.id < b.id ? -1 : 1));
+    return scored.map((document) => document.id);
+  }
+
+  it("returns exactly the reference's order for random queries on a Zipf corpus", () => {
+    const next = generator(7);
+    const syllables = ["ka", "lo", "mi", "ne", "pu", "ra", "si", "to"];
+    const word = (rank: number) => syllables[rank % 8] + syllables[(rank >> 3) % 8] + (rank >= 64 ? syllables[(rank >> 6) % 8] : "");
+    const cumulative: number[] = [];
+    let total = 0;
+    for (let rank = 0; rank < 300; rank++) cumulative.push((total += 1 / (rank + 1)));
+    const zipf = () => {
+      const target = next() * total;
+      return word(cumulative.findIndex((value) => value >= target));
+    };
+    const documents: { id: string; body: string; channel: string; creationTime: number }[] = [];
+    store.transaction(() => {
+      for (let i = 0; i < 1500; i++) {
+        // lengths past 40 tokens exercise the quantized lengths; a few documents repeat one word
+        const body = i % 97 === 0 ? "kaka kaka kaka lolo" : Array.from({ length: 1 + Math.floor(next() * 60) }, zipf).join(" ");
+        // "rare" is held by few documents: a search filtered on it scores just those
+        const channel = i % 50 === 7 ? "rare" : ["red", "green", "blue"][Math.floor(next() * 3)];
+        const id = insert(body, channel);
+        documents.push({ id, body, channel, creationTime: JSON.parse(store.getDocument(id)!)._creationTime });
+      }
+    });
+    for (let q = 0; q < 48; q++) {
+      const words = Array.from({ length: 1 + Math.floor(next() * 3) }, zipf);
+      if (q % 2 === 0) words[words.length - 1] = words[words.length - 1].slice(0, 2 + Math.floor(next() * 3));
+      const channel = q % 4 === 0 ? "red" : q % 4 === 1 ? "rare" : undefined;
+      const text = words.join(" ");
+      const expected = reference(documents, queryTokens(text), channel);
+      expect(search(text, channel === undefined ? [] : [{ field: "channel", value: channel }]), text).toEqual(expected);
+    }
   });
 });

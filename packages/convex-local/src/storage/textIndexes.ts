@@ -5,9 +5,11 @@
  *
  * Every document of the table is in the index (one without a string at the search field has no
  * terms but counts in BM25's statistics, as on Convex). Per index the store keeps the number of
- * documents and of search tokens; per term, how many documents hold it; per (term, document), the
- * term's frequency, the document's quantized length and its `_creationTime`; per filter field, the
- * index-key encoding of each document's value (a missing field has a key of its own, unlike `null`).
+ * documents and of search tokens; per term, how many documents hold it; postings by (term,
+ * frequency, quantized length, document) — the order ranked retrieval reads them in
+ * (textRanking.ts); per document, a record of its terms, length, `_creationTime` and filter keys;
+ * per filter field, the index-key encoding of each document's value (a missing field has a key of
+ * its own, unlike `null`).
  *
  * A search (convex-backend `crates/search/src/lib.rs` `search`, rules restated here):
  * - the query's tokens (at most 16) are matched exactly; the last one also matches terms it is a
@@ -16,13 +18,15 @@
  * - a document matches when it holds every filter value and at least one matched term; its score
  *   is the sum over its matched terms of tantivy's BM25 (idf · (k1 + 1) · tf / (tf + k1 · (1 − b +
  *   b · length / average length)));
- * - the best 1024 are kept, by score, then newest `_creationTime` first.
+ * - results come best first — by score, then newest `_creationTime` — as they are asked for; the
+ *   caller stops at Convex's 1024 (`MAX_TEXT_SEARCH_RESULTS`).
  *
  * ```ts
  * const text = new TextIndexes(db);
  * text.setDefinitions(tableNumber, [{ name: "search_body", searchField: "body", filterFields: ["channel"] }]);
  * text.documentWritten(tableNumber, id, beforeJson, afterJson); // null: absent before / after
- * text.search(tableNumber, "search_body", { tokens: ["hello", "wor"], filters: [{ field: "channel", value: "general" }] });
+ * const results = text.search(index, { tokens: ["hello", "wor"], filters: [{ field: "channel", value: "general" }] });
+ * results.next(); // { documentId, score, creationTime } or null
  * ```
  */
 import type Database from "better-sqlite3";
@@ -30,6 +34,7 @@ import type { Value } from "convex/values";
 
 import { parseDocument, valueAtPath } from "./documents.js";
 import { encodeIndexKey, prefixSuccessor } from "./keys.js";
+import { RankedTextSearch, type DocumentRecord, type Posting, type RankedHit, type RankingFilter, type RankingSource } from "./textRanking.js";
 import { BM25_B, BM25_K1, inverseDocumentFrequency, quantizedLength, tokenize } from "./textTokens.js";
 
 /** At most this many results per search (Convex's `MAX_CANDIDATE_REVISIONS`). */
@@ -61,12 +66,16 @@ export interface TextQuery {
   filters: { field: string; value: Value | undefined }[];
 }
 
-/** One result, best first. */
-export interface TextSearchHit {
-  documentId: string;
-  score: number;
-  creationTime: number;
+/** One result of a search. */
+export type TextSearchHit = RankedHit;
+
+/** The results of a search, best first, computed as they are asked for. */
+export interface TextSearchResults {
+  /** The next result, or null when there is none. */
+  next(): TextSearchHit | null;
 }
+
+const NO_RESULTS: TextSearchResults = { next: () => null };
 
 interface IndexRow {
   id: number;
@@ -191,59 +200,70 @@ export class TextIndexes {
 
   private add(index: StoredTextIndex, id: string, entry: IndexedDocument): void {
     const length = quantizedLength(entry.tokenCount);
-    const posting = this.stmt("INSERT INTO text_postings (index_id, term, document_id, frequency, length, creation_time) VALUES (?, ?, ?, ?, ?, ?)");
+    const posting = this.stmt("INSERT INTO text_postings (index_id, term, frequency, length, document_id) VALUES (?, ?, ?, ?, ?)");
     const term = this.stmt(
       "INSERT INTO text_terms (index_id, term, document_count) VALUES (?, ?, 1) ON CONFLICT (index_id, term) DO UPDATE SET document_count = document_count + 1",
     );
     for (const [text, frequency] of entry.terms) {
       const bytes = Buffer.from(text, "utf8");
-      posting.run(index.id, bytes, id, frequency, length, entry.creationTime);
+      posting.run(index.id, bytes, frequency, length, id);
       term.run(index.id, bytes);
     }
+    this.stmt("INSERT INTO text_documents (index_id, document_id, length, creation_time, terms, filter_keys) VALUES (?, ?, ?, ?, ?, ?)").run(
+      index.id,
+      id,
+      length,
+      entry.creationTime,
+      JSON.stringify([...entry.terms]),
+      JSON.stringify(entry.filterKeys.map((key) => key.toString("hex"))),
+    );
     const filter = this.stmt("INSERT INTO text_filter_entries (index_id, field, value, document_id) VALUES (?, ?, ?, ?)");
     entry.filterKeys.forEach((key, field) => filter.run(index.id, field, key, id));
     this.stmt("UPDATE text_indexes SET document_count = document_count + 1, token_count = token_count + ? WHERE id = ?").run(entry.tokenCount, index.id);
   }
 
   private remove(index: StoredTextIndex, id: string, entry: IndexedDocument): void {
-    const posting = this.stmt("DELETE FROM text_postings WHERE index_id = ? AND term = ? AND document_id = ?");
+    const length = quantizedLength(entry.tokenCount);
+    const posting = this.stmt("DELETE FROM text_postings WHERE index_id = ? AND term = ? AND frequency = ? AND length = ? AND document_id = ?");
     const decrement = this.stmt("UPDATE text_terms SET document_count = document_count - 1 WHERE index_id = ? AND term = ?");
     const dropUnused = this.stmt("DELETE FROM text_terms WHERE index_id = ? AND term = ? AND document_count <= 0");
-    for (const text of entry.terms.keys()) {
+    for (const [text, frequency] of entry.terms) {
       const bytes = Buffer.from(text, "utf8");
-      posting.run(index.id, bytes, id);
+      posting.run(index.id, bytes, frequency, length, id);
       decrement.run(index.id, bytes);
       dropUnused.run(index.id, bytes);
     }
+    this.stmt("DELETE FROM text_documents WHERE index_id = ? AND document_id = ?").run(index.id, id);
     const filter = this.stmt("DELETE FROM text_filter_entries WHERE index_id = ? AND field = ? AND value = ? AND document_id = ?");
     entry.filterKeys.forEach((key, field) => filter.run(index.id, field, key, id));
     this.stmt("UPDATE text_indexes SET document_count = document_count - 1, token_count = token_count - ? WHERE id = ?").run(entry.tokenCount, index.id);
   }
 
   /**
-   * The best `MAX_TEXT_SEARCH_RESULTS` documents for `query` on a stored index, best first. The
-   * query's filter fields must be filter fields of the index (the caller checks, with Convex's errors).
+   * The documents matching `query` on a stored index, best first, computed as they are asked for
+   * (textRanking.ts). The query's filter fields must be filter fields of the index (the caller
+   * checks, with Convex's errors). Reads inside the caller's transaction or snapshot.
    */
-  search(index: StoredTextIndex, query: TextQuery): TextSearchHit[] {
+  search(index: StoredTextIndex, query: TextQuery): TextSearchResults {
     const stats = this.stmt("SELECT document_count, token_count FROM text_indexes WHERE id = ?").get(index.id) as
       | { document_count: number; token_count: number }
       | undefined;
-    if (stats === undefined || query.tokens.length === 0) return [];
+    if (stats === undefined || query.tokens.length === 0) return NO_RESULTS;
     // Convex counts an empty index as one document so the arithmetic stays defined.
     const documents = Math.max(stats.document_count, 1);
     const averageLength = stats.token_count / documents;
-    if (averageLength === 0) return [];
+    if (averageLength === 0) return NO_RESULTS;
 
     // Filter terms: each must exist, or nothing matches.
-    const filters = new Map<string, { field: number; key: Buffer }>();
+    const filters = new Map<string, RankingFilter & { key: Buffer }>();
     for (const { field, value } of query.filters) {
       const position = index.filterFields.indexOf(field);
       if (position < 0) throw new Error(`"${field}" is not a filter field of search index ${index.name}`);
       const key = encodeIndexKey([value]);
-      filters.set(`${position}:${key.toString("hex")}`, { field: position, key });
+      filters.set(`${position}:${key.toString("hex")}`, { field: position, key, keyHex: key.toString("hex") });
     }
     const anyFilterEntry = this.stmt("SELECT 1 FROM text_filter_entries WHERE index_id = ? AND field = ? AND value = ? LIMIT 1");
-    for (const { field, key } of filters.values()) if (anyFilterEntry.get(index.id, field, key) === undefined) return [];
+    for (const { field, key } of filters.values()) if (anyFilterEntry.get(index.id, field, key) === undefined) return NO_RESULTS;
 
     // Exact terms first (full weight), then the last token's prefix expansions in byte order.
     const termDocuments = this.stmt("SELECT document_count FROM text_terms WHERE index_id = ? AND term = ?").pluck();
@@ -266,68 +286,55 @@ export class TextIndexes {
         if (--room === 0) break;
       }
     }
-    if (matched.size === 0) return [];
+    if (matched.size === 0) return NO_RESULTS;
 
     const terms = [...matched.values()].map(({ bytes, documents: withTerm, boost }) => ({
       bytes,
       documents: withTerm,
       weight: boost * inverseDocumentFrequency(withTerm, documents) * (1 + BM25_K1),
     }));
-    return this.rank(index, terms, [...filters.values()], averageLength);
+    return new RankedTextSearch(this.rankingSource(index), terms, [...filters.values()], {
+      constant: BM25_K1 * (1 - BM25_B),
+      perLength: (BM25_K1 * BM25_B) / averageLength,
+    });
   }
 
-  /**
-   * Scores every document holding a matched term and every filter value, in SQLite: the sum of
-   * `weight · tf / (tf + k1 · (1 − b) + k1 · b · length / average)` over its matched terms. When a
-   * filter value is rarer than the matched terms together, the scan starts from its entries.
-   */
-  private rank(
-    index: StoredTextIndex,
-    terms: { bytes: Buffer; documents: number; weight: number }[],
-    filters: { field: number; key: Buffer }[],
-    averageLength: number,
-  ): TextSearchHit[] {
-    const postings = terms.reduce((sum, term) => sum + term.documents, 0);
-    let driver: { field: number; key: Buffer } | undefined;
-    if (filters.length > 0) {
-      const countUpTo = this.stmt("SELECT count(*) FROM (SELECT 1 FROM text_filter_entries WHERE index_id = ? AND field = ? AND value = ? LIMIT ?)").pluck();
-      let fewest = postings;
-      for (const filter of filters) {
-        const count = countUpTo.get(index.id, filter.field, filter.key, fewest) as number;
-        if (count < fewest) {
-          fewest = count;
-          driver = filter;
+  /** Posting lists and document records of one index, for ranked retrieval. */
+  private rankingSource(index: StoredTextIndex): RankingSource {
+    const all = this.stmt("SELECT frequency, length, document_id AS documentId FROM text_postings WHERE index_id = ? AND term = ?");
+    const nextFrequency = this.stmt("SELECT frequency FROM text_postings WHERE index_id = ? AND term = ? AND frequency > ? ORDER BY frequency LIMIT 1").pluck();
+    const first = this.stmt(
+      "SELECT frequency, length, document_id AS documentId FROM text_postings WHERE index_id = ? AND term = ? AND frequency = ? ORDER BY length, document_id LIMIT ?",
+    );
+    const after = this.stmt(
+      "SELECT frequency, length, document_id AS documentId FROM text_postings WHERE index_id = ? AND term = ? AND frequency = ? AND (length, document_id) > (?, ?) ORDER BY length, document_id LIMIT ?",
+    );
+    const record = this.stmt("SELECT length, creation_time, terms, filter_keys FROM text_documents WHERE index_id = ? AND document_id = ?");
+    const filtered = this.stmt("SELECT document_id FROM text_filter_entries WHERE index_id = ? AND field = ? AND value = ? LIMIT ?").pluck();
+    return {
+      allPostings: (term) => all.all(index.id, term) as Posting[],
+      frequencies: (term) => {
+        const frequencies: number[] = [];
+        for (let frequency = nextFrequency.get(index.id, term, 0) as number | undefined; frequency !== undefined; frequency = nextFrequency.get(index.id, term, frequency) as number | undefined) {
+          frequencies.push(frequency);
         }
-      }
-    }
-    const others = filters.filter((filter) => filter !== driver);
-    const values = terms.map(() => "(?, ?)").join(", ");
-    const exists = others
-      .map(() => "AND EXISTS (SELECT 1 FROM text_filter_entries f WHERE f.index_id = @index AND f.field = ? AND f.value = ? AND f.document_id = p.document_id)")
-      .join(" ");
-    const from =
-      driver === undefined
-        ? "q CROSS JOIN text_postings p ON p.index_id = @index AND p.term = q.term"
-        : "text_filter_entries d CROSS JOIN q CROSS JOIN text_postings p ON p.index_id = @index AND p.term = q.term AND p.document_id = d.document_id";
-    const where = driver === undefined ? "WHERE 1" : "WHERE d.index_id = @index AND d.field = @driverField AND d.value = @driverValue";
-    // Scores are rounded to 1e-9 for ordering, so that summing the same terms in another order
-    // cannot split a tie that `_creationTime` should break.
-    const sql = `WITH q(term, weight) AS (VALUES ${values})
-      SELECT p.document_id AS documentId, p.creation_time AS creationTime,
-             SUM(q.weight * p.frequency / (p.frequency + @constantNorm + @lengthNorm * p.length)) AS score
-      FROM ${from} ${where} ${exists}
-      GROUP BY p.document_id
-      ORDER BY round(score, 9) DESC, creationTime DESC, documentId DESC
-      LIMIT ${MAX_TEXT_SEARCH_RESULTS}`;
-    const parameters: unknown[] = [];
-    for (const term of terms) parameters.push(term.bytes, term.weight);
-    for (const filter of others) parameters.push(filter.field, filter.key);
-    return this.stmt(sql).all(...parameters, {
-      index: index.id,
-      constantNorm: BM25_K1 * (1 - BM25_B),
-      lengthNorm: (BM25_K1 * BM25_B) / averageLength,
-      ...(driver === undefined ? {} : { driverField: driver.field, driverValue: driver.key }),
-    }) as TextSearchHit[];
+        return frequencies;
+      },
+      postingsAfter: (term, frequency, from, limit) =>
+        (from === undefined ? first.all(index.id, term, frequency, limit) : after.all(index.id, term, frequency, from.length, from.documentId, limit)) as Posting[],
+      record: (documentId) => {
+        const row = record.get(index.id, documentId) as { length: number; creation_time: number; terms: string; filter_keys: string } | undefined;
+        if (row === undefined) return undefined;
+        const result: DocumentRecord = {
+          terms: new Map(JSON.parse(row.terms) as [string, number][]),
+          length: row.length,
+          creationTime: row.creation_time,
+          filterKeys: JSON.parse(row.filter_keys) as string[],
+        };
+        return result;
+      },
+      filterDocuments: (filter, limit) => filtered.all(index.id, filter.field, Buffer.from(filter.keyHex, "hex"), limit) as string[],
+    };
   }
 
   /**
@@ -350,6 +357,7 @@ export class TextIndexes {
       const stats = this.stmt("SELECT document_count, token_count FROM text_indexes WHERE id = ?").get(index.id) as { document_count: number; token_count: number };
       const postings = this.stmt("SELECT count(*) FROM text_postings WHERE index_id = ?").pluck().get(index.id) as number;
       const filters = this.stmt("SELECT count(*) FROM text_filter_entries WHERE index_id = ?").pluck().get(index.id) as number;
+      const records = this.stmt("SELECT count(*) FROM text_documents WHERE index_id = ?").pluck().get(index.id) as number;
       const terms = this.stmt("SELECT term, document_count FROM text_terms WHERE index_id = ?").raw().all(index.id) as [Buffer, number][];
       const name = `search index ${index.name} of table ${index.tableNumber}`;
       if (stats.document_count !== expected.documents || stats.token_count !== expected.tokens) {
@@ -357,6 +365,7 @@ export class TextIndexes {
       }
       if (postings !== expected.postings) problems.push(`${name}: ${postings} postings for ${expected.postings} expected`);
       if (filters !== expected.filters) problems.push(`${name}: ${filters} filter entries for ${expected.filters} expected`);
+      if (records !== expected.documents) problems.push(`${name}: ${records} document records for ${expected.documents} documents`);
       const wrongTerms = terms.filter(([term, count]) => expected.terms.get(term.toString("utf8")) !== count).length;
       if (wrongTerms > 0 || terms.length !== expected.terms.size) problems.push(`${name}: term counts differ from the documents (${wrongTerms} wrong, ${terms.length} of ${expected.terms.size} present)`);
     }

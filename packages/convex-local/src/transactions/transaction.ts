@@ -12,7 +12,7 @@ import { jsonToValue } from "../storage/values.js";
 import { truncateText } from "../text/valueText.js";
 import { evaluateFilter, isUndefinedMarker, type FilterExpression } from "./filter.js";
 import { DEFAULT_LIMITS, TransactionLimitError, type TransactionLimits } from "./limits.js";
-import type { StoredTextIndex, TextQuery } from "../storage/textIndexes.js";
+import type { StoredTextIndex, TextQuery, TextSearchResults } from "../storage/textIndexes.js";
 import { compileSearch, searchResultKey, tooManySearchResults } from "./textSearchQuery.js";
 import { MAX_TEXT_SEARCH_RESULTS } from "../storage/textIndexes.js";
 
@@ -102,8 +102,13 @@ export class QueryStream {
   private readonly maximumRowsScanned: number;
   /** A search source: its query, and once run its results inside `range`, best first. */
   private readonly search: ResolvedSource["search"];
-  private searchResults: { key: Buffer; id: string }[] | undefined;
-  private searchPosition = 0;
+  private searchResults: TextSearchResults | undefined;
+  /** Results taken from the search so far, in range or not (Convex keeps the best 1024, then those in range). */
+  private searchRank = 0;
+  /** Results in range handed out so far. */
+  private searchReturned = 0;
+  /** No result is left in range. */
+  private searchDone = false;
 
   constructor(
     private readonly transaction: Transaction,
@@ -195,23 +200,42 @@ export class QueryStream {
   }
 
   /**
-   * The next batch of a search's results, running the search on first use. As Convex's
-   * `SearchQuery`, asking for a result after the 1024th fails, even when there is none.
+   * The next batch of a search's results, starting the search on first use. Results come best
+   * first; those outside the stream's range (a page's cursors) are skipped. As Convex's
+   * `SearchQuery` (which takes the best 1024 and then keeps those in range), no result past the
+   * 1024th is returned, and asking for one after 1024 returned fails, even when there is none.
    */
   private refillFromSearch(search: NonNullable<ResolvedSource["search"]>): boolean {
-    if (this.searchResults === undefined) {
-      const hits = this.transaction.storage.searchText(search.index, search.query);
-      this.searchResults = hits.map((hit) => ({ key: searchResultKey(hit), id: hit.documentId })).filter(({ key }) => rangeContains(this.range, key));
+    this.searchResults ??= this.transaction.storage.searchText(search.index, search.query);
+    const size = Math.min(SCAN_BATCH, Math.max(FIRST_SEARCH_BATCH, this.searchReturned));
+    const batch: { key: Buffer; id: string }[] = [];
+    while (batch.length < size && !this.searchDone) {
+      if (this.searchRank === MAX_TEXT_SEARCH_RESULTS) {
+        if (batch.length > 0) break;
+        if (this.searchReturned === MAX_TEXT_SEARCH_RESULTS) throw tooManySearchResults(MAX_TEXT_SEARCH_RESULTS);
+        this.searchDone = true;
+        break;
+      }
+      const hit = this.searchResults.next();
+      if (hit === null) {
+        this.searchDone = true;
+        break;
+      }
+      this.searchRank++;
+      const key = searchResultKey(hit);
+      // Results come in key order: past the range's end, none further is in it.
+      if (this.range.upper !== undefined && Buffer.compare(key, this.range.upper) >= (this.range.upperInclusive ? 1 : 0)) {
+        this.searchDone = true;
+        break;
+      }
+      if (!rangeContains(this.range, key)) continue;
+      batch.push({ key, id: hit.documentId });
+      this.searchReturned++;
     }
-    const results = this.searchResults;
-    if (this.searchPosition >= results.length) {
-      if (this.searchPosition >= MAX_TEXT_SEARCH_RESULTS) throw tooManySearchResults(MAX_TEXT_SEARCH_RESULTS);
+    if (batch.length === 0) {
       this.exhausted = true;
       return false;
     }
-    const size = Math.min(SCAN_BATCH, Math.max(FIRST_SEARCH_BATCH, this.searchPosition));
-    const batch = results.slice(this.searchPosition, this.searchPosition + size);
-    this.searchPosition += batch.length;
     this.buffer = this.transaction.readSearchResults(batch);
     return this.buffer.length > 0 || this.refillFromSearch(search);
   }
