@@ -49,6 +49,7 @@ import { systemQuery, type SystemQueryContext } from "./systemFunctions/index.js
 import { TableShapes } from "./tableShapes/index.js";
 import { SNAPSHOTS_DIRECTORY, SnapshotRoutes } from "./snapshot/index.js";
 import { withSystemQueries } from "./systemFunctions/overHttp.js";
+import { closeVectorSearch } from "../runtime/vectorSearchThreads.js";
 import { printable, printableError } from "../text/terminalText.js";
 
 export const SERVER_VERSION = "convex-local-0.1.0";
@@ -258,6 +259,7 @@ export async function startBackend(options: BackendOptions): Promise<Backend> {
       siteServer.closeAllConnections();
       await stopped;
       await runner.close();
+      await closeVectorSearch(storage);
       storage.close();
     },
   };

@@ -4,44 +4,33 @@
  * (`src/server/impl/vector_search_impl.ts`: `{ requestId, version, query: { indexName: "table.index",
  * limit?, vector, expressions } }`), checks it with Convex's rules and texts (convex-backend
  * `crates/vector/src/query.rs` for the filter, `qdrant_index.rs` `compile` for the limit, filter
- * fields and dimensions) and answers `{ results: [{ _id, _score }] }` from the storage layer's
- * exact search, as of the latest commit.
+ * fields and dimensions) and answers `{ results: [{ _id, _score }] }` from the store's vector
+ * search thread (vectorSearchThreads.ts), as of the latest commit.
  *
  * ```ts
- * vectorSearchSyscall(storage, argsJson, namespace) // '{"results":[{"_id":"…","_score":0.93}]}'
+ * await vectorSearchSyscall(storage, argsJson, namespace, isStaged) // '{"results":[{"_id":"…","_score":0.93}]}'
  * ```
  */
 import type { JSONValue, Value } from "convex/values";
 
 import type { Storage } from "../storage/index.js";
 import { jsonToValue } from "../storage/values.js";
-import { DEFAULT_VECTOR_LIMIT, MAX_VECTOR_RESULTS, VectorSearchEngine, type VectorQuery } from "../storage/vectorSearch.js";
+import { DEFAULT_VECTOR_LIMIT, MAX_VECTOR_RESULTS, type VectorQuery } from "../storage/vectorSearch.js";
 import { storedTableName } from "./components.js";
-
-/** One engine (with its memory copies of the indexes) per store. */
-const engines = new WeakMap<Storage, VectorSearchEngine>();
-
-function engineFor(storage: Storage): VectorSearchEngine {
-  let engine = engines.get(storage);
-  if (engine === undefined) {
-    engine = new VectorSearchEngine(storage);
-    engines.set(storage, engine);
-  }
-  return engine;
-}
+import { searchVectors } from "./vectorSearchThreads.js";
 
 /**
  * Runs the syscall; `namespace` is the calling component's ("" for the app), `isStaged` says
  * whether an index (as that code names it) is staged in the deployed schema. Returns the answer's JSON text.
  */
-export function vectorSearchSyscall(storage: Storage, argsJson: string, namespace: string, isStaged: (table: string, index: string) => boolean): string {
+export async function vectorSearchSyscall(storage: Storage, argsJson: string, namespace: string, isStaged: (table: string, index: string) => boolean): Promise<string> {
   const query = parseVectorQuery(JSON.parse(argsJson) as JSONValue, namespace);
   const dot = query.printableName.indexOf(".");
   if (isStaged(query.printableName.slice(0, dot), query.index)) {
     // Convex's IndexStagedError (crates/indexing/src/index_registry.rs `index_staged_error`).
     throw new Error(`Index ${query.printableName} is currently staged and not available to query until it is enabled.`);
   }
-  const results = engineFor(storage).search(query);
+  const results = await searchVectors(storage, query);
   return JSON.stringify({ results: results.map(({ _id, _score }) => ({ _id, _score: float32Json(_score) })) });
 }
 
