@@ -12,7 +12,7 @@ import { pipeline } from "node:stream/promises";
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ConvexClient, ConvexHttpClient } from "convex/browser";
-import { anyApi } from "convex/server";
+import { anyApi, makeFunctionReference } from "convex/server";
 import WebSocket from "ws";
 import yazl from "yazl";
 
@@ -137,6 +137,20 @@ describe("refusals", () => {
     );
     const nine = Array.from({ length: 9 }, (_, i) => ({ type: "eq" as const, field: i % 2 ? "channel" : "author", value: "v" }));
     await expect(raw("search_body", [body, ...nine])).rejects.toThrow("Search query against posts.search_body has too many filter conditions. Max: 8 Actual: 9");
+  });
+
+  it("lists staged indexes in the schema the dashboard and MCP server read", async () => {
+    const client = new ConvexClient(deployment.backend.url, { webSocketConstructor: WebSocket as unknown as typeof globalThis.WebSocket, skipConvexDeploymentUrlCheck: true, logger: false });
+    client.setAdminAuth(deployment.backend.adminKey);
+    try {
+      const schemas = (await client.query(makeFunctionReference<"query">("_system/frontend/getSchemas"), {})) as { active: string };
+      const posts = (JSON.parse(schemas.active) as { tables: Record<string, unknown>[] }).tables.find((table) => table.tableName === "posts")!;
+      expect(posts.stagedDbIndexes).toEqual([{ indexDescriptor: "by_author", fields: ["author"] }]);
+      expect(posts.stagedSearchIndexes).toEqual([{ indexDescriptor: "search_title", searchField: "title", filterFields: [] }]);
+      expect(posts.searchIndexes).toEqual([{ indexDescriptor: "search_body", searchField: "body", filterFields: ["author", "channel"] }]);
+    } finally {
+      await client.close();
+    }
   });
 
   it("refuses staged indexes until the schema enables them", async () => {

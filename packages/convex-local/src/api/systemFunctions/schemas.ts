@@ -27,21 +27,19 @@ function schemaJson(schema: AnalyzedSchema): JSONValue {
   return { tables: tables.map(tableJson), schemaValidation: schema.schemaValidation };
 }
 
-/** `TableDefinitionJson`. Staged indexes are not kept by push analysis here: always empty. */
+/** `TableDefinitionJson`. Staged vector indexes are not kept by push analysis here: always empty. */
 function tableJson(table: SchemaTable): JSONValue {
   const byName = <T extends { indexDescriptor: string }>(indexes: T[]) => [...indexes].sort((a, b) => compareUtf8(a.indexDescriptor, b.indexDescriptor));
-  const searchIndexes = table.searchIndexes as { indexDescriptor: string; searchField: string; filterFields: string[] }[];
+  type SearchIndex = { indexDescriptor: string; searchField: string; filterFields: string[] };
+  const searchJson = ({ indexDescriptor, searchField, filterFields }: SearchIndex) => ({ indexDescriptor, searchField, filterFields: sortedUnique(filterFields) });
+  const searchIndexes = table.searchIndexes as SearchIndex[];
   const vectorIndexes = table.vectorIndexes as { indexDescriptor: string; vectorField: string; dimensions: number; filterFields: string[] }[];
   return {
     tableName: table.tableName,
     indexes: byName(table.indexes).map(({ indexDescriptor, fields }) => ({ indexDescriptor, fields })),
-    stagedDbIndexes: [],
-    searchIndexes: byName(searchIndexes).map(({ indexDescriptor, searchField, filterFields }) => ({
-      indexDescriptor,
-      searchField,
-      filterFields: sortedUnique(filterFields),
-    })),
-    stagedSearchIndexes: [],
+    stagedDbIndexes: byName(table.stagedIndexes ?? []).map(({ indexDescriptor, fields }) => ({ indexDescriptor, fields })),
+    searchIndexes: byName(searchIndexes).map(searchJson),
+    stagedSearchIndexes: byName((table.stagedSearchIndexes ?? []) as SearchIndex[]).map(searchJson),
     vectorIndexes: byName(vectorIndexes).map(({ indexDescriptor, vectorField, dimensions, filterFields }) => ({
       indexDescriptor,
       vectorField,
