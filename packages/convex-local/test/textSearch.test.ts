@@ -5,7 +5,7 @@
  * limit, Convex's refusals, staged indexes, a live search query, an index added to existing data,
  * and a restart.
  */
-import { createWriteStream, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createWriteStream, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { pipeline } from "node:stream/promises";
@@ -216,6 +216,25 @@ describe("snapshot import", () => {
 });
 
 describe("schema changes and durability", () => {
+  it("refuses a push whose schema existing documents violate, naming the document, and keeps the old schema", async () => {
+    await add([{ body: "no likes here" }]);
+    const schema = path.join(deployment.appDir, "convex/schema.ts");
+    const original = readFileSync(schema, "utf8");
+    writeFileSync(schema, original.replace("likes: v.optional(v.number())", "likes: v.number()"));
+    let failure = "";
+    try {
+      await deployment.cli(["deploy", "--yes", "--typecheck", "disable"]);
+    } catch (error) {
+      failure = String((error as { stderr?: string }).stderr);
+    }
+    writeFileSync(schema, original);
+    expect(failure).toMatch(/Document with ID "\w+" in table "posts" does not match the schema/);
+    expect(failure).toMatch(/likes/);
+    // still the old schema: a post without likes is accepted, and the search indexes work
+    await add([{ body: "still accepted without likes" }]);
+    expect(await search("accepted")).toEqual(["still accepted without likes"]);
+  });
+
   it("backfills indexes a push adds or enables, and keeps them across a restart", async () => {
     await add([{ body: "titled post", title: "Tasmanian devil", author: "zoe" }]);
     const schema = path.join(deployment.appDir, "convex/schema.ts");
