@@ -453,6 +453,10 @@ await stopChild(convexLocal.child);
 
 await (await import("./bench/vectorSearch.mjs")).benchVectorSearch({ record });
 
+// ------------------------------------------------------------ 11. text search at scale (a backend of its own)
+
+await (await import("./bench/textSearch.mjs")).benchTextSearch({ record });
+
 // ------------------------------------------------------------------------------------ report
 
 const machine = {

@@ -77,7 +77,7 @@ const WHOLE_LIST_LIMIT = 512;
 /** At most this many lists are read in contribution order; longer ones beyond it are read whole. */
 const MAX_STREAMED_TERMS = 24;
 const FIRST_BATCH = 32;
-const LARGEST_BATCH = 1024;
+const LARGEST_BATCH = 256;
 /** A filter holding at most this many documents drives the search: only its documents are scored. */
 const FILTER_DRIVEN_LIMIT = 256;
 /**
@@ -85,6 +85,11 @@ const FILTER_DRIVEN_LIMIT = 256;
  * the last bits, and a bound must never fall below the score it bounds.
  */
 const BOUND_SLACK = 1 + 1e-9;
+/**
+ * Reading a record costs about as much as this many postings: before scoring a candidate that a
+ * list could still rule out, lists are read on while they have cost less than the records so far.
+ */
+const POSTINGS_PER_RECORD = 32;
 
 /** One (term, frequency) list read in batches by length: contributions fall as it goes. */
 class FrequencyStream {
@@ -112,7 +117,7 @@ class FrequencyStream {
     this.rows = this.source.postingsAfter(this.term, this.frequency, last, this.batch);
     this.position = 0;
     if (this.rows.length < this.batch) this.done = true;
-    this.batch = Math.min(this.batch * 4, LARGEST_BATCH);
+    this.batch = Math.min(this.batch * 2, LARGEST_BATCH);
     return this.rows.length > 0;
   }
 }
@@ -189,6 +194,9 @@ export class RankedTextSearch {
   private readonly heap = new CandidateHeap();
   private readonly candidates = new Map<string, Candidate>();
   private readonly termTexts: string[];
+  /** Postings taken from the streams and records read, to balance the two. */
+  private advanced = 0;
+  private scored = 0;
 
   constructor(
     private readonly source: RankingSource,
@@ -251,7 +259,9 @@ export class RankedTextSearch {
           this.heap.push(top);
           continue;
         }
-        if (bound < unseen) {
+        // Reading the lists on lowers every bound at once; scoring settles one candidate.
+        const allMet = top.met === (1 << this.streams.length) - 1;
+        if (bound < unseen || (!allMet && unseen > 0 && this.advanced < POSTINGS_PER_RECORD * (this.scored + 1))) {
           this.advance();
           continue;
         }
@@ -310,6 +320,7 @@ export class RankedTextSearch {
       }
     });
     if (leading === undefined) return;
+    this.advanced++;
     const posting = leading.take();
     const bit = 1 << leadingTerm;
     const existing = this.candidates.get(posting.documentId);
@@ -327,6 +338,7 @@ export class RankedTextSearch {
 
   /** Scores a candidate from its record (dropping it when it lacks a filter value or any term) and files it. */
   private score(candidate: Candidate): void {
+    this.scored++;
     const record = this.source.record(candidate.documentId);
     if (record === undefined) return;
     for (const filter of this.filters) if (record.filterKeys[filter.field] !== filter.keyHex) return;
