@@ -11,7 +11,7 @@
 import { PushAnalysisError } from "./actionExecution/moduleAnalysis.js";
 import { analyzeModules } from "./analyze.js";
 import { instancesOf, namespaceOf, qualifiedPath, type ComponentInstance } from "./components.js";
-import type { AnalyzedSchema, DeploymentAnalysis, FunctionInfo } from "./functions.js";
+import type { AnalyzedSchema, DeploymentAnalysis, EnvBinding, FunctionInfo } from "./functions.js";
 import { compileModule, type CompiledModule, type ModuleSource } from "./modules.js";
 import type { FunctionRunner } from "./runner.js";
 
@@ -36,9 +36,11 @@ export interface DefinitionMetadata {
   path: string;
   /** `httpPrefix`: `defineApp({ httpPrefix })`, under which the app's own `http.js` routes are served (httpRouting.ts). */
   definitionType: { type: "app"; httpPrefix?: string } | { type: "childComponent"; name: string; args: unknown[] };
-  childComponents: { name: string; path: string; args?: unknown[]; env?: unknown }[];
+  childComponents: { name: string; path: string; args?: unknown[]; env?: [string, EnvBinding][] | null }[];
   httpMounts: Record<string, string>;
   exports: { type: "branch"; branch: unknown[] };
+  /** The environment variables it declares (`defineComponent(name, { env })`, `defineApp({ env })`): name → validator JSON text. */
+  envVars?: [string, { type: "value"; value: string; optional?: boolean }][];
 }
 
 export interface EvaluatedDefinition {
@@ -143,6 +145,13 @@ async function evaluateDefinition(runner: FunctionRunner, definitionPath: string
     if (names.has(child.name)) throw invalidConfig(`In ${where}: the component name ${JSON.stringify(child.name)} is used twice. Give one of them another name: app.use(component, { name: "..." }).`);
     names.add(child.name);
     if (!evaluated.has(child.path)) throw invalidConfig(`In ${where}: the component ${JSON.stringify(child.name)} uses definition ${child.path}, which was not pushed.`);
+    const declared = new Set((evaluated.get(child.path)!.envVars ?? []).map(([name]) => name));
+    for (const [variable, binding] of child.env ?? []) {
+      const shaped = (binding?.type === "value" && typeof binding.value === "string") || (binding?.type === "envVar" && typeof binding.name === "string");
+      if (!shaped) throw invalidConfig(`In ${where}: the env binding ${JSON.stringify(variable)} of component ${JSON.stringify(child.name)} is neither a string value nor an env var reference.`);
+      // Convex's TypecheckError text (type_checking.rs validate_component_env).
+      if (!declared.has(variable)) throw invalidConfig(`Component "${child.name}" has no env var named ${JSON.stringify(variable)} (declare it in its defineComponent's env).`);
+    }
   }
   return {
     path: definitionPath,
@@ -150,6 +159,7 @@ async function evaluateDefinition(runner: FunctionRunner, definitionPath: string
     childComponents: (parsed.childComponents ?? []).map((child) => ({ name: child.name, path: child.path, args: [], env: child.env ?? null })),
     httpMounts: parsed.httpMounts ?? {},
     exports: { type: "branch", branch: [] },
+    ...(Array.isArray(parsed.envVars) ? { envVars: parsed.envVars } : {}),
   };
 }
 
@@ -197,6 +207,7 @@ export function flattenComponents(modules: Map<string, CompiledModule>, analysis
   const crons = [...analysis.crons];
   const componentSchemas: Record<string, AnalyzedSchema | null> = {};
   const httpMounts: Record<string, Record<string, string>> = {};
+  const componentEnv = environmentsOf(components);
   for (const instance of instancesOf(components.root)) {
     const mounts = httpMountsOf(components.metadata.get(instance.definitionPath));
     if (Object.keys(mounts).length > 0) httpMounts[namespaceOf(instance.path)] = mounts;
@@ -211,7 +222,32 @@ export function flattenComponents(modules: Map<string, CompiledModule>, analysis
   }
   const root = components.metadata.get("")?.definitionType;
   const httpPrefix = root?.type === "app" ? root.httpPrefix : undefined;
-  return { modules: allModules, analysis: { ...analysis, modules: analyzedModules, functions, crons, componentSchemas, httpMounts, ...(httpPrefix === undefined ? {} : { httpPrefix }) } };
+  return { modules: allModules, analysis: { ...analysis, modules: analyzedModules, functions, crons, componentSchemas, httpMounts, componentEnv, ...(httpPrefix === undefined ? {} : { httpPrefix }) } };
+}
+
+/**
+ * Every component instance's environment variables: the bindings its parent's `use(x, { env })`
+ * gives it, a binding to the parent's own variable replaced by the parent's binding of it (a
+ * component's variable the parent does not bind is left out), as Convex's type checking resolves
+ * them (crates/model/src/components/type_checking.rs); the app's children bind deployment variables.
+ */
+function environmentsOf(components: EvaluatedComponents): Record<string, Record<string, EnvBinding>> {
+  const environments: Record<string, Record<string, EnvBinding>> = {};
+  const visit = (instance: ComponentInstance, own: Record<string, EnvBinding> | undefined) => {
+    const metadata = components.metadata.get(instance.definitionPath);
+    for (const [name, child] of Object.entries(instance.children)) {
+      const given = metadata?.childComponents.find((candidate) => candidate.name === name)?.env ?? [];
+      const resolved: Record<string, EnvBinding> = {};
+      for (const [variable, binding] of given) {
+        const value = binding.type === "envVar" && own !== undefined ? own[binding.name] : binding;
+        if (value !== undefined) resolved[variable] = value;
+      }
+      environments[namespaceOf(child.path)] = resolved;
+      visit(child, resolved);
+    }
+  };
+  visit(components.root, undefined);
+  return environments;
 }
 
 /** A definition's HTTP mounts (mount path → `_reference/childComponent/<name>`) as mount path → child name. */

@@ -82,7 +82,16 @@ export interface DeploymentAnalysis {
   httpMounts?: Record<string, Record<string, string>>;
   /** `defineApp({ httpPrefix })`: the app's own `http.js` routes are served under it (httpRouting.ts). */
   httpPrefix?: string;
+  /**
+   * Each component instance's environment variables by namespace (every instance has an entry): its
+   * `env` bindings (`app.use(x, { env })`) resolved up the tree to a value or a deployment
+   * variable's name. A component sees these and the system variables only (runner.ts).
+   */
+  componentEnv?: Record<string, Record<string, EnvBinding>>;
 }
+
+/** A component's environment variable as its parent binds it (the CLI's componentEnvBinding). */
+export type EnvBinding = { type: "value"; value: string } | { type: "envVar"; name: string };
 
 /** Module paths that hold functions (not shared chunks, not config files). */
 export function isFunctionModule(modulePath: string): boolean {

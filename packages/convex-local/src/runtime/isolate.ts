@@ -16,6 +16,7 @@ import vm from "node:vm";
 import { actionTimers, type ActionTimers } from "./actionTimers.js";
 import { attributeCrashes, thrownValue, type CrashKind } from "./crashAttribution.js";
 import { CompiledModule, resolveModulePath } from "./modules.js";
+import { splitEnvironment } from "./componentEnvironment.js";
 import { verbatim } from "./logs.js";
 import { userFrames } from "./stackTraces.js";
 
@@ -132,15 +133,24 @@ const MODULE_LOCALS = [
  * a component's syscalls say whose they are (components.ts).
  */
 const MODULE_PREFIX = `(function (Convex) { const { ${MODULE_LOCALS.join(", ")} } = globalThis; return function (exports, require, module) {`;
+/** A component's module also binds `process` as it loads: the component's own (its `env`, componentEnvironment.ts). */
+const COMPONENT_MODULE_PREFIX = `(function (Convex) { const { ${[...MODULE_LOCALS, "process"].join(", ")} } = globalThis; return function (exports, require, module) {`;
 const MODULE_SUFFIX = "}; })";
 
 const startScript = new vm.Script("__convexStart()", { filename: "convex:start" });
 const startEachScript = new vm.Script("__convexStartEach()", { filename: "convex:start-each" });
 
-/** The call's own copy of its environment variables (its code may change them), strict when the request says so. */
-function environmentOf({ env, unsetVariable }: InvokeRequest): Record<string, string> {
-  const copy = { ...env };
-  if (unsetVariable === undefined) return copy;
+/**
+ * The call's own copy of the app's environment variables (its code may change them), strict when the
+ * request says so, and each component's own, by namespace (componentEnvironment.ts).
+ */
+function environmentOf({ env, unsetVariable }: InvokeRequest): { env: Record<string, string>; componentEnv: Record<string, Record<string, string>> } {
+  const { app: copy, components: componentEnv } = splitEnvironment(env);
+  if (unsetVariable === undefined) return { env: copy, componentEnv };
+  return { env: strictEnvironment(copy, unsetVariable), componentEnv };
+}
+
+function strictEnvironment(copy: Record<string, string>, unsetVariable: (name: string) => Error): Record<string, string> {
   return new Proxy(copy, {
     get: (target, name, receiver) => {
       if (typeof name === "string" && !Object.hasOwn(target, name)) throw unsetVariable(name);
@@ -210,7 +220,7 @@ export class Isolate {
       },
       request: () => {
         const call = this.active();
-        return { callId: call.callId, now: call.request.now, seed: call.request.seed, env: environmentOf(call.request) };
+        return { callId: call.callId, now: call.request.now, seed: call.request.seed, ...environmentOf(call.request) };
       },
       invoke: (load: (modulePath: string) => Record<string, unknown>) => this.active().request.invoke(load),
       next: () => {
@@ -396,7 +406,9 @@ export class Isolate {
   private compile(modulePath: string): unknown {
     const module = this.modules.get(modulePath);
     if (module === undefined) throw new Error(`Module "${modulePath}" was not pushed`);
-    return new vm.Script(`${MODULE_PREFIX}${module.code}\n${MODULE_SUFFIX}`, { filename: `convex/${modulePath}` }).runInContext(this.context);
+    // A component's module path starts with its namespace (`@echo/lib.js`, components.ts).
+    const prefix = modulePath.startsWith("@") ? COMPONENT_MODULE_PREFIX : MODULE_PREFIX;
+    return new vm.Script(`${prefix}${module.code}\n${MODULE_SUFFIX}`, { filename: `convex/${modulePath}` }).runInContext(this.context);
   }
 }
 

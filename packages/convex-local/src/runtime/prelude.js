@@ -108,6 +108,28 @@
   globalThis.console = consoleObject;
   const processObject = { env: {} };
   globalThis.process = processObject;
+  // Each component's own `process`, whose `env` shows the component's variables of the running call
+  // (componentEnvironment.ts): one object per component for the realm's life, since its modules keep
+  // it (their `process` is bound as they load, and `_generated/server`'s `env` is its `process.env`).
+  let componentEnv = {};
+  const componentProcesses = new Map();
+  const componentProcess = (namespace) => {
+    let found = componentProcesses.get(namespace);
+    if (found !== undefined) return found;
+    const own = () => (componentEnv[namespace] ??= {});
+    const env = new Proxy(Object.create(null), {
+      get: (_target, name) => (typeof name === "string" ? own()[name] : undefined),
+      set: (_target, name, value) => ((own()[name] = String(value)), true),
+      has: (_target, name) => Object.hasOwn(own(), name),
+      deleteProperty: (_target, name) => delete own()[name],
+      ownKeys: () => Object.keys(own()),
+      getOwnPropertyDescriptor: (_target, name) =>
+        Object.hasOwn(own(), name) ? { value: own()[name], writable: true, enumerable: true, configurable: true } : undefined,
+    });
+    found = { env };
+    componentProcesses.set(namespace, found);
+    return found;
+  };
 
   const moduleCache = new Map();
 
@@ -119,7 +141,7 @@
   const globalDescriptors = () => new Map(REALM_GLOBALS.map((name) => [name, Object.getOwnPropertyDescriptor(globalThis, name)]));
   // Taken as the first module loads, before any of the app's code has run.
   let realmGlobals;
-  function withRealmGlobals(evaluate) {
+  function withRealmGlobals(namespace, evaluate) {
     const current = globalDescriptors();
     const put = (descriptors) => {
       for (const [name, descriptor] of descriptors) {
@@ -128,6 +150,8 @@
       }
     };
     put(realmGlobals);
+    // The component's own `process` while its module loads (the module binds it: isolate.ts).
+    Object.defineProperty(globalThis, "process", { value: componentProcess(namespace), writable: true, configurable: true, enumerable: false });
     try {
       return evaluate();
     } finally {
@@ -145,7 +169,7 @@
       body.call(module.exports, module.exports, (specifier) => requireFrom(modulePath, specifier), module);
     };
     try {
-      if (modulePath.startsWith("@")) withRealmGlobals(evaluate);
+      if (modulePath.startsWith("@")) withRealmGlobals(modulePath.slice(0, modulePath.indexOf("/")), evaluate);
       else evaluate();
     } catch (error) {
       moduleCache.delete(modulePath);
@@ -189,6 +213,7 @@
     observedTime = false;
     rngState = request.seed === null ? null : [BigInt.asUintN(64, BigInt(request.seed[0])), BigInt.asUintN(64, BigInt(request.seed[1]))];
     processObject.env = request.env;
+    componentEnv = request.componentEnv ?? {};
     let promise;
     try {
       promise = Promise.resolve(host.invoke(load, request));

@@ -36,6 +36,7 @@ import { MutationRunner } from "./mutationRunner.js";
 import { HeardCommits } from "./heardCommits.js";
 import { QueryRunner } from "./queryRunner.js";
 import { QueryWorkerPool } from "./queryWorkerPool.js";
+import { callEnvironment } from "./componentEnvironment.js";
 import { withRequest } from "./requestMetadata.js";
 
 /** Who is calling: a verified user identity (from a JWT) and whether the admin key was presented. */
@@ -158,7 +159,7 @@ export class FunctionRunner {
   private readonly mutations: MutationRunner;
   private readonly actions: ActionRunner;
   /** The environment functions see, for the configured variables it was made from. */
-  private environmentOf: { configured: Record<string, string>; merged: Record<string, string> } | undefined;
+  private environmentOf: { configured: Record<string, string>; analysis: DeploymentAnalysis | undefined; merged: Record<string, string> } | undefined;
 
   constructor(private readonly options: RunnerOptions) {
     const { storage } = options;
@@ -299,9 +300,11 @@ export class FunctionRunner {
   /** The environment variables a function sees: the deployment's, then the system's. */
   private functionEnvironment(): Record<string, string> {
     const configured = this.options.environment();
-    // One object while the variables stay the same: calls with the same one share a worker batch.
-    if (this.environmentOf?.configured !== configured) {
-      this.environmentOf = { configured, merged: { ...configured, ...this.options.systemEnvironment } };
+    const analysis = this.catalog.analysis;
+    // One object while the variables and the push stay the same: calls with the same one share a worker batch.
+    if (this.environmentOf?.configured !== configured || this.environmentOf.analysis !== analysis) {
+      // Components' own variables ride along under their namespaces (componentEnvironment.ts).
+      this.environmentOf = { configured, analysis, merged: callEnvironment(configured, this.options.systemEnvironment, analysis?.componentEnv) };
     }
     return this.environmentOf.merged;
   }

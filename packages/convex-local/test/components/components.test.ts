@@ -230,6 +230,22 @@ describe("HTTP mounts (app.use(echo, { httpPrefix: \"/echo/\" })) and the app's 
   });
 });
 
+describe("a component's environment (app.use(echo, { env }))", () => {
+  it("gives a component its bindings and the system variables, not the deployment's others; the app none of the component's", async () => {
+    await deployment.cli(["env", "set", "ECHO_SECRET", "s3cret"]);
+    await deployment.cli(["env", "set", "APP_ONLY", "for the app"]);
+    const { stdout } = await deployment.cli(["run", "--component", "echo", "lib:environment"]);
+    expect(JSON.parse(stdout)).toEqual({ greeting: "hello from the app", viaProcess: "hello from the app", secret: "s3cret", appOnly: null, hasSiteUrl: true });
+    expect(await client.query(api.echoCalls.appEnvironment, {})).toEqual({ appOnly: "for the app", greeting: null, keys: [] });
+  });
+
+  it("follows a change of the deployment variable a binding names", async () => {
+    await deployment.cli(["env", "set", "ECHO_SECRET", "changed"]);
+    const { stdout } = await deployment.cli(["run", "--component", "echo", "lib:environment"]);
+    expect(JSON.parse(stdout)).toMatchObject({ secret: "changed", greeting: "hello from the app" });
+  });
+});
+
 describe("each instance's own _storage and _scheduled_functions", () => {
   it("stores a component's file in its own _storage, out of the app's", async () => {
     const appFile: string = await client.action(api.echoCalls.storeInApp, { text: "the app's bytes" });
