@@ -453,6 +453,10 @@ await stopChild(convexLocal.child);
 
 await (await import("./bench/vectorSearch.mjs")).benchVectorSearch({ record });
 
+// ------------------------------------------------------ 11. export + import (backends of their own)
+
+await (await import("./bench/snapshot.mjs")).benchSnapshot({ record });
+
 // ------------------------------------------------------------ 11. text search at scale (a backend of its own)
 
 await (await import("./bench/textSearch.mjs")).benchTextSearch({ record });

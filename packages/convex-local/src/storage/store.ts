@@ -132,6 +132,14 @@ function isSystemField(name: string): boolean {
   return name === "_id" || name === "_creationTime";
 }
 
+/**
+ * The page cache of a connection that writes (SQLite's default is 2 MiB), in KiB: inserts land at
+ * random places of the id and index B-trees, and with 2 MiB an import of 100k documents (62 MiB
+ * file) read pages back from the OS on most of its 400k row inserts — 19–26 s against 9 s with
+ * 64 MiB. It fills only as pages are read, so a small database costs nothing.
+ */
+const WRITER_PAGE_CACHE_KIB = 64 * 1024;
+
 /** The durable document store. Use one instance per process; writers in other processes wait on SQLite's lock (busy_timeout 5 s). */
 export class Storage {
   private readonly db: Database.Database;
@@ -172,6 +180,7 @@ export class Storage {
       db.pragma("synchronous = FULL");
       db.pragma("foreign_keys = ON");
       db.pragma("busy_timeout = 5000");
+      db.pragma(`cache_size = -${WRITER_PAGE_CACHE_KIB}`);
       migrate(db);
       return new Storage(db);
     } catch (e) {
