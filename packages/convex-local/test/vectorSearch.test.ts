@@ -200,7 +200,9 @@ describe("ctx.vectorSearch", () => {
         'notes: defineTable({ text: v.string(), vector: v.array(v.float64()) }).vectorIndex("by_vector", { vectorField: "vector", dimensions: 3 }),',
       ),
     );
-    await deployment.cli(["deploy", "--yes", "--typecheck", "disable"]);
+    // The CLI lists the index it adds, as for Convex.
+    const added = await deployment.cli(["deploy", "--yes", "--typecheck", "disable"]);
+    expect(added.stderr).toMatch(/Added table indexes:\n\s+\[\+\] notes\.by_vector \(vector\)\s+vector \(3 dimensions\)/);
     const expected = ids
       .map((id, i) => ({ id, score: cosine(query, notes[i].vector) }))
       .sort((a, b) => b.score - a.score)
@@ -208,7 +210,8 @@ describe("ctx.vectorSearch", () => {
     expectMatches(await search({ table: "notes", index: "by_vector", vector: query, limit: 15 }), expected);
 
     writeFileSync(schemaPath, original);
-    await deployment.cli(["deploy", "--yes", "--typecheck", "disable"]);
+    const removed = await deployment.cli(["deploy", "--yes", "--typecheck", "disable"]);
+    expect(removed.stderr).toMatch(/Deleted table indexes:\n\s+\[-\] notes\.by_vector \(vector\)/);
     await expect(search({ table: "notes", index: "by_vector", vector: query })).rejects.toThrow("Index notes.by_vector not found.");
   }, 240_000);
 
@@ -223,7 +226,8 @@ describe("ctx.vectorSearch", () => {
     const query = vector(4);
     try {
       writeFileSync(schemaPath, withIndex(", staged: true"));
-      await deployment.cli(["deploy", "--yes", "--typecheck", "disable"]);
+      const staged = await deployment.cli(["deploy", "--yes", "--typecheck", "disable"]);
+      expect(staged.stderr).toMatch(/Added staged table indexes:\n\s+\[\+\] movies\.by_staged \(vector\)\s+embedding \(4 dimensions\), filter on genre\s+\(staged\)/);
       await expect(search({ vector: query, index: "by_staged" })).rejects.toThrow(
         "Index movies.by_staged is currently staged and not available to query until it is enabled.",
       );

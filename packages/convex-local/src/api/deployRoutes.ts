@@ -140,7 +140,8 @@ function pushIdOf(schemaChange: unknown): string {
 }
 
 /** Index names are reported as `table.index`, as the CLI prints them. */
-function indexConfig(index: { table: string; name: string; fields: string[] }) {
+function indexConfig(index: { table: string; name: string; fields: string[]; config?: Record<string, unknown> }) {
+  if (index.config !== undefined) return { name: `${index.table}.${index.name}`, ...index.config };
   return { name: `${index.table}.${index.name}`, type: "database", fields: index.fields };
 }
 

@@ -16,7 +16,7 @@ import { evaluateComponents, flattenComponents, type ComponentsSource, type Eval
 import { componentPathOf, instancesOf, isSystemTableName, localName, namespaceOf, namespaceOfName, storedTableName, visibleTableName } from "./components.js";
 import { ensureNamespaceSystemTables } from "./namespaceSystemTables.js";
 import { jsonToValue } from "../storage/values.js";
-import { applyVectorIndexes, vectorIndexProblem } from "./vectorIndexPush.js";
+import { applyVectorIndexes, vectorIndexDiff, vectorIndexProblem } from "./vectorIndexPush.js";
 import { applyTextIndexes } from "./textIndexPush.js";
 
 const MODULES_KEY = "deployment/modules";
@@ -52,8 +52,17 @@ export interface PreparedPush {
 
 /** Index changes; `namespace` is the component's (components.ts), "" for the app's tables. */
 export interface IndexDiff {
-  added: { namespace: string; table: string; name: string; fields: string[] }[];
-  removed: { namespace: string; table: string; name: string; fields: string[] }[];
+  added: IndexChange[];
+  removed: IndexChange[];
+}
+
+/** One index change; `config`, when present, is the index as the CLI prints it (vector indexes: vectorIndexPush.ts), else a database index of `fields`. */
+export interface IndexChange {
+  namespace: string;
+  table: string;
+  name: string;
+  fields: string[];
+  config?: Record<string, unknown>;
 }
 
 const NO_COMPONENTS: ComponentsSource = { appDefinition: null, definitions: [] };
@@ -256,6 +265,9 @@ export class DeploymentState {
     };
     for (const [key, fields] of next) if (current.get(key) !== fields) diff.added.push(describe(key, fields));
     for (const [key, fields] of current) if (next.get(key) !== fields) diff.removed.push(describe(key, fields));
+    const vectors = vectorIndexDiff(this.storage, schemas);
+    diff.added.push(...vectors.added);
+    diff.removed.push(...vectors.removed);
     return diff;
   }
 

@@ -23,6 +23,7 @@ import { getEnvironmentVariable, listEnvironmentVariables } from "./environmentV
 import { getSchemas } from "./schemas.js";
 import { tableData } from "./tableData.js";
 import { tables } from "./tables.js";
+import { tableSize } from "./tableSize.js";
 import { importById, latestExport, recentImports } from "../snapshot/snapshotJobs.js";
 import type { SystemQuery, SystemQueryContext } from "./systemQuery.js";
 
@@ -34,6 +35,7 @@ const SYSTEM_QUERIES: ReadonlyMap<string, SystemQuery> = new Map([
   ["_system/cli/queryEnvironmentVariables:get", getEnvironmentVariable],
   ["_system/cli/tables:default", tables],
   ["_system/cli/tableData:default", tableData],
+  ["_system/cli/tableSize:default", tableSize],
   ["_system/cli/modules:apiSpec", apiSpec],
   ["_system/cli/convexUrl:cloudUrl", cloudUrl],
   ["_system/frontend/getSchemas:default", getSchemas],
