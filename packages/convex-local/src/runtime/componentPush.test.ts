@@ -43,4 +43,9 @@ describe("flattening the component tree", () => {
     const { analysis } = flattenComponents(new Map(), emptyAnalysis(), components);
     expect(analysis.httpMounts).toEqual({ "": { "/outer/": "outer" } });
   });
+
+  it("refuses a mount at the path of one of the namespace's own prefix routes, as Convex's type checking does", () => {
+    const app = { ...emptyAnalysis(), modules: { "http.js": { functions: [], httpRoutes: [{ route: { path: "/outer/*", method: "GET" }, pos: null }], cronSpecs: null, sourceMapped: null } } } as unknown as DeploymentAnalysis;
+    expect(() => flattenComponents(new Map(), app, components)).toThrow('HTTP mount "/outer/" is invalid: Overlap with existing prefix route');
+  });
 });

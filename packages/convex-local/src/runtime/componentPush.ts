@@ -220,6 +220,7 @@ export function flattenComponents(modules: Map<string, CompiledModule>, analysis
     for (const job of definition.analysis.crons) crons.push({ ...job, name: qualifiedPath(namespace, job.name), udfPath: qualifiedPath(namespace, job.udfPath) });
     componentSchemas[namespace] = definition.analysis.schema;
   }
+  checkMountOverlaps(httpMounts, analyzedModules);
   const root = components.metadata.get("")?.definitionType;
   const httpPrefix = root?.type === "app" ? root.httpPrefix : undefined;
   return { modules: allModules, analysis: { ...analysis, modules: analyzedModules, functions, crons, componentSchemas, httpMounts, componentEnv, ...(httpPrefix === undefined ? {} : { httpPrefix }) } };
@@ -248,6 +249,21 @@ function environmentsOf(components: EvaluatedComponents): Record<string, Record<
   };
   visit(components.root, undefined);
   return environments;
+}
+
+/**
+ * Convex refuses a mount at the path of one of its namespace's own prefix routes (a route
+ * `/x/*` and a child mounted at `/x/`): crates/model/src/components/type_checking.rs `mount`,
+ * `HttpActionRoute::overlaps_with_mount` (a bare `*` route is `/*`).
+ */
+function checkMountOverlaps(httpMounts: Record<string, Record<string, string>>, modules: DeploymentAnalysis["modules"]): void {
+  for (const [namespace, mounts] of Object.entries(httpMounts)) {
+    for (const { route } of modules[qualifiedPath(namespace, "http.js")]?.httpRoutes ?? []) {
+      if (!route.path.endsWith("*")) continue;
+      const prefix = route.path.slice(0, -1) || "/";
+      if (mounts[prefix] !== undefined) throw new PushAnalysisError(`HTTP mount ${JSON.stringify(prefix)} is invalid: Overlap with existing prefix route`, "TypecheckError");
+    }
+  }
 }
 
 /** A definition's HTTP mounts (mount path → `_reference/childComponent/<name>`) as mount path → child name. */
