@@ -45,6 +45,9 @@ afterAll(async () => {
   await deployment?.cleanup();
 });
 
+/** The import the tool's description tells an assistant to start a one-off query with. */
+const REPL_IMPORT = 'import { query, internalQuery } from "convex:/_system/repl/wrappers.js";';
+
 /** One JSON-RPC request on the server's stdin; its response is the stdout line with the same id. */
 async function rpc(method: string, params: unknown): Promise<{ result?: unknown; error?: unknown }> {
   const id = nextId++;
@@ -156,8 +159,17 @@ describe("the MCP server's tools", () => {
     expect(await callTool("envGet", { deploymentSelector: selector, name: "MCP_VARIABLE" })).toEqual({ value: null });
   });
 
-  it("runOneoffQuery: refused in words (convex-local does not run one-off queries yet)", async () => {
-    const answer = (await callTool("runOneoffQuery", { deploymentSelector: selector, query: "export default query({ handler: async () => 1 });" })) as { error: string };
-    expect(answer.error).toContain("convex-local does not run one-off queries");
+  it("runOneoffQuery: runs the module's default query once (read-only) and answers its result and log lines", async () => {
+    const answer = await callTool("runOneoffQuery", {
+      deploymentSelector: selector,
+      query: `${REPL_IMPORT}\nexport default query({ handler: async (ctx) => { console.log("reading"); return (await ctx.db.query("messages").collect()).map((m) => m.author); } });`,
+    });
+    expect(answer).toEqual({ result: ["ada", "bob", "mcp"], logLines: ["[LOG] 'reading'"] });
+    const write = `${REPL_IMPORT}\nexport default query({ handler: async (ctx) => await ctx.db.insert("messages", { author: "x", body: "y" }) });`;
+    const refused = (await callTool("runOneoffQuery", { deploymentSelector: selector, query: write })) as { error: string };
+    expect(refused.error).toContain("Uncaught TypeError: ctx.db.insert is not a function");
+    // The tool sends the module as written (the CLI's --inline-query adds the import itself): without it, Convex's analysis fails.
+    const unimported = (await callTool("runOneoffQuery", { deploymentSelector: selector, query: "export default query({ handler: async () => 1 });" })) as { error: string };
+    expect(unimported.error).toContain("400 Bad Request: InvalidModules: Could not analyze the given module:\nUncaught ReferenceError: query is not defined");
   });
 });

@@ -38,6 +38,7 @@ import {
 import { serveFile, uploadFile } from "./storageRoutes.js";
 import { FunctionLog } from "./functionLogs.js";
 import { callFunction, queryAtTimestamp, queryBatch, queryFromUrl, queryTimestamp, runFunctionAtPath } from "./functionRoutes.js";
+import { runOneoffQuery } from "./oneoffQueries.js";
 import { serveHttpAction } from "./httpActions.js";
 import { requestOriginOf } from "./requestOrigin.js";
 import { RequestError, sendRequestError, sendText } from "./http.js";
@@ -188,7 +189,7 @@ export async function startBackend(options: BackendOptions): Promise<Backend> {
   const snapshots = new SnapshotRoutes({ storage, runner, dataDir: options.dataDir, deploymentName: "convex-local" });
   // `npx convex import` asks a system query over HTTP (`ConvexHttpClient`), as Convex answers it.
   const httpRunner = withSystemQueries(runner, (request) => systemQuery(systemQueries, request));
-  const routes = [...snapshots.routes(), ...deploymentApiRoutes(httpRunner, () => storage.lastCommitTs(), context, new TableShapes(storage))];
+  const routes = [...snapshots.routes(), ...deploymentApiRoutes(httpRunner, () => storage.lastCommitTs(), context, new TableShapes(storage), callers)];
   const inFlight = new InFlightRequests();
   apiServer.on("request", (request: IncomingMessage, response: ServerResponse) => {
     inFlight.track(response);
@@ -269,7 +270,7 @@ export async function startBackend(options: BackendOptions): Promise<Backend> {
  * The deployment API, one row per route (see `routeRequest` in router.ts for how a request is
  * matched). Admin rows are the admin routes: they need the admin key and send no CORS headers.
  */
-function deploymentApiRoutes(runner: FunctionRunner, lastCommitTs: () => bigint, context: DeployContext, shapes: TableShapes): Route[] {
+function deploymentApiRoutes(runner: FunctionRunner, lastCommitTs: () => bigint, context: DeployContext, shapes: TableShapes, callers: CallerResolver): Route[] {
   const plainText = (body: string): Route["handler"] => ({ response }) => sendText(response, 200, body);
   return [
     { method: "*", path: "/version", access: "anyone", handler: plainText(SERVER_VERSION) },
@@ -297,8 +298,8 @@ function deploymentApiRoutes(runner: FunctionRunner, lastCommitTs: () => bigint,
     { method: "POST", path: "/api/get_config_hashes", access: "admin", handler: (route) => configHashes(route, context) },
     { method: "POST", path: "/api/update_environment_variables", access: "admin", handler: (route) => updateEnvironmentVariables(route, context) },
     { method: "GET", path: "/api/shapes2", access: "admin", handler: (route) => shapes.serve(route) },
-    // One-off queries (`npx convex run --inline-query`, the MCP server's runOneoffQuery) need a module run outside the push: refused in words, not a bare 404.
-    { method: "POST", path: "/api/run_test_function", access: "admin", handler: refuseOneoffQuery },
+    // One-off queries (`npx convex run --inline-query`, the MCP server's runOneoffQuery): the body's admin key is checked too, as on Convex.
+    { method: "POST", path: "/api/run_test_function", access: "admin", handler: (route) => runOneoffQuery(route, runner, callers) },
     { method: "POST", path: "/api/deploy2/evaluate_push", access: "admin", handler: (route) => startPush(route, context) },
     { method: "POST", path: "/api/deploy2/start_push", access: "admin", handler: (route) => startPush(route, context) },
     { method: "POST", path: "/api/deploy2/wait_for_schema", access: "admin", handler: (route) => waitForSchema(route, context) },
@@ -307,11 +308,6 @@ function deploymentApiRoutes(runner: FunctionRunner, lastCommitTs: () => bigint,
     // Every other path of the push API is an admin path too: 403 without the key, 404 with it.
     { method: "*", path: "/api/deploy2/*", access: "admin", handler: notFound },
   ];
-}
-
-/** `POST /api/run_test_function`: convex-local cannot run a module that was not pushed yet. */
-function refuseOneoffQuery(): never {
-  throw new RequestError(400, "OneoffQueriesNotSupported", "convex-local does not run one-off queries (`npx convex run --inline-query`, the MCP runOneoffQuery tool) yet: push the query as a function and run it with `npx convex run`.");
 }
 
 /**

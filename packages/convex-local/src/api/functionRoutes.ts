@@ -79,7 +79,7 @@ function readableScalar(encoded: JSONValue, format: "clean" | "export"): JSONVal
   return scalar as JSONValue;
 }
 
-function parseFormat(format: unknown, fallback: Format): Format {
+export function parseFormat(format: unknown, fallback: Format): Format {
   if (format === undefined || format === null) return fallback;
   if (format === "convex_encoded_json" || format === "convex_json") return "encoded";
   if (format === "json" || format === "convex_clean_json") return "clean";

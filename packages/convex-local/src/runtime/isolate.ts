@@ -16,6 +16,8 @@ import vm from "node:vm";
 import { actionTimers, type ActionTimers } from "./actionTimers.js";
 import { attributeCrashes, thrownValue, type CrashKind } from "./crashAttribution.js";
 import { CompiledModule, resolveModulePath } from "./modules.js";
+import { namespaceOfName, qualifiedPath } from "./components.js";
+import { CONVEX_SCHEME_PREFIX } from "./oneoffQuery.js";
 import { splitEnvironment } from "./componentEnvironment.js";
 import { verbatim } from "./logs.js";
 import { userFrames } from "./stackTraces.js";
@@ -213,7 +215,7 @@ export class Isolate {
       isNativeError: (value: unknown) => types.isNativeError(value),
       compile: (modulePath: string) => this.compile(modulePath),
       resolve: (fromPath: string, specifier: string) => {
-        const target = resolveModulePath(fromPath, specifier);
+        const target = resolveModulePath(fromPath, specifier) ?? resolveConvexSpecifier(fromPath, specifier);
         if (target !== undefined && this.modules.has(target)) return target;
         if (nodeRequire !== undefined) return nodeRequire(specifier);
         throw new Error(`Cannot find module "${specifier}" imported from "${fromPath}"`);
@@ -410,6 +412,17 @@ export class Isolate {
     const prefix = modulePath.startsWith("@") ? COMPONENT_MODULE_PREFIX : MODULE_PREFIX;
     return new vm.Script(`${prefix}${module.code}\n${MODULE_SUFFIX}`, { filename: `convex/${modulePath}` }).runInContext(this.context);
   }
+}
+
+/**
+ * `convex:/<module path>`, Convex's absolute specifier (a one-off query imports
+ * `convex:/_system/repl/wrappers.js`, oneoffQuery.ts): that module of the importer's own component.
+ */
+function resolveConvexSpecifier(fromPath: string, specifier: string): string | undefined {
+  if (!specifier.startsWith(CONVEX_SCHEME_PREFIX)) return undefined;
+  const modulePath = specifier.slice(CONVEX_SCHEME_PREFIX.length);
+  if (modulePath === "" || modulePath.split("/").some((part) => part === "" || part === "." || part === "..")) return undefined;
+  return qualifiedPath(namespaceOfName(fromPath), modulePath);
 }
 
 /**

@@ -6,12 +6,15 @@
  * its journal, whether it read the clock, and the snapshot's commit timestamp.
  */
 import { Transaction, type ReadRange } from "../transactions/transaction.js";
-import { failure } from "./functionResults.js";
+import type { JSONValue } from "convex/values";
+import { errorResult, failure, uncaughtMessage } from "./functionResults.js";
 import { packed, type FunctionProcessContext } from "./functionProcess.js";
 import type { FunctionInfo } from "./functions.js";
 import type { BatchResult, InvokeRequest } from "./isolate.js";
+import { OneoffQueryRefusal, oneoffQueryFunction, unanalyzableModule, type OneoffModule, type OneoffQueryFunction } from "./oneoffQuery.js";
 import type { FunctionResult, QueryRequest } from "./runner.js";
 import type { SyncCall } from "./syncHost.js";
+import type { ValidatorJson } from "./validator.js";
 
 /** How a query ran, as of the snapshot `snapshotTs`. */
 export interface ExecutedQuery {
@@ -23,6 +26,8 @@ export interface ExecutedQuery {
   snapshotTs: bigint;
   /** The length of a successful result's value as JSON text (what the query cache counts); 0 for an error. */
   valueBytes: number;
+  /** A one-off query refused before it ran (its module's load or exports): the request's error, not the function's. */
+  refusal?: { code: string; message: string };
 }
 
 /** Runs every query of `calls` on one snapshot of the store and returns how each ran, in order. */
@@ -39,7 +44,8 @@ interface Started {
 }
 
 /** One vm run over `calls` on the current snapshot. */
-function executeBatch(calls: readonly QueryRequest[], { storage, catalog, executor, progress }: FunctionProcessContext, snapshotTs: bigint): ExecutedQuery[] {
+function executeBatch(calls: readonly QueryRequest[], context: FunctionProcessContext, snapshotTs: bigint): ExecutedQuery[] {
+  const { storage, catalog, executor, progress } = context;
   const results: ExecutedQuery[] = new Array(calls.length);
   const finish = (call: SyncCall, started: number, result: FunctionResult, valueBytes = 0): ExecutedQuery => {
     call.transaction.finish();
@@ -54,7 +60,8 @@ function executeBatch(calls: readonly QueryRequest[], { storage, catalog, execut
     };
   };
   const batch: Started[] = [];
-  calls.forEach(({ path, args, caller, journal }, index) => {
+  calls.forEach(({ path, args, caller, journal, oneoff }, index) => {
+    if (oneoff !== undefined) return; // run on its own, in an isolate of its own (executeOneoff)
     const call: SyncCall = { transaction: new Transaction(storage, false), caller, logLines: [], journal: { previous: journal, next: null } };
     const started = performance.now();
     try {
@@ -63,6 +70,9 @@ function executeBatch(calls: readonly QueryRequest[], { storage, catalog, execut
     } catch (error) {
       results[index] = finish(call, started, failure(error, call.logLines));
     }
+  });
+  calls.forEach((request, index) => {
+    if (request.oneoff !== undefined) results[index] = executeOneoff(request, request.oneoff, context, snapshotTs, () => progress.started(index));
   });
   if (batch.length === 0) return packed(results);
   let outcomes: BatchResult[];
@@ -90,4 +100,77 @@ function executeBatch(calls: readonly QueryRequest[], { storage, catalog, execut
 /** A query that failed without running (refused, or its worker failed): it read nothing, so no commit makes its answer stale. */
 export function failedExecution(error: unknown): ExecutedQuery {
   return { result: failure(error, []), reads: [], journal: null, observedTime: false, executionTimeMs: 0, snapshotTs: -1n, valueBytes: 0 };
+}
+
+/**
+ * Runs a one-off query (oneoffQuery.ts) on the batch's snapshot, as the admin, read-only, in an
+ * isolate that has its modules for this call only. Loading the module and checking its exports run
+ * inside the call, under the query's time limit; a failure there is Convex's refusal of the request
+ * (`refusal`), a failure after is the query's own error.
+ */
+function executeOneoff(request: QueryRequest, oneoff: OneoffModule, { storage, catalog, executor }: FunctionProcessContext, snapshotTs: bigint, onStart: () => void): ExecutedQuery {
+  const call: SyncCall = { transaction: new Transaction(storage, false), caller: request.caller, logLines: [], journal: { previous: null, next: null } };
+  const started = performance.now();
+  const modules = new Map(catalog.modules);
+  for (const module of oneoff.modules) modules.set(module.path, module);
+  let info: FunctionInfo | undefined;
+  /** Why the host refused the call from inside it (Convex's refusal, or the arguments' validation). */
+  let hostFailure: unknown;
+  const invoke: InvokeRequest["invoke"] = (load) => {
+    call.load = load;
+    call.functionPath = request.path;
+    const exports = load(oneoff.modulePath);
+    let found: OneoffQueryFunction;
+    let args: JSONValue;
+    try {
+      found = oneoffQueryFunction(exports);
+      info = { path: request.path, udfType: "Query", visibility: "public", args: parsedValidator(found.args), returns: parsedValidator(found.returns), environment: "isolate" };
+      args = catalog.checkArgs(info, request.args);
+    } catch (error) {
+      if (error instanceof OneoffQueryRefusal || info !== undefined) hostFailure = error;
+      throw error;
+    }
+    return found.fn.invokeQuery!(JSON.stringify([args]));
+  };
+  let outcome: BatchResult | Error;
+  try {
+    // As on Convex, a component's one-off query sees no environment variables.
+    outcome = executor.runWithModules(oneoff.modules, { call, request: executor.describe(invoke, { environment: oneoff.namespace === "" }), onStart });
+  } catch (error) {
+    outcome = error as Error;
+  }
+  call.transaction.finish();
+  const executed = (result: FunctionResult, valueBytes = 0, refusal?: OneoffQueryRefusal): ExecutedQuery => ({
+    result,
+    reads: call.transaction.reads,
+    journal: null,
+    observedTime: false,
+    executionTimeMs: performance.now() - started,
+    snapshotTs,
+    valueBytes,
+    ...(refusal === undefined ? {} : { refusal: { code: refusal.code, message: refusal.message } }),
+  });
+  if (hostFailure instanceof OneoffQueryRefusal) return executed(failure(hostFailure, call.logLines), 0, hostFailure);
+  if (hostFailure !== undefined) return executed(failure(hostFailure, call.logLines));
+  if (outcome instanceof Error) return executed(failure(outcome, call.logLines));
+  if (!outcome.ok && info === undefined) {
+    // It failed before its exports were checked: the module did not load, which Convex's analysis reports.
+    const refusal = unanalyzableModule(uncaughtMessage(outcome.error, modules).trimEnd());
+    return executed(failure(refusal, call.logLines), 0, refusal);
+  }
+  if (!outcome.ok) return executed(errorResult(outcome.error, call.logLines, modules));
+  try {
+    catalog.checkReturns(info!, outcome.value);
+  } catch (error) {
+    return executed(failure(error, call.logLines));
+  }
+  const value = outcome.value as string;
+  return executed({ status: "success", value: JSON.parse(value) as JSONValue, logLines: call.logLines }, value.length);
+}
+
+/** A validator's JSON text as the catalog keeps it: `v.any()` and none are both null. */
+function parsedValidator(json: string | null): ValidatorJson | null {
+  if (json === null) return null;
+  const parsed = JSON.parse(json) as ValidatorJson | null;
+  return parsed === null || parsed.type === "any" ? null : parsed;
 }

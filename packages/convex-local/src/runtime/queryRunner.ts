@@ -122,6 +122,20 @@ export class QueryRunner {
     return this.commits.writtenBetween(result!.reads, ts, result!.snapshotTs) ? "unreadable" : result!;
   }
 
+  /** Runs a query in a query worker, never from or into the cache (a one-off query's); its run is reported unless it was refused. */
+  async uncached(request: QueryRequest): Promise<ExecutedQuery> {
+    const started = performance.now();
+    let executed: ExecutedQuery;
+    try {
+      checkArgsNesting(request.args);
+      [executed] = (await this.options.workers.run([request], this.options.functionEnvironment())) as [ExecutedQuery];
+    } catch (error) {
+      executed = failedExecution(error);
+    }
+    if (executed.refusal === undefined) this.options.onLog?.(runLogEntry(request.path, "Query", started, executed.result));
+    return executed;
+  }
+
   /** The positions in `results` of those a commit since their snapshot wrote into. */
   staleOf(results: readonly QueryResult[]): Set<number> {
     return this.commits.staleOf(results);

@@ -38,6 +38,8 @@ import { QueryRunner } from "./queryRunner.js";
 import { QueryWorkerPool } from "./queryWorkerPool.js";
 import { callEnvironment } from "./componentEnvironment.js";
 import { withRequest } from "./requestMetadata.js";
+import { ONEOFF_MODULE_PATH, OneoffQueryRefusal, prepareOneoffQuery, type OneoffModule } from "./oneoffQuery.js";
+import { qualifiedPath } from "./components.js";
 
 /** Who is calling: a verified user identity (from a JWT) and whether the admin key was presented. */
 export interface Caller {
@@ -150,6 +152,8 @@ export interface QueryRequest {
   args: JSONValue;
   caller: Caller;
   journal: string | null;
+  /** A one-off query's modules (`/api/run_test_function`, oneoffQuery.ts): run in place of a pushed function, never cached. */
+  oneoff?: OneoffModule;
 }
 
 export class FunctionRunner {
@@ -230,6 +234,20 @@ export class FunctionRunner {
   /** Runs queries in parallel in the query workers, answering cached ones from the cache. */
   queryMany(requests: readonly QueryRequest[]): Promise<QueryResult[]> {
     return this.queries.queryMany(requests);
+  }
+
+  /**
+   * Runs a one-off query (`/api/run_test_function`, oneoffQuery.ts): the module `source`, whose
+   * default export must be a query, in a query worker as the admin, on the tables of the component
+   * of `namespace` ("" for the app); never cached, and nothing of it stays installed. Throws
+   * OneoffQueryRefusal when Convex refuses the module.
+   */
+  async oneoffQuery(source: string, args: JSONValue, namespace: string, request?: RequestOrigin): Promise<FunctionResult> {
+    const oneoff = prepareOneoffQuery(source, namespace);
+    const path = qualifiedPath(namespace, `${ONEOFF_MODULE_PATH.slice(0, -3)}:default`);
+    const executed = await this.queries.uncached({ path, args, caller: withRequest({ identity: null, admin: true, request }), journal: null, oneoff });
+    if (executed.refusal !== undefined) throw new OneoffQueryRefusal(executed.refusal.code as OneoffQueryRefusal["code"], executed.refusal.message);
+    return executed.result;
   }
 
   /** The positions in `results` of those a commit since their snapshot wrote into (to be run again). */

@@ -12,7 +12,7 @@ import { exportedFunction, type FunctionCatalog } from "./functionCatalog.js";
 import { reportStrayError } from "./functionResults.js";
 import type { FunctionInfo } from "./functions.js";
 import { Isolate, type BatchCall, type BatchResult, type CallHost, type InvokeRequest } from "./isolate.js";
-import { parseFunctionPath } from "./modules.js";
+import { parseFunctionPath, type CompiledModule } from "./modules.js";
 import { syncHost, type SyncCall } from "./syncHost.js";
 import { webGlobals } from "./webGlobals.js";
 
@@ -56,6 +56,11 @@ export class SyncExecutor {
     };
   }
 
+  /** Describes a call whose function `invoke` starts itself (a one-off query's), with or without the environment variables. */
+  describe(invoke: InvokeRequest["invoke"], { environment }: { environment: boolean }): InvokeRequest {
+    return { invoke, now: Date.now(), seed: randomSeed(), env: environment ? this.options.environment() : {} };
+  }
+
   /** Runs `calls` one after another in one vm run (see `Isolate.runSyncBatch`). */
   runBatch(calls: SyncBatchCall[]): BatchResult[] {
     const isolate = this.syncIsolate();
@@ -66,20 +71,35 @@ export class SyncExecutor {
     }
   }
 
+  /**
+   * Runs one call in an isolate of its own that has `extraModules` beside the pushed modules (a
+   * one-off query's, oneoffQuery.ts; one of theirs replaces a pushed module of the same path), then
+   * drops it: nothing of theirs stays loaded, and their code cannot leave state behind for other calls.
+   */
+  runWithModules(extraModules: readonly CompiledModule[], call: SyncBatchCall): BatchResult {
+    const modules = new Map(this.options.catalog.modules);
+    for (const module of extraModules) modules.set(module.path, module);
+    const { call: syncCall, ...hooks } = call;
+    return this.newIsolate(modules).runSyncBatch([{ ...hooks, host: this.host(syncCall) }])[0]!;
+  }
+
   private host(call: SyncCall): CallHost {
     return syncHost(call, this.options.catalog, this.options.fileStorage);
   }
 
   private syncIsolate(): Isolate {
-    const modules = this.options.catalog.modulesToRun();
-    this.isolate ??= new Isolate(modules, {
+    this.isolate ??= this.newIsolate(this.options.catalog.modulesToRun());
+    return this.isolate;
+  }
+
+  private newIsolate(modules: ReadonlyMap<string, CompiledModule>): Isolate {
+    return new Isolate(modules, {
       synchronous: true,
       webGlobals: webGlobals({ actions: false }),
       // Node reports an unhandled rejection only after the run, once the call's result is out:
       // Convex would fail the call, here it can only be reported.
       onStrayError: (error) => reportStrayError("a query or mutation left a promise rejection unhandled (its result stands)", error, modules),
     });
-    return this.isolate;
   }
 }
 
