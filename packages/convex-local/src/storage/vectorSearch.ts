@@ -50,7 +50,7 @@ export interface VectorResult {
 /** A request Convex refuses, with Convex's text. */
 export class VectorSearchError extends Error {}
 
-/** Below this many documents a search scores every vector in float32 (exact); above, see `search`. */
+/** Up to this many documents a search scores every vector in float32 (exact); above, see `MemoryVectorIndex.search`. */
 export const EXACT_SEARCH_LIMIT = 10_000;
 /** Above EXACT_SEARCH_LIMIT, this many candidates per result (at least MIN_CANDIDATES) are rescored exactly. */
 const CANDIDATES_PER_RESULT = 4;
@@ -140,8 +140,15 @@ class MemoryVectorIndex {
 
   private grow(): void {
     const capacity = Math.max(1024, this.capacity * 2);
-    this.floats.reserve(capacity);
-    this.bytes.reserve(capacity);
+    try {
+      this.floats.reserve(capacity);
+      this.bytes.reserve(capacity);
+    } catch (e) {
+      // A WebAssembly memory holds at most 4 GiB.
+      if (!(e instanceof RangeError)) throw e;
+      const { dimensions, name } = this.definition;
+      throw new Error(`Vector index ${name} cannot hold more than ${this.capacity} documents of ${dimensions} dimensions in memory (${e.message})`);
+    }
     const unscale = new Float32Array(capacity);
     unscale.set(this.unscale.subarray(0, this.size));
     this.unscale = unscale;
