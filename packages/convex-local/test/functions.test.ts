@@ -378,8 +378,11 @@ describe("convex/nextjs helpers, actions, HTTP actions, environment", () => {
     await deployment.cli(["env", "set", "GREETING", "hello there"]);
     expect(await client.query(api.messages.envValue, { name: "GREETING" })).toBe("hello there");
     expect(await client.query(api.messages.envValue, { name: "CONVEX_SITE_URL" })).toBe(deployment.backend.siteUrl);
+    // A change reaches the query workers, which had the old variables (they are sent only when they change).
+    await deployment.cli(["env", "set", "GREETING", "hello again"]);
+    expect(await client.query(api.messages.envValue, { name: "GREETING" })).toBe("hello again");
     const { stdout } = await deployment.cli(["env", "list"]);
-    expect(stdout).toContain("GREETING=hello there");
+    expect(stdout).toContain("GREETING=hello again");
   });
 
   it("runs internal functions with `npx convex run`", async () => {

@@ -43,7 +43,10 @@ export interface FunctionProcessContext {
 }
 
 /** What the backend sends a function process. */
-export type FunctionProcessMessage<Call> = { type: "install"; deployment: Deployment } | { type: "run"; id: number; calls: Call[]; environment: Record<string, string> };
+export type FunctionProcessMessage<Call> =
+  | { type: "install"; deployment: Deployment }
+  /** `environment`: when it changed since the previous batch (it is often several KiB of keys). */
+  | { type: "run"; id: number; calls: Call[]; environment?: Record<string, string> };
 
 /** What a function process answers. */
 export type FunctionProcessReply = { type: "installed" } | { type: "ran"; id: number } | { type: "failed"; id: number; message: string };
@@ -78,7 +81,7 @@ export function serveFunctions<Call, Reply extends object>(
       send({ type: "installed" });
       return;
     }
-    environment = message.environment;
+    if (message.environment !== undefined) environment = message.environment;
     let reply: object;
     try {
       reply = { type: "ran", id: message.id, ...run(message.calls, { storage, catalog, executor, progress }) };

@@ -5,7 +5,8 @@
  * enforced here: the process marks each call as it starts (callProgress.ts), and one that passes
  * the limit ends the process — the batch fails with a WorkerFailure naming that call (`timedOutCall`). A batch that
  * outlives every call's limit and a grace period means the process is stuck outside user code. The
- * process (functionProcess.ts) answers `{ type: "run", id, calls, environment }` with
+ * process (functionProcess.ts) answers `{ type: "run", id, calls, environment? }` (the environment
+ * only when it is not the one the process last had) with
  * `{ type: "ran", id, ...result }` or `{ type: "failed", id, message }`, and
  * `{ type: "install", deployment }` with `{ type: "installed" }`.
  *
@@ -62,6 +63,8 @@ export class FunctionWorker {
   private closed = false;
   /** The process has acknowledged the last deployment sent to it. */
   private installed = false;
+  /** The environment the process running now was last sent (the same object means the same variables). */
+  private sentEnvironment: Record<string, string> | undefined;
   private readonly installWaiters: (() => void)[] = [];
   private readonly entry: ReturnType<typeof threadEntry>;
 
@@ -119,7 +122,8 @@ export class FunctionWorker {
       };
       running.limitCheck = setTimeout(checkLimit, callLimitMs);
       child.hold(true);
-      child.send({ type: "run", id, calls, environment });
+      child.send({ type: "run", id, calls, ...(environment === this.sentEnvironment ? {} : { environment }) });
+      this.sentEnvironment = environment;
     });
   }
 
@@ -137,6 +141,7 @@ export class FunctionWorker {
 
   private start(): RuntimeProcess {
     this.installed = false;
+    this.sentEnvironment = undefined;
     this.progress.idle();
     const start: FunctionProcessStart = { ...this.data, progressFile: this.progress.path };
     const child = new RuntimeProcess(this.entry, { heapMb: DEFAULT_RUNTIME_HEAP_MB, lockedDown: true, env: { [FUNCTION_PROCESS_DATA]: JSON.stringify(start) } });
