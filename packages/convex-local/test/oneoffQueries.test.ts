@@ -106,6 +106,22 @@ describe("npx convex run --inline-query", () => {
     expect((await inlineQuery("process.env.ONEOFF_VARIABLE")).stdout.trim()).toBe('"from the deployment"');
   });
 
+  it("--component reads that component's tables, without the deployment's environment variables", async () => {
+    const component = await inlineQuery('(await ctx.db.query("counters").collect()).map((d) => [d.name, d.value])', "--component", "shardedCounter");
+    expect(component.failed).toBe(false);
+    expect((JSON.parse(component.stdout) as [string, number][]).sort()).toEqual([
+      ["ada", 2],
+      ["bob", 1],
+      ["cy", 1],
+    ]);
+    const app = await inlineQuery('(await ctx.db.query("counters").collect()).map((d) => d.note)');
+    expect(JSON.parse(app.stdout)).toEqual(["not the component's"]);
+    expect((await inlineQuery("process.env.ONEOFF_VARIABLE ?? null", "--component", "shardedCounter")).stdout.trim()).toBe("");
+    const unknown = await inlineQuery("1", "--component", "nowhere");
+    expect(unknown.failed).toBe(true);
+    expect(unknown.stderr).toContain('Component path "nowhere" was not found.\n\nAvailable components:\n• shardedCounter\nOmit `--component` to target the app root.');
+  });
+
   it("leaves nothing installed: the function spec is the same after one-off queries, a pushed testQuery.js included", async () => {
     const before = (await deployment.cli(["function-spec"])).stdout;
     expect((await inlineQuery("1")).stdout.trim()).toBe("1");

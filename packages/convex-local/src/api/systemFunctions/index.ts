@@ -21,6 +21,7 @@ import { apiSpec } from "./apiSpec.js";
 import { cloudUrl } from "./deploymentUrl.js";
 import { getEnvironmentVariable, listEnvironmentVariables } from "./environmentVariables.js";
 import { getSchemas } from "./schemas.js";
+import { listComponents } from "./components.js";
 import { tableData } from "./tableData.js";
 import { tables } from "./tables.js";
 import { tableSize } from "./tableSize.js";
@@ -39,6 +40,7 @@ const SYSTEM_QUERIES: ReadonlyMap<string, SystemQuery> = new Map([
   ["_system/cli/modules:apiSpec", apiSpec],
   ["_system/cli/convexUrl:cloudUrl", cloudUrl],
   ["_system/frontend/getSchemas:default", getSchemas],
+  ["_system/frontend/components:list", listComponents],
   ["_system/cli/exports:getLatest", latestExport],
   ["_system/cli/queryImport:default", importById],
   ["_system/cli/queryImport:list", recentImports],
