@@ -14,7 +14,7 @@ import { decodeDocumentId, encodeDocumentId, newInternalId } from "./ids.js";
 import type { KeyRange } from "./keys.js";
 import { migrate } from "./schema.js";
 import { ownerOnlyDatabase } from "./ownerOnly.js";
-import { VectorIndexWriter, type VectorIndexDefinition } from "./vectorIndexes.js";
+import { VectorIndexWriter, insertedDocumentValue, type VectorIndexDefinition } from "./vectorIndexes.js";
 import { TextIndexes, type StoredTextIndex, type TextIndexDefinition, type TextQuery, type TextSearchResults } from "./textIndexes.js";
 
 /** Name of the index every table has on `_id`. */
@@ -726,7 +726,7 @@ export class Storage {
         this.transactionTs(),
       );
       this.addIndexEntries(t, id, json);
-      this.vectorIndexes.documentWritten(t.number, id, () => parseDocument(json));
+      this.vectorIndexes.documentWritten(t.number, id, insertedDocumentValue(fields, id, ct));
       this.textIndexes.documentWritten(t.number, id, null, json);
       return { id, creationTime: ct, json };
     });
