@@ -102,6 +102,13 @@ describe("npx convex run --inline-query", () => {
     expect((await inlineQuery("1 + 1")).stdout.trim()).toBe("2");
   });
 
+  it("runs out of memory as any query does: Convex's error, and the next one runs", async () => {
+    const hoarding = await runTestFunction(`${PREAMBLE}export default query({ handler: async () => { const kept = []; while (true) kept.push(new Array(1e5).fill(Math.random())); } });`);
+    expect(hoarding.body).toMatchObject({ status: "error" });
+    expect(hoarding.body.errorMessage).toContain("JavaScript execution ran out of memory (maximum memory usage: 64 MB)");
+    expect((await inlineQuery("2 + 2")).stdout.trim()).toBe("4");
+  });
+
   it("sees the deployment's environment variables", async () => {
     expect((await inlineQuery("process.env.ONEOFF_VARIABLE")).stdout.trim()).toBe('"from the deployment"');
   });
