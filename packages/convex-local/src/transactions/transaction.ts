@@ -11,10 +11,9 @@ import { BY_CREATION_TIME_INDEX, BY_ID_INDEX, type Storage } from "../storage/in
 import { jsonToValue } from "../storage/values.js";
 import { truncateText } from "../text/valueText.js";
 import { evaluateFilter, isUndefinedMarker, type FilterExpression } from "./filter.js";
+import { MAX_TEXT_SEARCH_RESULTS, type StoredTextIndex, type TextQuery, type TextSearchResults } from "../storage/textIndexes.js";
 import { DEFAULT_LIMITS, TransactionLimitError, type TransactionLimits } from "./limits.js";
-import type { StoredTextIndex, TextQuery, TextSearchResults } from "../storage/textIndexes.js";
 import { compileSearch, searchResultKey, tooManySearchResults } from "./textSearchQuery.js";
-import { MAX_TEXT_SEARCH_RESULTS } from "../storage/textIndexes.js";
 
 /** A range of one index that a transaction read; writes into it invalidate the reader. */
 export interface ReadRange {
