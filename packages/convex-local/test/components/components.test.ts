@@ -5,7 +5,7 @@
  * official CLI, and is called through ConvexHttpClient, a live ConvexClient subscription and the
  * CLI, also across a restart of the backend on the same data.
  */
-import { createWriteStream, readFileSync, writeFileSync } from "node:fs";
+import { createWriteStream, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { pipeline } from "node:stream/promises";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -61,6 +61,13 @@ describe("push", () => {
     expect(generated).toMatch(/shardedCounter: import\("@convex-dev\/sharded-counter\/_generated\/component\.js"\)\.ComponentApi<"shardedCounter">/);
     expect(generated).toMatch(/likesCounter: import\("@convex-dev\/sharded-counter\/_generated\/component\.js"\)\.ComponentApi<"likesCounter">/);
     expect(generated).toMatch(/rateLimiter: import\("@convex-dev\/rate-limiter\/_generated\/component\.js"\)\.ComponentApi<"rateLimiter">/);
+  });
+
+  it("types a component's declared environment variables in its generated server file (definitions' envVars reach the CLI)", () => {
+    const directory = path.join(deployment.appDir, "convex/echo/_generated");
+    const generated = readdirSync(directory).filter((file) => file.startsWith("server.")).map((file) => readFileSync(path.join(directory, file), "utf8")).join("\n");
+    expect(generated).toMatch(/GREETING/);
+    expect(generated).toMatch(/SECRET/);
   });
 
   it("re-pushes with `dev --once`", async () => {
