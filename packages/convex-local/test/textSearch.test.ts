@@ -254,12 +254,17 @@ export default defineSchema({
     .index("by_channel", ["channel"])
     .index("by_author", ["author"])
     .searchIndex("search_body", { searchField: "body", filterFields: ["channel", "author"] })
-    .searchIndex("search_title", { searchField: "title" }),
+    .searchIndex("search_title", { searchField: "title" })
+    .searchIndex("search_author", { searchField: "author" }),
   notes: defineTable({ text: v.string() }).searchIndex("search_text", { searchField: "text" }),
 });
 `,
     );
-    await deployment.cli(["deploy", "--yes", "--typecheck", "disable"]);
+    const deployed = await deployment.cli(["deploy", "--yes", "--typecheck", "disable"]);
+    // The CLI lists the search index the push adds; enabling a staged index adds nothing.
+    expect(deployed.stderr).toMatch(/Added table indexes:\n\s+\[\+\] posts\.search_author \(text\)\s+author\n/);
+    expect(deployed.stderr).not.toMatch(/search_title|by_author/);
+    expect(await http.query(api.posts.raw, { index: "search_author", filters: [{ type: "search", field: "author", value: "zoe" }] })).toEqual(["titled post"]);
     expect(await http.query(api.posts.searchTitle, { text: "tasmanian" })).toEqual(["titled post"]);
     // enabled: queryable now (posts without an author sort first in it)
     expect(await http.query(api.posts.byIndex, { index: "by_author" })).toHaveLength(5);

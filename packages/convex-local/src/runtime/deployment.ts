@@ -17,7 +17,7 @@ import { componentPathOf, instancesOf, isSystemTableName, localName, namespaceOf
 import { ensureNamespaceSystemTables } from "./namespaceSystemTables.js";
 import { jsonToValue } from "../storage/values.js";
 import { applyVectorIndexes, vectorIndexDiff, vectorIndexProblem } from "./vectorIndexPush.js";
-import { applyTextIndexes } from "./textIndexPush.js";
+import { applyTextIndexes, textIndexDiff } from "./textIndexPush.js";
 
 const MODULES_KEY = "deployment/modules";
 const ENV_KEY = "deployment/environment";
@@ -245,9 +245,11 @@ export class DeploymentState {
   private indexDiff(schemas: Map<string, AnalyzedSchema | null>): IndexDiff {
     const diff: IndexDiff = { added: [], removed: [] };
     const next = new Map<string, string>();
+    const staged = new Set<string>();
     for (const [namespace, schema] of schemas) {
       for (const table of schema?.tables ?? []) {
         for (const index of [...table.indexes, ...(table.stagedIndexes ?? [])]) next.set(`${storedTableName(namespace, table.tableName)}.${index.indexDescriptor}`, JSON.stringify(index.fields));
+        for (const index of table.stagedIndexes ?? []) staged.add(`${storedTableName(namespace, table.tableName)}.${index.indexDescriptor}`);
       }
     }
     const current = new Map<string, string>();
@@ -261,13 +263,19 @@ export class DeploymentState {
     const describe = (key: string, fields: string) => {
       const dot = key.lastIndexOf(".");
       const stored = key.slice(0, dot);
-      return { namespace: namespaceOfName(stored), table: localName(stored), name: key.slice(dot + 1), fields: JSON.parse(fields) as string[] };
+      const change: IndexChange = { namespace: namespaceOfName(stored), table: localName(stored), name: key.slice(dot + 1), fields: JSON.parse(fields) as string[] };
+      // A staged index is listed as such ("Added staged table indexes"), as Convex reports it.
+      if (staged.has(key)) change.config = { type: "database", fields: change.fields, staged: true };
+      return change;
     };
     for (const [key, fields] of next) if (current.get(key) !== fields) diff.added.push(describe(key, fields));
     for (const [key, fields] of current) if (next.get(key) !== fields) diff.removed.push(describe(key, fields));
     const vectors = vectorIndexDiff(this.storage, schemas);
     diff.added.push(...vectors.added);
     diff.removed.push(...vectors.removed);
+    const searches = textIndexDiff(this.storage, schemas);
+    diff.added.push(...searches.added);
+    diff.removed.push(...searches.removed);
     return diff;
   }
 
