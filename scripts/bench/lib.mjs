@@ -1,7 +1,12 @@
 /** Shared pieces of the benchmarks: child servers, bounded load loops, statistics, progress. */
-import { spawn } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import http from "node:http";
-import { readdirSync, readFileSync } from "node:fs";
+import { cpSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 
 /** Progress goes to stderr so stdout carries only the result. */
 export function progress(message) {
@@ -142,3 +147,58 @@ export function median(values) {
 }
 
 export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * A convex-local of a figure's own: the app folder `appSource` (with its `convex/`) copied into
+ * `root` with the workspace's node_modules, a `convex-local start` on a data dir of its own, the
+ * app pushed with the official CLI after `environment` is set. `stop()` and `start()` restart it
+ * on the same data dir (e.g. around loading documents through the storage layer at
+ * `databasePath`); `cli(args)` runs the official CLI against it.
+ *
+ * @example
+ * const deployment = await benchDeployment(path.join(benchDir, "textApp"), root, "text");
+ * await deployment.stop(); load(deployment.databasePath); await deployment.start();
+ * await postJson(`${deployment.url}/api/query`, …);
+ */
+export async function benchDeployment(appSource, root, name, { environment = {} } = {}) {
+  const appDir = path.join(root, `${name}-app`);
+  const dataDir = path.join(root, `${name}-data`);
+  cpSync(appSource, appDir, { recursive: true });
+  writeFileSync(path.join(appDir, "package.json"), JSON.stringify({ name: `convex-local-bench-${name}`, private: true, type: "module", dependencies: { convex: "1.48.0" } }));
+  symlinkSync(path.join(repoRoot, "node_modules"), path.join(appDir, "node_modules"), "dir");
+  const deployment = {
+    appDir,
+    dataDir,
+    databasePath: path.join(dataDir, "convex.sqlite3"),
+    /** The running server (startChild's answer), and its deployment URL. */
+    server: undefined,
+    url: undefined,
+    async start() {
+      deployment.server = await startChild(process.execPath, [path.join(repoRoot, "packages/convex-local/bin/convex-local.js"), "start", "--port", "0", "--site-port", "0", "--data", dataDir], {
+        readyPattern: /ready: deployment (\S+), HTTP actions (\S+)\n/,
+        cwd: appDir,
+        // A restart over 100k freshly loaded documents opens them before it is ready.
+        timeoutMs: 300_000,
+      });
+      deployment.url = deployment.server.match[1];
+    },
+    async stop() {
+      if (deployment.server !== undefined) await stopChild(deployment.server.child);
+      deployment.server = undefined;
+    },
+    cli(args) {
+      const env = { ...process.env, CONVEX_SELF_HOSTED_URL: deployment.url, CONVEX_SELF_HOSTED_ADMIN_KEY: readFileSync(path.join(dataDir, "admin_key"), "utf8").trim() };
+      for (const key of Object.keys(env)) if (key.startsWith("CONVEX_DEPLOY")) delete env[key];
+      return promisify(execFile)(process.execPath, [path.join(repoRoot, "node_modules/convex/bin/main.js"), ...args], { cwd: appDir, env, timeout: 600_000, maxBuffer: 64 * 1024 * 1024 });
+    },
+  };
+  await deployment.start();
+  try {
+    for (const [key, value] of Object.entries(environment)) await deployment.cli(["env", "set", key, value]);
+    await deployment.cli(["deploy", "--yes", "--typecheck", "disable"]);
+  } catch (error) {
+    await deployment.stop();
+    throw error;
+  }
+  return deployment;
+}

@@ -13,39 +13,17 @@
  * ```
  * Alone: `node scripts/bench/snapshot.mjs` (needs `npm run build -w convex-local`).
  */
-import { execFile } from "node:child_process";
-import { copyFileSync, cpSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdtempSync, rmSync, statSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { promisify } from "node:util";
-import { postJson, progress, rssMiB, sleep, startChild, stopChild } from "./lib.mjs";
+import { benchDeployment, postJson, progress, rssMiB, sleep } from "./lib.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const repoRoot = path.resolve(here, "../..");
 const DOCUMENTS = 100_000;
 const FILL_BATCH = 1_000;
-const DATABASE_FILE = "convex.sqlite3";
-
-/** A convex-local on a data dir of its own with the bench app pushed; `cli(args)` runs the official CLI against it. */
-async function deployment(root, name) {
-  const appDir = path.join(root, `${name}-app`);
-  cpSync(path.join(here, "app"), appDir, { recursive: true });
-  writeFileSync(path.join(appDir, "package.json"), JSON.stringify({ name: `bench-${name}`, private: true, type: "module", dependencies: { convex: "1.48.0" } }));
-  symlinkSync(path.join(repoRoot, "node_modules"), path.join(appDir, "node_modules"), "dir");
-  const dataDir = path.join(root, `${name}-data`);
-  const server = await startChild(process.execPath, [path.join(repoRoot, "packages/convex-local/bin/convex-local.js"), "start", "--port", "0", "--site-port", "0", "--data", dataDir], {
-    readyPattern: /ready: deployment (\S+), HTTP actions (\S+)\n/,
-    cwd: appDir,
-  });
-  const url = server.match[1];
-  const env = { ...process.env, CONVEX_SELF_HOSTED_URL: url, CONVEX_SELF_HOSTED_ADMIN_KEY: readFileSync(path.join(dataDir, "admin_key"), "utf8").trim() };
-  for (const key of Object.keys(env)) if (key.startsWith("CONVEX_DEPLOY")) delete env[key];
-  const cli = (args) => promisify(execFile)(process.execPath, [path.join(repoRoot, "node_modules/convex/bin/main.js"), ...args], { cwd: appDir, env, timeout: 600_000, maxBuffer: 64 * 1024 * 1024 });
-  await cli(["env", "set", "CONVEX_AUTH_ADAPTER_SECRET", "bench-adapter-secret-0123456789"]);
-  await cli(["deploy", "--yes", "--typecheck", "disable"]);
-  return { url, dataDir, appDir, server, cli };
-}
+/** The bench app's Auth.js adapter functions refuse to load without their secret. */
+const ENVIRONMENT = { CONVEX_AUTH_ADAPTER_SECRET: "bench-adapter-secret-0123456789" };
 
 /** Runs `work` while sampling the RSS of `pid` and its processes; resolves with its time and the peak. */
 async function timedWithPeak(pid, work) {
@@ -72,7 +50,7 @@ export async function benchSnapshot({ record }) {
   let target;
   try {
     progress(`11. export + import of ${DOCUMENTS / 1000}k documents with the official CLI vs copying the SQLite file`);
-    source = await deployment(root, "source");
+    source = await benchDeployment(path.join(here, "app"), root, "source", { environment: ENVIRONMENT });
     for (let from = 0; from < DOCUMENTS; from += FILL_BATCH) {
       const body = await postJson(`${source.url}/api/mutation`, { path: "items:fill", args: { from, count: FILL_BATCH }, format: "json" });
       if (body.status !== "success") throw new Error(`items:fill failed: ${body.errorMessage}`);
@@ -82,7 +60,7 @@ export async function benchSnapshot({ record }) {
     const zip = path.join(root, "snapshot.zip");
     const exported = await timedWithPeak(source.server.child.pid, () => source.cli(["export", "--path", zip]));
 
-    target = await deployment(root, "target");
+    target = await benchDeployment(path.join(here, "app"), root, "target", { environment: ENVIRONMENT });
     await sleep(500);
     const targetIdle = rssMiB(target.server.child.pid);
     const imported = await timedWithPeak(target.server.child.pid, () => target.cli(["import", "--yes", "--replace-all", zip]));
@@ -90,9 +68,8 @@ export async function benchSnapshot({ record }) {
     if (count.value?.key !== DOCUMENTS - 1) throw new Error(`the import lacks the last document: ${JSON.stringify(count)}`);
 
     // The baseline: the source deployment's database, copied as files (the data a backup of the data dir moves).
-    await stopChild(source.server.child);
-    source = undefined;
-    const files = [DATABASE_FILE, `${DATABASE_FILE}-wal`].map((file) => path.join(root, "source-data", file)).filter((file) => statSync(file, { throwIfNoEntry: false }));
+    await source.stop();
+    const files = [source.databasePath, `${source.databasePath}-wal`].filter((file) => statSync(file, { throwIfNoEntry: false }));
     const copyStarted = performance.now();
     for (const file of files) copyFileSync(file, path.join(root, `copy-${path.basename(file)}`));
     const copyMs = performance.now() - copyStarted;
@@ -104,8 +81,8 @@ export async function benchSnapshot({ record }) {
     record({ name: "Peak RSS while exporting, vs idle (backend and its processes)", value: exported.peakMiB, baseline: sourceIdle, unit: "MiB", goal: null });
     record({ name: "Peak RSS while importing, vs idle (backend and its processes)", value: imported.peakMiB, baseline: targetIdle, unit: "MiB", goal: null });
   } finally {
-    if (source) await stopChild(source.server.child);
-    if (target) await stopChild(target.server.child);
+    await source?.stop();
+    await target?.stop();
     rmSync(root, { recursive: true, force: true });
   }
 }

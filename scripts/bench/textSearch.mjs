@@ -19,17 +19,14 @@
  * ```
  * Alone: `node scripts/bench/textSearch.mjs` (needs `npm run build -w convex-local`).
  */
-import { execFile } from "node:child_process";
-import { cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { promisify } from "node:util";
-import { median, postJson, progress, startChild, stopChild } from "./lib.mjs";
+import { benchDeployment, median, postJson, progress } from "./lib.mjs";
 import { Storage } from "../../packages/convex-local/dist/storage/index.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const repoRoot = path.resolve(here, "../..");
 const SMALL = 1_000;
 const LARGE = 100_000;
 const VOCABULARY = 20_000;
@@ -98,31 +95,14 @@ function queries(documents, count, seed) {
 export async function benchTextSearch({ record }) {
   progress(`text search p50: ${LARGE} documents vs ${SMALL}`);
   const root = mkdtempSync(path.join(os.tmpdir(), "convex-bench-text-"));
-  let server;
+  let deployment;
   try {
-    const appDir = path.join(root, "app");
-    const dataDir = path.join(root, "data");
-    cpSync(path.join(here, "textApp"), appDir, { recursive: true });
-    writeFileSync(path.join(appDir, "package.json"), JSON.stringify({ name: "convex-local-bench-text", private: true, type: "module", dependencies: { convex: "1.48.0" } }));
-    symlinkSync(path.join(repoRoot, "node_modules"), path.join(appDir, "node_modules"), "dir");
-    const start = () =>
-      startChild(process.execPath, [path.join(repoRoot, "packages/convex-local/bin/convex-local.js"), "start", "--port", "0", "--site-port", "0", "--data", dataDir], {
-        readyPattern: /ready: deployment (\S+), HTTP actions (\S+)\n/,
-        cwd: appDir,
-        timeoutMs: 300_000,
-      });
-    server = await start();
-    const adminKey = readFileSync(path.join(dataDir, "admin_key"), "utf8").trim();
-    await promisify(execFile)(process.execPath, [path.join(repoRoot, "node_modules/convex/bin/main.js"), "deploy", "--yes", "--typecheck", "disable"], {
-      cwd: appDir,
-      env: { ...process.env, CONVEX_SELF_HOSTED_URL: server.match[1], CONVEX_SELF_HOSTED_ADMIN_KEY: adminKey },
-      timeout: 180_000,
-    });
-    await stopChild(server.child);
+    deployment = await benchDeployment(path.join(here, "textApp"), root, "text");
+    await deployment.stop();
 
     const loadStarted = performance.now();
     const documents = corpus(LARGE, 1234);
-    const storage = Storage.open(path.join(dataDir, "convex.sqlite3"));
+    const storage = Storage.open(deployment.databasePath);
     try {
       for (const [table, count] of [["posts1k", SMALL], ["posts100k", LARGE]]) {
         for (let from = 0; from < count; from += LOAD_BATCH) {
@@ -135,8 +115,8 @@ export async function benchTextSearch({ record }) {
       storage.close();
     }
     progress(`   loaded ${SMALL + LARGE} documents in ${Math.round((performance.now() - loadStarted) / 1000)} s; restarting convex-local`);
-    server = await start();
-    const url = server.match[1];
+    await deployment.start();
+    const { url } = deployment;
     const search = async (table, text) => {
       const reply = await postJson(`${url}/api/query`, { path: "text:search", args: { table, text }, format: "json" });
       if (reply.status !== "success") throw new Error(`search failed: ${JSON.stringify(reply)}`);
@@ -170,7 +150,7 @@ export async function benchTextSearch({ record }) {
     });
     return { small, large };
   } finally {
-    if (server) await stopChild(server.child);
+    await deployment?.stop();
     rmSync(root, { recursive: true, force: true });
   }
 }
