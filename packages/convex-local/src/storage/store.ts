@@ -7,6 +7,7 @@
  * inside a transaction; a commit is acknowledged only once durable (WAL with
  * `synchronous = FULL`).
  */
+import { statementCache } from "./statementCache.js";
 import Database from "better-sqlite3";
 
 import { documentJson, indexKeyOf, parseDocument, type JsonObject } from "./documents.js";
@@ -143,7 +144,8 @@ const WRITER_PAGE_CACHE_KIB = 64 * 1024;
 /** The durable document store. Use one instance per process; writers in other processes wait on SQLite's lock (busy_timeout 5 s). */
 export class Storage {
   private readonly db: Database.Database;
-  private readonly statements = new Map<string, Database.Statement>();
+  /** Prepared statements of this connection (statementCache.ts). */
+  private readonly stmt: (sql: string) => Database.Statement;
   private readonly tableCache = new Map<string, TableRecord | null>();
   /** Table names by number: every id lookup needs one, so they are not re-read from SQLite. */
   private readonly tableNameCache = new Map<number, string | undefined>();
@@ -161,6 +163,7 @@ export class Storage {
 
   private constructor(db: Database.Database) {
     this.db = db;
+    this.stmt = statementCache(db);
     this.vectorIndexes = new VectorIndexWriter(db, () => this.transactionTs());
     this.textIndexes = new TextIndexes(db);
     this.readClock();
@@ -234,15 +237,6 @@ export class Storage {
   close(): void {
     if (this.depth > 0) throw new Error("Cannot close storage inside a transaction");
     this.db.close();
-  }
-
-  private stmt(sql: string): Database.Statement {
-    let s = this.statements.get(sql);
-    if (!s) {
-      s = this.db.prepare(sql);
-      this.statements.set(sql, s);
-    }
-    return s;
   }
 
   // ---------------------------------------------------------------- transactions

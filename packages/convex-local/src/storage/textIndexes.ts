@@ -29,6 +29,7 @@
  * results.next(); // { documentId, score, creationTime } or null
  * ```
  */
+import { statementCache } from "./statementCache.js";
 import type Database from "better-sqlite3";
 import type { Value } from "convex/values";
 
@@ -99,17 +100,10 @@ const BACKFILL_PAGE = 500;
 
 /** The search indexes of one SQLite database; every write runs inside the caller's transaction. */
 export class TextIndexes {
-  private readonly statements = new Map<string, Database.Statement>();
+  private readonly stmt: (sql: string) => Database.Statement;
 
-  constructor(private readonly db: Database.Database) {}
-
-  private stmt(sql: string): Database.Statement {
-    let statement = this.statements.get(sql);
-    if (statement === undefined) {
-      statement = this.db.prepare(sql);
-      this.statements.set(sql, statement);
-    }
-    return statement;
+  constructor(db: Database.Database) {
+    this.stmt = statementCache(db);
   }
 
   /** The search indexes of a table, by name. */

@@ -20,6 +20,7 @@
  * vectors.documentWritten(tableNumber, id, () => doc); // null: deleted
  * ```
  */
+import { statementCache } from "./statementCache.js";
 import type Database from "better-sqlite3";
 import type { Value } from "convex/values";
 
@@ -103,23 +104,16 @@ export function checkVectorIndexDefinition(table: string, def: VectorIndexDefini
 
 /** Writes vector index definitions and entries through the storage layer's connection (inside its transactions). */
 export class VectorIndexWriter {
-  private readonly statements = new Map<string, Database.Statement>();
+  private readonly stmt: (sql: string) => Database.Statement;
   /** Definitions by table number; cleared whenever the catalog may have changed. */
   private readonly definitionCache = new Map<number, StoredVectorIndex[]>();
 
   /** `commitTs`: the running transaction's commit timestamp (Storage.transactionTs). */
   constructor(
-    private readonly db: Database.Database,
+    db: Database.Database,
     private readonly commitTs: () => bigint,
-  ) {}
-
-  private stmt(sql: string): Database.Statement {
-    let s = this.statements.get(sql);
-    if (!s) {
-      s = this.db.prepare(sql);
-      this.statements.set(sql, s);
-    }
-    return s;
+  ) {
+    this.stmt = statementCache(db);
   }
 
   /** Forgets cached definitions (another connection or a rolled-back transaction may have changed them). */
@@ -262,17 +256,10 @@ function filterKeysJson(doc: Value, index: VectorIndexDefinition): string {
 
 /** Reads vector index definitions and entries (any connection, inside a read snapshot). */
 export class VectorIndexReader {
-  private readonly statements = new Map<string, Database.Statement>();
+  private readonly stmt: (sql: string) => Database.Statement;
 
-  constructor(private readonly db: Database.Database) {}
-
-  private stmt(sql: string): Database.Statement {
-    let s = this.statements.get(sql);
-    if (!s) {
-      s = this.db.prepare(sql);
-      this.statements.set(sql, s);
-    }
-    return s;
+  constructor(db: Database.Database) {
+    this.stmt = statementCache(db);
   }
 
   /** The vector generation (see VECTOR_GENERATION_META). */
