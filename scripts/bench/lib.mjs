@@ -3,7 +3,7 @@ import { execFile, spawn } from "node:child_process";
 import http from "node:http";
 import { cpSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { promisify } from "node:util";
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
@@ -201,4 +201,32 @@ export async function benchDeployment(appSource, root, name, { environment = {} 
     throw error;
   }
   return deployment;
+}
+
+/** A seeded generator of numbers in [0, 1) (mulberry32), so every run holds the same data. */
+export function seededRandom(seed) {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
+  };
+}
+
+/**
+ * Runs a figure's module by itself when it is the program (`node scripts/bench/x.mjs`): `bench`
+ * gets a `record` that prints each figure as bench.mjs's table would judge it.
+ */
+export async function runAlone(moduleUrl, bench) {
+  if (!process.argv[1] || moduleUrl !== pathToFileURL(path.resolve(process.argv[1])).href) return;
+  await bench({
+    record: ({ name, value, baseline, unit, goal, higherIsBetter = true }) => {
+      const ratio = value / baseline;
+      const verdict = goal === null ? "" : ` (goal ${higherIsBetter ? ">=" : "<="} ${goal}: ${(higherIsBetter ? ratio >= goal : ratio <= goal) ? "pass" : "FAIL"})`;
+      process.stdout.write(`${name}: ${value.toFixed(2)} vs ${baseline.toFixed(2)} ${unit} → ${ratio.toFixed(3)}×${verdict}\n`);
+    },
+  });
+  process.exit(0);
 }

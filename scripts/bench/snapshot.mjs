@@ -16,8 +16,8 @@
 import { copyFileSync, mkdtempSync, rmSync, statSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
-import { benchDeployment, postJson, progress, rssMiB, sleep } from "./lib.mjs";
+import { fileURLToPath } from "node:url";
+import { benchDeployment, postJson, progress, rssMiB, runAlone, sleep } from "./lib.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const DOCUMENTS = 100_000;
@@ -87,6 +87,4 @@ export async function benchSnapshot({ record }) {
   }
 }
 
-if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
-  await benchSnapshot({ record: (figure) => console.log(JSON.stringify(figure)) });
-}
+await runAlone(import.meta.url, benchSnapshot);

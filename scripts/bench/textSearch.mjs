@@ -22,8 +22,8 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
-import { benchDeployment, median, postJson, progress } from "./lib.mjs";
+import { fileURLToPath } from "node:url";
+import { benchDeployment, median, postJson, progress, runAlone, seededRandom } from "./lib.mjs";
 import { Storage } from "../../packages/convex-local/dist/storage/index.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -35,18 +35,6 @@ const WARMUP = 20;
 const LOAD_BATCH = 1_000;
 const SYLLABLES = ["ka", "lo", "mi", "ne", "pu", "ra", "si", "to", "vu", "we", "ba", "de", "fi", "go", "hu", "ja", "ke", "li", "mo", "nu", "pa", "re", "sa", "ti", "vo", "wi", "be", "da", "fo", "gu"];
 
-/** A seeded generator (so both tables and every run hold the same text). */
-function generator(seed) {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
-
 /** Word `rank` of the vocabulary: three syllables, distinct for every rank below 27000. */
 function word(rank) {
   const n = SYLLABLES.length;
@@ -55,7 +43,7 @@ function word(rank) {
 
 /** `count` documents of Zipf-distributed words. */
 function corpus(count, seed) {
-  const next = generator(seed);
+  const next = seededRandom(seed);
   const cumulative = new Float64Array(VOCABULARY);
   let total = 0;
   for (let rank = 0; rank < VOCABULARY; rank++) cumulative[rank] = total += 1 / (rank + 1);
@@ -77,7 +65,7 @@ function corpus(count, seed) {
 
 /** `count` search-box queries from the documents: a word, then the first four letters of another. */
 function queries(documents, count, seed) {
-  const next = generator(seed);
+  const next = seededRandom(seed);
   const out = [];
   for (let i = 0; i < count; i++) {
     const words = documents[Math.floor(next() * documents.length)].split(" ");
@@ -155,12 +143,4 @@ export async function benchTextSearch({ record }) {
   }
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) {
-  await benchTextSearch({
-    record: ({ name, value, baseline, unit, goal }) => {
-      const ratio = value / baseline;
-      process.stdout.write(`${name}: ${value.toFixed(2)} vs ${baseline.toFixed(2)} ${unit} → ${ratio.toFixed(2)}× (goal <= ${goal}: ${ratio <= goal ? "pass" : "FAIL"})\n`);
-    },
-  });
-  process.exit(0);
-}
+await runAlone(import.meta.url, benchTextSearch);

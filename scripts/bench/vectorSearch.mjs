@@ -17,8 +17,8 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
-import { benchDeployment, median, postJson, progress } from "./lib.mjs";
+import { fileURLToPath } from "node:url";
+import { benchDeployment, median, postJson, progress, runAlone, seededRandom } from "./lib.mjs";
 import { Storage } from "../../packages/convex-local/dist/storage/index.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -30,21 +30,9 @@ const SAMPLES = 60;
 const RECALL_QUERIES = 20;
 const LOAD_BATCH = 1_000;
 
-/** A seeded generator (so both tables and every run hold the same vectors). */
-function generator(seed) {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
-
 /** `count` vectors, rounded to 6 significant digits (as an app's stored embeddings, in JSON). */
 function vectors(count, seed) {
-  const next = generator(seed);
+  const next = seededRandom(seed);
   const out = [];
   for (let i = 0; i < count; i++) out.push(Array.from({ length: DIMENSIONS }, () => Number((next() * 2 - 1).toPrecision(6))));
   return out;
@@ -147,12 +135,4 @@ export async function benchVectorSearch({ record }) {
   }
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) {
-  await benchVectorSearch({
-    record: ({ name, value, baseline, unit, goal }) => {
-      const ratio = value / baseline;
-      process.stdout.write(`${name}: ${value.toFixed(2)} vs ${baseline.toFixed(2)} ${unit} → ${ratio.toFixed(2)}× (goal <= ${goal}: ${ratio <= goal ? "pass" : "FAIL"})\n`);
-    },
-  });
-  process.exit(0);
-}
+await runAlone(import.meta.url, benchVectorSearch);
