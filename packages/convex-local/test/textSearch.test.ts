@@ -189,6 +189,18 @@ describe("reactivity", () => {
   });
 });
 
+describe("inside a component", () => {
+  it("searches the component's own index, not the app's table of the same name", async () => {
+    await http.mutation(api.shelfCalls.add, { text: "wombat field guide", shelf: "nature" });
+    await http.mutation(api.shelfCalls.add, { text: "wombat cookbook", shelf: "kitchen" });
+    // Both match fully; the shorter document ranks first (BM25's length normalization).
+    expect(await http.query(api.shelfCalls.search, { text: "wombat" })).toEqual(["wombat cookbook", "wombat field guide"]);
+    expect(await http.query(api.shelfCalls.search, { text: "wombat", shelf: "nature" })).toEqual(["wombat field guide"]);
+    // The app's own `notes.search_text` holds none of the component's documents.
+    expect(await http.query(api.notes.search, { text: "cookbook" })).toEqual([]);
+  });
+});
+
 describe("snapshot import", () => {
   it("keeps a table's search index when an import gives the table another number", async () => {
     const storage = deployment.backend.storage;
