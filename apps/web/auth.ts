@@ -84,11 +84,16 @@ export const { handlers, auth, signIn, signOut } = NextAuth({
   experimental: { enableWebAuthn: true },
   pages: { signIn: "/signin", verifyRequest: "/signin/check-email", error: "/signin/error" },
   callbacks: {
-    // Magic links: at most 5 an hour per address and 20 per client address (the defaults of
-    // convex/authAdapter.ts's defineAuthAdapter), counted in Convex; a refused request goes back to
-    // the sign-in page, which says when to try again.
+    // Sign-in limits, counted in Convex (the defaults of convex/authAdapter.ts's defineAuthAdapter):
+    // magic links, at most 5 an hour per address and 20 per client address; passkeys, an account
+    // whose passkey sign-ins failed 5 times in 15 minutes takes none until then. A refused sign-in
+    // goes back to the sign-in page, which says when to try again.
     signIn: limitSignIns(adapter, {
-      whenRefused: ({ retryAfterMs }) => `/signin?${new URLSearchParams({ error: "TooManySignInLinks", minutes: String(Math.ceil(retryAfterMs / 60_000)) })}`,
+      whenRefused: ({ limit, retryAfterMs }) =>
+        `/signin?${new URLSearchParams({
+          error: limit.startsWith("passkey:") ? "TooManyPasskeyFailures" : "TooManySignInLinks",
+          minutes: String(Math.ceil(retryAfterMs / 60_000)),
+        })}`,
     }),
     // Adds `convexToken` (signed with CONVEX_AUTH_PRIVATE_KEY, verified by Convex against JWKS).
     // The session goes to the browser (/api/auth/session): only public fields, never the

@@ -24,5 +24,6 @@ export const {
   listAuthenticatorsByUserId,
   updateAuthenticatorCounter,
   limitMagicLink,
+  limitPasskey,
   deleteExpiredAuthData,
 } = defineAuthAdapter();

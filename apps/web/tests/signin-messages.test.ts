@@ -29,6 +29,10 @@ describe("signInErrorMessage", () => {
       expect(signInErrorMessage("TooManySignInLinks", minutes)).toMatch(/Try again later, or sign in another way\.$/);
     }
   });
+  test("says when an account whose passkey sign-ins failed takes passkeys again", () => {
+    expect(signInErrorMessage("TooManyPasskeyFailures", "12")).toBe("Too many passkey sign-ins to this account failed. Its passkeys work again in 12 minutes; until then, sign in another way.");
+    expect(signInErrorMessage("TooManyPasskeyFailures", "soon")).toMatch(/work again later;/);
+  });
   test("has a generic message for codes it does not know, and none without a code", () => {
     expect(signInErrorMessage("SomethingNew")).toBe("Sign-in failed. Try again.");
     expect(signInErrorMessage(undefined)).toBeUndefined();

@@ -13,13 +13,12 @@ const MESSAGES: Record<string, string> = {
   Configuration: "Sign-in is misconfigured on this server. The server log says what is missing.",
 };
 
-/** The message for `code`; `minutes`: when a refused request may be made again (`TooManySignInLinks`). */
+/** The message for `code`; `minutes`: when a refused sign-in may be tried again (the rate limits' codes). */
 export function signInErrorMessage(code: string | undefined, minutes?: string): string | undefined {
   if (!code) return undefined;
-  if (code === "TooManySignInLinks") {
-    const wait = /^[1-9]\d{0,3}$/.test(minutes ?? "") ? `in ${minutes} minute${minutes === "1" ? "" : "s"}` : "later";
-    return `Too many sign-in links were sent to this address. Try again ${wait}, or sign in another way.`;
-  }
+  const wait = /^[1-9]\d{0,3}$/.test(minutes ?? "") ? `in ${minutes} minute${minutes === "1" ? "" : "s"}` : "later";
+  if (code === "TooManySignInLinks") return `Too many sign-in links were sent to this address. Try again ${wait}, or sign in another way.`;
+  if (code === "TooManyPasskeyFailures") return `Too many passkey sign-ins to this account failed. Its passkeys work again ${wait}; until then, sign in another way.`;
   return MESSAGES[code] ?? "Sign-in failed. Try again.";
 }
 

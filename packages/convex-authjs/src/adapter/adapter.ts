@@ -72,11 +72,16 @@ export interface ConvexAdapterMethods extends Required<Adapter> {
    * Not an Auth.js method: counts a magic-link request against the deployment's sign-in rate
    * limits (`defineAuthAdapter({ rateLimits })`). Used by `limitSignIns`.
    */
-  limitMagicLink(request: { address: string; client?: string }): Promise<MagicLinkVerdict>;
+  limitMagicLink(request: { address: string; client?: string }): Promise<SignInVerdict>;
+  /**
+   * Not an Auth.js method: at a verified passkey sign-in, refused while the account's failed
+   * attempts before it reach the limit; otherwise their count ends. Used by `limitSignIns`.
+   */
+  limitPasskey(request: { userId: string }): Promise<SignInVerdict>;
 }
 
-/** `limitMagicLink`'s answer: allowed, or refused by the named limit until `retryAfterMs` from now. */
-export type MagicLinkVerdict = { ok: true } | { ok: false; limit: string; retryAfterMs: number };
+/** A sign-in limit's answer: allowed, or refused by the named limit until `retryAfterMs` from now. */
+export type SignInVerdict = { ok: true } | { ok: false; limit: string; retryAfterMs: number };
 
 type Wire = Record<string, unknown> & { id: string };
 
@@ -305,7 +310,8 @@ export function ConvexAdapter(options: ConvexAdapterOptions = {}): ConvexAdapter
       return authenticatorFromWire(created as Wire);
     },
     async getAuthenticator(credentialID) {
-      return mapNullable(await query("getAuthenticator", { credentialID }), authenticatorFromWire);
+      // Auth.js asks only when it is about to verify a passkey: the Convex side counts the attempt (limitPasskey).
+      return mapNullable(await mutation("getAuthenticator", { credentialID }), authenticatorFromWire);
     },
     async listAuthenticatorsByUserId(userId) {
       const listed = (await query("listAuthenticatorsByUserId", { userId })) as Wire[];
@@ -316,7 +322,10 @@ export function ConvexAdapter(options: ConvexAdapterOptions = {}): ConvexAdapter
       return authenticatorFromWire(updated as Wire);
     },
     async limitMagicLink({ address, client }) {
-      return (await mutation("limitMagicLink", { address, ...(client ? { client } : {}) })) as MagicLinkVerdict;
+      return (await mutation("limitMagicLink", { address, ...(client ? { client } : {}) })) as SignInVerdict;
+    },
+    async limitPasskey({ userId }) {
+      return (await mutation("limitPasskey", { userId })) as SignInVerdict;
     },
   };
 }

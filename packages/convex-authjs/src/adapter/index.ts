@@ -31,9 +31,9 @@ export {
   type ConvexAdapterMethods,
   type ConvexAdapterOptions,
   type ConvexFunctionCaller,
-  type MagicLinkVerdict,
+  type SignInVerdict,
 } from "./adapter.js";
-export { limitSignIns, type LimitSignInsOptions, type MagicLinkRefusal } from "./signInLimits.js";
+export { limitSignIns, type LimitSignInsOptions, type SignInRefusal } from "./signInLimits.js";
 export {
   AdapterSecretRejectedError,
   AuthenticatorNotFoundError,

@@ -1,7 +1,7 @@
-import type { ConvexAdapterMethods, MagicLinkVerdict } from "./adapter.js";
+import type { ConvexAdapterMethods, SignInVerdict } from "./adapter.js";
 
-/** A refusal of `limitMagicLink`: which limit, and how long until it allows another request. */
-export type MagicLinkRefusal = Extract<MagicLinkVerdict, { ok: false }>;
+/** A sign-in limit's refusal: which limit (`magicLink:address`, `magicLink:client`, `passkey:account`), and how long until it allows another sign-in. */
+export type SignInRefusal = Extract<SignInVerdict, { ok: false }>;
 
 export interface LimitSignInsOptions {
   /**
@@ -16,22 +16,27 @@ export interface LimitSignInsOptions {
    * again), or false for Auth.js's error page (`AccessDenied`), the default. Auth.js redirects to
    * the URL only if its `redirect` callback allows it (by default: same origin, or a path).
    */
-  whenRefused?: (refusal: MagicLinkRefusal) => string | false;
+  whenRefused?: (refusal: SignInRefusal) => string | false;
 }
 
 /** The parameters of Auth.js's `signIn` callback this callback reads. */
 interface SignInParams {
-  user: { email?: string | null };
+  user: { id?: string; email?: string | null };
+  account?: { type?: string } | null;
   email?: { verificationRequest?: boolean };
 }
 
 /**
- * An Auth.js `signIn` callback that enforces the deployment's sign-in rate limits on magic-link
- * requests (`defineAuthAdapter({ rateLimits })`): per recipient address and per client address,
- * counted in one Convex transaction, so concurrent requests cannot exceed them. A refused request
- * ends on Auth.js's error page (`AccessDenied`) or where `whenRefused` sends it, before a token is
- * stored or an email sent; other sign-ins pass through. Compose it with your own checks by calling
- * it from yours.
+ * An Auth.js `signIn` callback that enforces the deployment's sign-in rate limits
+ * (`defineAuthAdapter({ rateLimits })`), each counted in one Convex transaction, so concurrent
+ * requests cannot exceed them:
+ * - magic-link requests per recipient address and per client address, refused before a token is
+ *   stored or an email sent;
+ * - failed passkey sign-ins per account (Auth.js verifies a passkey before this callback runs; the
+ *   adapter counted the attempts): a verified one is refused while the failures before it reached
+ *   the limit in their window.
+ * A refused sign-in ends on Auth.js's error page (`AccessDenied`) or where `whenRefused` sends it;
+ * other sign-ins pass through. Compose it with your own checks by calling it from yours.
  *
  * @example
  * ```ts
@@ -47,12 +52,19 @@ interface SignInParams {
  * });
  * ```
  */
-export function limitSignIns(adapter: Pick<ConvexAdapterMethods, "limitMagicLink">, options: LimitSignInsOptions = {}) {
+export function limitSignIns(adapter: Pick<ConvexAdapterMethods, "limitMagicLink" | "limitPasskey">, options: LimitSignInsOptions = {}) {
   const clientAddress = options.clientAddress ?? forwardedClientAddress;
   const whenRefused = options.whenRefused ?? (() => false);
-  return async function signIn({ user, email }: SignInParams): Promise<boolean | string> {
-    if (!email?.verificationRequest || !user.email) return true;
-    const verdict = await adapter.limitMagicLink({ address: user.email, client: await clientAddress() });
+  return async function signIn({ user, account, email }: SignInParams): Promise<boolean | string> {
+    let verdict: SignInVerdict;
+    if (email?.verificationRequest && user.email) {
+      verdict = await adapter.limitMagicLink({ address: user.email, client: await clientAddress() });
+    } else if (account?.type === "webauthn" && user.id) {
+      // A verified passkey (or one just registered): the account's failed attempts before it decide.
+      verdict = await adapter.limitPasskey({ userId: user.id });
+    } else {
+      return true;
+    }
     return verdict.ok || whenRefused(verdict);
   };
 }

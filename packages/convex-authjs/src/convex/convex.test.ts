@@ -189,9 +189,9 @@ describe("defineAuthAdapter", () => {
   test("defines public functions for the adapter and an internal cleanup mutation", () => {
     const functions = defineAuthAdapter();
     const { deleteExpiredAuthData, ...adapterFunctions } = functions;
-    // The 19 Auth.js methods and limitMagicLink.
+    // The 19 Auth.js methods, limitMagicLink and limitPasskey.
     expect(Object.keys(adapterFunctions).sort()).toEqual([...ADAPTER_QUERIES, ...ADAPTER_MUTATIONS].sort());
-    expect(Object.keys(adapterFunctions)).toHaveLength(20);
+    expect(Object.keys(adapterFunctions)).toHaveLength(21);
     for (const fn of Object.values(adapterFunctions)) {
       expect((fn as unknown as { isPublic: boolean }).isPublic).toBe(true);
       // Unvalidated by Convex: its ArgumentValidationError would quote the secret (arguments.ts checks them).

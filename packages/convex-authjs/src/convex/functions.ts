@@ -31,6 +31,8 @@ import { adapterArguments } from "./arguments.js";
 import {
   chargeRateLimits,
   magicLinkCharges,
+  passkeyVerdict,
+  recordPasskeyAttempt,
   resolveSignInRateLimits,
   type SignInRateLimits,
 } from "./rateLimits.js";
@@ -53,8 +55,10 @@ export interface AuthAdapterOptions<Extra extends PropertyValidators = {}> {
   /** Documents the cleanup job deletes per table per transaction. Default 200. */
   cleanupBatchSize?: number;
   /**
-   * Sign-in rate limits, enforced by `limitMagicLink` (see `limitSignIns` in
-   * `convex-authjs/adapter`). Default: 5 magic links per address and 20 per client address, per hour.
+   * Sign-in rate limits: magic links, enforced by `limitMagicLink` (see `limitSignIns` in
+   * `convex-authjs/adapter`), default 5 per address and 20 per client address, per hour; failed
+   * passkey sign-ins per account, counted by `getAuthenticator` and enforced by `limitPasskey` (both
+   * from `limitSignIns`), default 5 per 15 minutes.
    */
   rateLimits?: SignInRateLimits;
 }
@@ -129,7 +133,7 @@ function findAccount(ctx: QueryCtx, provider: string, providerAccountId: string)
  *   createSession, getSessionAndUser, updateSession, deleteSession,
  *   createVerificationToken, useVerificationToken,
  *   createAuthenticator, getAuthenticator, listAuthenticatorsByUserId,
- *   updateAuthenticatorCounter, limitMagicLink, deleteExpiredAuthData,
+ *   updateAuthenticatorCounter, limitMagicLink, limitPasskey, deleteExpiredAuthData,
  * } = defineAuthAdapter();
  * ```
  *
@@ -357,9 +361,14 @@ export function defineAuthAdapter<Extra extends PropertyValidators = {}>(
       },
     ),
 
-    getAuthenticator: adapterQuery({ credentialID: v.string() }, async (ctx, { credentialID }) =>
-      toWire(await findByIndex(ctx, "authenticators", "by_credential_id", { credentialID })),
-    ),
+    /** The passkey Auth.js is about to verify; the attempt counts for `limitPasskey`. */
+    getAuthenticator: adapterMutation({ credentialID: v.string() }, async (ctx, { credentialID }) => {
+      const authenticator = await findByIndex(ctx, "authenticators", "by_credential_id", { credentialID });
+      if (authenticator !== null && rateLimits.passkeyFailuresPerAccount) {
+        await recordPasskeyAttempt(ctx, authenticator.userId as string, rateLimits.passkeyFailuresPerAccount);
+      }
+      return toWire(authenticator);
+    }),
 
     listAuthenticatorsByUserId: adapterQuery({ userId: v.string() }, async (ctx, { userId }) => {
       const normalized = ctx.db.normalizeId("users", userId);
@@ -388,6 +397,15 @@ export function defineAuthAdapter<Extra extends PropertyValidators = {}>(
     limitMagicLink: adapterMutation(
       { address: v.string(), client: v.optional(v.string()) },
       async (ctx, { address, client }) => chargeRateLimits(ctx, magicLinkCharges(rateLimits, address, client)),
+    ),
+
+    /**
+     * At a verified passkey sign-in: `{ ok: false, limit, retryAfterMs }` while the account's failed
+     * attempts before it reach `passkeyFailuresPerAccount` in their window, else `{ ok: true }`
+     * and the count ends.
+     */
+    limitPasskey: adapterMutation({ userId: v.string() }, async (ctx, { userId }) =>
+      rateLimits.passkeyFailuresPerAccount ? passkeyVerdict(ctx, userId, rateLimits.passkeyFailuresPerAccount) : { ok: true as const },
     ),
 
     /**

@@ -13,19 +13,29 @@ export interface SignInRateLimits {
   magicLinkPerAddress?: RateLimit | false;
   /** Magic-link emails requested from one client address (any recipients). Default 20 per hour. */
   magicLinkPerClient?: RateLimit | false;
+  /**
+   * Passkey sign-ins to one account that failed: each attempt counts (Auth.js looks the passkey up
+   * before it verifies it, `getAuthenticator`); at a verified one, `limitSignIns` refuses it when the
+   * failures before it reached the limit in their window, and otherwise ends the count. Default 5
+   * per 15 minutes.
+   */
+  passkeyFailuresPerAccount?: RateLimit | false;
 }
 
-const HOUR = 60 * 60 * 1000;
+const MINUTE = 60 * 1000;
+const HOUR = 60 * MINUTE;
 
 export const DEFAULT_SIGN_IN_RATE_LIMITS = {
   magicLinkPerAddress: { max: 5, windowMs: HOUR },
   magicLinkPerClient: { max: 20, windowMs: HOUR },
+  passkeyFailuresPerAccount: { max: 5, windowMs: 15 * MINUTE },
 } as const satisfies Required<SignInRateLimits>;
 
 /** The buckets' names in the `authRateLimits` table. */
 export const RateLimitName = {
   magicLinkPerAddress: "magicLink:address",
   magicLinkPerClient: "magicLink:client",
+  passkeyFailuresPerAccount: "passkey:account",
 } as const;
 
 export type ResolvedSignInRateLimits = { [K in keyof SignInRateLimits]-?: RateLimit | false };
@@ -62,11 +72,7 @@ export async function chargeRateLimits(ctx: GenericMutationCtx<GenericDataModel>
   const now = Date.now();
   const found: { charge: RateLimitCharge; bucket: Bucket | null; current: boolean }[] = [];
   for (const charge of charges) {
-    const bucket = (await ctx.db
-      .query("authRateLimits")
-      // A generic data model does not know the index's fields: `any`, as in functions.ts's findByIndex.
-      .withIndex("by_name_key", (q: any) => q.eq("name", charge.name).eq("key", charge.key))
-      .first()) as Bucket | null;
+    const bucket = await bucketOf(ctx, charge.name, charge.key);
     const current = bucket !== null && now < bucket.windowStart + charge.limit.windowMs;
     if (current && bucket.count >= charge.limit.max) {
       return { ok: false, limit: charge.name, retryAfterMs: bucket.windowStart + charge.limit.windowMs - now };
@@ -83,6 +89,46 @@ export async function chargeRateLimits(ctx: GenericMutationCtx<GenericDataModel>
     }
   }
   return { ok: true };
+}
+
+/**
+ * Counts one passkey attempt on an account (Auth.js looks the passkey up before it verifies it):
+ * always counted, so the signIn callback can tell the failures before a success.
+ */
+export async function recordPasskeyAttempt(ctx: GenericMutationCtx<GenericDataModel>, userId: string, limit: RateLimit): Promise<void> {
+  const now = Date.now();
+  const bucket = await bucketOf(ctx, RateLimitName.passkeyFailuresPerAccount, userId);
+  if (bucket !== null && now < bucket.windowStart + limit.windowMs) {
+    await ctx.db.patch(bucket._id, { count: bucket.count + 1 });
+    return;
+  }
+  const fresh = { windowStart: now, count: 1, expires: now + limit.windowMs };
+  if (bucket === null) await ctx.db.insert("authRateLimits", { name: RateLimitName.passkeyFailuresPerAccount, key: userId, ...fresh });
+  else await ctx.db.patch(bucket._id, fresh);
+}
+
+/**
+ * At a verified passkey sign-in: refused while the attempts before it that failed reach the limit
+ * in their window (so a passkey that keeps failing locks the account's passkeys for the window,
+ * the right one included); otherwise allowed, and the count ends.
+ */
+export async function passkeyVerdict(ctx: GenericMutationCtx<GenericDataModel>, userId: string, limit: RateLimit): Promise<RateLimitVerdict> {
+  const now = Date.now();
+  const bucket = await bucketOf(ctx, RateLimitName.passkeyFailuresPerAccount, userId);
+  if (bucket === null) return { ok: true };
+  const end = bucket.windowStart + limit.windowMs;
+  // The attempt being verified counted itself.
+  if (now < end && bucket.count - 1 >= limit.max) return { ok: false, limit: RateLimitName.passkeyFailuresPerAccount, retryAfterMs: end - now };
+  await ctx.db.delete(bucket._id);
+  return { ok: true };
+}
+
+async function bucketOf(ctx: GenericMutationCtx<GenericDataModel>, name: string, key: string): Promise<Bucket | null> {
+  return (await ctx.db
+    .query("authRateLimits")
+    // A generic data model does not know the index's fields: `any`, as in functions.ts's findByIndex.
+    .withIndex("by_name_key", (q: any) => q.eq("name", name).eq("key", key))
+    .first()) as Bucket | null;
 }
 
 /** The charges of one magic-link request under `limits`. */

@@ -14,7 +14,6 @@ export const ADAPTER_QUERIES = [
   "getUserByAccount",
   "getAccount",
   "getSessionAndUser",
-  "getAuthenticator",
   "listAuthenticatorsByUserId",
 ] as const;
 
@@ -30,8 +29,10 @@ export const ADAPTER_MUTATIONS = [
   "createVerificationToken",
   "useVerificationToken",
   "createAuthenticator",
+  "getAuthenticator",
   "updateAuthenticatorCounter",
   "limitMagicLink",
+  "limitPasskey",
 ] as const;
 
 export type AdapterQueryName = (typeof ADAPTER_QUERIES)[number];

@@ -33,4 +33,5 @@ export const VALID_ADAPTER_ARGS: Record<string, Record<string, unknown>> = {
   },
   updateAuthenticatorCounter: { credentialID: "c", newCounter: 1 },
   limitMagicLink: { address: "a@example.com", client: "203.0.113.7" },
+  limitPasskey: { userId: "u1" },
 };
