@@ -7,8 +7,9 @@
  */
 import type { Storage } from "../storage/index.js";
 import type { TextIndexDefinition } from "../storage/textIndexes.js";
-import { localName, namespaceOfName, storedTableName } from "./components.js";
+import { localName, namespaceOfName } from "./components.js";
 import type { AnalyzedSchema, SchemaTable } from "./functions.js";
+import { applySchemaIndexes, schemaIndexDiff, type SchemaIndexKind } from "./schemaIndexKinds.js";
 
 /** A search index as the analyzed schema lists it (convex-js `schema.ts` export). */
 interface SchemaSearchIndex {
@@ -23,26 +24,25 @@ function definitionsOf(table: SchemaTable): TextIndexDefinition[] {
   return indexes.map((index) => ({ name: index.indexDescriptor, searchField: index.searchField, filterFields: index.filterFields ?? [] }));
 }
 
-/** The search index definitions (enabled and staged) of every table of every namespace's schema, by stored table name. */
-export function textIndexesOf(schemas: Map<string, AnalyzedSchema | null>): Map<string, TextIndexDefinition[]> {
-  const wanted = new Map<string, TextIndexDefinition[]>();
-  for (const [namespace, schema] of schemas) {
-    for (const table of schema?.tables ?? []) wanted.set(storedTableName(namespace, table.tableName), definitionsOf(table));
-  }
-  return wanted;
-}
+/** Search indexes, as a push gathers, stores and reports them (schemaIndexKinds.ts). */
+const searchIndexes: SchemaIndexKind<TextIndexDefinition, TextIndexChange> = {
+  definitionsOf,
+  stagedNames: (table) => ((table.stagedSearchIndexes ?? []) as SchemaSearchIndex[]).map((index) => index.indexDescriptor),
+  stored: (storage, table) => storage.listTextIndexes(table),
+  store: (storage, table, indexes) => storage.setTextIndexes(table, indexes),
+  shape: (index) => JSON.stringify([index.searchField, index.filterFields]),
+  change: (table, index, staged) => ({
+    namespace: namespaceOfName(table),
+    table: localName(table),
+    name: index.name,
+    fields: [],
+    config: { type: "search", searchField: index.searchField, filterFields: index.filterFields, ...(staged ? { staged } : {}) },
+  }),
+};
 
 /** Makes the stored search indexes those of the schemas (inside the push's write); tables the schemas do not name lose theirs. */
 export function applyTextIndexes(storage: Storage, schemas: Map<string, AnalyzedSchema | null>): void {
-  const wanted = textIndexesOf(schemas);
-  for (const { name } of storage.listTables()) {
-    if (!localName(name).startsWith("_") && !wanted.has(name)) wanted.set(name, []);
-  }
-  for (const [table, indexes] of wanted) {
-    // A table without search indexes is not created for them.
-    if (indexes.length === 0 && storage.tableNumber(table) === undefined) continue;
-    storage.setTextIndexes(table, indexes);
-  }
+  applySchemaIndexes(searchIndexes, storage, schemas);
 }
 
 /**
@@ -66,37 +66,7 @@ export interface TextIndexChange {
   config: { type: "search"; searchField: string; filterFields: string[]; staged?: boolean };
 }
 
-/**
- * The search indexes the schemas add (new, or defined differently) and remove, against the stored
- * ones; an index that only changes between staged and enabled is neither (it is built either way).
- */
+/** The search indexes the schemas add and remove, against the stored ones (schemaIndexDiff). */
 export function textIndexDiff(storage: Storage, schemas: Map<string, AnalyzedSchema | null>): { added: TextIndexChange[]; removed: TextIndexChange[] } {
-  const shape = (index: TextIndexDefinition) => JSON.stringify([index.searchField, index.filterFields]);
-  const change = (table: string, index: TextIndexDefinition, staged: boolean): TextIndexChange => ({
-    namespace: namespaceOfName(table),
-    table: localName(table),
-    name: index.name,
-    fields: [],
-    config: { type: "search", searchField: index.searchField, filterFields: index.filterFields, ...(staged ? { staged } : {}) },
-  });
-  const next = new Map<string, TextIndexChange & { shape: string }>();
-  for (const [namespace, schema] of schemas) {
-    for (const table of schema?.tables ?? []) {
-      const stored = storedTableName(namespace, table.tableName);
-      const staged = new Set(((table.stagedSearchIndexes ?? []) as SchemaSearchIndex[]).map((index) => index.indexDescriptor));
-      for (const index of definitionsOf(table)) {
-        next.set(`${stored}.${index.name}`, { ...change(stored, index, staged.has(index.name)), shape: shape(index) });
-      }
-    }
-  }
-  const current = new Map<string, TextIndexChange & { shape: string }>();
-  for (const { name: table } of storage.listTables()) {
-    if (localName(table).startsWith("_")) continue;
-    for (const index of storage.listTextIndexes(table)) current.set(`${table}.${index.name}`, { ...change(table, index, false), shape: shape(index) });
-  }
-  const strip = ({ shape: _, ...rest }: TextIndexChange & { shape: string }): TextIndexChange => rest;
-  return {
-    added: [...next].filter(([key, index]) => current.get(key)?.shape !== index.shape).map(([, index]) => strip(index)),
-    removed: [...current].filter(([key, index]) => next.get(key)?.shape !== index.shape).map(([, index]) => strip(index)),
-  };
+  return schemaIndexDiff(searchIndexes, storage, schemas);
 }

@@ -8,8 +8,9 @@
  */
 import type { Storage } from "../storage/index.js";
 import { checkVectorIndexDefinition, type VectorIndexDefinition } from "../storage/vectorIndexes.js";
-import { localName, namespaceOfName, storedTableName } from "./components.js";
+import { localName, namespaceOfName } from "./components.js";
 import type { AnalyzedSchema, DeploymentAnalysis, SchemaTable } from "./functions.js";
+import { applySchemaIndexes, schemaIndexDiff, schemaIndexesOf, type SchemaIndexKind } from "./schemaIndexKinds.js";
 
 /** A vector index as the analyzed schema lists it (convex-js `schema.ts` export). */
 interface SchemaVectorIndex {
@@ -29,13 +30,25 @@ function definitionsOf(table: SchemaTable): VectorIndexDefinition[] {
   }));
 }
 
+/** Vector indexes, as a push gathers, stores and reports them (schemaIndexKinds.ts). */
+const vectorIndexes: SchemaIndexKind<VectorIndexDefinition, VectorIndexChange> = {
+  definitionsOf,
+  stagedNames: (table) => ((table.stagedVectorIndexes ?? []) as SchemaVectorIndex[]).map((index) => index.indexDescriptor),
+  stored: (storage, table) => storage.listVectorIndexes(table),
+  store: (storage, table, indexes) => storage.setVectorIndexes(table, indexes),
+  shape: (index) => JSON.stringify([index.vectorField, index.dimensions, index.filterFields]),
+  change: (table, index, staged) => ({
+    namespace: namespaceOfName(table),
+    table: localName(table),
+    name: index.name,
+    fields: [],
+    config: { type: "vector", vectorField: index.vectorField, dimensions: index.dimensions, filterFields: index.filterFields, ...(staged ? { staged } : {}) },
+  }),
+};
+
 /** The vector index definitions (enabled and staged) of every table of every namespace's schema, by stored table name. */
 export function vectorIndexesOf(schemas: Map<string, AnalyzedSchema | null>): Map<string, VectorIndexDefinition[]> {
-  const wanted = new Map<string, VectorIndexDefinition[]>();
-  for (const [namespace, schema] of schemas) {
-    for (const table of schema?.tables ?? []) wanted.set(storedTableName(namespace, table.tableName), definitionsOf(table));
-  }
-  return wanted;
+  return schemaIndexesOf(vectorIndexes, schemas);
 }
 
 /** Why a push's vector indexes are refused as Convex refuses them (dimensions outside 2–4096, bad field paths), or null. */
@@ -54,15 +67,7 @@ export function vectorIndexProblem(schemas: Map<string, AnalyzedSchema | null>):
 
 /** Makes the stored vector indexes those of the schemas (inside the push's write); tables the schemas do not name lose theirs. */
 export function applyVectorIndexes(storage: Storage, schemas: Map<string, AnalyzedSchema | null>): void {
-  const wanted = vectorIndexesOf(schemas);
-  for (const { name } of storage.listTables()) {
-    if (!localName(name).startsWith("_") && !wanted.has(name)) wanted.set(name, []);
-  }
-  for (const [table, indexes] of wanted) {
-    // A table without vector indexes is not created for them.
-    if (indexes.length === 0 && storage.tableNumber(table) === undefined) continue;
-    storage.setVectorIndexes(table, indexes);
-  }
+  applySchemaIndexes(vectorIndexes, storage, schemas);
 }
 
 /** Whether `index` of `table` (as code in `namespace` names them) is a staged vector index of the deployed schema. */
@@ -81,42 +86,7 @@ export interface VectorIndexChange {
   config: { type: "vector"; vectorField: string; dimensions: number; filterFields: string[]; staged?: boolean };
 }
 
-/**
- * The vector indexes the schemas add (new, or defined differently) and remove, against the stored
- * ones; an index that only changes between staged and enabled is neither.
- */
+/** The vector indexes the schemas add and remove, against the stored ones (schemaIndexDiff). */
 export function vectorIndexDiff(storage: Storage, schemas: Map<string, AnalyzedSchema | null>): { added: VectorIndexChange[]; removed: VectorIndexChange[] } {
-  const key = (table: string, index: VectorIndexDefinition) => `${table}.${index.name}`;
-  const shape = (index: VectorIndexDefinition) => JSON.stringify([index.vectorField, index.dimensions, index.filterFields]);
-  const change = (table: string, index: VectorIndexDefinition, staged: boolean): VectorIndexChange => ({
-    namespace: namespaceOfName(table),
-    table: localName(table),
-    name: index.name,
-    fields: [],
-    config: { type: "vector", vectorField: index.vectorField, dimensions: index.dimensions, filterFields: index.filterFields, ...(staged ? { staged } : {}) },
-  });
-  const next = new Map<string, { table: string; index: VectorIndexDefinition; staged: boolean }>();
-  for (const [namespace, schema] of schemas) {
-    for (const table of schema?.tables ?? []) {
-      const stored = storedTableName(namespace, table.tableName);
-      const staged = new Set(((table.stagedVectorIndexes ?? []) as SchemaVectorIndex[]).map((index) => index.indexDescriptor));
-      for (const index of definitionsOf(table)) {
-        next.set(key(stored, index), { table: stored, index, staged: staged.has(index.name) });
-      }
-    }
-  }
-  const current = new Map<string, { table: string; index: VectorIndexDefinition }>();
-  for (const { name: table } of storage.listTables()) {
-    if (localName(table).startsWith("_")) continue;
-    for (const index of storage.listVectorIndexes(table)) current.set(key(table, index), { table, index });
-  }
-  const added = [...next.values()].filter(({ table, index }) => {
-    const before = current.get(key(table, index));
-    return before === undefined || shape(before.index) !== shape(index);
-  });
-  const removed = [...current.values()].filter(({ table, index }) => {
-    const after = next.get(key(table, index));
-    return after === undefined || shape(after.index) !== shape(index);
-  });
-  return { added: added.map(({ table, index, staged }) => change(table, index, staged)), removed: removed.map(({ table, index }) => change(table, index, false)) };
+  return schemaIndexDiff(vectorIndexes, storage, schemas);
 }
