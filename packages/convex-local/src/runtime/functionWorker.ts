@@ -79,6 +79,11 @@ export class FunctionWorker {
     return this.running !== undefined;
   }
 
+  /** When the call it runs now started (ms since the epoch), or undefined between batches. */
+  get callStartedAt(): number | undefined {
+    return this.running === undefined ? undefined : this.progress.runningCall()?.startedAt;
+  }
+
   /** Started and holding the current deployment (not still starting). */
   get ready(): boolean {
     return this.process !== undefined && this.installed;

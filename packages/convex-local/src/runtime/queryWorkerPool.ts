@@ -5,9 +5,11 @@
  * Cheap ones (by their functions' recent execution times) go to fewer workers: a batch worth less
  * than half a millisecond is not worth waking a second worker for (a wake-up costs 0.1-0.2 ms on
  * a busy machine; above that, halving the batch's time wins, e.g. bench figure 4b's 16 queries).
- * When queries have waited a while because every worker is busy (e.g. behind queries that loop
- * until their time limit), the pool grows by a worker for each waiting query, up to four per core;
- * workers beyond the base number leave after a while idle.
+ * When queries have waited a while because every worker is stuck in one call (e.g. queries that
+ * loop until their time limit), the pool grows by a worker for each waiting query, up to four per
+ * core; workers beyond the base number leave after a while idle. Workers that keep finishing calls
+ * are not stuck: a queue that is long because the cores are saturated gets no new processes, which
+ * would only take CPU from the others while they start and warm up.
  *
  * A worker that runs out of memory, crashes or hangs is replaced (functionWorker.ts). When that
  * happens to a worker running several queries, each of them is run again on its own, so only a
@@ -35,8 +37,9 @@ export interface QueryWorkerPoolOptions {
 /** Queued work worth waking another worker for (ms); 0.5 beat 2 and 0.25 in bench figures 1b and 4b. */
 const WORTH_A_WORKER_MS = 0.5;
 /**
- * The pool grows once a query has waited this long for a worker (ordinary queries take
- * milliseconds), and again only once the workers it started are ready.
+ * The pool grows once a query has waited this long for a worker and every worker has been in its
+ * current call this long (ordinary queries take milliseconds), and again only once the workers it
+ * started are ready.
  */
 const GROWTH_WAIT_MS = 50;
 /** A worker beyond the kept number leaves after this long idle. */
@@ -118,7 +121,9 @@ export class QueryWorkerPool {
     if (this.queue.length === 0 || this.workers.length >= this.maxSize || this.growthTimer !== undefined) return;
     if (this.workers.some((worker) => !worker.ready)) return;
     const now = performance.now();
-    const wait = Math.max(this.queue[0]!.queuedAt, this.lastGrowth) + GROWTH_WAIT_MS - now;
+    const waited = Math.max(this.queue[0]!.queuedAt, this.lastGrowth);
+    // The workers' calls are read (a file each) only once the queue has waited long enough.
+    const wait = now - waited < GROWTH_WAIT_MS ? waited + GROWTH_WAIT_MS - now : growthWaitMs(waited, this.workers.map((worker) => worker.callStartedAt), now);
     if (wait > 0) {
       this.growthTimer = setTimeout(() => {
         this.growthTimer = undefined;
@@ -193,6 +198,20 @@ export class QueryWorkerPool {
     this.dispatch();
     if (!worker.busy) this.retireWhenIdle(worker);
   }
+}
+
+/**
+ * How long (ms) until the pool should grow: once the oldest queued query has waited
+ * `GROWTH_WAIT_MS` since `waitingSince` and every worker has been that long in the call it runs
+ * now (`callStarts`: ms since the epoch; undefined for a worker between calls). `waitingSince` and
+ * `now` are `performance.now()` times. Zero or less: now.
+ */
+export function growthWaitMs(waitingSince: number, callStarts: readonly (number | undefined)[], now: number): number {
+  let wait = waitingSince + GROWTH_WAIT_MS - now;
+  for (const startedAt of callStarts) {
+    wait = Math.max(wait, startedAt === undefined ? GROWTH_WAIT_MS : startedAt - performance.timeOrigin + GROWTH_WAIT_MS - now);
+  }
+  return wait;
 }
 
 /** Index keys arrive as plain Uint8Arrays (structured clone): the read-set code compares Buffers. */
