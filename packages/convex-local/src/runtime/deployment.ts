@@ -10,7 +10,8 @@ import { analyzeModules } from "./analyze.js";
 import type { AnalyzedSchema, AuthProvider, CronJob, DeploymentAnalysis } from "./functions.js";
 import { compileModule, type CompiledModule, type ModuleSource } from "./modules.js";
 import type { FunctionRunner } from "./runner.js";
-import { validateValue } from "./validator.js";
+import { validateValue, type ValidatorJson } from "./validator.js";
+import { acceptsAllOf } from "./validatorSubset.js";
 import { decodeDocumentId } from "../storage/ids.js";
 import { evaluateComponents, flattenComponents, type ComponentsSource, type EvaluatedComponents } from "./componentPush.js";
 import { componentPathOf, instancesOf, isSystemTableName, localName, namespaceOf, namespaceOfName, storedTableName, visibleTableName } from "./components.js";
@@ -171,9 +172,15 @@ export class DeploymentState {
     return prepared;
   }
 
-  /** Checks every stored document of every table the new schema validates. */
+  /**
+   * Checks the stored documents of every table the new schema validates, unless the running schema
+   * enforced a document type the new one accepts everything of (validatorSubset.ts): the table then
+   * holds only documents that pass, as Convex reasons. A dev loop's push, which rarely narrows the
+   * schema, then reads no documents.
+   */
   schemaStatus(pushId: string): SchemaStatus {
     const push = this.requirePending(pushId);
+    const enforced = enforcedDocumentTypes(this.runner.analysis);
     for (const [namespace, schema] of schemasOf(push.installed.analysis)) {
       if (schema === null || !schema.schemaValidation) continue;
       const idTable = (id: string) => {
@@ -184,6 +191,8 @@ export class DeploymentState {
       for (const table of schema.tables) {
         const stored = storedTableName(namespace, table.tableName);
         if (table.documentType === null || this.storage.tableNumber(stored) === undefined) continue;
+        const before = enforced.get(stored);
+        if (before !== undefined && acceptsAllOf(table.documentType, before)) continue;
         for (const row of this.storage.scanIndex(stored, "by_id", { lowerInclusive: true, upperInclusive: false }, "asc")) {
           const { _id, _creationTime, ...fields } = jsonToValue(JSON.parse(row.json) as JSONValue) as Record<string, Value>;
           const failure = validateValue(fields, table.documentType, idTable);
@@ -284,6 +293,19 @@ export class DeploymentState {
     if (push === undefined) throw new PushError("This push is unknown or already finished (the backend may have restarted). Push again.");
     return push;
   }
+}
+
+/** The document type each stored table's writes are validated against under `analysis`. */
+function enforcedDocumentTypes(analysis: DeploymentAnalysis | undefined): Map<string, ValidatorJson> {
+  const enforced = new Map<string, ValidatorJson>();
+  if (analysis === undefined) return enforced;
+  for (const [namespace, schema] of schemasOf(analysis)) {
+    if (schema === null || !schema.schemaValidation) continue;
+    for (const table of schema.tables) {
+      if (table.documentType !== null) enforced.set(storedTableName(namespace, table.tableName), table.documentType);
+    }
+  }
+  return enforced;
 }
 
 /** Every namespace's schema: the app's ("") first, then each component instance's. */
