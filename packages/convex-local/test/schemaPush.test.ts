@@ -5,7 +5,7 @@
  * running schema never checked — written here around the function API — shows which tables a
  * push checks.
  */
-import { readFileSync, writeFileSync } from "node:fs";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { deployFixture, type TestDeployment } from "./harness.js";
@@ -62,4 +62,54 @@ it("checks every table again when a push turns schema validation back on", async
   const pushed = await deploy();
   expect(pushed.ok).toBe(false);
   expect(pushed.output).toMatch(/Document with ID "\w+" in table "things" does not match the schema/);
+});
+
+/** Whether a push worker process (pushWorker.ts) of this test's backend runs now. */
+function pushWorkerRunning(): boolean {
+  return readdirSync("/proc").some((pid) => {
+    try {
+      return /^\d+$/.test(pid) && Number(readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ")[1]) === process.pid && readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("pushWorker");
+    } catch {
+      return false; // a process that ended while being read
+    }
+  });
+}
+
+it.runIf(process.platform === "linux")("backfills a search index on a table with documents in a push worker, while the backend answers queries", async () => {
+  const words = ["wombat", "quokka", "numbat", "bilby", "dingo", "possum", "wallaby", "echidna"];
+  await deployment.backend.runner.systemWrite((transaction) => {
+    for (let i = 0; i < 3000; i++) transaction.insert("notes", { text: Array.from({ length: 24 }, (_, j) => words[(i * 7 + j * 3) % words.length]).join(" ") });
+  });
+  // The running schema does not validate (the test before): this push only adds the index.
+  writeFileSync(
+    schemaFile,
+    originalSchema
+      .replace("notes: defineTable({ text: v.string() })", 'notes: defineTable({ text: v.string() }).searchIndex("search_text", { searchField: "text" })')
+      .replace("});\n", "}, { schemaValidation: false });\n"),
+  );
+  writeFileSync(
+    path.join(deployment.appDir, "convex/notes.ts"),
+    `import { v } from "convex/values";
+import { query } from "./_generated/server";
+export const search = query({
+  args: { text: v.string() },
+  handler: async (ctx, { text }) => (await ctx.db.query("notes").withSearchIndex("search_text", (q) => q.search("text", text)).take(5)).length,
+});
+`,
+  );
+  let pushing = true;
+  const pushed = deploy().finally(() => (pushing = false));
+  let answeredDuringBackfill = false;
+  while (pushing && !answeredDuringBackfill) {
+    if (pushWorkerRunning()) {
+      const response = await fetch(`${deployment.backend.url}/api/query`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ path: "things:count", args: {}, format: "json" }) });
+      expect(await response.json()).toMatchObject({ status: "success" });
+      answeredDuringBackfill = pushWorkerRunning();
+    }
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+  expect(await pushed).toMatchObject({ ok: true });
+  expect(answeredDuringBackfill).toBe(true);
+  const found = await fetch(`${deployment.backend.url}/api/query`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ path: "notes:search", args: { text: "quokka" }, format: "json" }) });
+  expect(await found.json()).toEqual({ status: "success", value: 5 });
 });

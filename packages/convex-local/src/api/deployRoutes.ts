@@ -102,7 +102,7 @@ export async function startPush({ request, response }: RouteRequest, context: De
 /** `POST /api/deploy2/wait_for_schema`: the prepared push's schema status. */
 export async function waitForSchema({ request, response }: RouteRequest, context: DeployContext): Promise<void> {
   const body = await readJsonObject(request, PUSH_BODY_LIMITS);
-  sendJson(response, 200, context.deployment.schemaStatus(pushIdOf(body.schemaChange)));
+  sendJson(response, 200, await context.deployment.schemaStatus(pushIdOf(body.schemaChange)));
 }
 
 /** `POST /api/deploy2/finish_push`: makes the prepared push the running code (a dry run changes nothing). */

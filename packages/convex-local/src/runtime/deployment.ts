@@ -4,27 +4,21 @@
  * documents, then commit indexes and modules in one transaction.
  */
 import { randomUUID } from "node:crypto";
-import type { JSONValue, Value } from "convex/values";
 import type { Storage } from "../storage/index.js";
 import { analyzeModules } from "./analyze.js";
 import type { AnalyzedSchema, AuthProvider, CronJob, DeploymentAnalysis } from "./functions.js";
 import { compileModule, type CompiledModule, type ModuleSource } from "./modules.js";
 import type { FunctionRunner } from "./runner.js";
-import { validateValue, type ValidatorJson } from "./validator.js";
-import { acceptsAllOf } from "./validatorSubset.js";
-import { decodeDocumentId } from "../storage/ids.js";
+import { commitInPushWorker, validateInPushWorker } from "./pushWork.js";
+import { applyPush, PUSH_META_KEYS, type PushWrite } from "./pushWrite.js";
+import { schemasOf, tablesToValidate, type SchemaStatus } from "./schemaValidation.js";
 import { evaluateComponents, flattenComponents, type ComponentsSource, type EvaluatedComponents } from "./componentPush.js";
-import { componentPathOf, instancesOf, isSystemTableName, localName, namespaceOf, namespaceOfName, storedTableName, visibleTableName } from "./components.js";
+import { componentPathOf, instancesOf, isSystemTableName, localName, namespaceOf, namespaceOfName, storedTableName } from "./components.js";
 import { ensureNamespaceSystemTables } from "./namespaceSystemTables.js";
-import { jsonToValue } from "../storage/values.js";
-import { applyVectorIndexes, vectorIndexDiff, vectorIndexProblem } from "./vectorIndexPush.js";
-import { applyTextIndexes, textIndexDiff } from "./textIndexPush.js";
+import { vectorIndexDiff, vectorIndexProblem } from "./vectorIndexPush.js";
+import { textIndexDiff } from "./textIndexPush.js";
 
-const MODULES_KEY = "deployment/modules";
 const ENV_KEY = "deployment/environment";
-const SCHEMA_KEY = "deployment/schema";
-const UDF_SERVER_VERSION_KEY = "deployment/udfServerVersion";
-const COMPONENTS_KEY = "deployment/components";
 
 export interface PushRequest {
   modules: ModuleSource[];
@@ -68,9 +62,7 @@ export interface IndexChange {
 
 const NO_COMPONENTS: ComponentsSource = { appDefinition: null, definitions: [] };
 
-export type SchemaStatus =
-  | { type: "complete" }
-  | { type: "failed"; error: string; componentPath: string; tableName: string | null };
+export type { SchemaStatus } from "./schemaValidation.js";
 
 export class PushError extends Error {
   constructor(message: string) {
@@ -93,16 +85,16 @@ export class DeploymentState {
 
   /** Loads the last committed push, so functions are served again after a restart. */
   async restore(): Promise<void> {
-    const sources = this.storage.getMeta<ModuleSource[]>(MODULES_KEY);
+    const sources = this.storage.getMeta<ModuleSource[]>(PUSH_META_KEYS.modules);
     if (sources === undefined) return;
     const modules = new Map(sources.map((source) => [source.path, compileModule(source)]));
     const analysis = await analyzeModules(this.runner, modules);
-    const components = await evaluateComponents(this.runner, this.storage.getMeta<ComponentsSource>(COMPONENTS_KEY) ?? NO_COMPONENTS);
+    const components = await evaluateComponents(this.runner, this.storage.getMeta<ComponentsSource>(PUSH_META_KEYS.components) ?? NO_COMPONENTS);
     this.modules = modules;
     this.componentPaths = instancesOf(components.root).map((instance) => instance.path);
     // Restored before anything runs: a data directory from before components had their own system tables gets them now.
     ensureNamespaceSystemTables(this.storage, this.componentPaths.map(namespaceOf));
-    await this.runner.install({ ...flattenComponents(modules, analysis, components), udfServerVersion: this.storage.getMeta<string>(UDF_SERVER_VERSION_KEY) });
+    await this.runner.install({ ...flattenComponents(modules, analysis, components), udfServerVersion: this.storage.getMeta<string>(PUSH_META_KEYS.udfServerVersion) });
   }
 
   authInfo(): AuthProvider[] {
@@ -173,41 +165,15 @@ export class DeploymentState {
   }
 
   /**
-   * Checks the stored documents of every table the new schema validates, unless the running schema
-   * enforced a document type the new one accepts everything of (validatorSubset.ts): the table then
-   * holds only documents that pass, as Convex reasons. A dev loop's push, which rarely narrows the
-   * schema, then reads no documents.
+   * Checks the stored documents the push's schema may refuse (schemaValidation.ts), in a push
+   * worker: reading a large table never holds the main thread. A push that narrows no validator
+   * reads nothing.
    */
-  schemaStatus(pushId: string): SchemaStatus {
+  async schemaStatus(pushId: string): Promise<SchemaStatus> {
     const push = this.requirePending(pushId);
-    const enforced = enforcedDocumentTypes(this.runner.analysis);
-    for (const [namespace, schema] of schemasOf(push.installed.analysis)) {
-      if (schema === null || !schema.schemaValidation) continue;
-      const idTable = (id: string) => {
-        const decoded = decodeDocumentId(id);
-        const stored = decoded === null ? undefined : this.storage.tableName(decoded.tableNumber);
-        return stored === undefined ? null : visibleTableName(namespace, stored);
-      };
-      for (const table of schema.tables) {
-        const stored = storedTableName(namespace, table.tableName);
-        if (table.documentType === null || this.storage.tableNumber(stored) === undefined) continue;
-        const before = enforced.get(stored);
-        if (before !== undefined && acceptsAllOf(table.documentType, before)) continue;
-        for (const row of this.storage.scanIndex(stored, "by_id", { lowerInclusive: true, upperInclusive: false }, "asc")) {
-          const { _id, _creationTime, ...fields } = jsonToValue(JSON.parse(row.json) as JSONValue) as Record<string, Value>;
-          const failure = validateValue(fields, table.documentType, idTable);
-          if (failure) {
-            return {
-              type: "failed",
-              tableName: table.tableName,
-              componentPath: componentPathOf(namespace),
-              error: `Schema validation failed.\nDocument with ID "${String(_id)}" in table "${table.tableName}" does not match the schema: ${failure.message}`,
-            };
-          }
-        }
-      }
-    }
-    return { type: "complete" };
+    const tables = tablesToValidate(this.storage, schemasOf(push.installed.analysis), this.runner.analysis);
+    if (tables.length === 0) return { type: "complete" };
+    return await validateInPushWorker(this.storage.path, tables);
   }
 
   /** Commits a prepared push: indexes (backfilled) and modules in one transaction, then serves it (resolving once its code is loaded where functions run). */
@@ -218,32 +184,30 @@ export class DeploymentState {
    */
   async finish(pushId: string): Promise<{ push: PreparedPush; previousModules: string[]; previousComponents: string[]; storedComponents: string[] }> {
     const push = this.requirePending(pushId);
-    const status = this.schemaStatus(pushId);
-    if (status.type === "failed") throw new PushError(status.error);
     const previousModules = [...this.modules.keys()];
     const previousComponents = this.componentPaths;
     const storedComponents = [...new Set(this.storage.listTables().map(({ name }) => componentPathOf(namespaceOfName(name))))];
-    // Written between mutation batches: the mutation worker holds SQLite's write lock while one runs.
-    await this.runner.systemWrite(() => {
-      const schema = push.analysis.schema;
-      const wanted = new Map<string, { name: string; fields: string[] }[]>();
-      for (const [namespace, namespaceSchema] of schemasOf(push.installed.analysis)) {
-        for (const table of namespaceSchema?.tables ?? []) {
-          wanted.set(storedTableName(namespace, table.tableName), [...table.indexes, ...(table.stagedIndexes ?? [])].map((index) => ({ name: index.indexDescriptor, fields: index.fields })));
-        }
-      }
-      for (const { name } of this.storage.listTables()) {
-        if (!isSystemTableName(name) && !wanted.has(name)) wanted.set(name, []);
-      }
-      for (const [table, indexes] of wanted) this.storage.setIndexes(table, indexes);
-      applyVectorIndexes(this.storage, schemasOf(push.installed.analysis));
-      applyTextIndexes(this.storage, schemasOf(push.installed.analysis));
-      ensureNamespaceSystemTables(this.storage, instancesOf(push.components.root).map((instance) => namespaceOf(instance.path)));
-      this.storage.setMeta(MODULES_KEY, [...push.modules.values()].map(({ path, source, sourceMap, environment }) => ({ path, source, sourceMap, environment })));
-      this.storage.setMeta(SCHEMA_KEY, schema);
-      this.storage.setMeta(COMPONENTS_KEY, push.componentsSource);
-      if (push.udfServerVersion !== undefined) this.storage.setMeta(UDF_SERVER_VERSION_KEY, push.udfServerVersion);
-    });
+    const schemas = schemasOf(push.installed.analysis);
+    const write: PushWrite = {
+      schemas,
+      namespaces: instancesOf(push.components.root).map((instance) => namespaceOf(instance.path)),
+      modules: [...push.modules.values()],
+      schema: push.analysis.schema,
+      componentsSource: push.componentsSource,
+      udfServerVersion: push.udfServerVersion,
+    };
+    const tables = tablesToValidate(this.storage, schemas, this.runner.analysis);
+    if (tables.length === 0 && push.indexDiff.added.length === 0) {
+      // Nothing to read or backfill: written between mutation batches, on the main thread's connection.
+      await this.runner.systemWrite(() => applyPush(this.storage, write));
+    } else {
+      // Checked and written in one transaction of the push worker, while the backend goes on serving.
+      const status = await this.runner.writeElsewhere(async () => {
+        const { status, commitTs } = await commitInPushWorker(this.storage.path, tables, write);
+        return { commitTs, result: status };
+      });
+      if (status.type === "failed") throw new PushError(status.error);
+    }
     this.pending.delete(pushId);
     this.modules = push.modules;
     this.componentPaths = instancesOf(push.components.root).map((instance) => instance.path);
@@ -295,20 +259,3 @@ export class DeploymentState {
   }
 }
 
-/** The document type each stored table's writes are validated against under `analysis`. */
-function enforcedDocumentTypes(analysis: DeploymentAnalysis | undefined): Map<string, ValidatorJson> {
-  const enforced = new Map<string, ValidatorJson>();
-  if (analysis === undefined) return enforced;
-  for (const [namespace, schema] of schemasOf(analysis)) {
-    if (schema === null || !schema.schemaValidation) continue;
-    for (const table of schema.tables) {
-      if (table.documentType !== null) enforced.set(storedTableName(namespace, table.tableName), table.documentType);
-    }
-  }
-  return enforced;
-}
-
-/** Every namespace's schema: the app's ("") first, then each component instance's. */
-function schemasOf(analysis: DeploymentAnalysis): Map<string, AnalyzedSchema | null> {
-  return new Map([["", analysis.schema], ...Object.entries(analysis.componentSchemas ?? {})]);
-}

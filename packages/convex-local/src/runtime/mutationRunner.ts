@@ -43,9 +43,11 @@ interface QueuedMutation extends MutationCall {
 export class MutationRunner {
   private readonly worker: FunctionWorker;
   private readonly queue: QueuedMutation[] = [];
-  /** System writes waiting for their turn. */
+  /** Writes waiting for their turn (system writes, and other processes' writes). */
   private readonly systemWrites: (() => void)[] = [];
   private dispatchScheduled = false;
+  /** Another process of the backend's own holds the turn to write (`writeElsewhere`). */
+  private writingElsewhere = false;
   private closed = false;
 
   constructor(private readonly options: MutationRunnerOptions) {
@@ -81,7 +83,7 @@ export class MutationRunner {
    * a mutation's, for reactivity.
    */
   async systemWrite<T>(write: (transaction: Transaction) => T): Promise<T> {
-    if (this.worker.busy) await new Promise<void>((resolve) => this.systemWrites.push(resolve));
+    await this.turn();
     const { storage } = this.options;
     const transaction = new Transaction(storage, true);
     try {
@@ -91,6 +93,33 @@ export class MutationRunner {
     } finally {
       this.scheduleDispatch();
     }
+  }
+
+  /**
+   * Gives the turn to write to another process of the backend's own (a push's backfill, pushWork.ts)
+   * until `write` settles: no mutation batch or system write starts meanwhile, so none waits on its
+   * SQLite lock. `write` resolves with its commit's timestamp, if it made one, which is then heard
+   * of as a batch's is.
+   */
+  async writeElsewhere<T>(write: () => Promise<{ commitTs?: bigint; result: T }>): Promise<T> {
+    await this.turn();
+    this.writingElsewhere = true;
+    try {
+      const { commitTs, result } = await write();
+      if (commitTs !== undefined) {
+        this.options.storage.noteCommit(commitTs);
+        this.options.heard.advanced();
+      }
+      return result;
+    } finally {
+      this.writingElsewhere = false;
+      this.scheduleDispatch();
+    }
+  }
+
+  /** Resolves when no batch runs and no other process writes: the caller's write goes next. */
+  private async turn(): Promise<void> {
+    if (this.worker.busy || this.writingElsewhere) await new Promise<void>((resolve) => this.systemWrites.push(resolve));
   }
 
   /** Ends the worker; mutations still queued or running fail (nothing of a running batch commits). */
@@ -112,7 +141,7 @@ export class MutationRunner {
   }
 
   private dispatch(): void {
-    if (this.worker.busy) return;
+    if (this.worker.busy || this.writingElsewhere) return;
     // A system write runs synchronously when resumed, so it ends before the next batch starts.
     const resume = this.systemWrites.shift();
     if (resume !== undefined) return resume();

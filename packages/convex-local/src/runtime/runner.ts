@@ -268,6 +268,11 @@ export class FunctionRunner {
     return this.mutations.systemWrite(write);
   }
 
+  /** Lets another process of the backend's own write, in a turn of its own (mutationRunner.ts `writeElsewhere`). */
+  writeElsewhere<T>(write: () => Promise<{ commitTs?: bigint; result: T }>): Promise<T> {
+    return this.mutations.writeElsewhere(write);
+  }
+
   action(path: string, args: JSONValue, caller: Caller): Promise<FunctionResult> {
     return this.actions.action(path, args, withRequest(caller));
   }
