@@ -7,8 +7,16 @@
  */
 import type Database from "better-sqlite3";
 
+import { TextIndexes } from "./textIndexes.js";
+
 /** The schema version this code reads and writes. */
-export const SCHEMA_VERSION = 3;
+export const SCHEMA_VERSION = 4;
+
+/**
+ * Migrations after which the search indexes are rebuilt from the documents, once all
+ * migrations have run (so the rebuild writes the layout of this code, whatever came between).
+ */
+const REBUILDS_TEXT_INDEXES = new Set([4]);
 
 /** Migrations by target version: `MIGRATIONS[v - 1]` upgrades version v-1 to v. */
 const MIGRATIONS: string[] = [
@@ -142,6 +150,65 @@ const MIGRATIONS: string[] = [
     PRIMARY KEY (index_id, field, value, document_id)
   ) WITHOUT ROWID;
   `,
+  `
+  -- Full-text search, packed (textIndexes.ts, textEncoding.ts): each document gets a number in
+  -- each index (next_document) and each term too (next_term); postings are stored in blocks. The
+  -- index definitions stay; their contents are rebuilt from the documents after the migration.
+  DROP TABLE text_postings;
+  DROP TABLE text_documents;
+  DROP TABLE text_filter_entries;
+  DROP TABLE text_terms;
+  ALTER TABLE text_indexes ADD COLUMN next_document INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE text_indexes ADD COLUMN next_term INTEGER NOT NULL DEFAULT 0;
+
+  -- Every term (UTF-8 bytes) of a search index: its number and the number of documents holding it.
+  CREATE TABLE text_terms (
+    index_id INTEGER NOT NULL REFERENCES text_indexes (id) ON DELETE CASCADE,
+    term BLOB NOT NULL,
+    number INTEGER NOT NULL,
+    document_count INTEGER NOT NULL,
+    PRIMARY KEY (index_id, term)
+  ) WITHOUT ROWID;
+
+  -- Postings in blocks, in the order ranked retrieval reads them: per term (number) and
+  -- frequency, by (length, document number) — for a fixed frequency BM25 falls as length grows.
+  -- A block starts at its key (start_length, start_document): its postings are at or above it,
+  -- the next block's at or above that one's key. length: as BM25 scores it (quantized).
+  CREATE TABLE text_postings (
+    index_id INTEGER NOT NULL REFERENCES text_indexes (id) ON DELETE CASCADE,
+    term INTEGER NOT NULL,
+    frequency INTEGER NOT NULL,
+    start_length INTEGER NOT NULL,
+    start_document INTEGER NOT NULL,
+    postings BLOB NOT NULL,
+    PRIMARY KEY (index_id, term, frequency, start_length, start_document)
+  ) WITHOUT ROWID;
+
+  -- Each indexed document once per index, to score a candidate in one read: its id, term list
+  -- ((term number, frequency) pairs), quantized length, _creationTime and filter keys (JSON array
+  -- of hex).
+  CREATE TABLE text_documents (
+    index_id INTEGER NOT NULL REFERENCES text_indexes (id) ON DELETE CASCADE,
+    number INTEGER NOT NULL,
+    document_id TEXT NOT NULL,
+    length INTEGER NOT NULL,
+    creation_time REAL NOT NULL,
+    terms BLOB NOT NULL,
+    filter_keys TEXT NOT NULL,
+    PRIMARY KEY (index_id, number)
+  ) WITHOUT ROWID;
+  CREATE UNIQUE INDEX text_documents_by_id ON text_documents (index_id, document_id);
+
+  -- Filter fields: the index-key encoding of each document's value of filter field number
+  -- \`field\` (its position in filter_fields_json), by document number.
+  CREATE TABLE text_filter_entries (
+    index_id INTEGER NOT NULL REFERENCES text_indexes (id) ON DELETE CASCADE,
+    field INTEGER NOT NULL,
+    value BLOB NOT NULL,
+    document INTEGER NOT NULL,
+    PRIMARY KEY (index_id, field, value, document)
+  ) WITHOUT ROWID;
+  `,
 ];
 
 /** Creates or upgrades the schema of `db`. */
@@ -154,7 +221,13 @@ export function migrate(db: Database.Database): void {
   }
   if (current === SCHEMA_VERSION) return;
   db.transaction(() => {
-    for (let v = current + 1; v <= SCHEMA_VERSION; v++) db.exec(MIGRATIONS[v - 1]);
+    let rebuildText = false;
+    for (let v = current + 1; v <= SCHEMA_VERSION; v++) {
+      db.exec(MIGRATIONS[v - 1]);
+      // A new database has no documents to index.
+      rebuildText ||= REBUILDS_TEXT_INDEXES.has(v) && current > 0;
+    }
+    if (rebuildText) new TextIndexes(db).reindexAll();
     db.pragma(`user_version = ${SCHEMA_VERSION}`);
   }).immediate();
 }

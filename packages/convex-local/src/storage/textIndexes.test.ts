@@ -1,9 +1,12 @@
 import { mkdtempSync, rmSync } from "node:fs";
+import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 
+import { valueAtPath } from "./documents.js";
+import { encodeIndexKey } from "./keys.js";
 import { Storage } from "./store.js";
 import type { TextQuery, TextSearchResults } from "./textIndexes.js";
 import { MAX_TEXT_TERM_BYTES, quantizedLength, queryTokens, tokenize } from "./textTokens.js";
@@ -195,6 +198,76 @@ describe("text search ranking", () => {
   });
 });
 
+describe("a database of schema version 3", () => {
+  /** The search tables as version 3 laid them out: a row per posting, keyed by document id, and JSON records. */
+  const VERSION_3_TEXT_TABLES = `
+    DROP TABLE text_postings; DROP TABLE text_documents; DROP TABLE text_filter_entries; DROP TABLE text_terms;
+    ALTER TABLE text_indexes DROP COLUMN next_document;
+    ALTER TABLE text_indexes DROP COLUMN next_term;
+    CREATE TABLE text_terms (index_id INTEGER NOT NULL REFERENCES text_indexes (id) ON DELETE CASCADE, term BLOB NOT NULL,
+      document_count INTEGER NOT NULL, PRIMARY KEY (index_id, term)) WITHOUT ROWID;
+    CREATE TABLE text_postings (index_id INTEGER NOT NULL REFERENCES text_indexes (id) ON DELETE CASCADE, term BLOB NOT NULL,
+      frequency INTEGER NOT NULL, length INTEGER NOT NULL, document_id TEXT NOT NULL,
+      PRIMARY KEY (index_id, term, frequency, length, document_id)) WITHOUT ROWID;
+    CREATE TABLE text_documents (index_id INTEGER NOT NULL REFERENCES text_indexes (id) ON DELETE CASCADE, document_id TEXT NOT NULL,
+      length INTEGER NOT NULL, creation_time REAL NOT NULL, terms TEXT NOT NULL, filter_keys TEXT NOT NULL,
+      PRIMARY KEY (index_id, document_id)) WITHOUT ROWID;
+    CREATE TABLE text_filter_entries (index_id INTEGER NOT NULL REFERENCES text_indexes (id) ON DELETE CASCADE, field INTEGER NOT NULL,
+      value BLOB NOT NULL, document_id TEXT NOT NULL, PRIMARY KEY (index_id, field, value, document_id)) WITHOUT ROWID;`;
+
+  /** Rewrites the search index of the store's file as version 3 wrote it, and marks the file version 3. */
+  function rewriteAsVersion3(path: string): void {
+    const Database = createRequire(import.meta.url)("better-sqlite3") as typeof import("better-sqlite3");
+    const raw = new Database(path);
+    raw.exec(VERSION_3_TEXT_TABLES);
+    const index = raw.prepare("SELECT id, table_number, filter_fields_json FROM text_indexes").get() as { id: number; table_number: number; filter_fields_json: string };
+    const filterFields = JSON.parse(index.filter_fields_json) as string[];
+    const counts = new Map<string, number>();
+    let tokens = 0;
+    const documents = raw.prepare("SELECT id, json FROM documents WHERE table_number = ?").all(index.table_number) as { id: string; json: string }[];
+    for (const { id, json } of documents) {
+      const doc = JSON.parse(json) as Record<string, never>;
+      const words = typeof doc.body === "string" ? tokenize(doc.body) : [];
+      tokens += words.length;
+      const terms = new Map<string, number>();
+      for (const word of words) terms.set(word, (terms.get(word) ?? 0) + 1);
+      const keys = filterFields.map((field) => encodeIndexKey([valueAtPath(doc, field)]));
+      for (const [term, frequency] of terms) {
+        counts.set(term, (counts.get(term) ?? 0) + 1);
+        raw.prepare("INSERT INTO text_postings VALUES (?, ?, ?, ?, ?)").run(index.id, Buffer.from(term), frequency, quantizedLength(words.length), id);
+      }
+      raw.prepare("INSERT INTO text_documents VALUES (?, ?, ?, ?, ?, ?)").run(index.id, id, quantizedLength(words.length), doc._creationTime, JSON.stringify([...terms]), JSON.stringify(keys.map((key) => key.toString("hex"))));
+      keys.forEach((key, field) => raw.prepare("INSERT INTO text_filter_entries VALUES (?, ?, ?, ?)").run(index.id, field, key, id));
+    }
+    for (const [term, count] of counts) raw.prepare("INSERT INTO text_terms VALUES (?, ?, ?)").run(index.id, Buffer.from(term), count);
+    raw.prepare("UPDATE text_indexes SET document_count = ?, token_count = ?").run(documents.length, tokens);
+    raw.pragma("user_version = 3");
+    raw.close();
+  }
+
+  it("is migrated on open: its search indexes are rebuilt from the documents and searched as before", () => {
+    const once = insert("apple banana cherry", "general");
+    const twice = insert("apple apple cherry", "random");
+    const missing = insert("cherry pie", MISSING);
+    insert(42);
+    const path = join(dir, "db.sqlite");
+    store.close();
+    rewriteAsVersion3(path);
+
+    store = Storage.open(path);
+    expect(store.verify()).toEqual([]);
+    expect(search("apple")).toEqual([twice, once]);
+    expect(search("cher")).toEqual([missing, twice, once]);
+    expect(search("cherry", [{ field: "channel", value: "random" }])).toEqual([twice]);
+    expect(search("cherry", [{ field: "channel", value: undefined }])).toEqual([missing]);
+    // and it is written on in the new layout
+    const third = insert("banana banana");
+    store.deleteDocument(once);
+    expect(search("banana")).toEqual([third]);
+    expect(store.verify()).toEqual([]);
+  });
+});
+
 describe("ranked retrieval against an exhaustive reference", () => {
   /** A seeded generator, so every run checks the same corpus. */
   function generator(seed: number): () => number {
@@ -277,13 +350,32 @@ describe("ranked retrieval against an exhaustive reference", () => {
         documents.push({ id, body, channel, creationTime: JSON.parse(store.getDocument(id)!)._creationTime });
       }
     });
-    for (let q = 0; q < 48; q++) {
-      const words = Array.from({ length: 1 + Math.floor(next() * 3) }, zipf);
-      if (q % 2 === 0) words[words.length - 1] = words[words.length - 1].slice(0, 2 + Math.floor(next() * 3));
-      const channel = q % 4 === 0 ? "red" : q % 4 === 1 ? "rare" : undefined;
-      const text = words.join(" ");
-      const expected = reference(documents, queryTokens(text), channel);
-      expect(search(text, channel === undefined ? [] : [{ field: "channel", value: channel }]), text).toEqual(expected);
-    }
+    const checkQueries = (count: number) => {
+      for (let q = 0; q < count; q++) {
+        const words = Array.from({ length: 1 + Math.floor(next() * 3) }, zipf);
+        if (q % 2 === 0) words[words.length - 1] = words[words.length - 1].slice(0, 2 + Math.floor(next() * 3));
+        const channel = q % 4 === 0 ? "red" : q % 4 === 1 ? "rare" : undefined;
+        const text = words.join(" ");
+        const expected = reference(documents, queryTokens(text), channel);
+        expect(search(text, channel === undefined ? [] : [{ field: "channel", value: channel }]), text).toEqual(expected);
+      }
+    };
+    checkQueries(48);
+
+    // Churn: postings leave and join blocks (splits, emptied blocks, terms gone and back).
+    store.transaction(() => {
+      for (let i = documents.length - 1; i >= 0; i--) {
+        const document = documents[i];
+        if (i % 5 === 0) {
+          store.deleteDocument(document.id);
+          documents.splice(i, 1);
+        } else if (i % 3 === 0) {
+          document.body = Array.from({ length: 1 + Math.floor(next() * 60) }, zipf).join(" ");
+          store.replaceDocument(document.id, { body: document.body, channel: document.channel });
+        }
+      }
+    });
+    expect(store.verify()).toEqual([]);
+    checkQueries(24);
   });
 });

@@ -8,49 +8,57 @@
  * part of its score those terms give. Long lists (common terms) are read in descending order of
  * their contribution, w · tf / (tf + k1(1 − b) + k1 b len / avg) — stored per (term, frequency) by
  * length, since for a fixed frequency the contribution falls as the document grows, each frequency
- * being a stream of its own. A candidate's score is then at most its known part plus, for each
- * long list that has not reached it yet, that list's current head; a document no list has reached
- * can score at most the sum of the long lists' heads. The best candidate by that bound is scored
- * exactly from its stored record (all of its terms, its filter values), and handed out once its
- * exact score beats every other bound (strictly, so that a tie is settled by `_creationTime`).
+ * being a stream of its own, read a block of postings at a time. A candidate's score is then at
+ * most its known part plus, for each long list that has not reached it yet, that list's current
+ * head; a document no list has reached can score at most the sum of the long lists' heads. The
+ * best candidate by that bound is scored exactly from its stored record (all of its terms, its
+ * filter values), and handed out once its exact score beats every other bound (strictly, so that
+ * a tie is settled by `_creationTime`).
  */
+import { decodePostings, forEachTerm } from "./textEncoding.js";
 
-/** A term of the search: its bytes, how many documents hold it and its weight (boost · idf · (k1 + 1)). */
+/** A term of the search: its number in the index, how many documents hold it and its weight (boost · idf · (k1 + 1)). */
 export interface RankedTerm {
-  bytes: Buffer;
+  number: number;
   documents: number;
   weight: number;
 }
 
-/** One document of a posting list. */
-export interface Posting {
+/** A block of one (term, frequency) list (encoded as textEncoding.ts's `encodePostings`) and the key to read on after it. */
+export interface PostingBlock {
   frequency: number;
+  postings: Uint8Array;
+  key: BlockKey;
+}
+
+/** Where a block sits in its (term, frequency) list: blocks run in ascending key order. */
+export interface BlockKey {
   length: number;
-  documentId: string;
+  document: number;
 }
 
-/** What ranking reads: posting lists and each document's record. */
+/** What ranking reads: posting blocks and each document's record. */
 export interface RankingSource {
-  /** Every posting of a term. */
-  allPostings(term: Buffer): Posting[];
-  /** The frequencies the term has in some document, ascending. */
-  frequencies(term: Buffer): number[];
-  /** Postings of (term, frequency) after (length, documentId), by length then id. */
-  postingsAfter(term: Buffer, frequency: number, after: { length: number; documentId: string } | undefined, limit: number): Posting[];
-  /** A document's stored record, or undefined when it is not indexed (any more). */
-  record(documentId: string): DocumentRecord | undefined;
-  /** Documents holding a filter value; at most `limit`. */
-  filterDocuments(filter: RankingFilter, limit: number): string[];
+  /** Every posting of a term: `visit(frequency, length, document)`. */
+  allPostings(term: number, visit: (frequency: number, length: number, document: number) => void): void;
+  /** The first block of the term's smallest frequency above `frequency`, or undefined when there is none. */
+  nextFrequency(term: number, frequency: number): PostingBlock | undefined;
+  /** Up to `limit` blocks of (term, frequency) after the block at `after`, in order. */
+  blocksAfter(term: number, frequency: number, after: BlockKey, limit: number): PostingBlock[];
+  /** A document's stored record by its number, or undefined when it is not indexed (any more). */
+  record(document: number): DocumentRecord | undefined;
+  /** Numbers of documents holding a filter value; at most `limit`. */
+  filterDocuments(filter: RankingFilter, limit: number): number[];
 }
 
-/** What ranking needs of a document: its term frequencies, quantized length, creation time and filter keys. */
+/** What ranking needs of a document: its id, term list (textEncoding.ts), quantized length, creation time and filter keys. */
 export interface DocumentRecord {
-  /** Term → frequency. */
-  terms: Map<string, number>;
+  documentId: string;
+  terms: Uint8Array;
   length: number;
   creationTime: number;
-  /** Per filter field, hex of the value's index key. */
-  filterKeys: string[];
+  /** JSON array: per filter field, hex of the value's index key (parsed only when a search filters). */
+  filterKeys: string;
 }
 
 /** A filter condition: field position and the hex of the value's index key. */
@@ -76,8 +84,9 @@ export interface LengthNorm {
 const WHOLE_LIST_LIMIT = 512;
 /** At most this many lists are read in contribution order; longer ones beyond it are read whole. */
 const MAX_STREAMED_TERMS = 24;
-const FIRST_BATCH = 32;
-const LARGEST_BATCH = 256;
+/** Blocks a stream reads at its second read; each read after doubles, up to the largest. */
+const SECOND_READ_BLOCKS = 2;
+const LARGEST_READ_BLOCKS = 16;
 /** A filter holding at most this many documents drives the search: only its documents are scored. */
 const FILTER_DRIVEN_LIMIT = 256;
 /**
@@ -86,51 +95,139 @@ const FILTER_DRIVEN_LIMIT = 256;
  */
 const BOUND_SLACK = 1 + 1e-9;
 /**
- * Reading a record costs about as much as this many postings: before scoring a candidate that a
- * list could still rule out, lists are read on while they have cost less than the records so far.
+ * Reading a record costs about as much as taking this many postings from the streams: before
+ * scoring a candidate that a list could still rule out, lists are read on while they have cost
+ * less than the records so far.
  */
 const POSTINGS_PER_RECORD = 32;
 
-/** One (term, frequency) list read in batches by length: contributions fall as it goes. */
+/** One (term, frequency) list read in blocks by length: contributions fall as it goes. */
 class FrequencyStream {
-  private rows: Posting[] = [];
+  private lengths: number[] = [];
+  private documents: number[] = [];
   private position = 0;
-  private batch = FIRST_BATCH;
+  /** Blocks read and not yet decoded, from `nextBlock` on. */
+  private blocks: PostingBlock[];
+  private nextBlock = 0;
+  private readSize = SECOND_READ_BLOCKS;
   private done = false;
+  /** weight · frequency, and frequency + the norm's constant: contribution = scaled / (shifted + perLength · length). */
+  private readonly scaled: number;
+  private readonly shifted: number;
+  /** The contribution of the next posting; -1 when none is left. */
+  head = -1;
+  /** The length of the posting taken last. */
+  takenLength = 0;
+
   constructor(
     private readonly source: RankingSource,
-    private readonly term: Buffer,
-    readonly frequency: number,
-    private readonly contribution: (frequency: number, length: number) => number,
-  ) {}
-  /** The contribution of the next posting; undefined when none is left. */
-  head(): number | undefined {
-    if (this.position === this.rows.length && !this.load()) return undefined;
-    return this.contribution(this.frequency, this.rows[this.position].length);
+    private readonly term: RankedTerm,
+    private readonly first: PostingBlock,
+    private readonly norm: LengthNorm,
+  ) {
+    this.blocks = [first];
+    this.scaled = term.weight * first.frequency;
+    this.shifted = first.frequency + norm.constant;
+    this.settleHead();
   }
-  take(): Posting {
-    return this.rows[this.position++];
+
+  /** Takes the next posting (its contribution is `head`): returns its document, sets `takenLength`, moves the head on. */
+  take(): number {
+    this.takenLength = this.lengths[this.position];
+    const document = this.documents[this.position++];
+    this.settleHead();
+    return document;
   }
-  private load(): boolean {
+
+  /** The contribution of this list to a document of `length` that holds it. */
+  contributionAt(length: number): number {
+    return this.scaled / (this.shifted + this.norm.perLength * length);
+  }
+
+  /** True when the list has gone past (length, document) — so a document there not met lacks this frequency. */
+  passed(length: number, document: number): boolean {
+    if (this.head < 0) return true;
+    const headLength = this.lengths[this.position];
+    return headLength > length || (headLength === length && this.documents[this.position] > document);
+  }
+
+  private settleHead(): void {
+    while (this.position === this.lengths.length) {
+      if (this.nextBlock === this.blocks.length && !this.read()) {
+        this.head = -1;
+        return;
+      }
+      ({ lengths: this.lengths, documents: this.documents } = decodePostings(this.blocks[this.nextBlock++].postings));
+      this.position = 0;
+    }
+    this.head = this.scaled / (this.shifted + this.norm.perLength * this.lengths[this.position]);
+  }
+
+  /** Reads the next blocks (twice as many as the last time, up to the largest read). */
+  private read(): boolean {
     if (this.done) return false;
-    const last = this.rows[this.rows.length - 1];
-    this.rows = this.source.postingsAfter(this.term, this.frequency, last, this.batch);
-    this.position = 0;
-    if (this.rows.length < this.batch) this.done = true;
-    this.batch = Math.min(this.batch * 2, LARGEST_BATCH);
-    return this.rows.length > 0;
+    const blocks = this.source.blocksAfter(this.term.number, this.first.frequency, this.blocks[this.blocks.length - 1].key, this.readSize);
+    if (blocks.length < this.readSize) this.done = true;
+    this.readSize = Math.min(this.readSize * 2, LARGEST_READ_BLOCKS);
+    if (blocks.length === 0) return false;
+    this.blocks = blocks;
+    this.nextBlock = 0;
+    return true;
+  }
+}
+
+/** A long list: its frequency streams and the best of their heads (0 when all are read). */
+class StreamedTerm {
+  best = 0;
+  /** The length of the posting taken last. */
+  takenLength = 0;
+  private leading: FrequencyStream | undefined;
+  constructor(private readonly streams: FrequencyStream[]) {
+    this.settle();
+  }
+
+  /** Takes the posting with the largest contribution (`best`): returns its document, sets `takenLength`. */
+  take(): number {
+    const document = this.leading!.take();
+    this.takenLength = this.leading!.takenLength;
+    this.settle();
+    return document;
+  }
+
+  /**
+   * The most this term can add to a document of `length` not met yet: its share at the highest
+   * frequency whose list has not gone past the document (lists are by ascending frequency).
+   */
+  boundFor(length: number, document: number): number {
+    for (let i = this.streams.length - 1; i >= 0; i--) if (!this.streams[i].passed(length, document)) return this.streams[i].contributionAt(length);
+    return 0;
+  }
+
+  private settle(): void {
+    this.best = 0;
+    this.leading = undefined;
+    for (const stream of this.streams) {
+      if (stream.head > this.best) {
+        this.best = stream.head;
+        this.leading = stream;
+      }
+    }
   }
 }
 
 /** A document met so far. */
 interface Candidate {
-  documentId: string;
+  document: number;
+  /** Its quantized length (0 until known: a filter's document is scored at once). */
+  length: number;
   /** The known part of its score (exact once `exact`). */
   known: number;
   /** Bit i set: streamed term i has met this document (its contribution is in `known`). */
   met: number;
   /** Scored from its record: `known` is its score. */
   exact: boolean;
+  /** Known once scored. */
+  documentId: string;
   creationTime: number;
   /** Its bound when last filed in the heap (bounds only fall). */
   key: number;
@@ -187,13 +284,14 @@ class CandidateHeap {
 
 /** The documents of one search, best first, computed as they are asked for. */
 export class RankedTextSearch {
-  /** Per streamed term, its frequency streams. */
-  private readonly streams: FrequencyStream[][] = [];
-  /** Term index (into `terms`) of each streamed term. */
-  private readonly streamedTerms: number[] = [];
+  /** The long lists, read in contribution order; bit i of a candidate's `met` is `streamed[i]`. */
+  private readonly streamed: StreamedTerm[] = [];
   private readonly heap = new CandidateHeap();
-  private readonly candidates = new Map<string, Candidate>();
-  private readonly termTexts: string[];
+  private readonly candidates = new Map<number, Candidate>();
+  /** Term number → its position in `terms`. */
+  private readonly termPositions = new Map<number, number>();
+  /** Per term position, the frequency in the record being scored (0: absent). */
+  private readonly recordFrequencies: Float64Array;
   /** Postings taken from the streams and records read, to balance the two. */
   private advanced = 0;
   private scored = 0;
@@ -204,38 +302,39 @@ export class RankedTextSearch {
     private readonly filters: readonly RankingFilter[],
     private readonly norm: LengthNorm,
   ) {
-    this.termTexts = terms.map((term) => term.bytes.toString("utf8"));
+    terms.forEach((term, position) => this.termPositions.set(term.number, position));
+    this.recordFrequencies = new Float64Array(terms.length);
     const driver = this.rarestFilter();
     if (driver !== undefined) {
       // Few documents hold the filter value: score each of them from its record.
-      for (const documentId of driver) {
-        const candidate = this.candidate(documentId, 0, 0);
-        this.score(candidate);
-      }
+      for (const document of driver) this.score(this.candidate(document, 0, 0, 0));
       return;
     }
     // The longest lists (up to MAX_STREAMED_TERMS) are streamed; the others are read whole.
     const long = terms
-      .map((term, index) => ({ term, index }))
+      .map((term, position) => ({ term, position }))
       .filter(({ term }) => term.documents > WHOLE_LIST_LIMIT)
       .sort((a, b) => b.term.documents - a.term.documents)
       .slice(0, MAX_STREAMED_TERMS);
-    const streamed = new Set(long.map(({ index }) => index));
-    const known = new Map<string, number>();
-    terms.forEach((term, t) => {
-      if (streamed.has(t)) return;
-      for (const posting of source.allPostings(term.bytes)) {
-        known.set(posting.documentId, (known.get(posting.documentId) ?? 0) + this.contribution(t, posting.frequency, posting.length));
-      }
+    const streamed = new Set(long.map(({ position }) => position));
+    terms.forEach((term, position) => {
+      if (streamed.has(position)) return;
+      source.allPostings(term.number, (frequency, length, document) => {
+        const share = this.contribution(position, frequency, length);
+        const candidate = this.candidates.get(document);
+        if (candidate === undefined) this.candidate(document, length, share, 0);
+        else candidate.known += share;
+      });
     });
-    for (const { term, index } of long) {
-      this.streamedTerms.push(index);
-      this.streams.push(source.frequencies(term.bytes).map((frequency) => new FrequencyStream(source, term.bytes, frequency, (f, length) => this.contribution(index, f, length))));
+    for (const { term } of long) {
+      const streams: FrequencyStream[] = [];
+      for (let block = source.nextFrequency(term.number, 0); block !== undefined; block = source.nextFrequency(term.number, block.frequency)) {
+        streams.push(new FrequencyStream(source, term, block, norm));
+      }
+      this.streamed.push(new StreamedTerm(streams));
     }
-    const bound = this.unseenBound();
-    for (const [documentId, partial] of known) {
-      const candidate = this.candidate(documentId, partial, 0);
-      candidate.key = (partial + bound) * BOUND_SLACK;
+    for (const candidate of this.candidates.values()) {
+      candidate.key = this.upperBound(candidate);
       this.heap.push(candidate);
     }
   }
@@ -260,7 +359,7 @@ export class RankedTextSearch {
           continue;
         }
         // Reading the lists on lowers every bound at once; scoring settles one candidate.
-        const allMet = top.met === (1 << this.streams.length) - 1;
+        const allMet = top.met === (1 << this.streamed.length) - 1;
         if (bound < unseen || (!allMet && unseen > 0 && this.advanced < POSTINGS_PER_RECORD * (this.scored + 1))) {
           this.advance();
           continue;
@@ -280,50 +379,46 @@ export class RankedTextSearch {
   }
 
   /** A term's share of a document's score. */
-  private contribution(term: number, frequency: number, length: number): number {
-    return (this.terms[term].weight * frequency) / (frequency + this.norm.constant + this.norm.perLength * length);
+  private contribution(position: number, frequency: number, length: number): number {
+    return (this.terms[position].weight * frequency) / (frequency + this.norm.constant + this.norm.perLength * length);
   }
 
-  private candidate(documentId: string, known: number, met: number): Candidate {
-    const candidate: Candidate = { documentId, known, met, exact: false, creationTime: 0, key: known };
-    this.candidates.set(documentId, candidate);
+  private candidate(document: number, length: number, known: number, met: number): Candidate {
+    const candidate: Candidate = { document, length, known, met, exact: false, documentId: "", creationTime: 0, key: known };
+    this.candidates.set(document, candidate);
     return candidate;
   }
 
   /** The most a document no streamed list has reached can score from the streamed terms. */
   private unseenBound(): number {
     let bound = 0;
-    for (const streams of this.streams) bound += bestHead(streams);
+    for (const term of this.streamed) bound += term.best;
     return bound * BOUND_SLACK;
   }
 
-  /** The most `candidate` can score: its known part plus the heads of the streams that have not met it. */
+  /** The most `candidate` can score: its known part plus what the long lists that have not met it can still add. */
   private upperBound(candidate: Candidate): number {
     let bound = candidate.known;
-    for (let s = 0; s < this.streams.length; s++) if ((candidate.met & (1 << s)) === 0) bound += bestHead(this.streams[s]);
+    for (let s = 0; s < this.streamed.length; s++) if ((candidate.met & (1 << s)) === 0) bound += this.streamed[s].boundFor(candidate.length, candidate.document);
     return bound * BOUND_SLACK;
   }
 
   /** Takes the posting with the largest contribution of all streams and credits its document. */
   private advance(): void {
-    let leading: FrequencyStream | undefined;
-    let leadingTerm = -1;
-    let best = -1;
-    this.streams.forEach((streams, s) => {
-      for (const stream of streams) {
-        const head = stream.head();
-        if (head !== undefined && head > best) {
-          best = head;
-          leading = stream;
-          leadingTerm = s;
-        }
+    let leading = -1;
+    let best = 0;
+    for (let s = 0; s < this.streamed.length; s++) {
+      if (this.streamed[s].best > best) {
+        best = this.streamed[s].best;
+        leading = s;
       }
-    });
-    if (leading === undefined) return;
+    }
+    if (leading < 0) return;
     this.advanced++;
-    const posting = leading.take();
-    const bit = 1 << leadingTerm;
-    const existing = this.candidates.get(posting.documentId);
+    const term = this.streamed[leading];
+    const document = term.take();
+    const bit = 1 << leading;
+    const existing = this.candidates.get(document);
     if (existing !== undefined) {
       if (!existing.exact && (existing.met & bit) === 0) {
         existing.known += best;
@@ -331,7 +426,7 @@ export class RankedTextSearch {
       }
       return;
     }
-    const candidate = this.candidate(posting.documentId, best, bit);
+    const candidate = this.candidate(document, term.takenLength, best, bit);
     candidate.key = this.upperBound(candidate);
     this.heap.push(candidate);
   }
@@ -339,28 +434,39 @@ export class RankedTextSearch {
   /** Scores a candidate from its record (dropping it when it lacks a filter value or any term) and files it. */
   private score(candidate: Candidate): void {
     this.scored++;
-    const record = this.source.record(candidate.documentId);
+    const record = this.source.record(candidate.document);
     if (record === undefined) return;
-    for (const filter of this.filters) if (record.filterKeys[filter.field] !== filter.keyHex) return;
-    let score = 0;
-    let matched = false;
-    for (let t = 0; t < this.terms.length; t++) {
-      const frequency = record.terms.get(this.termTexts[t]);
-      if (frequency === undefined) continue;
-      matched = true;
-      score += this.contribution(t, frequency, record.length);
+    if (this.filters.length > 0) {
+      const keys = JSON.parse(record.filterKeys) as string[];
+      for (const filter of this.filters) if (keys[filter.field] !== filter.keyHex) return;
     }
+    const frequencies = this.recordFrequencies;
+    let matched = false;
+    forEachTerm(record.terms, (term, frequency) => {
+      const position = this.termPositions.get(term);
+      if (position === undefined) return;
+      frequencies[position] = frequency;
+      matched = true;
+    });
     if (!matched) return;
+    // Summed in the terms' order, as the search lists them.
+    let score = 0;
+    for (let position = 0; position < frequencies.length; position++) {
+      if (frequencies[position] === 0) continue;
+      score += this.contribution(position, frequencies[position], record.length);
+      frequencies[position] = 0;
+    }
     candidate.known = score;
     candidate.exact = true;
+    candidate.documentId = record.documentId;
     candidate.creationTime = record.creationTime;
     candidate.key = score;
     this.heap.push(candidate);
   }
 
   /** The documents of the rarest filter value when it holds at most FILTER_DRIVEN_LIMIT, else undefined. */
-  private rarestFilter(): string[] | undefined {
-    let rarest: string[] | undefined;
+  private rarestFilter(): number[] | undefined {
+    let rarest: number[] | undefined;
     for (const filter of this.filters) {
       const limit = rarest?.length ?? FILTER_DRIVEN_LIMIT;
       const documents = this.source.filterDocuments(filter, limit + 1);
@@ -368,14 +474,4 @@ export class RankedTextSearch {
     }
     return rarest;
   }
-}
-
-/** The largest head among a term's frequency streams (0 when all are read). */
-function bestHead(streams: FrequencyStream[]): number {
-  let best = 0;
-  for (const stream of streams) {
-    const head = stream.head();
-    if (head !== undefined && head > best) best = head;
-  }
-  return best;
 }
