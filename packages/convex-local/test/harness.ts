@@ -3,7 +3,7 @@
  * fixture app pushed to it with the official `convex` CLI, exactly as a user would.
  */
 import { execFile } from "node:child_process";
-import { cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from "node:fs";
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -84,4 +84,18 @@ export async function waitFor<T>(check: () => T | Promise<T>, timeoutMs = 5000):
     if (Date.now() > deadline) throw new Error(`Timed out after ${timeoutMs} ms (last value ${JSON.stringify(value)})`);
     await new Promise((resolve) => setTimeout(resolve, 25));
   }
+}
+
+/** How many child processes of this test process run a program whose command line contains `program` (Linux: read from /proc). */
+export function childProcessesRunning(program: string): number {
+  let count = 0;
+  for (const pid of readdirSync("/proc").filter((name) => /^\d+$/.test(name))) {
+    try {
+      const parent = Number(readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ")[1]);
+      if (parent === process.pid && readFileSync(`/proc/${pid}/cmdline`, "utf8").includes(program)) count++;
+    } catch {
+      // a process that ended while being read
+    }
+  }
+  return count;
 }

@@ -5,10 +5,9 @@
  * again on the replacement. A query queued behind a looping one in another request gets a worker
  * of its own.
  */
-import { readdirSync, readFileSync } from "node:fs";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { startBackend } from "../src/api/backend.js";
-import { deployFixture, type TestDeployment } from "./harness.js";
+import { childProcessesRunning, deployFixture, type TestDeployment } from "./harness.js";
 
 let deployment: TestDeployment;
 
@@ -35,33 +34,19 @@ it("fails only the query that passed its time limit; the others in its batch run
   expect(results.slice(1)).toEqual([1, 2, 3, 4].map((n) => expect.objectContaining({ status: "success", value: n })));
 });
 
-/** The query worker processes this test's backend runs now. */
-function queryWorkerProcesses(): number {
-  let count = 0;
-  for (const pid of readdirSync("/proc").filter((name) => /^\d+$/.test(name))) {
-    try {
-      const parent = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ")[1];
-      if (Number(parent) === process.pid && readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("queryWorker")) count++;
-    } catch {
-      // a process that ended while being read
-    }
-  }
-  return count;
-}
-
 it.runIf(process.platform === "linux")("starts another worker for a query queued behind one stuck in a looping call, which answers it", async () => {
   const query = (path: string, args: object) =>
     fetch(`${deployment.backend.url}/api/query`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ path, args, format: "json" }) }).then(
       (response) => response.json() as Promise<{ status: string; value?: unknown; errorMessage?: string }>,
     );
-  expect(queryWorkerProcesses()).toBe(1);
+  expect(childProcessesRunning("queryWorker")).toBe(1);
   let spinning = true;
   let mostWorkers = 0;
   const spin = query("syncRunaways:spinQuery", {}).finally(() => (spinning = false));
   await new Promise((resolve) => setTimeout(resolve, 100)); // the loop has its worker
   const ping = query("control:ping", { n: 7 });
   while (spinning) {
-    mostWorkers = Math.max(mostWorkers, queryWorkerProcesses());
+    mostWorkers = Math.max(mostWorkers, childProcessesRunning("queryWorker"));
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
   expect(await spin).toMatchObject({ status: "error", errorMessage: expect.stringContaining("Function execution timed out") });

@@ -5,10 +5,10 @@
  * running schema never checked — written here around the function API — shows which tables a
  * push checks.
  */
-import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { deployFixture, type TestDeployment } from "./harness.js";
+import { childProcessesRunning, deployFixture, type TestDeployment } from "./harness.js";
 
 let deployment: TestDeployment;
 let schemaFile: string;
@@ -64,17 +64,6 @@ it("checks every table again when a push turns schema validation back on", async
   expect(pushed.output).toMatch(/Document with ID "\w+" in table "things" does not match the schema/);
 });
 
-/** Whether a push worker process (pushWorker.ts) of this test's backend runs now. */
-function pushWorkerRunning(): boolean {
-  return readdirSync("/proc").some((pid) => {
-    try {
-      return /^\d+$/.test(pid) && Number(readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ")[1]) === process.pid && readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("pushWorker");
-    } catch {
-      return false; // a process that ended while being read
-    }
-  });
-}
-
 it.runIf(process.platform === "linux")("backfills a search index on a table with documents in a push worker, while the backend answers queries", async () => {
   const words = ["wombat", "quokka", "numbat", "bilby", "dingo", "possum", "wallaby", "echidna"];
   await deployment.backend.runner.systemWrite((transaction) => {
@@ -101,10 +90,10 @@ export const search = query({
   const pushed = deploy().finally(() => (pushing = false));
   let answeredDuringBackfill = false;
   while (pushing && !answeredDuringBackfill) {
-    if (pushWorkerRunning()) {
+    if (childProcessesRunning("pushWorker") > 0) {
       const response = await fetch(`${deployment.backend.url}/api/query`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ path: "things:count", args: {}, format: "json" }) });
       expect(await response.json()).toMatchObject({ status: "success" });
-      answeredDuringBackfill = pushWorkerRunning();
+      answeredDuringBackfill = childProcessesRunning("pushWorker") > 0;
     }
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
