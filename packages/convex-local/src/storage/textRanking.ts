@@ -87,6 +87,8 @@ const MAX_STREAMED_TERMS = 24;
 /** Blocks a stream reads at its second read; each read after doubles, up to the largest. */
 const SECOND_READ_BLOCKS = 2;
 const LARGEST_READ_BLOCKS = 16;
+/** Postings taken per step along the lists before the best candidate is looked at again. */
+const ADVANCE_STEP = 8;
 /** A filter holding at most this many documents drives the search: only its documents are scored. */
 const FILTER_DRIVEN_LIMIT = 256;
 /**
@@ -245,40 +247,51 @@ function before(a: Candidate, b: Candidate): boolean {
 }
 
 class CandidateHeap {
-  private readonly items: Candidate[] = [];
+  private items: Candidate[] = [];
+  /** Files all of `candidates` at once (in linear time). */
+  fill(candidates: Candidate[]): void {
+    this.items = candidates;
+    for (let i = (candidates.length >> 1) - 1; i >= 0; i--) this.siftDown(i);
+  }
   peek(): Candidate | undefined {
     return this.items[0];
   }
   push(candidate: Candidate): void {
     const items = this.items;
+    let i = items.length;
     items.push(candidate);
-    let i = items.length - 1;
     while (i > 0) {
       const parent = (i - 1) >> 1;
-      if (!before(items[i], items[parent])) break;
-      [items[i], items[parent]] = [items[parent], items[i]];
+      if (!before(candidate, items[parent])) break;
+      items[i] = items[parent];
       i = parent;
     }
+    items[i] = candidate;
   }
-  pop(): Candidate | undefined {
+  pop(): void {
+    const last = this.items.pop()!;
+    if (this.items.length === 0) return;
+    this.items[0] = last;
+    this.siftDown(0);
+  }
+  /** Files the top again after its key fell. */
+  topFell(): void {
+    this.siftDown(0);
+  }
+  private siftDown(from: number): void {
     const items = this.items;
-    const top = items[0];
-    const last = items.pop();
-    if (items.length > 0 && last !== undefined) {
-      items[0] = last;
-      let i = 0;
-      for (;;) {
-        const left = 2 * i + 1;
-        const right = left + 1;
-        let best = i;
-        if (left < items.length && before(items[left], items[best])) best = left;
-        if (right < items.length && before(items[right], items[best])) best = right;
-        if (best === i) break;
-        [items[i], items[best]] = [items[best], items[i]];
-        i = best;
-      }
+    const moving = items[from];
+    let i = from;
+    for (;;) {
+      const left = 2 * i + 1;
+      if (left >= items.length) break;
+      const right = left + 1;
+      const child = right < items.length && before(items[right], items[left]) ? right : left;
+      if (!before(items[child], moving)) break;
+      items[i] = items[child];
+      i = child;
     }
-    return top;
+    items[i] = moving;
   }
 }
 
@@ -307,7 +320,10 @@ export class RankedTextSearch {
     const driver = this.rarestFilter();
     if (driver !== undefined) {
       // Few documents hold the filter value: score each of them from its record.
-      for (const document of driver) this.score(this.candidate(document, 0, 0, 0));
+      for (const document of driver) {
+        const candidate = this.candidate(document, 0, 0, 0);
+        if (this.score(candidate)) this.heap.push(candidate);
+      }
       return;
     }
     // The longest lists (up to MAX_STREAMED_TERMS) are streamed; the others are read whole.
@@ -333,10 +349,9 @@ export class RankedTextSearch {
       }
       this.streamed.push(new StreamedTerm(streams));
     }
-    for (const candidate of this.candidates.values()) {
-      candidate.key = this.upperBound(candidate);
-      this.heap.push(candidate);
-    }
+    const filed = [...this.candidates.values()];
+    for (const candidate of filed) candidate.key = this.upperBound(candidate);
+    this.heap.fill(filed);
   }
 
   /** The next result, or null when there is none. */
@@ -353,9 +368,8 @@ export class RankedTextSearch {
         const bound = this.upperBound(top);
         if (bound < top.key) {
           // Filed under an older, higher bound: file it again.
-          this.heap.pop();
           top.key = bound;
-          this.heap.push(top);
+          this.heap.topFell();
           continue;
         }
         // Reading the lists on lowers every bound at once; scoring settles one candidate.
@@ -364,8 +378,8 @@ export class RankedTextSearch {
           this.advance();
           continue;
         }
-        this.heap.pop();
-        this.score(top);
+        if (this.score(top)) this.heap.topFell();
+        else this.heap.pop();
         continue;
       }
       // The best candidate is scored and nothing filed beats or ties it; a document no list has
@@ -403,8 +417,13 @@ export class RankedTextSearch {
     return bound * BOUND_SLACK;
   }
 
-  /** Takes the posting with the largest contribution of all streams and credits its document. */
+  /** Takes the next ADVANCE_STEP postings in contribution order (fewer at the lists' end). */
   private advance(): void {
+    for (let step = 0; step < ADVANCE_STEP; step++) if (!this.advanceOne()) return;
+  }
+
+  /** Takes the posting with the largest contribution of all streams and credits its document; false when all are read. */
+  private advanceOne(): boolean {
     let leading = -1;
     let best = 0;
     for (let s = 0; s < this.streamed.length; s++) {
@@ -413,7 +432,7 @@ export class RankedTextSearch {
         leading = s;
       }
     }
-    if (leading < 0) return;
+    if (leading < 0) return false;
     this.advanced++;
     const term = this.streamed[leading];
     const document = term.take();
@@ -424,21 +443,22 @@ export class RankedTextSearch {
         existing.known += best;
         existing.met |= bit;
       }
-      return;
+      return true;
     }
     const candidate = this.candidate(document, term.takenLength, best, bit);
     candidate.key = this.upperBound(candidate);
     this.heap.push(candidate);
+    return true;
   }
 
-  /** Scores a candidate from its record (dropping it when it lacks a filter value or any term) and files it. */
-  private score(candidate: Candidate): void {
+  /** Scores a candidate from its record: its key becomes its score. False when it lacks a filter value or any term (it is no result). */
+  private score(candidate: Candidate): boolean {
     this.scored++;
     const record = this.source.record(candidate.document);
-    if (record === undefined) return;
+    if (record === undefined) return false;
     if (this.filters.length > 0) {
       const keys = JSON.parse(record.filterKeys) as string[];
-      for (const filter of this.filters) if (keys[filter.field] !== filter.keyHex) return;
+      for (const filter of this.filters) if (keys[filter.field] !== filter.keyHex) return false;
     }
     const frequencies = this.recordFrequencies;
     let matched = false;
@@ -448,7 +468,7 @@ export class RankedTextSearch {
       frequencies[position] = frequency;
       matched = true;
     });
-    if (!matched) return;
+    if (!matched) return false;
     // Summed in the terms' order, as the search lists them.
     let score = 0;
     for (let position = 0; position < frequencies.length; position++) {
@@ -461,7 +481,7 @@ export class RankedTextSearch {
     candidate.documentId = record.documentId;
     candidate.creationTime = record.creationTime;
     candidate.key = score;
-    this.heap.push(candidate);
+    return true;
   }
 
   /** The documents of the rarest filter value when it holds at most FILTER_DRIVEN_LIMIT, else undefined. */
