@@ -9,11 +9,13 @@
  * their contribution, w · tf / (tf + k1(1 − b) + k1 b len / avg) — stored per (term, frequency) by
  * length, since for a fixed frequency the contribution falls as the document grows, each frequency
  * being a stream of its own, read a block of postings at a time. A candidate's score is then at
- * most its known part plus, for each long list that has not reached it yet, that list's current
- * head; a document no list has reached can score at most the sum of the long lists' heads. The
- * best candidate by that bound is scored exactly from its stored record (all of its terms, its
- * filter values), and handed out once its exact score beats every other bound (strictly, so that
- * a tie is settled by `_creationTime`).
+ * most its known part plus, for each long list that has not met it, that term's share at the
+ * candidate's own length and the highest frequency whose stream has not gone past the candidate (a
+ * stream that has gone past it without meeting it proves the document lacks that frequency); a
+ * document no list has reached can score at most the sum of the long lists' heads. The best
+ * candidate by that bound is scored exactly from its stored record (all of its terms, its filter
+ * values), and handed out once its exact score beats every other bound (strictly, so that a tie
+ * is settled by `_creationTime`).
  */
 import { decodePostings, forEachTerm } from "./textEncoding.js";
 
