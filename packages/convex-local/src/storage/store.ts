@@ -548,6 +548,46 @@ export class Storage {
     });
   }
 
+  /**
+   * Renames table `name` to `newName`, which no table has, keeping its number, documents and
+   * indexes: a snapshot import swaps the tables it wrote in with it (hiddenTables.ts).
+   */
+  renameTable(name: string, newName: string): void {
+    this.transaction(() => {
+      const t = this.requireTable(name);
+      if (this.table(newName)) throw new Error(`Table "${newName}" already exists`);
+      this.stmt("UPDATE tables SET name = ? WHERE number = ?").run(newName, t.number);
+      this.tableCache.delete(name);
+      this.tableCache.delete(newName);
+      this.tableNameCache.delete(t.number);
+      this.catalogChanged();
+    });
+  }
+
+  /**
+   * One step of deleting table `name`, for a table nothing reads any more (hiddenTables.ts): up to
+   * `limit` of its index entries, else of its documents, else the table itself (its search and
+   * vector entries go with it). Returns whether the table is gone. Until it is, its indexes do
+   * not match its documents.
+   */
+  deleteTableStep(name: string, limit: number): boolean {
+    if (!Number.isSafeInteger(limit) || limit < 1) throw new Error(`Invalid step size ${limit}`);
+    return this.transaction(() => {
+      const t = this.table(name);
+      if (!t) return true;
+      for (const index of t.indexes) {
+        const deleted = this.stmt(
+          `DELETE FROM index_entries WHERE index_id = ? AND key IN (SELECT key FROM index_entries WHERE index_id = ? ORDER BY key LIMIT ${limit})`,
+        ).run(index.id, index.id).changes;
+        if (deleted > 0) return false;
+      }
+      const documents = this.stmt(`DELETE FROM documents WHERE id IN (SELECT id FROM documents WHERE table_number = ? ORDER BY id LIMIT ${limit})`).run(t.number).changes;
+      if (documents > 0) return false;
+      this.deleteTable(name);
+      return true;
+    });
+  }
+
   // ---------------------------------------------------------------- indexes
 
   /** The indexes of table `name` (by_id, by_creation_time, then user indexes). Throws if the table does not exist. */
