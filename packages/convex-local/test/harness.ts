@@ -86,16 +86,16 @@ export async function waitFor<T>(check: () => T | Promise<T>, timeoutMs = 5000):
   }
 }
 
-/** How many child processes of this test process run a program whose command line contains `program` (Linux: read from /proc). */
-export function childProcessesRunning(program: string): number {
-  let count = 0;
+/** The live child processes of this test process whose command line contains `program` (Linux: read from /proc; zombies left out). */
+export function childProcesses(program: string): number[] {
+  const found: number[] = [];
   for (const pid of readdirSync("/proc").filter((name) => /^\d+$/.test(name))) {
     try {
-      const parent = Number(readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ")[1]);
-      if (parent === process.pid && readFileSync(`/proc/${pid}/cmdline`, "utf8").includes(program)) count++;
+      const [state, parent] = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+      if (Number(parent) === process.pid && state !== "Z" && readFileSync(`/proc/${pid}/cmdline`, "utf8").includes(program)) found.push(Number(pid));
     } catch {
       // a process that ended while being read
     }
   }
-  return count;
+  return found;
 }

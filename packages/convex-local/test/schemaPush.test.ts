@@ -8,7 +8,7 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { childProcessesRunning, deployFixture, type TestDeployment } from "./harness.js";
+import { childProcesses, deployFixture, type TestDeployment } from "./harness.js";
 
 let deployment: TestDeployment;
 let schemaFile: string;
@@ -90,10 +90,10 @@ export const search = query({
   const pushed = deploy().finally(() => (pushing = false));
   let answeredDuringBackfill = false;
   while (pushing && !answeredDuringBackfill) {
-    if (childProcessesRunning("pushWorker") > 0) {
+    if (childProcesses("pushWorker").length > 0) {
       const response = await fetch(`${deployment.backend.url}/api/query`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ path: "things:count", args: {}, format: "json" }) });
       expect(await response.json()).toMatchObject({ status: "success" });
-      answeredDuringBackfill = childProcessesRunning("pushWorker") > 0;
+      answeredDuringBackfill = childProcesses("pushWorker").length > 0;
     }
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
