@@ -187,6 +187,43 @@ describe("reactivity", () => {
       await client.close();
     }
   });
+
+  it("re-runs it only for writes of documents that hold one of its words and its filter values", async () => {
+    const client = new ConvexClient(deployment.backend.url, {
+      webSocketConstructor: WebSocket as unknown as typeof globalThis.WebSocket,
+      skipConvexDeploymentUrlCheck: true,
+      logger: false,
+    });
+    /** How many times posts:search has run so far, as the function log tells `npx convex logs`. */
+    const searchRuns = async () => {
+      const response = await fetch(`${deployment.backend.url}/api/stream_function_logs?cursor=0`, { headers: { Authorization: `Convex ${deployment.backend.adminKey}` } });
+      const { entries } = (await response.json()) as { entries: { identifier: string; udfType: string }[] };
+      return entries.filter((entry) => entry.udfType === "Query" && entry.identifier.replace(/\.js:/, ":") === "posts:search").length;
+    };
+    try {
+      let found: string[] | undefined;
+      let count: number | undefined;
+      client.onUpdate(api.posts.search, { text: "kookaburra", channel: "zoo" }, (bodies: string[]) => (found = bodies));
+      // Every write of the table re-runs this one: once it has the new count, the search had its chance to re-run too.
+      client.onUpdate(api.posts.count, {}, (n: number) => (count = n));
+      await waitFor(() => found !== undefined && count !== undefined, 10_000);
+      const runs = await searchRuns();
+      const before = count!;
+      await add([{ body: "an emu digs", channel: "zoo" }, { body: "a kookaburra elsewhere", channel: "farm" }, { body: "kookaburras", channel: "zoo" }]);
+      await waitFor(() => count === before + 3, 10_000);
+      // "kookaburras" begins with the last word: that write re-ran the search (once for the commit).
+      expect(found).toEqual(["kookaburras"]);
+      expect(await searchRuns()).toBe(runs + 1);
+      await add([{ body: "another emu", channel: "zoo" }]);
+      await waitFor(() => count === before + 4, 10_000);
+      expect(await searchRuns()).toBe(runs + 1);
+      await add([{ body: "a kookaburra laughs", channel: "zoo" }]);
+      await waitFor(() => found?.length === 2, 10_000);
+      expect(await searchRuns()).toBe(runs + 2);
+    } finally {
+      await client.close();
+    }
+  });
 });
 
 describe("inside a component", () => {

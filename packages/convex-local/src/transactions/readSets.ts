@@ -1,11 +1,13 @@
 /**
  * Read-set invalidation: a reader (a live subscription, a cached query result) registers the index
  * ranges it read; a committed write invalidates exactly the readers with a range containing the
- * index key of the written document (before or after the write) in some index of the written table.
+ * index key of the written document (before or after the write) in some index of the written table,
+ * and the readers of a full-text search the document (before or after) matches (searchReads.ts).
  */
 import type { IndexInfo } from "../storage/index.js";
 import { prefixSuccessor, rangeContains, type KeyRange } from "../storage/keys.js";
 import { indexKeyOf, parseDocument } from "../storage/documents.js";
+import { sameSearchRead, SearchedDocument, type SearchRead } from "./searchReads.js";
 import type { DocumentWrite, ReadRange } from "./transaction.js";
 
 /** The index keys a write touched, per index name: the key of the old and of the new document. */
@@ -19,6 +21,18 @@ export function writtenKeys(write: DocumentWrite, indexes: readonly IndexInfo[])
     );
   }
   return keys;
+}
+
+/**
+ * A write that stands for every document of `table`, for a commit that swapped the whole table
+ * (a snapshot import): it invalidates every reader of the table, whatever it read.
+ */
+export function wholeTableWrite(table: string): DocumentWrite {
+  return { table, id: "", before: null, after: null };
+}
+
+function isWholeTableWrite(write: DocumentWrite): boolean {
+  return write.before === null && write.after === null;
 }
 
 /** Looks up the indexes of a table; undefined when unknown (e.g. the table was just deleted). */
@@ -57,6 +71,7 @@ function sameReads(a: readonly ReadRange[], b: readonly ReadRange[]): boolean {
     const x = a[i]!;
     const y = b[i]!;
     if (x.table !== y.table || x.index !== y.index || !sameRange(x.range, y.range)) return false;
+    if (x.search !== y.search && (x.search === undefined || y.search === undefined || !sameSearchRead(x.search, y.search))) return false;
   }
   return true;
 }
@@ -91,6 +106,8 @@ class Registration<S> {
  */
 export class ReadSetIndex<S> {
   private readonly byTable = new Map<string, Map<string, IndexReaders<S>>>();
+  /** Readers of full-text searches, by table: what each searched there. */
+  private readonly searchesByTable = new Map<string, Map<S, SearchRead[]>>();
   /** Each reader's read set as given, and where its reads are filed. */
   private readonly readsOf = new Map<S, { reads: readonly ReadRange[]; registrations: Registration<S>[] }>();
 
@@ -105,7 +122,15 @@ export class ReadSetIndex<S> {
     if (filed !== undefined && sameReads(filed.reads, reads)) return;
     this.delete(reader);
     const registrations: Registration<S>[] = [];
-    for (const { table, index, range } of reads) {
+    for (const { table, index, range, search } of reads) {
+      if (search !== undefined) {
+        let searches = this.searchesByTable.get(table);
+        if (searches === undefined) this.searchesByTable.set(table, (searches = new Map()));
+        const filed = searches.get(reader);
+        if (filed === undefined) searches.set(reader, [search]);
+        else filed.push(search);
+        continue;
+      }
       const readers = this.readersOf(table, index);
       const prefix = prefixOf(range);
       if (prefix === undefined) {
@@ -129,6 +154,7 @@ export class ReadSetIndex<S> {
 
   clear(): void {
     this.byTable.clear();
+    this.searchesByTable.clear();
     this.readsOf.clear();
   }
 
@@ -136,6 +162,11 @@ export class ReadSetIndex<S> {
     const filed = this.readsOf.get(reader);
     if (filed === undefined) return;
     this.readsOf.delete(reader);
+    for (const { table, search } of filed.reads) {
+      if (search === undefined) continue;
+      const searches = this.searchesByTable.get(table);
+      if (searches?.delete(reader) && searches.size === 0) this.searchesByTable.delete(table);
+    }
     for (const { readers, table, index, prefixKey, prefixLength } of filed.registrations) {
       if (prefixKey === undefined) {
         readers.ranges.delete(reader);
@@ -171,11 +202,15 @@ export class ReadSetIndex<S> {
     const indexCache = new Map<string, readonly IndexInfo[] | undefined>();
     for (const write of writes) {
       const readIndexes = this.byTable.get(write.table);
-      if (readIndexes === undefined) continue;
+      const searches = this.searchesByTable.get(write.table);
+      if (readIndexes === undefined && searches === undefined) continue;
       if (!indexCache.has(write.table)) indexCache.set(write.table, indexesOf(write.table));
       const indexes = indexCache.get(write.table);
-      // Unknown indexes (e.g. the table was just deleted): be conservative, every reader re-runs.
-      const keys = indexes === undefined ? undefined : writtenKeys(write, indexes);
+      // Unknown indexes (e.g. the table was just deleted) or the whole table written: every reader re-runs.
+      const everyReader = indexes === undefined || isWholeTableWrite(write);
+      if (searches !== undefined) this.searchesAffected(write, searches, everyReader, hit);
+      if (readIndexes === undefined) continue;
+      const keys = everyReader ? undefined : writtenKeys(write, indexes);
       for (const [indexName, readers] of readIndexes) {
         const indexKeys = keys?.get(indexName);
         if (indexKeys === undefined) {
@@ -197,5 +232,14 @@ export class ReadSetIndex<S> {
       }
     }
     return hit;
+  }
+
+  /** Adds to `hit` the search readers of `write`'s table whose search the written document matches before or after (all when `everyReader`). */
+  private searchesAffected(write: DocumentWrite, searches: Map<S, SearchRead[]>, everyReader: boolean, hit: Set<S>): void {
+    const documents = everyReader ? [] : [write.before, write.after].filter((json): json is string => json !== null).map((json) => new SearchedDocument(parseDocument(json)));
+    for (const [reader, reads] of searches) {
+      if (hit.has(reader)) continue;
+      if (everyReader || reads.some((read) => documents.some((document) => document.matches(read)))) hit.add(reader);
+    }
   }
 }

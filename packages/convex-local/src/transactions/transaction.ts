@@ -6,6 +6,7 @@
  */
 import type { JSONValue, Value } from "convex/values";
 import { decodeDocumentId } from "../storage/ids.js";
+import { isHiddenTable } from "../storage/hiddenTables.js";
 import { encodeIndexKey, rangeContains, rangeForIndexExpression, type FieldBound, type KeyRange } from "../storage/keys.js";
 import { BY_CREATION_TIME_INDEX, BY_ID_INDEX, type Storage } from "../storage/index.js";
 import { jsonToValue } from "../storage/values.js";
@@ -13,6 +14,7 @@ import { truncateText } from "../text/valueText.js";
 import { evaluateFilter, isUndefinedMarker, type FilterExpression } from "./filter.js";
 import { MAX_TEXT_SEARCH_RESULTS, type StoredTextIndex, type TextQuery, type TextSearchResults } from "../storage/textIndexes.js";
 import { DEFAULT_LIMITS, TransactionLimitError, type TransactionLimits } from "./limits.js";
+import { searchRead, type SearchRead } from "./searchReads.js";
 import { compileSearch, searchResultKey, tooManySearchResults } from "./textSearchQuery.js";
 
 /** A range of one index that a transaction read; writes into it invalidate the reader. */
@@ -20,6 +22,8 @@ export interface ReadRange {
   table: string;
   index: string;
   range: KeyRange;
+  /** A full-text search's read (`index` is the search index, `range` all of it): see searchReads.ts. */
+  search?: SearchRead;
 }
 
 export interface DocumentWrite {
@@ -179,6 +183,11 @@ export class QueryStream {
     return this.search !== undefined;
   }
 
+  /** What a `withSearchIndex` query read, for reactivity; undefined for other queries. */
+  get searchRead(): SearchRead | undefined {
+    return this.search === undefined ? undefined : searchRead(this.search.index, this.search.query);
+  }
+
   private refill(): boolean {
     if (this.exhausted) return false;
     if (this.search !== undefined) return this.refillFromSearch(this.search);
@@ -206,7 +215,9 @@ export class QueryStream {
    */
   private refillFromSearch(search: NonNullable<ResolvedSource["search"]>): boolean {
     this.searchResults ??= this.transaction.storage.searchText(search.index, search.query);
-    const size = Math.min(SCAN_BATCH, Math.max(FIRST_SEARCH_BATCH, this.searchReturned));
+    // Results are computed as they are asked for: a `.take(n)` without `.filter` needs n at most.
+    const wanted = this.limit !== undefined && this.filters.length === 0 ? this.limit - this.returned : Infinity;
+    const size = Math.min(SCAN_BATCH, Math.max(FIRST_SEARCH_BATCH, this.searchReturned), wanted);
     const batch: { key: Buffer; id: string }[] = [];
     while (batch.length < size && !this.searchDone) {
       if (this.searchRank === MAX_TEXT_SEARCH_RESULTS) {
@@ -271,11 +282,12 @@ export class Transaction {
     readonly limits: TransactionLimits = DEFAULT_LIMITS,
   ) {}
 
-  /** The table an id belongs to, or null when it is no id of any existing table. */
+  /** The table an id belongs to, or null when it is no id of any existing table (a hidden table's are not). */
   tableOfId(id: string): string | null {
     const decoded = decodeDocumentId(id);
     if (decoded === null) return null;
-    return this.storage.tableName(decoded.tableNumber) ?? null;
+    const table = this.storage.tableName(decoded.tableNumber);
+    return table === undefined || isHiddenTable(table) ? null : table;
   }
 
   get(id: string): string | null {
@@ -344,12 +356,12 @@ export class Transaction {
   }
 
   /**
-   * Records the range a finished (or abandoned) stream covered. A search reads its whole table:
-   * any write to it re-runs the query (conservative: Convex re-runs only for documents that match
-   * the search's terms and filters, but never less).
+   * Records the range a finished (or abandoned) stream covered; a search records its words and
+   * filters, so only writes of documents that match them re-run it (searchReads.ts).
    */
   recordStreamRead(stream: QueryStream): void {
-    if (stream.isSearch) this.reads.push({ table: stream.table, index: BY_ID_INDEX, range: WHOLE_RANGE });
+    const search = stream.searchRead;
+    if (search !== undefined) this.reads.push({ table: stream.table, index: stream.index, range: WHOLE_RANGE, search });
     else this.reads.push({ table: stream.table, index: stream.index, range: stream.coveredRange() });
   }
 
