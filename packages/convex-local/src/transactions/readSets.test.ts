@@ -1,7 +1,7 @@
 import { describe, expect, test } from "vitest";
 import { encodeIndexKey, rangeForPrefix, type IndexInfo } from "../storage/index.js";
 import { rangeContains } from "../storage/keys.js";
-import { ReadSetIndex } from "./readSets.js";
+import { ReadSetIndex, wholeTableWrite } from "./readSets.js";
 
 const k = (...values: (string | number)[]) => encodeIndexKey(values);
 
@@ -46,6 +46,8 @@ describe("ReadSetIndex", () => {
     expect(hits(null, doc("id9", "z"))).toEqual([]);
     // Unknown indexes (e.g. table deleted): every reader of the table.
     expect([...index.affected([{ table: "notes", id: "n", before: null, after: "{}" }], lookup)]).toEqual(["other"]);
+    // The whole table written (a snapshot import swapped it in): every reader of it, of any index.
+    expect([...index.affected([wholeTableWrite("messages")], lookup)].sort()).toEqual(["chanA", "chanB", "get1"]);
 
     index.delete("chanA");
     expect(hits(null, doc("id9", "a"))).toEqual([]);

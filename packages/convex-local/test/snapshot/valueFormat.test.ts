@@ -5,7 +5,7 @@
 import { describe, expect, it } from "vitest";
 import { exportText } from "../../src/api/snapshot/exportJson.js";
 import { withInt64Markers } from "../../src/api/snapshot/importValues.js";
-import { csvCell, csvRows } from "../../src/api/snapshot/csv.js";
+import { CsvReader, csvCell } from "../../src/api/snapshot/csv.js";
 
 const int64 = (n: bigint) => {
   const bytes = Buffer.alloc(8);
@@ -39,9 +39,19 @@ describe("CSV", () => {
   });
 
   it("reads quoted fields across lines and skips blank lines", () => {
-    expect([...csvRows('a,b\r\n"x\ny",2\n\n"q""",3\n')].map(({ row, line, value }) => [row, line, value])).toEqual([
+    expect(new CsvReader().push('a,b\r\n"x\ny",2\n\n"q""",3\n', true).map(({ row, line, value }) => [row, line, value])).toEqual([
       [1, 2, { a: "x\ny", b: 2 }],
       [2, 5, { a: 'q"', b: 3 }],
     ]);
+  });
+
+  it("reads a text that arrives in parts as it reads it whole, wherever the parts end", () => {
+    const text = 'a,b\r\n"x\r\ny",2\r\n\r\n"q""",3\n"""",""\r"end",4';
+    const whole = new CsvReader().push(text, true);
+    expect(whole).toHaveLength(4);
+    for (let cut = 0; cut <= text.length; cut++) {
+      const reader = new CsvReader();
+      expect([...reader.push(text.slice(0, cut)), ...reader.push(text.slice(cut), true)]).toEqual(whole);
+    }
   });
 });

@@ -1,34 +1,43 @@
 /**
- * Reads an uploaded import into its tables, as Convex's parse.rs does, checking every row before
- * anything is written: a snapshot ZIP (entries found by Convex's patterns; the `generated_schema.jsonl`
- * of a table decides how its numbers read), or one table's `.jsonl`, `.json` (an array) or `.csv`.
- * Errors name the file (the ZIP entry) and the row: "messages/documents.jsonl: Row 3 wasn't valid JSON: …".
+ * Reads an uploaded import as Convex's parse.rs does: a snapshot ZIP (entries found by Convex's
+ * patterns; the `generated_schema.jsonl` of a table decides how its numbers read), or one table's
+ * `.jsonl`, `.json` (an array) or `.csv`. Errors name the file (the ZIP entry) and the row:
+ * "messages/documents.jsonl: Row 3 wasn't valid JSON: …".
  *
  * A ZIP entry under `_components/<name>/` (per level of a component's path, parse.rs
  * `parse_component_path`) belongs to that component: its tables are named as stored
  * (runtime/components.ts: `_components/echo/notes/documents.jsonl` is the table `@echo/notes`), its
  * `_tables` numbers its own tables, and its `_storage/` holds its files.
  *
- * Parsed rows are held in memory until the import commits (the ZIP itself is read entry by entry).
+ * Rows are streamed: each table's `rows()` reads its file (or ZIP entry) from the start, a part
+ * at a time, so an import holds a part's rows, never a table's. (A `.json` array is read whole,
+ * as Convex reads it.) Only the small files are read into memory: `_tables`, `_storage`'s
+ * metadata and the first line of each `generated_schema.jsonl`.
  */
 import { createReadStream, readFileSync } from "node:fs";
-import { createInterface } from "node:readline";
 import type { Readable } from "node:stream";
+import { StringDecoder } from "node:string_decoder";
 import yauzl from "yauzl";
 import { namespaceOf, qualifiedPath } from "../../runtime/components.js";
 import { storageTableOf } from "../../runtime/fileStorage.js";
-import { csvRows } from "./csv.js";
+import { CsvReader } from "./csv.js";
 import { importedDocument, parseRowJson, RowError, type ImportedDocument, type RowEncoding } from "./importValues.js";
 
 export type ImportFormat = "csv" | "jsonLines" | "jsonArray" | "zip";
 
-/** One imported table: its rows, where they came from, and the table number `_tables` asks for. */
-export interface ParsedTable {
+/** A row of an imported table, with its number in its file (from 1). */
+export interface ImportedRow extends ImportedDocument {
+  row: number;
+}
+
+/** One imported table: where its rows come from. */
+export interface SourceTable {
   /** The table as stored: qualified with its component's namespace for a component's (`@echo/notes`). */
   name: string;
-  /** The file (or ZIP entry) the rows came from, for error messages. */
+  /** The file (or ZIP entry) the rows come from, for error messages. */
   file: string;
-  documents: ImportedDocument[];
+  /** Its rows from the first, checked as Convex documents, a part of the file at a time. */
+  rows(): AsyncIterable<ImportedRow[]>;
 }
 
 /** One file of a ZIP's `_storage/`: where its bytes are. */
@@ -56,15 +65,16 @@ export interface StorageMetadata {
   internalId?: string | null;
 }
 
-export interface ParsedImport {
-  tables: ParsedTable[];
+export interface ImportSource {
+  tables: SourceTable[];
   /** Each namespace's `_tables/documents.jsonl`: stored table name → number. */
   tableNumbers: Map<string, number>;
   /** With file storage: each namespace's `_storage/` that has metadata or files. */
   storage: ParsedStorage[];
-  /** The open ZIP, to stream storage files from (closed by `close`). */
-  close(): void;
+  /** Streams a ZIP entry (a stored file's bytes). */
   openEntry(entry: yauzl.Entry): Promise<Readable>;
+  /** Closes the ZIP. */
+  close(): void;
 }
 
 /** An upload Convex would refuse, with the file and the problem. */
@@ -79,18 +89,21 @@ export class ImportError extends Error {
 const DOCUMENTS = /^(.*\/)?([^/]+)\/documents\.jsonl$/;
 const GENERATED_SCHEMA = /^(.*\/)?([^/]+)\/generated_schema\.jsonl$/;
 const STORAGE_FILE = /^(.*\/)?_storage\/([^/.]+)(?:\.[^/]+)?$/;
+const TABLES_FILE = /^(.*\/)?_tables\/documents\.jsonl$/;
+/** Rows of a `.json` array per part. */
+const ARRAY_PART = 1000;
 
 /**
- * Reads the uploaded file at `path` in `format` (`tableName` for a single-table format) into the
+ * Opens the uploaded file at `path` in `format` (`tableName` for a single-table format) for the
  * component at `componentPath` (`npx convex import --component`; "" for the app): a ZIP's
  * `_components/` folders are that component's children.
  */
-export async function parseImport(path: string, format: ImportFormat, tableName: string | undefined, componentPath = ""): Promise<ParsedImport> {
-  if (format === "zip") return parseZip(path, componentPath);
+export async function openImport(path: string, format: ImportFormat, tableName: string | undefined, componentPath = ""): Promise<ImportSource> {
+  if (format === "zip") return openZipImport(path, componentPath);
   const name = qualifiedPath(namespaceOf(componentPath), tableName!);
   const file = `${name} (${format === "csv" ? "CSV" : format === "jsonLines" ? "JSONL" : "JSON"})`;
-  const documents = format === "jsonLines" ? await jsonLines(createReadStream(path), file, "inferred") : format === "jsonArray" ? jsonArray(path, file) : csv(path, file);
-  return { tables: [{ name, file, documents }], tableNumbers: new Map(), storage: [], close: () => undefined, openEntry: () => Promise.reject(new Error("no ZIP")) };
+  const rows = format === "jsonLines" ? () => jsonLines(createReadStream(path), file, "inferred") : format === "jsonArray" ? () => jsonArray(path, file) : () => csv(path, file);
+  return { tables: [{ name, file, rows }], tableNumbers: new Map(), storage: [], close: () => undefined, openEntry: () => Promise.reject(new Error("no ZIP")) };
 }
 
 function inFile<T>(file: string, read: () => T): T {
@@ -102,21 +115,42 @@ function inFile<T>(file: string, read: () => T): T {
   }
 }
 
-/** JSON lines, one row each (a final empty line ends the file, as `read_line` reads it). */
-async function jsonLines(stream: Readable, file: string, encoding: RowEncoding): Promise<ImportedDocument[]> {
-  const documents: ImportedDocument[] = [];
-  let row = 0;
-  let first = true;
-  for await (const line of createInterface({ input: stream, crlfDelay: Infinity })) {
-    row++;
-    if (first && line.startsWith("\uFEFF")) throw new ImportError(`${file}: UTF-8 BOM is not supported. Please save your file without BOM.`);
-    first = false;
-    documents.push(inFile(file, () => importedDocument(parseRowJson(line, row, encoding), row, encoding)));
+/**
+ * The lines of a UTF-8 stream, as the parts that complete them arrive, split as Rust's `lines()`
+ * splits them (at `\n`, without a trailing `\r`); a final empty line ends the file.
+ */
+async function* textLines(stream: Readable): AsyncGenerator<string[], void, undefined> {
+  const decoder = new StringDecoder("utf8");
+  let pending = "";
+  for await (const chunk of stream) {
+    const text = pending + decoder.write(chunk as Buffer);
+    const lines = text.split("\n");
+    pending = lines.pop()!;
+    if (lines.length > 0) yield lines.map(withoutCarriageReturn);
   }
-  return documents;
+  const rest = pending + decoder.end();
+  if (rest.length > 0) yield [withoutCarriageReturn(rest)];
 }
 
-function jsonArray(path: string, file: string): ImportedDocument[] {
+function withoutCarriageReturn(line: string): string {
+  return line.endsWith("\r") ? line.slice(0, -1) : line;
+}
+
+/** JSON lines, one row each. */
+async function* jsonLines(stream: Readable, file: string, encoding: RowEncoding): AsyncGenerator<ImportedRow[], void, undefined> {
+  let row = 0;
+  for await (const lines of textLines(stream)) {
+    if (row === 0 && lines[0]!.startsWith("\uFEFF")) throw new ImportError(`${file}: UTF-8 BOM is not supported. Please save your file without BOM.`);
+    yield inFile(file, () =>
+      lines.map((line) => {
+        row++;
+        return { ...importedDocument(parseRowJson(line, row, encoding), row, encoding), row };
+      }),
+    );
+  }
+}
+
+async function* jsonArray(path: string, file: string): AsyncGenerator<ImportedRow[], void, undefined> {
   const text = readFileSync(path, "utf8");
   if (text.startsWith("\uFEFF")) throw new ImportError(`${file}: UTF-8 BOM is not supported. Please save your file without BOM.`);
   let parsed: unknown;
@@ -126,22 +160,34 @@ function jsonArray(path: string, file: string): ImportedDocument[] {
     throw new ImportError(`${file}: Not valid JSON: ${(error as Error).message}`);
   }
   if (!Array.isArray(parsed)) throw new ImportError(`${file}: Not a JSON array`);
-  return parsed.map((item, i) => inFile(file, () => importedDocument(item, i + 1, "inferred")));
+  for (let start = 0; start < parsed.length; start += ARRAY_PART) {
+    yield inFile(file, () => parsed.slice(start, start + ARRAY_PART).map((item, i) => ({ ...importedDocument(item, start + i + 1, "inferred"), row: start + i + 1 })));
+  }
 }
 
-function csv(path: string, file: string): ImportedDocument[] {
-  const text = readFileSync(path, "utf8");
-  return inFile(file, () => [...csvRows(text)].map(({ row, line, value }) => {
-    try {
-      return importedDocument(value, row, "inferred");
-    } catch (error) {
-      if (error instanceof RowError) throw new RowError(`${error.message} (line ${line})`);
-      throw error;
-    }
-  }));
+async function* csv(path: string, file: string): AsyncGenerator<ImportedRow[], void, undefined> {
+  const reader = new CsvReader();
+  const decoder = new StringDecoder("utf8");
+  const rowsOf = (text: string, last: boolean) =>
+    inFile(file, () =>
+      reader.push(text, last).map(({ row, line, value }) => {
+        try {
+          return { ...importedDocument(value, row, "inferred"), row };
+        } catch (error) {
+          if (error instanceof RowError) throw new RowError(`${error.message} (line ${line})`);
+          throw error;
+        }
+      }),
+    );
+  for await (const chunk of createReadStream(path)) {
+    const rows = rowsOf(decoder.write(chunk as Buffer), false);
+    if (rows.length > 0) yield rows;
+  }
+  const rows = rowsOf(decoder.end(), true);
+  if (rows.length > 0) yield rows;
 }
 
-async function parseZip(path: string, componentPath: string): Promise<ParsedImport> {
+async function openZipImport(path: string, componentPath: string): Promise<ImportSource> {
   const namespaceOfPrefix = (prefix: string | undefined, file: string) => namespaceOf(joinedPath(componentPath, componentPathOfPrefix(prefix, file)));
   const zip = await openZip(path);
   try {
@@ -152,7 +198,7 @@ async function parseZip(path: string, componentPath: string): Promise<ParsedImpo
       const match = GENERATED_SCHEMA.exec(entry.fileName);
       if (match === null) continue;
       const namespace = namespaceOfPrefix(match[1], entry.fileName);
-      const firstLine = (await readText(await openEntry(entry))).split("\n")[0]!;
+      const firstLine = await firstLineOf(await openEntry(entry));
       let parsed: unknown;
       try {
         parsed = JSON.parse(firstLine);
@@ -166,8 +212,23 @@ async function parseZip(path: string, componentPath: string): Promise<ParsedImpo
       }
       encodings.set(qualifiedPath(namespace, match[2]!), "uniform");
     }
-    const tables: ParsedTable[] = [];
+    // `_tables` first: every table's number is known before its rows are read.
     const tableNumbers = new Map<string, number>();
+    for (const entry of entries) {
+      const match = TABLES_FILE.exec(entry.fileName);
+      if (match === null) continue;
+      const namespace = namespaceOfPrefix(match[1], entry.fileName);
+      for (const document of await rawLines(await openEntry(entry), entry.fileName)) {
+        const { name, id } = document.value as { name?: unknown; id?: unknown };
+        if (typeof name !== "string" || typeof id !== "number" || !Number.isInteger(id) || id <= 0) {
+          throw new ImportError(`${entry.fileName}: Row ${document.row} wasn't a valid Convex value: table requires name and id (received ${JSON.stringify(document.value).slice(0, 100)})`);
+        }
+        const stored = qualifiedPath(namespace, name);
+        if (tableNumbers.has(stored)) throw new ImportError(`${entry.fileName}: \`_tables\` contains duplicate entries for \`${name}\``);
+        tableNumbers.set(stored, id);
+      }
+    }
+    const tables: SourceTable[] = [];
     const storage = new Map<string, ParsedStorage>();
     const storageOf = (namespace: string, file: string) => {
       let parsed = storage.get(namespace);
@@ -179,33 +240,21 @@ async function parseZip(path: string, componentPath: string): Promise<ParsedImpo
       if (documents !== null) {
         const namespace = namespaceOfPrefix(documents[1], entry.fileName);
         const table = documents[2]!;
-        if (table === "_tables") {
-          for (const document of await rawLines(await openEntry(entry), entry.fileName)) {
-            const { name, id } = document.value as { name?: unknown; id?: unknown };
-            if (typeof name !== "string" || typeof id !== "number" || !Number.isInteger(id) || id <= 0) {
-              throw new ImportError(`${entry.fileName}: Row ${document.row} wasn't a valid Convex value: table requires name and id (received ${JSON.stringify(document.value).slice(0, 100)})`);
-            }
-            const stored = qualifiedPath(namespace, name);
-            if (tableNumbers.has(stored)) throw new ImportError(`${entry.fileName}: \`_tables\` contains duplicate entries for \`${name}\``);
-            tableNumbers.set(stored, id);
-          }
-        } else if (table === "_storage") {
+        if (table === "_storage") {
           const parsed = storageOf(namespace, entry.fileName);
           parsed.file = entry.fileName;
-          const metadata = parsed.metadata;
           for (const document of await rawLines(await openEntry(entry), entry.fileName)) {
             const line = document.value as StorageMetadata;
             if (typeof line !== "object" || line === null || typeof line._id !== "string") {
               throw new ImportError(`${entry.fileName}: Row ${document.row} wasn't a valid Convex value: missing field \`_id\``);
             }
-            metadata.set(line._id, line);
+            parsed.metadata.set(line._id, line);
           }
-        } else if (table.startsWith("_")) {
-          // Convex skips the other system tables of an export.
-          continue;
-        } else {
+        } else if (!table.startsWith("_")) {
+          // Convex skips the system tables of an export other than `_tables` and `_storage`.
           const stored = qualifiedPath(namespace, table);
-          tables.push({ name: stored, file: entry.fileName, documents: await jsonLines(await openEntry(entry), entry.fileName, encodings.get(stored) ?? "inferred") });
+          const encoding = encodings.get(stored) ?? "inferred";
+          tables.push({ name: stored, file: entry.fileName, rows: () => zipEntryRows(openEntry, entry, encoding) });
         }
         continue;
       }
@@ -220,6 +269,10 @@ async function parseZip(path: string, componentPath: string): Promise<ParsedImpo
     zip.close();
     throw error;
   }
+}
+
+async function* zipEntryRows(openEntry: (entry: yauzl.Entry) => Promise<Readable>, entry: yauzl.Entry, encoding: RowEncoding): AsyncGenerator<ImportedRow[], void, undefined> {
+  yield* jsonLines(await openEntry(entry), entry.fileName, encoding);
 }
 
 /** One level of a component's path at the end of an entry's folder (parse.rs `COMPONENT_NAME_PATTERN`). */
@@ -246,24 +299,26 @@ function joinedPath(parent: string, child: string): string {
   return parent === "" ? child : child === "" ? parent : `${parent}/${child}`;
 }
 
+/** The lines of a small file, each parsed as JSON. */
 async function rawLines(stream: Readable, file: string): Promise<{ row: number; value: unknown }[]> {
   const out: { row: number; value: unknown }[] = [];
-  let row = 0;
-  for await (const line of createInterface({ input: stream, crlfDelay: Infinity })) {
-    row++;
-    try {
-      out.push({ row, value: JSON.parse(line) });
-    } catch (error) {
-      throw new ImportError(`${file}: Row ${row} wasn't valid JSON: ${(error as Error).message}`);
+  for await (const lines of textLines(stream)) {
+    for (const line of lines) {
+      const row = out.length + 1;
+      try {
+        out.push({ row, value: JSON.parse(line) });
+      } catch (error) {
+        throw new ImportError(`${file}: Row ${row} wasn't valid JSON: ${(error as Error).message}`);
+      }
     }
   }
   return out;
 }
 
-async function readText(stream: Readable): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of stream) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString("utf8");
+/** The first line of a stream (read no further: leaving the loop ends the stream). */
+async function firstLineOf(stream: Readable): Promise<string> {
+  for await (const lines of textLines(stream)) return lines[0]!;
+  return "";
 }
 
 /** Convex's answer to a ZIP that does not read (parse.rs `map_zip_io_error`). */

@@ -9,21 +9,36 @@
  *   `waiting_for_confirmation` `{message_to_confirm, require_manual_confirmation}` → on
  *   `POST /api/perform_import` `{importId}`: `in_progress` → `completed` `{timestamp, num_rows_written}`,
  *   or `failed` `{error_message}` at any step; the CLI follows it through `_system/cli/queryImport`.
+ *
+ * Before the confirmation the rows are read, checked and written into hidden tables in short
+ * transactions by an import worker (importStaging.ts, importWriter.ts), and counted for Convex's
+ * summary; on the confirmation one commit activates them and completes the import
+ * (importActivation.ts): a failed or interrupted import changes nothing visible. (Convex reads the
+ * rows twice, once to count them before the confirmation and once to write them after it; writing
+ * them at once reads them once.) The tables an import replaced, and those of one that failed, was
+ * canceled or was superseded by another upload before its confirmation, are deleted afterwards in
+ * the background (hiddenTableDrops.ts); at a start, unfinished imports are marked failed and every
+ * hidden table is deleted. One import writes at a time.
  */
 import { randomBytes } from "node:crypto";
 import { createReadStream, createWriteStream, mkdirSync, readdirSync, rmSync } from "node:fs";
 import path from "node:path";
 import { pipeline } from "node:stream/promises";
 import type { Value } from "convex/values";
-import { decodeDocumentId, type Storage } from "../../storage/index.js";
-import type { StoredBlob } from "../../storage/blobs.js";
+import { BY_ID_INDEX, type Storage } from "../../storage/index.js";
+import { hiddenTables } from "../../storage/hiddenTables.js";
 import type { FunctionRunner } from "../../runtime/runner.js";
+import type { DeploymentAnalysis } from "../../runtime/functions.js";
 import { componentPathOf, localName, namespaceOfName } from "../../runtime/components.js";
-import { isStorageTable } from "../../runtime/fileStorage.js";
 import { RequestError, readJsonObject, sendJson } from "../http.js";
 import type { RouteRequest } from "../router.js";
-import { applyImport, planImport, type ImportMode, type ImportPlan } from "./importApply.js";
-import { ImportError, parseImport, type ImportFormat, type ParsedImport } from "./importParse.js";
+import { HiddenTableDrops } from "./hiddenTableDrops.js";
+import { activateImport, type Activation, type ActivationRequest } from "./importActivation.js";
+import { ImportError, type ImportFormat } from "./importParse.js";
+import { checkImport, confirmation, definedTables, schemaOfTable, type ImportMode } from "./importPlan.js";
+import { finalTableNames, stageTables, tablesToWrite, type StagedTable } from "./importStaging.js";
+import { activateInWorker, peekInWorker, writeInWorker } from "./importWork.js";
+import type { UploadToRead } from "./importWriter.js";
 import { IMPORTS_TABLE, type SnapshotJobs } from "./snapshotJobs.js";
 
 const FORMATS: readonly ImportFormat[] = ["csv", "jsonLines", "jsonArray", "zip"];
@@ -33,25 +48,35 @@ export interface SnapshotImportsOptions {
   storage: Storage;
   runner: FunctionRunner;
   jobs: SnapshotJobs;
-  /** Where uploads are kept until their import ends. */
+  /** Where uploads are kept until their rows are written. */
   directory: string;
 }
 
+/** An import written into its hidden tables, waiting for its confirmation. */
 interface PendingImport {
-  directory: string;
-  format: ImportFormat;
   mode: ImportMode;
-  parsed: ParsedImport;
+  staged: StagedTable[];
+  /** The schemas its rows were checked against (`schemasOf`). */
+  schemas: string;
 }
+
+/** Why an import stopped when the backend shut down. */
+const SHUTDOWN_MESSAGE = "The backend shut down while the import ran: nothing was imported. Run the import again.";
 
 export class SnapshotImports {
   private readonly pending = new Map<string, PendingImport>();
   private readonly running = new Set<Promise<void>>();
+  private readonly drops: HiddenTableDrops;
+  /** The import writing now: imports write one at a time. */
+  private writing: Promise<void> = Promise.resolve();
+  private closing = false;
 
   constructor(private readonly options: SnapshotImportsOptions) {
     // Uploads of a previous run cannot be resumed.
     rmSync(options.directory, { recursive: true, force: true });
     mkdirSync(options.directory, { recursive: true, mode: 0o700 });
+    this.drops = new HiddenTableDrops(options.storage, options.runner);
+    this.track(this.inTurn(() => this.afterRestart()));
   }
 
   /** `POST /api/import/start_upload`. */
@@ -98,7 +123,7 @@ export class SnapshotImports {
     await new Promise<void>((resolve, reject) => out.end((error?: Error | null) => (error ? reject(error) : resolve())));
     const base = { format: format === "zip" ? { format } : { format, table: tableName! }, mode, requestor: { type: "snapshotImport" } };
     const importId = await this.options.jobs.insert(IMPORTS_TABLE, { ...base, state: { state: "uploaded" } });
-    this.track(this.prepare(importId, directory, upload, format, mode, tableName, componentPath));
+    this.track(this.inTurn(() => this.prepare(importId, directory, { path: upload, format, tableName, componentPath }, mode)));
     sendJson(response, 200, { importId });
   }
 
@@ -108,25 +133,28 @@ export class SnapshotImports {
     const pending = typeof importId === "string" ? this.pending.get(importId) : undefined;
     if (pending === undefined) throw new RequestError(400, "InvalidImport", `invalid import id ${String(importId)}`);
     this.pending.delete(importId as string);
-    await this.setState(importId as string, { state: "in_progress", progress_message: "Importing", checkpoint_messages: [] });
-    this.track(this.perform(importId as string, pending));
+    await this.setState(importId as string, { state: "in_progress", progress_message: "Importing", checkpoint_messages: pending.staged.map(checkpoint) });
+    this.track(this.inTurn(() => this.activate(importId as string, pending)));
     response.writeHead(200).end();
   }
 
   /** `POST /api/cancel_import` `{importId}`: drops an import waiting for its confirmation. */
   async cancelImport({ request, response }: RouteRequest): Promise<void> {
     const { importId } = await readJsonObject(request);
-    const pending = typeof importId === "string" ? this.pending.get(importId) : undefined;
-    if (pending === undefined) throw new RequestError(400, "InvalidImport", `invalid import id ${String(importId)}`);
-    this.pending.delete(importId as string);
-    this.finish(pending);
-    await this.setState(importId as string, { state: "failed", error_message: "Import canceled" });
+    if (typeof importId !== "string" || !this.pending.has(importId)) throw new RequestError(400, "InvalidImport", `invalid import id ${String(importId)}`);
+    await this.cancel(importId, "Import canceled");
     response.writeHead(200).end();
   }
 
-  /** Resolves once no import is being parsed or committed. */
+  /**
+   * Shutdown: an import still writing stops at its next batch (failed, nothing changed) and
+   * hidden tables are left for the next start; resolves once nothing runs.
+   */
   async idle(): Promise<void> {
+    this.closing = true;
+    this.drops.stop();
     while (this.running.size > 0) await Promise.all([...this.running]);
+    await this.drops.idle();
   }
 
   private track(work: Promise<void>): void {
@@ -134,73 +162,109 @@ export class SnapshotImports {
     void work.finally(() => this.running.delete(work));
   }
 
-  /** Parses and checks the upload, then waits for the confirmation with Convex's summary. */
-  private async prepare(importId: string, directory: string, upload: string, format: ImportFormat, mode: ImportMode, tableName: string | undefined, componentPath: string): Promise<void> {
-    let parsed: ParsedImport | undefined;
-    try {
-      parsed = await parseImport(upload, format, tableName, componentPath);
-      addStorageTables(parsed);
-      const plan = planImport(this.options.storage, this.options.runner.analysis, parsed, mode);
-      this.pending.set(importId, { directory, format, mode, parsed });
-      await this.setState(importId, { state: "waiting_for_confirmation", message_to_confirm: plan.message, require_manual_confirmation: plan.requireManualConfirmation });
-    } catch (error) {
-      parsed?.close();
-      rmSync(directory, { recursive: true, force: true });
-      await this.fail(importId, error);
-    }
+  /** What a previous run left: its unfinished imports failed, its hidden tables deleted. */
+  private async afterRestart(): Promise<void> {
+    const { storage } = this.options;
+    const unfinished = storage.tableNumber(IMPORTS_TABLE) === undefined ? [] : [...storage.scanIndex(IMPORTS_TABLE, BY_ID_INDEX, { lowerInclusive: true, upperInclusive: false }, "asc")]
+      .map((row) => JSON.parse(row.json) as { _id: string; state: { state: string } })
+      .filter(({ state }) => state.state !== "completed" && state.state !== "failed");
+    for (const { _id } of unfinished) await this.setState(_id, { state: "failed", error_message: "Hit an error while importing:\nThe backend restarted before the import finished: nothing was imported. Run the import again." });
+    this.drops.drop(hiddenTables(storage).map((table) => ({ table, removeBlobs: false })));
   }
 
-  /** Plans again against the data as it is now, writes the files, commits. */
-  private async perform(importId: string, pending: PendingImport): Promise<void> {
+  /** Runs `work` once the imports before it are done writing: imports write one at a time. */
+  private inTurn(work: () => Promise<void>): Promise<void> {
+    const turn = this.writing.then(work);
+    this.writing = turn;
+    return turn;
+  }
+
+  /** Drops an import waiting for its confirmation: its state is failed with `message`, its hidden tables deleted. */
+  private async cancel(importId: string, message: string): Promise<void> {
+    const pending = this.pending.get(importId);
+    if (pending === undefined) return;
+    this.pending.delete(importId);
+    this.drops.drop(pending.staged.map(({ hidden, files }) => ({ table: hidden, removeBlobs: files })));
+    await this.setState(importId, { state: "failed", error_message: message });
+  }
+
+  /**
+   * Checks the upload against the deployment, writes its rows into hidden tables (checked against
+   * the schema, counted), then waits for the confirmation with Convex's summary. An import still
+   * waiting for its confirmation is dropped: its hidden tables would hold numbers this one needs.
+   */
+  private async prepare(importId: string, directory: string, upload: UploadToRead, mode: ImportMode): Promise<void> {
     const { storage, runner } = this.options;
-    const blobs = new Map<string, StoredBlob>();
+    let staged: StagedTable[] = [];
     try {
+      const tables = await peekInWorker(upload);
+      this.checkRunning();
+      for (const waiting of [...this.pending.keys()]) await this.cancel(waiting, "Import canceled: another import was uploaded before this one was confirmed");
+      // Tables an earlier import replaced may still hold numbers this one needs.
+      await this.drops.idle();
       const analysis = runner.analysis;
-      const plan: ImportPlan = planImport(storage, analysis, pending.parsed, pending.mode);
-      await this.writeFiles(pending.parsed, blobs);
-      const written = await applyImport(storage, runner, plan, pending.mode, analysis, blobs);
-      blobs.clear();
-      // As Convex's checkpoints: `Imported "notes" in 'echo' (3 documents)` for a component's table.
-      const checkpoints = plan.tables.map(({ table }) => {
-        const path = componentPathOf(namespaceOfName(table.name));
-        const name = `"${localName(table.name)}"${path === "" ? "" : ` in '${path}'`}`;
-        const count = table.documents.length.toLocaleString("en-US");
-        return isStorageTable(table.name) ? `Imported ${name} (${count} files)` : `Imported ${name} (${count} documents)`;
-      });
-      await this.setState(importId, { state: "in_progress", progress_message: "Finishing", checkpoint_messages: checkpoints });
-      await this.setState(importId, { state: "completed", timestamp: storage.lastCommitTs(), num_rows_written: BigInt(written) });
+      checkImport(storage, analysis, tables, mode);
+      staged = await runner.systemWrite(() => stageTables(storage, tables, mode, importId));
+      const request = { databasePath: storage.path, blobDirectory: runner.fileStorage().blobs.directory, upload, mode, tables: tablesToWrite(staged, analysis), finalNames: finalTableNames(storage, staged, mode) };
+      const written = await writeInWorker(runner, request, () => this.checkRunning());
+      staged.forEach((table, i) => (table.written = written[i]!));
+      const { message, requireManualConfirmation } = confirmation(storage, staged.map(({ name, written }) => ({ name, count: written })), mode);
+      this.pending.set(importId, { mode, staged, schemas: schemasOf(analysis, staged) });
+      await this.setState(importId, { state: "waiting_for_confirmation", message_to_confirm: message, require_manual_confirmation: requireManualConfirmation });
     } catch (error) {
+      this.pending.delete(importId);
+      this.drops.drop(staged.map(({ hidden, files }) => ({ table: hidden, removeBlobs: files })));
       await this.fail(importId, error);
     } finally {
-      // Files of an import that did not commit are removed; committed ones now belong to `_storage`.
-      const files = runner.fileStorage().blobs;
-      for (const blob of blobs.values()) files.remove(blob.key);
-      this.finish(pending);
+      // The rows are in the store now (or never will be).
+      rmSync(directory, { recursive: true, force: true });
     }
   }
 
-  /** Stores each file of the ZIP's `_storage/` folders, checked against the size and SHA-256 its metadata gives. */
-  private async writeFiles(parsed: ParsedImport, blobs: Map<string, StoredBlob>): Promise<void> {
-    const files = this.options.runner.fileStorage();
-    for (const { files: entries, metadata: metadataOf } of parsed.storage) {
-      for (const { id, entry } of entries) {
-        const metadata = metadataOf.get(id);
-        const blob = await files.blobs.write(await parsed.openEntry(entry), {
-          maxBytes: Number.MAX_SAFE_INTEGER,
-          contentType: metadata?.contentType ?? null,
-          expectedSha256: metadata?.sha256 ?? undefined,
-        }).catch((error: Error) => {
-          throw new ImportError(`${entry.fileName}: ${error.message}`);
+  /**
+   * Puts a confirmed import's tables in place in one commit, checked against the data and schemas
+   * as they are then: on the main thread when every table is renamed into place (a short commit),
+   * in an import worker when rows must be copied (importActivation.ts), whose commit is announced after.
+   */
+  private async activate(importId: string, pending: PendingImport): Promise<void> {
+    const { storage, runner } = this.options;
+    const { mode, staged } = pending;
+    let committed = false;
+    try {
+      this.checkRunning();
+      const request = (): ActivationRequest => {
+        // Checked in the activation's turn: no push commits between the check and the activation.
+        if (schemasOf(runner.analysis, staged) !== pending.schemas) throw new ImportError("The schema changed after the import was written: nothing was imported. Run the import again.");
+        return { staged, mode, keep: [...definedTables(runner.analysis)], importId };
+      };
+      let activation: Activation;
+      if (staged.every(({ way }) => way === "rename")) {
+        activation = await runner.systemWrite((transaction) => {
+          const done = activateImport(storage, request());
+          transaction.writes.push(...done.writes);
+          return done;
         });
-        blobs.set(id, blob);
-        if (typeof metadata?.size === "number" && metadata.size !== blob.size) throw new ImportError(`${entry.fileName}: the file has ${blob.size} bytes, its metadata says ${metadata.size}`);
+        committed = true;
+      } else {
+        activation = await activateInWorker(runner, storage.path, request);
+        committed = true;
+        // Readers of the tables it swapped in re-run (the commit was the worker's; this one announces it).
+        await runner.systemWrite((transaction) => transaction.writes.push(...activation.writes));
+      }
+      for (const key of activation.removedBlobs) runner.fileStorage().blobs.remove(key);
+      this.drops.drop(activation.drops);
+    } catch (error) {
+      // A worker may have committed the activation and ended before it answered: the document says.
+      committed ||= (this.options.jobs.get(importId)?.state as { state?: string } | undefined)?.state === "completed";
+      if (!committed) {
+        this.drops.drop(staged.map(({ hidden, files }) => ({ table: hidden, removeBlobs: files })));
+        await this.fail(importId, error);
       }
     }
   }
 
-  private finish(pending: PendingImport): void {
-    pending.parsed.close();
-    rmSync(pending.directory, { recursive: true, force: true });
+  private checkRunning(): void {
+    if (this.closing) throw new ImportError(SHUTDOWN_MESSAGE);
   }
 
   private async fail(importId: string, error: unknown): Promise<void> {
@@ -226,19 +290,14 @@ export class SnapshotImports {
   }
 }
 
-/**
- * Each `_storage/` of the ZIP (the app's, each component's) as an imported table: one row per file
- * present (Convex imports a file even when its metadata line is missing, and ignores metadata
- * without a file), with the `_id` and `_creationTime` of its metadata.
- */
-function addStorageTables(parsed: ParsedImport): void {
-  for (const { table, metadata, files, file } of parsed.storage) {
-    const documents = files.map(({ id, entry }) => {
-      if (decodeDocumentId(id) === null) throw new ImportError(`${entry.fileName}: _storage id '${id}' invalid`);
-      const creationTime = metadata.get(id)?._creationTime;
-      return { id, creationTime: typeof creationTime === "number" ? creationTime : undefined, fields: {} };
-    });
-    parsed.tables.push({ name: table, file, documents });
-  }
+/** Convex's checkpoint for a table: `Imported "notes" in 'echo' (3 documents)` for a component's. */
+function checkpoint(table: StagedTable): string {
+  const path = componentPathOf(namespaceOfName(table.name));
+  const name = `"${localName(table.name)}"${path === "" ? "" : ` in '${path}'`}`;
+  return `Imported ${name} (${table.written.toLocaleString("en-US")} ${table.files ? "files" : "documents"})`;
 }
 
+/** The schemas the import's rows are checked against, as one text: a push that changes them fails the import. */
+function schemasOf(analysis: DeploymentAnalysis | undefined, tables: readonly { name: string }[]): string {
+  return JSON.stringify(tables.map(({ name }) => schemaOfTable(analysis, name)));
+}
