@@ -1,8 +1,9 @@
 /**
  * The export/import figure: `npx convex export` of 100k documents from one convex-local and
  * `npx convex import` of that ZIP into a fresh one, as documents per second end to end, against
- * copying the same deployment's SQLite file (goal ≥ 0.2×); and the peak memory of each backend
- * (its processes together) while it exports or imports, beside its memory idle.
+ * copying the same deployment's SQLite file (goal ≥ 0.2×); the peak memory of each backend (its
+ * processes together) while it exports or imports, beside its memory idle; and the slowest of the
+ * control queries another client sends every 20 ms while the import runs, beside their median.
  *
  * Backends of their own on temp data dirs: the bench app (`app/`) is pushed with the official CLI
  * and filled with `items:fill` (1000 documents per mutation).
@@ -44,6 +45,30 @@ async function timedWithPeak(pid, work) {
   return { ms: performance.now() - started, peakMiB: peak };
 }
 
+/** Another client's query every 20 ms until `stop`, which resolves with their latencies in ms, sorted. */
+function controlQueries(url) {
+  const latencies = [];
+  let running = true;
+  const done = (async () => {
+    while (running) {
+      const started = performance.now();
+      const query = () => postJson(`${url}/api/query`, { path: "items:get", args: { key: 5 }, format: "json" });
+      // A backend that held its thread past the keep-alive timeout may reset the connection: asked again.
+      const body = await query().catch(query);
+      if (body.status !== "success") throw new Error(`items:get failed: ${body.errorMessage}`);
+      latencies.push(performance.now() - started);
+      await sleep(20);
+    }
+  })();
+  return {
+    async stop() {
+      running = false;
+      await done;
+      return latencies.sort((a, b) => a - b);
+    },
+  };
+}
+
 export async function benchSnapshot({ record }) {
   const root = mkdtempSync(path.join(os.tmpdir(), "convex-bench-snapshot-"));
   let source;
@@ -63,7 +88,9 @@ export async function benchSnapshot({ record }) {
     target = await benchDeployment(path.join(here, "app"), root, "target", { environment: ENVIRONMENT });
     await sleep(500);
     const targetIdle = rssMiB(target.server.child.pid);
+    const control = controlQueries(target.url);
     const imported = await timedWithPeak(target.server.child.pid, () => target.cli(["import", "--yes", "--replace-all", zip]));
+    const latencies = await control.stop();
     const count = await postJson(`${target.url}/api/query`, { path: "items:get", args: { key: DOCUMENTS - 1 }, format: "json" });
     if (count.value?.key !== DOCUMENTS - 1) throw new Error(`the import lacks the last document: ${JSON.stringify(count)}`);
 
@@ -80,6 +107,7 @@ export async function benchSnapshot({ record }) {
     record({ name: `Export + import of ${DOCUMENTS / 1000}k documents (official CLI), vs copying the SQLite file`, value: perSecond(exported.ms + imported.ms), baseline: perSecond(copyMs), unit: "docs/s", goal: 0.2 });
     record({ name: "Peak RSS while exporting, vs idle (backend and its processes)", value: exported.peakMiB, baseline: sourceIdle, unit: "MiB", goal: null });
     record({ name: "Peak RSS while importing, vs idle (backend and its processes)", value: imported.peakMiB, baseline: targetIdle, unit: "MiB", goal: null });
+    record({ name: `Slowest control query while importing, vs their median (${latencies.length} queries)`, value: latencies.at(-1), baseline: latencies[latencies.length >> 1], unit: "ms", goal: null });
   } finally {
     await source?.stop();
     await target?.stop();
