@@ -23,20 +23,8 @@ import { isStorageTable, STORAGE_TABLE_INDEXES } from "../../runtime/fileStorage
 import { schemaOfTable, type ImportMode, type ImportTable } from "./importPlan.js";
 import type { TableToWrite } from "./importWriter.js";
 
-/** A table of the import, written into its hidden table. */
-export interface StagedTable {
-  /** The table as stored once the import is done. */
-  name: string;
-  file: string;
-  /** The hidden table its rows are written into, and that table's number. */
-  hidden: string;
-  hiddenNumber: number;
-  /** How the activation puts the rows in place (see above). */
-  way: "rename" | "copy";
-  /** The number the table ends with. */
-  number: number;
-  /** A namespace's `_storage`, whose rows are the ZIP's files. */
-  files: boolean;
+/** A table of the import, written into its hidden table (importWriter.ts describes its fields). */
+export interface StagedTable extends Omit<TableToWrite, "documentType"> {
   /** Rows (or files) written. */
   written: number;
 }

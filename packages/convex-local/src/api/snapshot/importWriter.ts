@@ -27,11 +27,14 @@ export interface TableToWrite {
   /** The table as stored once the import is done. */
   name: string;
   file: string;
+  /** The hidden table its rows are written into, and that table's number. */
   hidden: string;
   hiddenNumber: number;
+  /** How the activation puts the rows in place (importStaging.ts). */
   way: "rename" | "copy";
   /** The number the table ends with: every row's `_id` must carry it. */
   number: number;
+  /** A namespace's `_storage`, whose rows are the ZIP's files. */
   files: boolean;
   /** The type the schema gives its documents, when they are checked. */
   documentType: ValidatorJson | null;
