@@ -2,18 +2,7 @@ import type { Value } from "convex/values";
 import { describe, expect, it } from "vitest";
 
 import { compareValues, compareValueTuples, encodeIndexKey, prefixSuccessor } from "./keys.js";
-
-/** Deterministic PRNG (mulberry32) so failures reproduce. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom } from "./test-utils/seededRandom.js";
 
 function bytes(...b: number[]): ArrayBuffer {
   return Uint8Array.from(b).buffer;
@@ -21,7 +10,7 @@ function bytes(...b: number[]): ArrayBuffer {
 
 /** Random Convex values biased towards edge cases, equal values and prefixes. */
 function valueGenerator(seed: number): (depth?: number) => Value {
-  const rand = prng(seed);
+  const rand = seededRandom(seed);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)];
   const ints = [0n, 1n, -1n, 127n, 128n, -128n, -129n, 32767n, 32768n, -32768n, -32769n, 2n ** 31n - 1n, 2n ** 31n, -(2n ** 31n), -(2n ** 31n) - 1n, 2n ** 63n - 1n, -(2n ** 63n)];
   const floats = [0, -0, 1, -1, 0.5, -0.5, NaN, Infinity, -Infinity, Number.MAX_VALUE, -Number.MAX_VALUE, Number.MIN_VALUE, -Number.MIN_VALUE, 1e-300, 2 ** 53, 1.5];

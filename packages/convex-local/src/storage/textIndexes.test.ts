@@ -10,6 +10,7 @@ import { encodeIndexKey } from "./keys.js";
 import { Storage } from "./store.js";
 import type { TextQuery, TextSearchResults } from "./textIndexes.js";
 import { MAX_TEXT_TERM_BYTES, quantizedLength, queryTokens, tokenize } from "./textTokens.js";
+import { seededRandom } from "./test-utils/seededRandom.js";
 
 describe("tokenize (Convex's analyzer: alphanumeric runs, under 32 bytes, lowercased per character)", () => {
   it("splits on anything not a letter or digit and lowercases", () => {
@@ -269,18 +270,6 @@ describe("a database of schema version 3", () => {
 });
 
 describe("ranked retrieval against an exhaustive reference", () => {
-  /** A seeded generator, so every run checks the same corpus. */
-  function generator(seed: number): () => number {
-    let state = seed >>> 0;
-    return () => {
-      state = (state + 0x6d2b79f5) >>> 0;
-      let t = state;
-      t = Math.imul(t ^ (t >>> 15), t | 1);
-      t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-      return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-    };
-  }
-
   /**
    * Every match of `query` scored by Convex's rules written out plainly: exact query terms at full
    * weight, the last token's other prefix matches (in byte order, 64 terms in all) at half,
@@ -329,7 +318,7 @@ describe("ranked retrieval against an exhaustive reference", () => {
   }
 
   it("returns exactly the reference's order for random queries on a Zipf corpus", () => {
-    const next = generator(7);
+    const next = seededRandom(7);
     const syllables = ["ka", "lo", "mi", "ne", "pu", "ra", "si", "to"];
     const word = (rank: number) => syllables[rank % 8] + syllables[(rank >> 3) % 8] + (rank >= 64 ? syllables[(rank >> 6) % 8] : "");
     const cumulative: number[] = [];
