@@ -57,26 +57,37 @@ export function encodePostings(postings: Postings, from = 0, to = postings.lengt
   return Buffer.from(out.subarray(0, position));
 }
 
+/** Reads the varints of `bytes` in order. */
+class VarintReader {
+  private position = 0;
+
+  constructor(private readonly bytes: Uint8Array) {}
+
+  get done(): boolean {
+    return this.position >= this.bytes.length;
+  }
+
+  next(): number {
+    let byte = this.bytes[this.position++];
+    let value = byte & 0x7f;
+    for (let scale = 0x80; byte >= 0x80; scale *= 0x80) {
+      byte = this.bytes[this.position++];
+      value += (byte & 0x7f) * scale;
+    }
+    return value;
+  }
+}
+
 /** Decodes a posting block. */
 export function decodePostings(bytes: Uint8Array): Postings {
   const lengths: number[] = [];
   const documents: number[] = [];
-  let position = 0;
+  const reader = new VarintReader(bytes);
   let length = 0;
   let document = 0;
-  while (position < bytes.length) {
-    let byte = bytes[position++];
-    let grew = byte & 0x7f;
-    for (let scale = 0x80; byte >= 0x80; scale *= 0x80) {
-      byte = bytes[position++];
-      grew += (byte & 0x7f) * scale;
-    }
-    byte = bytes[position++];
-    let number = byte & 0x7f;
-    for (let scale = 0x80; byte >= 0x80; scale *= 0x80) {
-      byte = bytes[position++];
-      number += (byte & 0x7f) * scale;
-    }
+  while (!reader.done) {
+    const grew = reader.next();
+    const number = reader.next();
     length += grew;
     document = grew === 0 && lengths.length > 0 ? document + number : number;
     lengths.push(length);
@@ -100,22 +111,10 @@ export function encodeTermList(terms: readonly (readonly [number, number])[]): B
 
 /** Calls `visit` with each (term number, frequency) of an encoded term list, in term order. */
 export function forEachTerm(bytes: Uint8Array, visit: (term: number, frequency: number) => void): void {
-  let position = 0;
+  const reader = new VarintReader(bytes);
   let term = 0;
-  while (position < bytes.length) {
-    let byte = bytes[position++];
-    let step = byte & 0x7f;
-    for (let scale = 0x80; byte >= 0x80; scale *= 0x80) {
-      byte = bytes[position++];
-      step += (byte & 0x7f) * scale;
-    }
-    byte = bytes[position++];
-    let frequency = byte & 0x7f;
-    for (let scale = 0x80; byte >= 0x80; scale *= 0x80) {
-      byte = bytes[position++];
-      frequency += (byte & 0x7f) * scale;
-    }
-    term += step;
-    visit(term, frequency);
+  while (!reader.done) {
+    term += reader.next();
+    visit(term, reader.next());
   }
 }
