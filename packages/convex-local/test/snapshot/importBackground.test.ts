@@ -5,20 +5,19 @@
  * leaves nothing behind (no hidden table, no stored file) once the backend is up again.
  */
 import { execFile, spawn, type ChildProcess } from "node:child_process";
-import { createWriteStream, mkdtempSync, readdirSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { createInterface } from "node:readline";
 import { createHash } from "node:crypto";
-import { pipeline } from "node:stream/promises";
 import { promisify } from "node:util";
 import Database from "better-sqlite3";
 import { ConvexHttpClient } from "convex/browser";
 import { anyApi } from "convex/server";
-import yazl from "yazl";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BY_CREATION_TIME_INDEX, encodeDocumentId, newInternalId, type Storage } from "../../src/storage/index.js";
 import { cleanEnv, convexCli, deployFixture, repoRoot, waitFor, type TestDeployment } from "../harness.js";
+import { failedImport, writeZip } from "./importHelpers.js";
 
 const api = anyApi;
 const TICKS = 100_000;
@@ -51,25 +50,6 @@ function importRunning(storage: Storage): boolean {
 
 function hiddenTables(storage: Storage): string[] {
   return storage.listTables().map(({ name }) => name).filter((name) => name.startsWith("_hidden/"));
-}
-
-/** The CLI's failure output for an import that must fail. */
-async function failedImport(cli: (args: string[]) => Promise<unknown>, args: string[]): Promise<string> {
-  try {
-    await cli(["import", ...args, "--yes"]);
-  } catch (error) {
-    return String((error as { stderr?: string }).stderr);
-  }
-  throw new Error("the import succeeded");
-}
-
-async function zipOf(name: string, entries: [string, string | Buffer][]): Promise<string> {
-  const zip = new yazl.ZipFile();
-  for (const [entry, content] of entries) zip.addBuffer(Buffer.from(content), entry);
-  zip.end();
-  const at = path.join(scratch, name);
-  await pipeline(zip.outputStream, createWriteStream(at));
-  return at;
 }
 
 describe("an import of 100k documents", () => {
@@ -121,7 +101,7 @@ describe("an import that fails in its last file changes nothing and leaves nothi
     const bad = Buffer.from("the second file");
     const [goodId, badId] = [encodeDocumentId(storageNumber, newInternalId()), encodeDocumentId(storageNumber, newInternalId())];
     const sha256 = (bytes: Buffer) => createHash("sha256").update(bytes).digest("base64");
-    const zip = await zipOf("last-file.zip", [
+    const zip = await writeZip(scratch, "last-file.zip", [
       ["users/documents.jsonl", Array.from({ length: 20_000 }, (_, i) => `{"name":"user ${i}"}\n`).join("")],
       ["_storage/documents.jsonl", `{"_id":"${goodId}","sha256":"${sha256(good)}","size":${good.length}}\n{"_id":"${badId}","sha256":"${sha256(good)}","size":${bad.length}}\n`],
       [`_storage/${goodId}`, good],
@@ -135,7 +115,7 @@ describe("an import that fails in its last file changes nothing and leaves nothi
   it("a document the schema refuses, the last row of the last table", async () => {
     const storage = deployment.backend.storage;
     const before = snapshot(storage);
-    const zip = await zipOf("last-row.zip", [
+    const zip = await writeZip(scratch, "last-row.zip", [
       ["ticks/documents.jsonl", Array.from({ length: 20_000 }, (_, n) => `{"n":${n}}\n`).join("")],
       ["users/documents.jsonl", `{"name":"ada"}\n{"name":"bob"}\n{"name":5}\n`],
     ]);

@@ -4,16 +4,14 @@
  * and an export taken while writes go on holding one consistent snapshot.
  */
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { createWriteStream } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { pipeline } from "node:stream/promises";
 import yauzl from "yauzl";
-import yazl from "yazl";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { encodeDocumentId, newInternalId } from "../../src/storage/index.js";
 import { jsonToValue } from "../../src/storage/values.js";
 import { deployFixture, type TestDeployment } from "../harness.js";
+import { failedImport, writeZip } from "./importHelpers.js";
 
 let deployment: TestDeployment;
 const scratch = mkdtempSync(path.join(tmpdir(), "convex-local-import-"));
@@ -36,25 +34,6 @@ function rows(table: string): Record<string, unknown>[] {
   return [...deployment.backend.storage.scanIndex(table, "by_creation_time", { lowerInclusive: true, upperInclusive: false }, "asc")].map((row) => jsonToValue(JSON.parse(row.json)) as Record<string, unknown>);
 }
 
-/** The CLI's failure output for an import that must fail. */
-async function failedImport(args: string[]): Promise<string> {
-  try {
-    await deployment.cli(["import", ...args, "--yes"]);
-  } catch (error) {
-    return String((error as { stderr?: string }).stderr);
-  }
-  throw new Error("the import succeeded");
-}
-
-async function zipOf(name: string, entries: Record<string, string | Buffer>): Promise<string> {
-  const zip = new yazl.ZipFile();
-  for (const [entry, content] of Object.entries(entries)) zip.addBuffer(Buffer.from(content), entry);
-  zip.end();
-  const at = path.join(scratch, name);
-  await pipeline(zip.outputStream, createWriteStream(at));
-  return at;
-}
-
 describe("single-table imports", () => {
   it("imports CSV, numbers as floats, text as strings", async () => {
     await deployment.cli(["import", "--table", "values", file("values.csv", 'tag,value\nint,42\ntext,"hello, ""world"""\n'), "--yes"]);
@@ -72,7 +51,7 @@ describe("single-table imports", () => {
 describe("bad input is refused, naming file, row and problem, and nothing changes", () => {
   const unchanged = async (args: string[], expected: RegExp) => {
     const before = rows("values");
-    expect(await failedImport(args)).toMatch(expected);
+    expect(await failedImport(deployment.cli, args)).toMatch(expected);
     expect(rows("values")).toEqual(before);
   };
 
@@ -86,12 +65,12 @@ describe("bad input is refused, naming file, row and problem, and nothing change
     unchanged(["--table", "values", "--append", file("schema.jsonl", '{"tag":"a","value":1}\n{"tag":5,"value":1}\n')], /Row 2: Failed to insert or update a document in table "values" because it does not match the schema/));
 
   it("a truncated ZIP", async () => {
-    const whole = readFileSync(await zipOf("whole.zip", { "values/documents.jsonl": '{"tag":"z","value":1}\n' }));
+    const whole = readFileSync(await writeZip(scratch, "whole.zip", { "values/documents.jsonl": '{"tag":"z","value":1}\n' }));
     await unchanged([file("truncated.zip", whole.subarray(0, whole.length - 30))], /invalid zip file/);
   });
 
   it("an unknown table type hint", async () =>
-    unchanged([await zipOf("hint.zip", { "values/documents.jsonl": '{"tag":"z","value":"1"}\n', "values/generated_schema.jsonl": '"{tag: string, value: int64}"\n' }), "--replace"], /values\/generated_schema.jsonl: line 1 is .*not "uniform"/));
+    unchanged([await writeZip(scratch, "hint.zip", { "values/documents.jsonl": '{"tag":"z","value":"1"}\n', "values/generated_schema.jsonl": '"{tag: string, value: int64}"\n' }), "--replace"], /values\/generated_schema.jsonl: line 1 is .*not "uniform"/));
 });
 
 describe("a ZIP written as Convex's exporter writes it", () => {
@@ -112,7 +91,7 @@ describe("a ZIP written as Convex's exporter writes it", () => {
       `{"_creationTime":1715000000007.0,"_id":"${id(8)}","tag":"huge","value":18446744073709551616}`,
       `{"_creationTime":1715000000008.0,"_id":"${id(9)}","tag":"exp","value":1e300}`,
     ];
-    const zip = await zipOf("convex.zip", {
+    const zip = await writeZip(scratch, "convex.zip", {
       "README.md": "# Welcome to your Convex snapshot export!\n",
       "_tables/documents.jsonl": `{"name":"values","id":${number}}\n`,
       "values/documents.jsonl": `${lines.join("\n")}\n`,
