@@ -43,10 +43,10 @@ interface QueuedMutation extends MutationCall {
 export class MutationRunner {
   private readonly worker: FunctionWorker;
   private readonly queue: QueuedMutation[] = [];
-  /** Writes waiting for their turn (system writes, and other processes' writes). */
-  private readonly systemWrites: (() => void)[] = [];
+  /** Writes waiting for their turn: system writes, and other connections' (`writeElsewhere`). */
+  private readonly waitingWrites: (() => void)[] = [];
   private dispatchScheduled = false;
-  /** Another process of the backend's own holds the turn to write (`writeElsewhere`). */
+  /** Another connection of the backend's own holds the turn to write (`writeElsewhere`). */
   private writingElsewhere = false;
   private closed = false;
 
@@ -96,9 +96,9 @@ export class MutationRunner {
   }
 
   /**
-   * Gives the turn to write to another process of the backend's own (a push's backfill, pushWork.ts)
-   * until `write` settles: no mutation batch or system write starts meanwhile, so none waits on its
-   * SQLite lock. `write` resolves with its commit's timestamp, if it made one, which is then heard
+   * Gives the turn to write to another connection of the backend's own — a push worker's
+   * (pushWork.ts), an import worker's — until `write` settles: no mutation batch or system write
+   * starts meanwhile, so none waits on its SQLite lock. `write` resolves with its commit's timestamp, if it made one, which is then heard
    * of as a batch's is.
    */
   async writeElsewhere<T>(write: () => Promise<{ commitTs?: bigint; result: T }>): Promise<T> {
@@ -119,7 +119,7 @@ export class MutationRunner {
 
   /** Resolves when no batch runs and no other process writes: the caller's write goes next. */
   private async turn(): Promise<void> {
-    if (this.worker.busy || this.writingElsewhere) await new Promise<void>((resolve) => this.systemWrites.push(resolve));
+    if (this.worker.busy || this.writingElsewhere) await new Promise<void>((resolve) => this.waitingWrites.push(resolve));
   }
 
   /** Ends the worker; mutations still queued or running fail (nothing of a running batch commits). */
@@ -127,7 +127,7 @@ export class MutationRunner {
     this.closed = true;
     for (const queued of this.queue.splice(0)) queued.resolve(this.finish(queued, { result: failure(new Error("The backend is shutting down"), []), writes: [] }, 0n));
     await this.worker.close();
-    for (const resume of this.systemWrites.splice(0)) resume();
+    for (const resume of this.waitingWrites.splice(0)) resume();
   }
 
   /** Next turn: the mutations queued by then go in one batch (system writes waiting go first). */
@@ -143,7 +143,7 @@ export class MutationRunner {
   private dispatch(): void {
     if (this.worker.busy || this.writingElsewhere) return;
     // A system write runs synchronously when resumed, so it ends before the next batch starts.
-    const resume = this.systemWrites.shift();
+    const resume = this.waitingWrites.shift();
     if (resume !== undefined) return resume();
     if (this.queue.length === 0 || this.closed) return;
     let count = 1;
