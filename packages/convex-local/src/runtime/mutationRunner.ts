@@ -98,8 +98,8 @@ export class MutationRunner {
   /**
    * Gives the turn to write to another connection of the backend's own — a push worker's
    * (pushWork.ts), an import worker's — until `write` settles: no mutation batch or system write
-   * starts meanwhile, so none waits on its SQLite lock. `write` resolves with its commit's timestamp, if it made one, which is then heard
-   * of as a batch's is.
+   * starts meanwhile, so none waits on its SQLite lock. `write` resolves with its commit's
+   * timestamp, if it made one, which is then heard of as a batch's is.
    */
   async writeElsewhere<T>(write: () => Promise<{ commitTs?: bigint; result: T }>): Promise<T> {
     await this.turn();
