@@ -1,9 +1,11 @@
 /**
  * `ConvexHttpClient.consistentQuery`: the client takes one timestamp from `/api/query_ts` and reads
- * every query at it through `/api/query_at_ts`. convex-local keeps no history: it answers while
- * what the query read is unchanged since that timestamp, and otherwise as Convex does for a
- * timestamp out of its retention window (503 `InternalServerError`, crates/errors/src/lib.rs
- * `out_of_retention`); a future timestamp is Convex's system error (500).
+ * every query at it through `/api/query_at_ts`. convex-local holds the snapshot of that timestamp
+ * open (runtime/consistentReads.ts), so the queries read as of it whatever is committed after. Once
+ * the snapshot is let go (after Convex's 4 minutes of index history, a push, or a failure of the
+ * worker holding it), a query is answered only while what it read is unchanged since, and otherwise
+ * as Convex does for a timestamp out of its retention window (503 `InternalServerError`,
+ * crates/errors/src/lib.rs `out_of_retention`); a future timestamp is Convex's system error (500).
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ConvexHttpClient } from "convex/browser";
@@ -12,9 +14,11 @@ import { deployFixture, type TestDeployment } from "./harness.js";
 
 const api = anyApi;
 let deployment: TestDeployment;
+let writer: ConvexHttpClient;
 
 beforeAll(async () => {
   deployment = await deployFixture("schedulerFidelity");
+  writer = new ConvexHttpClient(deployment.backend.url);
 }, 180_000);
 
 afterAll(async () => {
@@ -23,27 +27,71 @@ afterAll(async () => {
 
 const RETRY_LATER = JSON.stringify({ code: "InternalServerError", message: "Your request couldn't be completed. Try again later." });
 
+async function eventCount(): Promise<number> {
+  return await writer.query(api.tables.countEvents, {});
+}
+
 describe("consistentQuery", () => {
-  it("reads at the client's timestamp: unrelated commits keep the answer, a commit into what it read makes that timestamp unreadable", async () => {
-    const writer = new ConvexHttpClient(deployment.backend.url);
+  it("reads at the client's timestamp, whatever is committed after it", async () => {
     const before: string = await writer.mutation(api.tables.addEvent, { tag: "before" });
+    const counted = await eventCount();
     const reader = new ConvexHttpClient(deployment.backend.url);
-    expect(await reader.consistentQuery(api.tables.countEvents, {})).toBe(1);
+    expect(await reader.consistentQuery(api.tables.countEvents, {})).toBe(counted);
 
-    // A commit into another table: the events the query read are the same at the reader's timestamp.
-    await writer.mutation(api.tables.addNote, {});
-    expect(await reader.consistentQuery(api.tables.countEvents, {})).toBe(1);
-    await expect(reader.consistentQuery(api.tables.countNotes, {})).rejects.toThrow(RETRY_LATER);
-
-    // A commit into the events: the answer now is not the answer at the reader's timestamp.
-    await writer.mutation(api.tables.addEvent, { tag: "after" });
-    expect(await writer.query(api.tables.countEvents, {})).toBe(2);
-    await expect(reader.consistentQuery(api.tables.countEvents, {})).rejects.toThrow(RETRY_LATER);
-    // The one document a point read reads was not written since: still readable at that timestamp.
+    const after: string = await writer.mutation(api.tables.addEvent, { tag: "after" });
+    await writer.mutation(api.tables.patch, { id: before });
+    expect(await eventCount()).toBe(counted + 1);
+    expect(await reader.consistentQuery(api.tables.countEvents, {})).toBe(counted);
     expect(await reader.consistentQuery(api.tables.get, { id: before })).toMatchObject({ _id: before, tag: "before" });
+    expect(await reader.consistentQuery(api.tables.get, { id: after })).toBeNull();
 
     // A new client reads at a new timestamp.
-    expect(await new ConvexHttpClient(deployment.backend.url).consistentQuery(api.tables.countEvents, {})).toBe(2);
+    const later = new ConvexHttpClient(deployment.backend.url);
+    expect(await later.consistentQuery(api.tables.countEvents, {})).toBe(counted + 1);
+    expect(await later.consistentQuery(api.tables.get, { id: before })).toMatchObject({ tag: "x" });
+  });
+
+  it("pages through a table as it was, while documents are added and removed", async () => {
+    for (let i = 0; i < 10; i++) await writer.mutation(api.tables.addEvent, { tag: `page ${i}` });
+    const reader = new ConvexHttpClient(deployment.backend.url);
+    const expected = (await reader.consistentQuery(api.tables.pageEvents, { paginationOpts: { numItems: 1000, cursor: null } })).page.map((doc: { _id: string }) => doc._id);
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    for (;;) {
+      const page: { page: { _id: string }[]; isDone: boolean; continueCursor: string } = await reader.consistentQuery(api.tables.pageEvents, { paginationOpts: { numItems: 3, cursor } });
+      seen.push(...page.page.map((doc) => doc._id));
+      // Between pages: one document added, the first one seen removed.
+      await writer.mutation(api.tables.addEvent, { tag: "between pages" });
+      if (seen.length === 3) await writer.mutation(api.tables.remove, { id: seen[0] });
+      if (page.isDone) break;
+      cursor = page.continueCursor;
+    }
+    expect(seen).toEqual(expected);
+    expect(await eventCount()).not.toBe(expected.length);
+  });
+
+  it("after a push, reads at an earlier timestamp only what is unchanged since", async () => {
+    const reader = new ConvexHttpClient(deployment.backend.url);
+    const notes = await reader.consistentQuery(api.tables.countNotes, {});
+    await writer.mutation(api.tables.addEvent, { tag: "before the push" });
+    await deployment.cli(["deploy", "--yes", "--typecheck", "disable"]);
+    // The snapshot held for the reader's timestamp went with the code it was taken under.
+    expect(await reader.consistentQuery(api.tables.countNotes, {})).toBe(notes);
+    await expect(reader.consistentQuery(api.tables.countEvents, {})).rejects.toThrow(RETRY_LATER);
+  }, 120_000);
+
+  it("a query past its time limit fails alone; the snapshots held then are let go", async () => {
+    const reader = new ConvexHttpClient(deployment.backend.url);
+    const counted = await reader.consistentQuery(api.tables.countEvents, {});
+    await writer.mutation(api.tables.addEvent, { tag: "while held" });
+    expect(await reader.consistentQuery(api.tables.countEvents, {})).toBe(counted);
+    await expect(reader.consistentQuery(api.tables.spin, {})).rejects.toThrow("Function execution timed out (maximum duration: 1s)");
+    await expect(reader.consistentQuery(api.tables.countEvents, {})).rejects.toThrow(RETRY_LATER);
+    // A new timestamp is held again.
+    const next = new ConvexHttpClient(deployment.backend.url);
+    expect(await next.consistentQuery(api.tables.countEvents, {})).toBe(counted + 1);
+    await writer.mutation(api.tables.addEvent, { tag: "held again" });
+    expect(await next.consistentQuery(api.tables.countEvents, {})).toBe(counted + 1);
   });
 
   it("answers a timestamp after the latest commit with Convex's system error", async () => {

@@ -189,7 +189,7 @@ export async function startBackend(options: BackendOptions): Promise<Backend> {
   const snapshots = new SnapshotRoutes({ storage, runner, dataDir: options.dataDir, deploymentName: "convex-local" });
   // `npx convex import` asks a system query over HTTP (`ConvexHttpClient`), as Convex answers it.
   const httpRunner = withSystemQueries(runner, (request) => systemQuery(systemQueries, request));
-  const routes = [...snapshots.routes(), ...deploymentApiRoutes(httpRunner, () => storage.lastCommitTs(), context, new TableShapes(storage), callers)];
+  const routes = [...snapshots.routes(), ...deploymentApiRoutes(httpRunner, context, new TableShapes(storage), callers)];
   const inFlight = new InFlightRequests();
   apiServer.on("request", (request: IncomingMessage, response: ServerResponse) => {
     inFlight.track(response);
@@ -270,7 +270,7 @@ export async function startBackend(options: BackendOptions): Promise<Backend> {
  * The deployment API, one row per route (see `routeRequest` in router.ts for how a request is
  * matched). Admin rows are the admin routes: they need the admin key and send no CORS headers.
  */
-function deploymentApiRoutes(runner: FunctionRunner, lastCommitTs: () => bigint, context: DeployContext, shapes: TableShapes, callers: CallerResolver): Route[] {
+function deploymentApiRoutes(runner: FunctionRunner, context: DeployContext, shapes: TableShapes, callers: CallerResolver): Route[] {
   const plainText = (body: string): Route["handler"] => ({ response }) => sendText(response, 200, body);
   return [
     { method: "*", path: "/version", access: "anyone", handler: plainText(SERVER_VERSION) },
@@ -281,7 +281,7 @@ function deploymentApiRoutes(runner: FunctionRunner, lastCommitTs: () => bigint,
     { method: "POST", path: "/api/storage/upload", access: "anyone", handler: (route) => uploadFile(route, runner) },
     { method: ["GET", "HEAD"], path: "/api/storage/*", access: "anyone", handler: (route) => serveFile(route, runner) },
 
-    { method: "POST", path: "/api/query_ts", access: "caller", handler: (route) => queryTimestamp(route, lastCommitTs) },
+    { method: "POST", path: "/api/query_ts", access: "caller", handler: (route) => queryTimestamp(route, runner) },
     { method: "GET", path: "/api/query", access: "caller", handler: (route) => queryFromUrl(route, runner) },
     { method: "POST", path: "/api/query", access: "caller", handler: (route) => callFunction(route, runner, "query") },
     { method: "POST", path: "/api/query_at_ts", access: "caller", handler: (route) => queryAtTimestamp(route, runner) },

@@ -144,9 +144,9 @@ async function call(runner: FunctionRunner, kind: CallKind, path: string, args: 
   }
 }
 
-/** `POST /api/query_ts`: the timestamp of the latest commit, as a query at it would read. */
-export function queryTimestamp({ response }: RouteRequest, lastCommitTs: () => bigint): void {
-  sendJson(response, 200, { ts: encodeTs(lastCommitTs()) });
+/** `POST /api/query_ts`: the timestamp of the latest commit, whose snapshot is held for `/api/query_at_ts`. */
+export async function queryTimestamp({ response }: RouteRequest, runner: FunctionRunner): Promise<void> {
+  sendJson(response, 200, { ts: encodeTs(await runner.holdSnapshot()) });
 }
 
 /**
@@ -157,9 +157,9 @@ const TRY_AGAIN_LATER = "Your request couldn't be completed. Try again later.";
 
 /**
  * `POST /api/query_at_ts` (`ConvexHttpClient.consistentQuery`): a query as it read at the commit
- * `ts` names (from `/api/query_ts`). convex-local keeps no history, so it answers only while what
- * the query read is unchanged since `ts` (runtime/queryRunner.ts `queryAt`), and otherwise as
- * Convex does for a timestamp older than it keeps; a future `ts` is a system error there
+ * `ts` names (from `/api/query_ts`), on the snapshot held for it, or, once that is let go, while
+ * what the query read is unchanged since `ts` (runtime/queryRunner.ts `queryAt`); otherwise as
+ * Convex does for a timestamp older than it keeps. A future `ts` is a system error there
  * (crates/local_backend/src/public_api.rs, crates/database/src/snapshot_manager.rs).
  */
 export async function queryAtTimestamp({ request, response, caller }: RouteRequest, runner: FunctionRunner): Promise<void> {

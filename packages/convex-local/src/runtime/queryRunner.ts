@@ -4,12 +4,15 @@
  * arguments, identity and journal, until a commit writes into what they read, a push, or an
  * environment change). A result reaches the cache, or a caller that needs it current, only if no
  * commit since its snapshot wrote into what it read (commitLog.ts); otherwise it runs again.
- * `queryAt` reads at an earlier commit, when what the query read has not changed since.
+ * `queryAt` reads at an earlier commit: on the snapshot `holdSnapshot` held for it
+ * (consistentReads.ts), or, when that is no longer held, on the latest one if what the query read
+ * has not changed since.
  */
 import type { JSONValue } from "convex/values";
 import type { Storage } from "../storage/index.js";
 import type { DocumentWrite } from "../transactions/transaction.js";
 import { CommitLog } from "./commitLog.js";
+import type { ConsistentReads } from "./consistentReads.js";
 import type { HeardCommits } from "./heardCommits.js";
 import { checkArgsNesting } from "./functionCatalog.js";
 import { runLogEntry } from "./functionResults.js";
@@ -21,6 +24,7 @@ import type { Caller, FunctionLogEntry, FunctionResult, QueryRequest, QueryResul
 export interface QueryRunnerOptions {
   storage: Storage;
   workers: QueryWorkerPool;
+  consistentReads: ConsistentReads;
   /** The deployment's environment variables as configured (a new object means they changed). */
   environment: () => Record<string, string>;
   /** The environment variables a query sees (the deployment's and the system's). */
@@ -110,13 +114,21 @@ export class QueryRunner {
     return results;
   }
 
+  /** Holds a snapshot of the latest commit for `queryAt` and returns its timestamp (the latest commit's when none can be held). */
+  async holdSnapshot(): Promise<bigint> {
+    return (await this.options.consistentReads.hold(this.options.functionEnvironment())) ?? this.options.storage.lastCommitTs();
+  }
+
   /**
-   * Runs a query as it reads at commit `ts` (`/api/query_at_ts`). No history is kept: the query
-   * runs on the latest snapshot, and its result is the one at `ts` when no commit after `ts` wrote
-   * into what it read; else, or when `ts` is older than the commits still kept, "unreadable".
-   * A `ts` after the latest commit is "future".
+   * Runs a query as it reads at commit `ts` (`/api/query_at_ts`), never from or into the cache: on
+   * the snapshot held for `ts`, or else on the latest snapshot, whose result is the one at `ts` when
+   * no commit after `ts` wrote into what it read; otherwise, or when `ts` is older than the commits
+   * still kept, "unreadable". A `ts` after the latest commit is "future".
    */
   async queryAt(request: QueryRequest, ts: bigint): Promise<QueryResult | "unreadable" | "future"> {
+    const started = performance.now();
+    const held = await this.options.consistentReads.queryAt(request, ts, this.options.functionEnvironment());
+    if (held !== undefined) return this.finishQuery(request.path, started, held, undefined);
     if (ts > this.options.storage.lastCommitTs()) return "future";
     const [result] = await this.queryMany([request]);
     return this.commits.writtenBetween(result!.reads, ts, result!.snapshotTs) ? "unreadable" : result!;

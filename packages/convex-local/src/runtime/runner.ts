@@ -34,6 +34,7 @@ import { evaluateModules } from "./moduleEvaluation.js";
 import type { CompiledModule } from "./modules.js";
 import { MutationRunner } from "./mutationRunner.js";
 import { HeardCommits } from "./heardCommits.js";
+import { ConsistentReads } from "./consistentReads.js";
 import { QueryRunner } from "./queryRunner.js";
 import { QueryWorkerPool } from "./queryWorkerPool.js";
 import { callEnvironment } from "./componentEnvironment.js";
@@ -160,6 +161,7 @@ export class FunctionRunner {
   private readonly catalog: FunctionCatalog;
   private readonly queryWorkers: QueryWorkerPool;
   private readonly queries: QueryRunner;
+  private readonly consistentReads: ConsistentReads;
   private readonly mutations: MutationRunner;
   private readonly actions: ActionRunner;
   /** The environment functions see, for the configured variables it was made from. */
@@ -178,10 +180,12 @@ export class FunctionRunner {
       size: options.queryWorkers,
     });
     const heard = new HeardCommits(storage);
+    this.consistentReads = new ConsistentReads(threadData);
     this.queries = new QueryRunner({
       storage,
       heard,
       workers: this.queryWorkers,
+      consistentReads: this.consistentReads,
       environment: () => options.environment(),
       functionEnvironment: environment,
       timeoutMs: queryTimeoutMs,
@@ -211,6 +215,7 @@ export class FunctionRunner {
   async install(deployment: Deployment): Promise<void> {
     this.catalog.install(deployment);
     const loaded = Promise.all([this.queryWorkers.install(deployment), this.mutations.install(deployment)]);
+    this.consistentReads.install(deployment);
     this.queries.clearCache();
     this.options.onInstall?.();
     await loaded;
@@ -224,6 +229,11 @@ export class FunctionRunner {
   /** Runs a query in a query worker (or answers it from the cache); `journal` is the one its previous run returned (a subscription's re-run). */
   query(path: string, args: JSONValue, caller: Caller, journal: string | null = null): Promise<QueryResult> {
     return this.queries.query(path, args, caller, journal);
+  }
+
+  /** Holds a snapshot of the latest commit for reads at it (`/api/query_ts`, consistentReads.ts) and returns its timestamp. */
+  holdSnapshot(): Promise<bigint> {
+    return this.queries.holdSnapshot();
   }
 
   /** Runs a query as it reads at commit `ts`, or says why it cannot (queryRunner.ts). */
@@ -305,7 +315,7 @@ export class FunctionRunner {
 
   /** Stops the threads and processes that run functions; calls still running fail. */
   async close(): Promise<void> {
-    await Promise.all([this.actions.close(), this.queryWorkers.close(), this.mutations.close()]);
+    await Promise.all([this.actions.close(), this.queryWorkers.close(), this.mutations.close(), this.consistentReads.close()]);
   }
 
   fileStorage(): FileStorage {

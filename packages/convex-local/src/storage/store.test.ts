@@ -6,6 +6,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 import { jsonToConvex, type JSONValue, type Value } from "convex/values";
+import Database from "better-sqlite3";
 import { buildSync } from "esbuild";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 
@@ -423,6 +424,41 @@ describe("transactions", () => {
     expect(() => store.transaction(() => Promise.resolve(1))).toThrow(/synchronous/);
     expect(store.inTransaction).toBe(false);
     expect(store.insertDocument("t", {}).id).toBeTruthy();
+  });
+});
+
+describe("held snapshots", () => {
+  const walCheckpoint = () => {
+    const db = new Database(path, { timeout: 0 });
+    try {
+      return (db.pragma("wal_checkpoint(TRUNCATE)") as { busy: number }[])[0];
+    } finally {
+      db.close();
+    }
+  };
+
+  it("read the commit they were opened at, whatever is written after, until closed", () => {
+    const { id } = store.transaction(() => store.insertDocument("t", { n: 1 }));
+    const openedAt = store.lastCommitTs();
+    const held = Storage.openHeldSnapshot(path);
+    try {
+      store.transaction(() => {
+        store.replaceDocument(id, { n: 2 });
+        store.insertDocument("t", { n: 3 });
+        store.insertDocument("later", {});
+      });
+      const seen = () => held.readSnapshot((ts) => ({ ts, doc: JSON.parse(held.getDocument(id)!).n, count: held.countDocuments("t"), later: held.tableNumber("later") }));
+      expect(seen()).toEqual({ ts: openedAt, doc: 1, count: 1, later: undefined });
+      expect(seen()).toEqual({ ts: openedAt, doc: 1, count: 1, later: undefined }); // a second read, the same snapshot
+      const latest = Storage.openReader(path);
+      expect(latest.readSnapshot((ts) => ({ ts, doc: JSON.parse(latest.getDocument(id)!).n }))).toEqual({ ts: store.lastCommitTs(), doc: 2 });
+      latest.close();
+      // While it is open, the WAL cannot be checkpointed past it and restarted.
+      expect(walCheckpoint()).toMatchObject({ busy: 1 });
+    } finally {
+      held.close();
+    }
+    expect(walCheckpoint()).toMatchObject({ busy: 0 });
   });
 });
 

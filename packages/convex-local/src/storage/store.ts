@@ -150,6 +150,8 @@ export class Storage {
   /** Table names by number: every id lookup needs one, so they are not re-read from SQLite. */
   private readonly tableNameCache = new Map<number, string | undefined>();
   private depth = 0;
+  /** A connection of `openHeldSnapshot`: its read transaction stays open until `close`. */
+  private held = false;
   private committedTs = 0n;
   private committedCreationTime = 0;
   private pendingTs: bigint | undefined;
@@ -208,6 +210,27 @@ export class Storage {
     }
   }
 
+  /**
+   * Opens a read-only connection to the store at `path` that holds one snapshot, the latest
+   * commit's, until it is closed: `readSnapshot` then always reads that snapshot, whatever commits
+   * come after (a WAL reader keeps the pages it started with). For reads at an earlier commit
+   * (`/api/query_at_ts`). While it is open the WAL cannot be restarted, so it grows with every
+   * commit made meanwhile: hold a snapshot for minutes, not longer.
+   */
+  static openHeldSnapshot(path: string): Storage {
+    const storage = Storage.openReader(path);
+    try {
+      storage.stmt("BEGIN").run();
+      storage.readClock(); // the first read pins the snapshot
+      storage.syncCatalog();
+      storage.held = true;
+      return storage;
+    } catch (e) {
+      storage.db.close();
+      throw e;
+    }
+  }
+
   /** The database file's path. */
   get path(): string {
     return this.db.name;
@@ -220,6 +243,14 @@ export class Storage {
    */
   readSnapshot<T>(read: (snapshotTs: bigint) => T): T {
     if (this.depth > 0) throw new Error("readSnapshot() cannot run inside a transaction");
+    if (this.held) {
+      this.depth = 1;
+      try {
+        return read(this.committedTs);
+      } finally {
+        this.depth = 0;
+      }
+    }
     this.stmt("BEGIN").run();
     this.depth = 1;
     try {
@@ -236,6 +267,7 @@ export class Storage {
   /** Closes the database. Throws if a transaction is still running. */
   close(): void {
     if (this.depth > 0) throw new Error("Cannot close storage inside a transaction");
+    if (this.held) this.stmt("COMMIT").run();
     this.db.close();
   }
 
