@@ -16,6 +16,7 @@
  * same share of the CPU as any process, but its wake-ups do not preempt a running one. A message to
  * a worker otherwise hands the core to the worker while the backend's own thread — which parses
  * every request and frame — waits behind user code (docs/notes/runtime-isolation.md, "Scheduling").
+ * A child that runs no user code and that the backend waits on (the import worker) opts out.
  *
  * @example
  * const child = new RuntimeProcess(threadEntry(url), { heapMb: 96, lockedDown: true });
@@ -57,6 +58,8 @@ export interface RuntimeProcessOptions {
   lockedDown: boolean;
   /** More environment for the child, whose environment is otherwise empty. */
   env?: Record<string, string>;
+  /** Runs the child under SCHED_BATCH where it can (the default): false keeps the backend's policy. */
+  batch?: boolean;
 }
 
 export class RuntimeProcess {
@@ -66,9 +69,9 @@ export class RuntimeProcess {
   readonly exited: Promise<RuntimeProcessExit>;
   private readonly child;
 
-  constructor(entry: ThreadEntry, { heapMb, lockedDown, env = {} }: RuntimeProcessOptions) {
+  constructor(entry: ThreadEntry, { heapMb, lockedDown, env = {}, batch: underBatch = true }: RuntimeProcessOptions) {
     const node = [process.execPath, ...entry.execArgv, `--max-old-space-size=${heapMb}`, fileURLToPath(entry.url)];
-    const batch = batchScheduler();
+    const batch = underBatch ? batchScheduler() : undefined;
     this.child = spawn(batch?.command ?? node[0]!, [...(batch?.args ?? []), ...node.slice(batch === undefined ? 1 : 0)], {
       serialization: "advanced",
       stdio: ["ignore", "inherit", "pipe", "ipc"],

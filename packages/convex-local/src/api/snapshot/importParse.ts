@@ -11,10 +11,10 @@
  *
  * Rows are streamed: each table's `rows()` reads its file (or ZIP entry) from the start, a part
  * at a time, so an import holds a part's rows, never a table's. (A `.json` array is read whole,
- * as Convex reads it.) Only the small files are read into memory: `_tables`, `_storage`'s
- * metadata and the first line of each `generated_schema.jsonl`.
+ * as Convex reads it, and refused above Convex's 16 MiB.) Only the small files are read into
+ * memory: `_tables`, `_storage`'s metadata and the first line of each `generated_schema.jsonl`.
  */
-import { createReadStream, readFileSync } from "node:fs";
+import { createReadStream, readFileSync, statSync } from "node:fs";
 import type { Readable } from "node:stream";
 import { StringDecoder } from "node:string_decoder";
 import yauzl from "yauzl";
@@ -92,6 +92,8 @@ const STORAGE_FILE = /^(.*\/)?_storage\/([^/.]+)(?:\.[^/]+)?$/;
 const TABLES_FILE = /^(.*\/)?_tables\/documents\.jsonl$/;
 /** Rows of a `.json` array per part. */
 const ARRAY_PART = 1000;
+/** Convex's limit on a `.json` array, which it reads whole (parse.rs; knobs.rs TRANSACTION_MAX_USER_WRITE_SIZE_BYTES). */
+const JSON_ARRAY_MAX_BYTES = 1 << 24;
 
 /**
  * Opens the uploaded file at `path` in `format` (`tableName` for a single-table format) for the
@@ -101,9 +103,14 @@ const ARRAY_PART = 1000;
 export async function openImport(path: string, format: ImportFormat, tableName: string | undefined, componentPath = ""): Promise<ImportSource> {
   if (format === "zip") return openZipImport(path, componentPath);
   const name = qualifiedPath(namespaceOf(componentPath), tableName!);
-  const file = `${name} (${format === "csv" ? "CSV" : format === "jsonLines" ? "JSONL" : "JSON"})`;
+  const file = singleTableFile(name, format);
   const rows = format === "jsonLines" ? () => jsonLines(createReadStream(path), file, "inferred") : format === "jsonArray" ? () => jsonArray(path, file) : () => csv(path, file);
   return { tables: [{ name, file, rows }], tableNumbers: new Map(), storage: [], close: () => undefined, openEntry: () => Promise.reject(new Error("no ZIP")) };
+}
+
+/** How errors name the file of a single-table import of the stored table `name`: `notes (JSONL)`. */
+export function singleTableFile(name: string, format: Exclude<ImportFormat, "zip">): string {
+  return `${name} (${format === "csv" ? "CSV" : format === "jsonLines" ? "JSONL" : "JSON"})`;
 }
 
 function inFile<T>(file: string, read: () => T): T {
@@ -151,6 +158,9 @@ async function* jsonLines(stream: Readable, file: string, encoding: RowEncoding)
 }
 
 async function* jsonArray(path: string, file: string): AsyncGenerator<ImportedRow[], void, undefined> {
+  // Refused before it is read: it is read whole.
+  const bytes = statSync(path).size;
+  if (bytes > JSON_ARRAY_MAX_BYTES) throw new ImportError(`${file}: Import is too large for JSON (${bytes} bytes > maximum 16 MiB). Consider converting data to JSONLines`);
   const text = readFileSync(path, "utf8");
   if (text.startsWith("\uFEFF")) throw new ImportError(`${file}: UTF-8 BOM is not supported. Please save your file without BOM.`);
   let parsed: unknown;

@@ -1,8 +1,12 @@
 /**
- * Runs an import's steps that read its rows in an import worker (importWorker.ts): a thread
+ * Runs an import's steps that read its rows in an import worker (importWorker.ts): a process
  * started for the step and gone after it, so parsing and checking rows never holds the backend's
  * main thread, and the rows' writes take their turns between mutation batches (the runner's
  * `writeElsewhere`), holding back only other writers, one batch at a time.
+ *
+ * A process, not a thread, because its heap bound must hold whatever the upload is: a worker
+ * thread that reaches its `resourceLimits` can make V8 abort the whole backend
+ * (runtimeProcess.ts). A worker that runs out of heap, crashes or is killed fails its import alone.
  *
  * @example
  * const tables = await peekInWorker(upload);
@@ -10,43 +14,54 @@
  * const { drops, writes } = await activateInWorker(runner, databasePath, () => activationRequest);
  */
 import { setImmediate as nextTurn } from "node:timers/promises";
-import { Worker } from "node:worker_threads";
+import { namespaceOf, qualifiedPath } from "../../runtime/components.js";
 import type { FunctionRunner } from "../../runtime/runner.js";
+import { RuntimeProcess } from "../../runtime/runtimeProcess.js";
 import { threadEntry } from "../../runtime/threadEntry.js";
 import type { Activation, ActivationRequest } from "./importActivation.js";
-import { ImportError } from "./importParse.js";
+import { ImportError, singleTableFile } from "./importParse.js";
 import type { ImportTable } from "./importPlan.js";
 import type { ImportWorkerReply, ImportWorkerRequest } from "./importWorker.js";
 import type { UploadToRead, WriteRequest } from "./importWriter.js";
 
 const ENTRY = new URL("./importWorker.js", import.meta.url);
-/** The worker holds a batch of rows and its parser's state, never a table (a `.json` array is read whole). */
-const IMPORT_WORKER_HEAP_MB = 512;
+/**
+ * The worker's heap, in MiB: it holds a batch of rows and its parser's state, never a table (a
+ * `.json` array, read whole, is at most 16 MiB of text). `CONVEX_LOCAL_IMPORT_HEAP_MB` sets another
+ * (the tests make it small).
+ */
+function importHeapMb(): number {
+  const configured = Number(process.env.CONVEX_LOCAL_IMPORT_HEAP_MB);
+  return Number.isInteger(configured) && configured > 0 ? configured : 512;
+}
 
 /** An import worker and its replies, in order. */
 class ImportWorker {
-  private readonly worker: Worker;
+  private readonly worker: RuntimeProcess;
   private readonly replies: ImportWorkerReply[] = [];
   private waiting: ((reply: ImportWorkerReply) => void) | undefined;
   private readonly ended: Promise<ImportWorkerReply>;
 
-  constructor() {
-    const entry = threadEntry(ENTRY);
-    this.worker = new Worker(entry.url, { execArgv: entry.execArgv, resourceLimits: { maxOldGenerationSizeMb: IMPORT_WORKER_HEAP_MB } });
-    this.worker.on("message", (message: ImportWorkerReply) => {
+  /** `upload`: what the worker reads, named when it runs out of memory. */
+  constructor(upload?: UploadToRead) {
+    const heapMb = importHeapMb();
+    // It runs no user code and the import waits on it: the backend's CPU policy, not SCHED_BATCH (~20% slower).
+    this.worker = new RuntimeProcess(threadEntry(ENTRY), { heapMb, lockedDown: false, batch: false });
+    this.worker.hold(true);
+    this.worker.onMessage = (message) => {
       const waiting = this.waiting;
       this.waiting = undefined;
-      if (waiting !== undefined) waiting(message);
-      else this.replies.push(message);
-    });
-    this.ended = new Promise((resolve) => {
-      this.worker.once("error", (error) => resolve({ type: "failed", known: false, message: `the import worker failed: ${error.message}` }));
-      this.worker.once("exit", (code) => resolve({ type: "failed", known: false, message: `the import worker ended (exit code ${code})` }));
-    });
+      if (waiting !== undefined) waiting(message as ImportWorkerReply);
+      else this.replies.push(message as ImportWorkerReply);
+    };
+    // The worker does not end by itself: an exit is a failure.
+    this.ended = this.worker.exited.then(({ outOfMemory, reason }) =>
+      outOfMemory ? { type: "failed", known: true, message: outOfMemoryMessage(heapMb, upload) } : { type: "failed", known: false, message: `The import worker ended (${reason}) before it finished: nothing was imported` },
+    );
   }
 
   send(request: ImportWorkerRequest): void {
-    this.worker.postMessage(request);
+    this.worker.send(request);
   }
 
   /** The next reply; a failure (or the worker's end) is thrown. */
@@ -57,13 +72,23 @@ class ImportWorker {
   }
 
   kill(): void {
-    void this.worker.terminate();
+    this.worker.kill();
   }
+}
+
+/** Why an import failed when its worker ran out of heap: a `.json` array is the one upload read whole. */
+function outOfMemoryMessage(heapMb: number, upload: UploadToRead | undefined): string {
+  const outOfMemory = `The import ran out of memory (${heapMb} MiB) reading`;
+  if (upload === undefined) return `${outOfMemory} the import's tables: nothing was imported`;
+  if (upload.format === "zip") return `${outOfMemory} the ZIP: nothing was imported`;
+  const file = singleTableFile(qualifiedPath(namespaceOf(upload.componentPath), upload.tableName!), upload.format);
+  if (upload.format !== "jsonArray") return `${file}: ${outOfMemory} the file: nothing was imported`;
+  return `${file}: ${outOfMemory} the JSON array, which is read whole: nothing was imported. Convert the data to JSONLines (a .jsonl file, one document per line), which is read a part at a time`;
 }
 
 /** Each table of the upload with the number `_tables` or its first row gives it (importPlan.ts `peekImport`). */
 export async function peekInWorker(upload: UploadToRead): Promise<ImportTable[]> {
-  const worker = new ImportWorker();
+  const worker = new ImportWorker(upload);
   try {
     worker.send({ type: "peek", upload });
     const reply = await worker.reply();
@@ -79,7 +104,7 @@ export async function peekInWorker(upload: UploadToRead): Promise<ImportTable[]>
  * `checkRunning` throws to stop between batches. Resolves with the rows written per table.
  */
 export async function writeInWorker(runner: FunctionRunner, request: WriteRequest, checkRunning: () => void): Promise<number[]> {
-  const worker = new ImportWorker();
+  const worker = new ImportWorker(request.upload);
   try {
     worker.send({ type: "write", ...request });
     for (;;) {

@@ -1,7 +1,7 @@
 /**
- * The import worker: a thread of its own (started by importWork.ts for one import's step, then
- * gone) that reads the uploaded file and writes the store, so the backend's main thread never
- * parses a row nor writes one:
+ * The import worker: a process of its own (started by importWork.ts for one import's step, ended
+ * by it after) that reads the uploaded file and writes the store, so the backend's main thread
+ * never parses a row nor writes one:
  *
  * - `peek`: each table's number from `_tables` or its first row (importPlan.ts `peekImport`).
  * - `write`: writes the rows into their hidden tables through its own connection (importWriter.ts):
@@ -10,11 +10,11 @@
  * - `activate` (sent in a turn too): puts the tables in place and completes the import in one
  *   commit (importActivation.ts).
  *
- * It is a thread, not a process of the runtime's: it runs no user code, it goes when the backend
- * does (nothing it wrote shows before the activation), and it keeps the backend's CPU priority (a
- * runtime process runs under SCHED_BATCH, which made the import ~20% slower on a busy machine).
+ * Its heap is bounded (`--max-old-space-size`): an upload that fills it ends this process alone,
+ * and a batch it had not committed is rolled back with it. It waits after its last reply for the
+ * backend to end it, so that an exit always means a failure; it goes when the backend does (its
+ * IPC channel closes).
  */
-import { parentPort } from "node:worker_threads";
 import { Storage } from "../../storage/index.js";
 import { BlobStore } from "../../storage/blobs.js";
 import { activateImport, type Activation, type ActivationRequest } from "./importActivation.js";
@@ -30,7 +30,6 @@ export type ImportWorkerRequest =
 
 export type ImportWorkerReply =
   | { type: "peeked"; tables: ImportTable[] }
-  /** A batch committed at `commitTs` (none when there was nothing to write); `finished` tables are complete, `written` rows per table. */
   /** A batch is read and checked (`done`: every row is written); `written`: rows per table so far. */
   | { type: "ready"; done: boolean; written: number[] }
   /** The batch committed at `commitTs`. */
@@ -50,7 +49,7 @@ function nextRequest(): Promise<ImportWorkerRequest> {
 }
 
 function reply(message: ImportWorkerReply): void {
-  parentPort!.postMessage(message);
+  process.send!(message);
 }
 
 async function peek(upload: UploadToRead): Promise<void> {
@@ -94,7 +93,7 @@ function activate({ databasePath, ...request }: { databasePath: string } & Activ
   }
 }
 
-parentPort!.on("message", (request: ImportWorkerRequest) => {
+process.on("message", (request: ImportWorkerRequest) => {
   requests.push(request);
   wake?.();
   wake = undefined;
@@ -110,5 +109,4 @@ void (async () => {
   } catch (error) {
     reply({ type: "failed", message: error instanceof Error ? error.message : String(error), known: error instanceof ImportError });
   }
-  parentPort!.close();
 })();
