@@ -22,6 +22,7 @@ import { truncateText } from "../text/valueText.js";
 import { FileStorage } from "../runtime/fileStorage.js";
 import type { DocumentWrite } from "../transactions/transaction.js";
 import { DeploymentState } from "../runtime/deployment.js";
+import { DeploymentJwtSigner } from "../runtime/jwtSigning.js";
 import { FunctionRunner, type Caller } from "../runtime/runner.js";
 import {
   canonicalUrls,
@@ -41,7 +42,7 @@ import { callFunction, queryAtTimestamp, queryBatch, queryFromUrl, queryTimestam
 import { runOneoffQuery } from "./oneoffQueries.js";
 import { serveHttpAction } from "./httpActions.js";
 import { requestOriginOf } from "./requestOrigin.js";
-import { RequestError, sendRequestError, sendText } from "./http.js";
+import { RequestError, sendJson, sendRequestError, sendText } from "./http.js";
 import { notFound, routeRequest, type Route } from "./router.js";
 import { Scheduler } from "../scheduler/scheduler.js";
 import { holdRequests } from "./heldRequests.js";
@@ -142,6 +143,7 @@ export async function startBackend(options: BackendOptions): Promise<Backend> {
   const adminKey = options.adminKey ?? storedAdminKey(options.dataDir);
   if (adminKey.length < 16) throw new AdminKeyError("The admin key must be at least 16 characters long.");
   const storage = Storage.open(path.join(options.dataDir, DATABASE_FILE));
+  DeploymentJwtSigner.prepare(storage);
   const apiServer = createServer();
   const siteServer = createServer();
   await listen(apiServer, options.port ?? 3210, host);
@@ -189,7 +191,7 @@ export async function startBackend(options: BackendOptions): Promise<Backend> {
   const snapshots = new SnapshotRoutes({ storage, runner, dataDir: options.dataDir, deploymentName: "convex-local" });
   // `npx convex import` asks a system query over HTTP (`ConvexHttpClient`), as Convex answers it.
   const httpRunner = withSystemQueries(runner, (request) => systemQuery(systemQueries, request));
-  const routes = [...snapshots.routes(), ...deploymentApiRoutes(httpRunner, context, new TableShapes(storage), callers)];
+  const routes = [...snapshots.routes(), ...deploymentApiRoutes(httpRunner, context, new TableShapes(storage), callers, DeploymentJwtSigner.open(storage).jwks())];
   const inFlight = new InFlightRequests();
   apiServer.on("request", (request: IncomingMessage, response: ServerResponse) => {
     inFlight.track(response);
@@ -270,10 +272,12 @@ export async function startBackend(options: BackendOptions): Promise<Backend> {
  * The deployment API, one row per route (see `routeRequest` in router.ts for how a request is
  * matched). Admin rows are the admin routes: they need the admin key and send no CORS headers.
  */
-function deploymentApiRoutes(runner: FunctionRunner, context: DeployContext, shapes: TableShapes, callers: CallerResolver): Route[] {
+function deploymentApiRoutes(runner: FunctionRunner, context: DeployContext, shapes: TableShapes, callers: CallerResolver, jwks: object): Route[] {
   const plainText = (body: string): Route["handler"] => ({ response }) => sendText(response, 200, body);
   return [
     { method: "*", path: "/version", access: "anyone", handler: plainText(SERVER_VERSION) },
+    // The public key of the tokens `ctx.auth.signJwt` signs (runtime/jwtSigning.ts).
+    { method: "GET", path: "/.well-known/jwks.json", access: "anyone", handler: ({ response }) => sendJson(response, 200, jwks) },
     { method: "*", path: "/instance_version", access: "anyone", handler: plainText(SERVER_VERSION) },
     { method: "*", path: "/instance_name", access: "anyone", handler: plainText("convex-local") },
     { method: "*", path: "/", access: "anyone", handler: plainText("This Convex deployment is running. See https://docs.convex.dev/.") },

@@ -15,6 +15,7 @@ import type { Storage } from "../storage/index.js";
 import { CallProgress } from "./callProgress.js";
 import { FileStorage, type FileStorageThreadOptions } from "./fileStorage.js";
 import { FunctionCatalog } from "./functionCatalog.js";
+import { DeploymentJwtSigner } from "./jwtSigning.js";
 import { lockDownRealm } from "./realmLockdown.js";
 import type { Deployment } from "./runner.js";
 import { SyncExecutor } from "./syncExecution.js";
@@ -63,6 +64,7 @@ export function serveFunctions<Call, Reply extends object>(
   const fileStorage = data.files === null ? undefined : FileStorage.inThread(storage, data.files);
   const catalog = new FunctionCatalog(storage);
   let environment: Record<string, string> = {};
+  let jwtSigner: DeploymentJwtSigner | undefined;
   const executor = new SyncExecutor({
     catalog,
     environment: () => environment,
@@ -70,6 +72,7 @@ export function serveFunctions<Call, Reply extends object>(
       if (fileStorage === undefined) throw new Error("File storage is not configured on this backend");
       return fileStorage;
     },
+    jwtSigner: () => (jwtSigner ??= DeploymentJwtSigner.open(storage)),
   });
   const progress = CallProgress.open(data.progressFile);
   lockDownRealm();

@@ -13,6 +13,7 @@ import { reportStrayError } from "./functionResults.js";
 import type { FunctionInfo } from "./functions.js";
 import { Isolate, type BatchCall, type BatchResult, type CallHost, type InvokeRequest } from "./isolate.js";
 import { parseFunctionPath, type CompiledModule } from "./modules.js";
+import type { DeploymentJwtSigner } from "./jwtSigning.js";
 import { syncHost, type SyncCall } from "./syncHost.js";
 import { webGlobals } from "./webGlobals.js";
 
@@ -21,6 +22,8 @@ export interface SyncExecutorOptions {
   /** The environment variables a call sees. */
   environment: () => Record<string, string>;
   fileStorage: () => FileStorage;
+  /** The deployment's JWT signer (`ctx.auth.signJwt`). */
+  jwtSigner: () => DeploymentJwtSigner;
 }
 
 /** One call of a batch: its state and request, and the hooks the isolate runs around it. */
@@ -84,7 +87,13 @@ export class SyncExecutor {
   }
 
   private host(call: SyncCall): CallHost {
-    return syncHost(call, this.options.catalog, this.options.fileStorage);
+    return syncHost(call, this.options.catalog, this.options.fileStorage, (options, namespace) => this.signJwt(options, namespace));
+  }
+
+  /** A token from `ctx.auth.signJwt` in the app (`namespace` "") or a component, issued by the deployment's URL. */
+  private signJwt(options: unknown, namespace: string): string {
+    const cloudUrl = this.options.environment().CONVEX_CLOUD_URL ?? "";
+    return this.options.jwtSigner().sign(options, namespace === "" ? cloudUrl : `${cloudUrl}/components/${namespace}`);
   }
 
   private syncIsolate(): Isolate {

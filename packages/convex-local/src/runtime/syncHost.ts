@@ -37,7 +37,10 @@ export interface SyncCall {
   auditLog?: AuditLogLines;
 }
 
-export function syncHost(call: SyncCall, catalog: FunctionCatalog, fileStorage: () => FileStorage): CallHost {
+/** Signs a `ctx.auth.signJwt` token (jwtSigning.ts) for the code of `namespace` ("" for the app). */
+export type SignJwt = (options: unknown, namespace: string) => string;
+
+export function syncHost(call: SyncCall, catalog: FunctionCatalog, fileStorage: () => FileStorage, signJwt: SignJwt): CallHost {
   // One per namespace whose code runs in the call (the app's, and components' it calls: components.ts).
   const databases = new Map<string, DatabaseSyscalls>();
   const databaseOf = (namespace = "") => {
@@ -60,6 +63,10 @@ export function syncHost(call: SyncCall, catalog: FunctionCatalog, fileStorage: 
       }
       const metadata = call.functionPath === undefined ? undefined : metadataSyscall(op, call.functionPath);
       if (metadata !== undefined) return JSON.stringify(metadata);
+      if (op === "1.0/signJwt") {
+        if (!call.transaction.writable) throw new Error("ctx.auth.signJwt is only available in mutations");
+        return JSON.stringify(signJwt(parsed, namespace));
+      }
       if (op.startsWith("1.0/storage")) return JSON.stringify(fileStorage().syscall(op, parsed, call.transaction, namespace));
       if (op === "1.0/schedule" || op === "1.0/cancel_job") {
         if (!call.transaction.writable) throw new Error("The scheduler is not available in queries");
