@@ -1,7 +1,8 @@
 /**
- * `ctx.auth.signJwt` of `convex/server` (1.51+, syscall `1.0/signJwt`, mutations only): ES256 JWTs
- * signed with the deployment's own key, which anyone can check against the public key served at
- * `<CONVEX_CLOUD_URL>/.well-known/jwks.json`. What it does follows the package's documentation of
+ * `ctx.auth.signJwt` of `convex/server` (syscall `1.0/signJwt`, mutations only; in the package since
+ * 1.48 at least): ES256 JWTs signed with the deployment's own key, which anyone can check against the
+ * public key served at `<CONVEX_CLOUD_URL>/.well-known/jwks.json`. What it does follows the package's
+ * documentation of
  * `MutationAuth.signJwt` (Convex's backend code for it is not public): the caller gives `claims`
  * (with `aud`) and `expiresInSeconds` (1 s to 1 hour); the deployment sets `iss` (its
  * `CONVEX_CLOUD_URL`, or `<CONVEX_CLOUD_URL>/components/<name>` in a component), `iat`, `exp` and a
