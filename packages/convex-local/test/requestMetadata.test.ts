@@ -141,13 +141,18 @@ describe("log.audit", () => {
   });
 });
 
-describe("getServiceToken", () => {
+describe("getServiceToken and getServiceUrl", () => {
   it("fails as on a self-hosted backend: the AI gateway is Convex Cloud's; unknown outside actions", async () => {
     expect((await callOverHttp("action", "serviceTokens:inAction", {})).value).toEqual({
       aiGateway:
         '`getServiceToken("ai-gateway")` isn\'t available on this deployment because the AI gateway is a Convex Cloud service. Deploy to Convex Cloud, or call your model provider directly with your own API key.',
       unknown: "Invalid arguments for `createServiceToken`: unknown variant `elsewhere`, expected `ai-gateway`",
+      url: '`getServiceUrl("ai-gateway")` isn\'t available on this deployment because the AI gateway is a Convex Cloud service. Deploy to Convex Cloud, or call your model provider directly with your own API key.',
+      unknownUrl: "Invalid arguments for `getServiceUrl`: unknown variant `elsewhere`, expected `ai-gateway`",
     });
-    expect((await callOverHttp("mutation", "serviceTokens:inMutation", {})).value).toBe("Unknown async operation 1.0/createServiceToken");
+    expect((await callOverHttp("mutation", "serviceTokens:inMutation", {})).value).toEqual({
+      token: "Unknown async operation 1.0/createServiceToken",
+      url: "Unknown async operation 1.0/getServiceUrl",
+    });
   });
 });

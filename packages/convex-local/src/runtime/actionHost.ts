@@ -22,7 +22,7 @@ import { appendLogLine } from "./logs.js";
 import { metadataSyscall, unknownAsyncOperation, unknownJsSyscall } from "./metadataSyscalls.js";
 import { requestMetadata } from "./requestMetadata.js";
 import { auditLogInAction } from "./auditLog.js";
-import { createServiceToken } from "./serviceTokens.js";
+import { serviceSyscall } from "./serviceTokens.js";
 import type { Caller, FunctionResult, MutationResult, QueryResult } from "./runner.js";
 import { cancelJob } from "./scheduledFunctionsTable.js";
 import { vectorSearchSyscall } from "./vectorSearchSyscall.js";
@@ -73,7 +73,9 @@ export function actionHost(caller: Caller, logLines: string[], services: ActionS
         case "1.0/auditLog":
           throw auditLogInAction();
         case "1.0/createServiceToken":
-          return createServiceToken(JSON.parse(args));
+          return serviceSyscall("getServiceToken", JSON.parse(args));
+        case "1.0/getServiceUrl":
+          return serviceSyscall("getServiceUrl", JSON.parse(args));
         case "1.0/actions/vectorSearch":
           return vectorSearchSyscall(storage, args, namespace, (table, index) => isStagedVectorIndex(catalog.analysis, namespace, table, index));
         case "1.0/actions/cancel_job": {
