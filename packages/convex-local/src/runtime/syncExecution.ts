@@ -11,6 +11,7 @@ import type { FileStorage } from "./fileStorage.js";
 import { exportedFunction, type FunctionCatalog } from "./functionCatalog.js";
 import { reportStrayError } from "./functionResults.js";
 import type { FunctionInfo } from "./functions.js";
+import { componentPathOf } from "./components.js";
 import { Isolate, type BatchCall, type BatchResult, type CallHost, type InvokeRequest } from "./isolate.js";
 import { parseFunctionPath, type CompiledModule } from "./modules.js";
 import type { DeploymentJwtSigner } from "./jwtSigning.js";
@@ -93,7 +94,7 @@ export class SyncExecutor {
   /** A token from `ctx.auth.signJwt` in the app (`namespace` "") or a component, issued by the deployment's URL. */
   private signJwt(options: unknown, namespace: string): string {
     const cloudUrl = this.options.environment().CONVEX_CLOUD_URL ?? "";
-    return this.options.jwtSigner().sign(options, namespace === "" ? cloudUrl : `${cloudUrl}/components/${namespace}`);
+    return this.options.jwtSigner().sign(options, namespace === "" ? cloudUrl : `${cloudUrl}/components/${componentPathOf(namespace)}`);
   }
 
   private syncIsolate(): Isolate {

@@ -13,6 +13,7 @@ import yauzl from "yauzl";
 import yazl from "yazl";
 import { ConvexClient, ConvexHttpClient } from "convex/browser";
 import { anyApi } from "convex/server";
+import { decodeJwt } from "jose";
 import type { Backend } from "../../src/api/backend.js";
 import { Storage } from "../../src/storage/index.js";
 import { main } from "../../src/cli/index.js";
@@ -171,6 +172,12 @@ describe("a component of the app's own (convex/echo)", () => {
     const asUser = new ConvexHttpClient(deployment.backend.url);
     (asUser as unknown as { setAdminAuth(key: string, identity: object): void }).setAdminAuth(deployment.backend.adminKey, { subject: "user-1", issuer: "https://issuer.example" });
     expect(await asUser.query(api.echoCalls.identities, {})).toEqual({ app: "user-1", component: null });
+  });
+
+  it("signs a component's ctx.auth.signJwt tokens as issued by the deployment's URL and the component's path", async () => {
+    const { app, component } = (await client.mutation(api.echoCalls.tokens, {})) as { app: string; component: string };
+    expect(decodeJwt(app).iss).toBe(deployment.backend.url);
+    expect(decodeJwt(component).iss).toBe(`${deployment.backend.url}/components/echo`);
   });
 
   it("keeps a component's documents out of the app's reach", async () => {
