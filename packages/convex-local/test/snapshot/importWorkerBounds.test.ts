@@ -2,7 +2,9 @@
  * The import worker is a process whose end fails its import alone: a `.json` array over Convex's
  * 16 MiB is refused before it is read, one that fills the worker's heap (made small here through
  * `CONVEX_LOCAL_IMPORT_HEAP_MB`) and a worker killed while it writes each fail the import with a
- * clear error, nothing imported, no hidden table left, and the backend answers queries after.
+ * clear error, nothing imported, no hidden table left, and the backend answers queries after. The
+ * worker keeps the backend's scheduling policy (it runs no user code; runtime processes run under
+ * SCHED_BATCH).
  */
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -67,20 +69,29 @@ async function nothingImported(): Promise<void> {
   expect(await new ConvexHttpClient(deployment.backend.url).query(api.data.firstTicks, {})).toEqual({ first: -1, count: 1 });
 }
 
+/** The fields of /proc/<pid>/stat from the third (the state) on. */
+function statFields(pid: number): string[] {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  return stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+}
+
+/** The scheduling policy of a Linux process: field 41 of /proc/<pid>/stat (0 normal, 3 batch). */
+function policyOf(pid: number): number {
+  return Number(statFields(pid)[38]);
+}
+
 /** The process ids of this process's children whose command line names `entry`. */
 function childrenRunning(entry: string): number[] {
   return readdirSync("/proc")
     .filter((name) => /^\d+$/.test(name))
+    .map(Number)
     .filter((pid) => {
       try {
-        const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-        const parent = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-        return parent === process.pid && readFileSync(`/proc/${pid}/cmdline`, "utf8").includes(entry);
+        return Number(statFields(pid)[1]) === process.pid && readFileSync(`/proc/${pid}/cmdline`, "utf8").includes(entry);
       } catch {
         return false; // gone while listed
       }
-    })
-    .map(Number);
+    });
 }
 
 describe("a .json array", () => {
@@ -114,6 +125,8 @@ describe("an import worker killed while it writes", () => {
     await waitFor(() => hiddenTables(storage).some((table) => storage.countDocuments(table) > 0), 120_000);
     const workers = childrenRunning("importWorker");
     expect(workers).toHaveLength(1);
+    // It runs no user code: it keeps the backend's scheduling policy (runtime processes run under SCHED_BATCH).
+    expect(policyOf(workers[0]!)).toBe(policyOf(process.pid));
     process.kill(workers[0]!, "SIGKILL");
     expect(await importing).toMatch(/The import worker ended \(signal SIGKILL\) before it finished: nothing was imported/);
     await nothingImported();
