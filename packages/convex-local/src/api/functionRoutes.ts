@@ -11,9 +11,9 @@ import { jsonToValue } from "../storage/values.js";
 import type { Caller, FunctionResult, FunctionRunner, QueryRequest } from "../runtime/runner.js";
 import { canonicalFunctionPath, checkFunctionPath } from "../runtime/modules.js";
 import { InvalidFunctionPathError, strippedFunctionPath } from "../runtime/errors.js";
-import { jsErrorText } from "../runtime/functionResults.js";
+import { jsErrorText, valueJsonOf } from "../runtime/functionResults.js";
 import { truncateText } from "../text/valueText.js";
-import { RequestError, readJsonObject, requireString, sendJson } from "./http.js";
+import { RequestError, readJsonObject, requireString, sendJson, sendJsonText } from "./http.js";
 import { notAdmin, type RouteRequest } from "./router.js";
 import { randomRequestId, serverErrorText } from "./serverError.js";
 import { decodeTs, encodeTs } from "./sync/protocol.js";
@@ -36,6 +36,22 @@ export function resultBody(result: FunctionResult, format: Format, requestId = r
   if (result.status === "error" && result.errorData !== undefined) body.errorData = exportValue(result.errorData, format);
   if (result.logLines.length > 0) body.logLines = result.logLines;
   return body;
+}
+
+/**
+ * {@link resultBody} as JSON text. A successful value goes out as the JSON text it came as (a
+ * query's, from its worker: functionResults.ts `resultFromJson`), unless a readable format must
+ * convert an encoded scalar in it — an object whose first key starts with `$`, as only those can.
+ */
+export function resultText(result: FunctionResult, format: Format, requestId?: string): string {
+  if (result.status === "success") {
+    const valueJson = valueJsonOf(result);
+    if (format === "encoded" || !valueJson.includes('{"$')) {
+      const logLines = result.logLines.length > 0 ? `,"logLines":${JSON.stringify(result.logLines)}` : "";
+      return `{"status":"success","value":${valueJson}${logLines}}`;
+    }
+  }
+  return JSON.stringify(resultBody(result, format, requestId));
 }
 
 function exportValue(value: JSONValue, format: Format): JSONValue {
@@ -174,7 +190,7 @@ export async function queryAtTimestamp({ request, response, caller }: RouteReque
     // Convex answers this with its 500; a malformed request gets a 4xx here, as every other does.
     throw new RequestError(400, "BadJsonBody", "Failed to deserialize the JSON body into the target type: ts: expected the base64 of 8 bytes, as /api/query_ts answers");
   }
-  sendJson(response, 200, resultBody(await call(runner, "query", path, body.args, caller, ts), format, caller.request?.id));
+  sendJsonText(response, 200, resultText(await call(runner, "query", path, body.args, caller, ts), format, caller.request?.id));
 }
 
 /** A query's result at commit `ts`, or Convex's answer for a timestamp it cannot read. */
@@ -198,7 +214,7 @@ export async function queryFromUrl({ request, response, caller }: RouteRequest, 
     throw new RequestError(400, "BadQueryArgs", `Failed to deserialize query string: args is not JSON: ${(error as Error).message}`);
   }
   const format = parseFormat(url.searchParams.get("format"), "clean");
-  sendJson(response, 200, resultBody(await call(runner, "query", validPath(path), args, caller), format, caller.request?.id));
+  sendJsonText(response, 200, resultText(await call(runner, "query", validPath(path), args, caller), format, caller.request?.id));
 }
 
 /**
@@ -210,7 +226,7 @@ export async function callFunction({ request, response, caller }: RouteRequest, 
   const body = await readJsonObject(request);
   const path = componentFunction(body.componentPath, validPath(requireString(body, "path")));
   const format = parseFormat(body.format, defaultFormat(request));
-  sendJson(response, 200, resultBody(await call(runner, kind, path, body.args, caller), format, caller.request?.id));
+  sendJsonText(response, 200, resultText(await call(runner, kind, path, body.args, caller), format, caller.request?.id));
 }
 
 /** A function of the component `componentPath` names (the CLI's `run --component`), else of the app. */
@@ -254,7 +270,7 @@ export async function queryBatch({ request, response, caller }: RouteRequest, ru
   });
   const ran = await runner.queryMany(runnable.map(({ request }) => request));
   runnable.forEach(({ index }, i) => (results[index] = ran[i]!.result));
-  sendJson(response, 200, { results: results.map((result, i) => resultBody(result, queries[i].format, caller.request?.id)) });
+  sendJsonText(response, 200, `{"results":[${results.map((result, i) => resultText(result, queries[i].format, caller.request?.id)).join(",")}]}`);
 }
 
 /** `POST /api/run/<module path>/<name>`: the function named by the URL, whatever its kind. */
@@ -266,7 +282,7 @@ export async function runFunctionAtPath({ request, response, caller, rest }: Rou
   const path = validPath(`${segments.slice(0, -1).join("/")}:${segments[segments.length - 1]}`);
   const body = await readJsonObject(request);
   const format = parseFormat(body.format, "clean");
-  sendJson(response, 200, resultBody(await call(runner, "any", path, body.args ?? {}, caller), format, caller.request?.id));
+  sendJsonText(response, 200, resultText(await call(runner, "any", path, body.args ?? {}, caller), format, caller.request?.id));
 }
 
 function defaultFormat(request: IncomingMessage): Format {

@@ -147,7 +147,11 @@ export async function readJsonObject(
 }
 
 export function sendJson(response: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
+  sendJsonText(response, status, JSON.stringify(body));
+}
+
+/** Answers with JSON already serialized. */
+export function sendJsonText(response: ServerResponse, status: number, text: string): void {
   response.writeHead(status, { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(text) });
   response.end(text);
 }

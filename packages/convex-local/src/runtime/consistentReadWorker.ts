@@ -13,11 +13,11 @@
 import { Storage } from "../storage/index.js";
 import { HELD_FOR_MS, MAX_HELD } from "./consistentReads.js";
 import { serveFunctions } from "./functionProcess.js";
-import { executeQueries, type ExecutedQuery } from "./queryExecution.js";
+import { executeQueries, type RanQuery } from "./queryExecution.js";
 import type { QueryRequest } from "./runner.js";
 
 export type ConsistentReadCall = { hold: true } | { at: bigint; query: QueryRequest };
-export type ConsistentReadReply = { ts: bigint } | { executed: ExecutedQuery } | { unheld: true };
+export type ConsistentReadReply = { ts: bigint } | { executed: RanQuery } | { unheld: true };
 
 interface HeldSnapshot {
   storage: Storage;

@@ -17,7 +17,7 @@
 import type { ConsistentReadCall, ConsistentReadReply } from "./consistentReadWorker.js";
 import type { FunctionProcessData } from "./functionProcess.js";
 import { FunctionWorker, WorkerFailure } from "./functionWorker.js";
-import { failedExecution, type ExecutedQuery } from "./queryExecution.js";
+import { failedExecution, receivedQuery, type ExecutedQuery } from "./queryExecution.js";
 import type { Deployment, QueryRequest } from "./runner.js";
 
 /** Convex keeps index history this long (`INDEX_RETENTION_DELAY`, crates/common/src/knobs.rs: 4 minutes). */
@@ -60,7 +60,7 @@ export class ConsistentReads {
     } catch (failure) {
       return failedExecution(failure instanceof WorkerFailure ? failure.error : failure);
     }
-    return "executed" in reply ? reply.executed : undefined;
+    return "executed" in reply ? receivedQuery(reply.executed) : undefined;
   }
 
   /** Ends the worker; a call under way fails. */

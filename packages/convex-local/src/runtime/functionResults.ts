@@ -58,6 +58,38 @@ export function nestedCallError(error: ThrownError, modules: ReadonlyMap<string,
   return rejection;
 }
 
+/** The JSON text of results made by {@link resultFromJson}. */
+const valueTexts = new WeakMap<FunctionResult, string>();
+
+/**
+ * A successful result whose value is the JSON text the function produced (a query's, sent by its
+ * worker as text): parsed only when something reads `value`, and given back by {@link valueJsonOf}
+ * without a parse and a re-serialization — an HTTP answer, the query cache and a subscription's
+ * Transition use the text as it is.
+ */
+export function resultFromJson(valueJson: string, logLines: string[]): FunctionResult {
+  let parsed = false;
+  let value: JSONValue = null;
+  const result: FunctionResult = {
+    status: "success",
+    get value(): JSONValue {
+      if (!parsed) {
+        value = JSON.parse(valueJson) as JSONValue;
+        parsed = true;
+      }
+      return value;
+    },
+    logLines,
+  };
+  valueTexts.set(result, valueJson);
+  return result;
+}
+
+/** The JSON text of a successful result's value: the function's own, when the result carries it. */
+export function valueJsonOf(result: FunctionResult & { status: "success" }): string {
+  return valueTexts.get(result) ?? JSON.stringify(result.value);
+}
+
 /**
  * The result of a call that failed outside the function's code (lookup, validation, time limit, the
  * host): Convex's message alone, no frames.

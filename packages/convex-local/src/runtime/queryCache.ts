@@ -11,7 +11,7 @@
  * const cache = new QueryCache({ indexesOf: (table) => storage.listIndexes(table), maxAgeIfTimed: 2000 });
  * const key = QueryCache.key(path, args, caller, journal);
  * const hit = cache.get(key) ?? run();
- * cache.set(key, result, { observedTime, valueBytes });
+ * cache.set(key, result, { observedTime });
  * cache.invalidate(writes); // after every commit
  * ```
  */
@@ -19,9 +19,9 @@ import type { JSONValue } from "convex/values";
 import { ReadSetIndex, type IndexLookup } from "../transactions/readSets.js";
 import type { DocumentWrite, ReadRange } from "../transactions/transaction.js";
 
-/** What is cached of a query run. */
+/** What is cached of a query run: its value as JSON text (as the function produced it, or serialized once). */
 export interface CachedQuery {
-  value: JSONValue;
+  valueJson: string;
   logLines: string[];
   reads: ReadRange[];
   journal: string | null;
@@ -81,11 +81,11 @@ export class QueryCache {
     return entry.query;
   }
 
-  /** Caches a result; `valueBytes` is the length of its value as JSON text (the worker that ran it has the text). */
-  set(key: string, query: CachedQuery, { observedTime, valueBytes }: { observedTime: boolean; valueBytes: number }): void {
+  /** Caches a result. */
+  set(key: string, query: CachedQuery, { observedTime }: { observedTime: boolean }): void {
     this.delete(key);
     // The key holds the arguments (up to 16 MiB), so it counts as much as the result does.
-    const bytes = key.length + valueBytes + query.logLines.reduce((sum, line) => sum + line.length, 0);
+    const bytes = key.length + query.valueJson.length + query.logLines.reduce((sum, line) => sum + line.length, 0);
     if (bytes > this.maxBytes / 16) return; // one huge result must not flush everything else
     this.entries.set(key, { query, bytes, expiresAt: observedTime ? Date.now() + this.options.maxAgeIfTimed : Infinity });
     this.readers.set(key, query.reads);

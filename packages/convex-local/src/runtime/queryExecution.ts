@@ -5,9 +5,10 @@
  * outcome comes back with what the main thread needs to cache and subscribe to it: its read set,
  * its journal, whether it read the clock, and the snapshot's commit timestamp.
  */
+import type { KeyRange } from "../storage/keys.js";
 import { Transaction, type ReadRange } from "../transactions/transaction.js";
 import type { JSONValue } from "convex/values";
-import { errorResult, failure, uncaughtMessage } from "./functionResults.js";
+import { errorResult, failure, resultFromJson, uncaughtMessage } from "./functionResults.js";
 import { packed, type FunctionProcessContext } from "./functionProcess.js";
 import type { FunctionInfo } from "./functions.js";
 import type { BatchResult, InvokeRequest } from "./isolate.js";
@@ -24,14 +25,35 @@ export interface ExecutedQuery {
   observedTime: boolean;
   executionTimeMs: number;
   snapshotTs: bigint;
-  /** The length of a successful result's value as JSON text (what the query cache counts); 0 for an error. */
-  valueBytes: number;
   /** A one-off query refused before it ran (its module's load or exports): the request's error, not the function's. */
   refusal?: { code: string; message: string };
 }
 
+/**
+ * How a query ran, as its worker sends it: a success's value stays the JSON text its function
+ * produced (the backend makes it a result with `resultFromJson`), so neither process parses it,
+ * copies its object graph or serializes it again to answer.
+ */
+export type RanQuery = Omit<ExecutedQuery, "result"> & { result: RanResult };
+export type RanResult = FunctionResult | { status: "success"; valueJson: string; logLines: string[] };
+
+/**
+ * The backend's ExecutedQuery of a query as its worker sent it: a success's value as the text the
+ * function produced, and index keys as Buffers (they arrive as plain Uint8Arrays, and the read-set
+ * code compares Buffers).
+ */
+export function receivedQuery({ result, ...ran }: RanQuery): ExecutedQuery {
+  const buffer = (bytes: Uint8Array | undefined) => (bytes === undefined ? undefined : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+  const range = (r: KeyRange): KeyRange => ({ ...r, lower: buffer(r.lower), upper: buffer(r.upper) });
+  return {
+    ...ran,
+    result: "valueJson" in result ? resultFromJson(result.valueJson, result.logLines) : result,
+    reads: ran.reads.map((read) => ({ ...read, range: range(read.range) })),
+  };
+}
+
 /** Runs every query of `calls` on one snapshot of the store and returns how each ran, in order. */
-export function executeQueries(calls: readonly QueryRequest[], context: FunctionProcessContext): ExecutedQuery[] {
+export function executeQueries(calls: readonly QueryRequest[], context: FunctionProcessContext): RanQuery[] {
   return context.storage.readSnapshot((snapshotTs) => executeBatch(calls, context, snapshotTs));
 }
 
@@ -44,10 +66,10 @@ interface Started {
 }
 
 /** One vm run over `calls` on the current snapshot. */
-function executeBatch(calls: readonly QueryRequest[], context: FunctionProcessContext, snapshotTs: bigint): ExecutedQuery[] {
+function executeBatch(calls: readonly QueryRequest[], context: FunctionProcessContext, snapshotTs: bigint): RanQuery[] {
   const { storage, catalog, executor, progress } = context;
-  const results: ExecutedQuery[] = new Array(calls.length);
-  const finish = (call: SyncCall, started: number, result: FunctionResult, valueBytes = 0): ExecutedQuery => {
+  const results: RanQuery[] = new Array(calls.length);
+  const finish = (call: SyncCall, started: number, result: RanResult): RanQuery => {
     call.transaction.finish();
     return {
       result,
@@ -56,7 +78,6 @@ function executeBatch(calls: readonly QueryRequest[], context: FunctionProcessCo
       observedTime: call.observedTime === true,
       executionTimeMs: performance.now() - started,
       snapshotTs,
-      valueBytes,
     };
   };
   const batch: Started[] = [];
@@ -85,21 +106,26 @@ function executeBatch(calls: readonly QueryRequest[], context: FunctionProcessCo
   batch.forEach(({ index, info, started, call }, i) => {
     const outcome = outcomes[i]!;
     call.observedTime = !(outcome instanceof Error) && outcome.ok && outcome.observedTime === true;
-    let result: FunctionResult;
+    let result: RanResult;
     try {
-      result = outcome instanceof Error ? failure(outcome, call.logLines) : catalog.resultOf(info, outcome, call.logLines);
+      if (outcome instanceof Error) result = failure(outcome, call.logLines);
+      else if (!outcome.ok) result = errorResult(outcome.error, call.logLines, catalog.modules);
+      else {
+        catalog.checkReturns(info, outcome.value);
+        // A query's outcome value is its result as JSON text.
+        result = { status: "success", valueJson: outcome.value as string, logLines: call.logLines };
+      }
     } catch (error) {
       result = failure(error, call.logLines);
     }
-    // A query's outcome value is its result as JSON text.
-    results[index] = finish(call, started, result, result.status === "success" ? (outcome as { value: string }).value.length : 0);
+    results[index] = finish(call, started, result);
   });
   return packed(results);
 }
 
 /** A query that failed without running (refused, or its worker failed): it read nothing, so no commit makes its answer stale. */
 export function failedExecution(error: unknown): ExecutedQuery {
-  return { result: failure(error, []), reads: [], journal: null, observedTime: false, executionTimeMs: 0, snapshotTs: -1n, valueBytes: 0 };
+  return { result: failure(error, []), reads: [], journal: null, observedTime: false, executionTimeMs: 0, snapshotTs: -1n };
 }
 
 /**
@@ -108,7 +134,7 @@ export function failedExecution(error: unknown): ExecutedQuery {
  * inside the call, under the query's time limit; a failure there is Convex's refusal of the request
  * (`refusal`), a failure after is the query's own error.
  */
-function executeOneoff(request: QueryRequest, oneoff: OneoffModule, { storage, catalog, executor }: FunctionProcessContext, snapshotTs: bigint, onStart: () => void): ExecutedQuery {
+function executeOneoff(request: QueryRequest, oneoff: OneoffModule, { storage, catalog, executor }: FunctionProcessContext, snapshotTs: bigint, onStart: () => void): RanQuery {
   const call: SyncCall = { transaction: new Transaction(storage, false), caller: request.caller, logLines: [], journal: { previous: null, next: null } };
   const started = performance.now();
   const modules = new Map(catalog.modules);
@@ -140,23 +166,22 @@ function executeOneoff(request: QueryRequest, oneoff: OneoffModule, { storage, c
     outcome = error as Error;
   }
   call.transaction.finish();
-  const executed = (result: FunctionResult, valueBytes = 0, refusal?: OneoffQueryRefusal): ExecutedQuery => ({
+  const executed = (result: RanResult, refusal?: OneoffQueryRefusal): RanQuery => ({
     result,
     reads: call.transaction.reads,
     journal: null,
     observedTime: false,
     executionTimeMs: performance.now() - started,
     snapshotTs,
-    valueBytes,
     ...(refusal === undefined ? {} : { refusal: { code: refusal.code, message: refusal.message } }),
   });
-  if (hostFailure instanceof OneoffQueryRefusal) return executed(failure(hostFailure, call.logLines), 0, hostFailure);
+  if (hostFailure instanceof OneoffQueryRefusal) return executed(failure(hostFailure, call.logLines), hostFailure);
   if (hostFailure !== undefined) return executed(failure(hostFailure, call.logLines));
   if (outcome instanceof Error) return executed(failure(outcome, call.logLines));
   if (!outcome.ok && info === undefined) {
     // It failed before its exports were checked: the module did not load, which Convex's analysis reports.
     const refusal = unanalyzableModule(uncaughtMessage(outcome.error, modules).trimEnd());
-    return executed(failure(refusal, call.logLines), 0, refusal);
+    return executed(failure(refusal, call.logLines), refusal);
   }
   if (!outcome.ok) return executed(errorResult(outcome.error, call.logLines, modules));
   try {
@@ -164,8 +189,7 @@ function executeOneoff(request: QueryRequest, oneoff: OneoffModule, { storage, c
   } catch (error) {
     return executed(failure(error, call.logLines));
   }
-  const value = outcome.value as string;
-  return executed({ status: "success", value: JSON.parse(value) as JSONValue, logLines: call.logLines }, value.length);
+  return executed({ status: "success", valueJson: outcome.value as string, logLines: call.logLines });
 }
 
 /** A validator's JSON text as the catalog keeps it: `v.any()` and none are both null. */

@@ -15,11 +15,11 @@ import { CommitLog } from "./commitLog.js";
 import type { ConsistentReads } from "./consistentReads.js";
 import type { HeardCommits } from "./heardCommits.js";
 import { checkArgsNesting } from "./functionCatalog.js";
-import { runLogEntry } from "./functionResults.js";
+import { resultFromJson, runLogEntry, valueJsonOf } from "./functionResults.js";
 import { failedExecution, type ExecutedQuery } from "./queryExecution.js";
 import { QueryCache } from "./queryCache.js";
 import type { QueryWorkerPool } from "./queryWorkerPool.js";
-import type { Caller, FunctionLogEntry, FunctionResult, QueryRequest, QueryResult } from "./runner.js";
+import type { Caller, FunctionLogEntry, QueryRequest, QueryResult } from "./runner.js";
 
 export interface QueryRunnerOptions {
   storage: Storage;
@@ -168,7 +168,7 @@ export class QueryRunner {
     }
     const cached = this.cache.get(cacheKey);
     if (cached === undefined) return { cacheKey };
-    const result: FunctionResult = { status: "success", value: cached.value, logLines: cached.logLines };
+    const result = resultFromJson(cached.valueJson, cached.logLines);
     this.options.onLog?.(runLogEntry(path, "Query", performance.now(), result, true));
     // Commits invalidate the cache as they happen: a hit is current now.
     return { cacheKey, hit: { result, reads: cached.reads, journal: cached.journal, snapshotTs: this.options.storage.lastCommitTs() } };
@@ -176,10 +176,10 @@ export class QueryRunner {
 
   /** Reports a query run and caches a successful result (unless `cacheKey` is undefined). */
   private finishQuery(path: string, started: number, executed: ExecutedQuery, cacheKey: string | undefined): QueryResult {
-    const { result, reads, journal, observedTime, valueBytes } = executed;
+    const { result, reads, journal, observedTime } = executed;
     this.options.onLog?.(runLogEntry(path, "Query", started, result));
     if (result.status === "success" && cacheKey !== undefined) {
-      this.cache.set(cacheKey, { value: result.value, logLines: result.logLines, reads, journal }, { observedTime, valueBytes });
+      this.cache.set(cacheKey, { valueJson: valueJsonOf(result), logLines: result.logLines, reads, journal }, { observedTime });
     }
     return resultOf(executed);
   }

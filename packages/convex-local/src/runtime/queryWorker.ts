@@ -6,12 +6,12 @@
  */
 import { Storage } from "../storage/index.js";
 import { serveFunctions } from "./functionProcess.js";
-import { executeQueries, type ExecutedQuery } from "./queryExecution.js";
+import { executeQueries, type RanQuery } from "./queryExecution.js";
 import type { QueryRequest } from "./runner.js";
 
 /** What the worker answers a batch with. */
 export interface QueryWorkerReply {
-  executed: ExecutedQuery[];
+  executed: RanQuery[];
 }
 
 serveFunctions(

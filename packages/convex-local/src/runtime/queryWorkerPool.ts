@@ -22,9 +22,8 @@
  * await pool.close();
  */
 import { availableParallelism } from "node:os";
-import type { KeyRange } from "../storage/keys.js";
 import { afterFailure, FunctionWorker } from "./functionWorker.js";
-import { failedExecution, type ExecutedQuery } from "./queryExecution.js";
+import { failedExecution, receivedQuery, type ExecutedQuery } from "./queryExecution.js";
 import type { FunctionProcessData } from "./functionProcess.js";
 import type { QueryWorkerReply } from "./queryWorker.js";
 import type { Deployment, QueryRequest } from "./runner.js";
@@ -187,7 +186,7 @@ export class QueryWorkerPool {
         const executed = reply.executed[i]!;
         const cost = this.costByPath.get(queued.request.path);
         this.costByPath.set(queued.request.path, cost === undefined ? executed.executionTimeMs : 0.8 * cost + 0.2 * executed.executionTimeMs);
-        queued.resolve(withBufferKeys(executed));
+        queued.resolve(receivedQuery(executed));
       });
     } catch (failure) {
       const { error, failed, retry } = afterFailure(queries, failure);
@@ -212,11 +211,4 @@ export function growthWaitMs(waitingSince: number, callStarts: readonly (number 
     wait = Math.max(wait, startedAt === undefined ? GROWTH_WAIT_MS : startedAt - performance.timeOrigin + GROWTH_WAIT_MS - now);
   }
   return wait;
-}
-
-/** Index keys arrive as plain Uint8Arrays (structured clone): the read-set code compares Buffers. */
-function withBufferKeys(executed: ExecutedQuery): ExecutedQuery {
-  const buffer = (bytes: Uint8Array | undefined) => (bytes === undefined ? undefined : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
-  const range = (r: KeyRange): KeyRange => ({ ...r, lower: buffer(r.lower), upper: buffer(r.upper) });
-  return { ...executed, reads: executed.reads.map((read) => ({ ...read, range: range(read.range) })) };
 }

@@ -5,6 +5,7 @@
  * subscription that shares a run shares one serialization.
  */
 import { createHash } from "node:crypto";
+import { valueJsonOf } from "../../runtime/functionResults.js";
 import type { FunctionResult } from "../../runtime/runner.js";
 
 export interface ResultFingerprint {
@@ -21,7 +22,7 @@ const fingerprints = new WeakMap<FunctionResult, ResultFingerprint>();
 export function fingerprintOf(result: FunctionResult): ResultFingerprint {
   let fingerprint = fingerprints.get(result);
   if (fingerprint === undefined) {
-    const text = result.status === "success" ? JSON.stringify(result.value) : JSON.stringify([result.errorMessage, result.errorData ?? null]);
+    const text = result.status === "success" ? valueJsonOf(result) : JSON.stringify([result.errorMessage, result.errorData ?? null]);
     // Log lines travel with the result (QueryUpdated/QueryFailed.logLines), so they count against
     // the budget; they are not in the digest: a re-run that only logs differently sends nothing.
     const logLinesJson = JSON.stringify(result.logLines);
