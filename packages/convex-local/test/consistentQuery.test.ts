@@ -94,6 +94,22 @@ describe("consistentQuery", () => {
     expect(await next.consistentQuery(api.tables.countEvents, {})).toBe(counted + 1);
   });
 
+  it("refuses arguments nested beyond Convex's limit without holding up other reads at held snapshots", async () => {
+    const reader = new ConvexHttpClient(deployment.backend.url);
+    const counted = await reader.consistentQuery(api.tables.countEvents, {});
+    await writer.mutation(api.tables.addEvent, { tag: "after the deep one" });
+    const { ts } = (await (await fetch(`${deployment.backend.url}/api/query_ts`, { method: "POST" })).json()) as { ts: string };
+    const levels = 100_000; // the text only: an object this deep would overflow JSON.stringify here
+    const deep = `${'{"deep":'.repeat(levels)}{}${"}".repeat(levels)}`;
+    const response = await fetch(`${deployment.backend.url}/api/query_at_ts`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: `{"path":"tables:countEvents","ts":${JSON.stringify(ts)},"args":${deep}}`,
+    });
+    expect(JSON.stringify(await response.json())).toMatch(/Value is too nested \(nested \d+ levels deep > maximum nesting 64\)/);
+    expect(await reader.consistentQuery(api.tables.countEvents, {})).toBe(counted);
+  });
+
   it("answers a timestamp after the latest commit with Convex's system error", async () => {
     const { ts } = (await (await fetch(`${deployment.backend.url}/api/query_ts`, { method: "POST" })).json()) as { ts: string };
     const future = Buffer.alloc(8);

@@ -5,18 +5,23 @@
  * its own with its read transaction left open (`Storage.openHeldSnapshot`). A snapshot is let go
  * once it is `HELD_FOR_MS` old, when more than `MAX_HELD` are held (the oldest goes), and when a
  * push installs new code: the functions at a snapshot are the ones pushed when it was taken, as on
- * Convex, where a read at a timestamp reads the modules as of it. Started by consistentReads.ts.
+ * Convex, where a read at a timestamp reads the modules as of it. While the WAL is over
+ * `WAL_LIMIT_BYTES` every snapshot is let go and none is held. Started by consistentReads.ts.
  *
- * Calls: `{ hold: true }` answers the held snapshot's commit timestamp; `{ at, query }` runs the
- * query on the snapshot of commit `at`, or answers `unheld` when that snapshot is not held.
+ * Calls: `{ hold: true }` answers the held snapshot's commit timestamp, or `unheld` when none may be
+ * held now; `{ at, query }` runs the query on the snapshot of commit `at`, or answers `unheld` when
+ * that snapshot is not held.
  */
+import { statSync } from "node:fs";
 import { Storage } from "../storage/index.js";
-import { HELD_FOR_MS, MAX_HELD } from "./consistentReads.js";
-import { serveFunctions } from "./functionProcess.js";
+import { HELD_FOR_MS, MAX_HELD, WAL_LIMIT_BYTES } from "./consistentReads.js";
+import type { FunctionCatalog } from "./functionCatalog.js";
+import { serveFunctions, type FunctionProcessContext } from "./functionProcess.js";
 import { executeQueries, type RanQuery } from "./queryExecution.js";
 import type { QueryRequest } from "./runner.js";
 
 export type ConsistentReadCall = { hold: true } | { at: bigint; query: QueryRequest };
+/** `unheld`: the snapshot asked for is not held, or (for `hold`) none may be held now. */
 export type ConsistentReadReply = { ts: bigint } | { executed: RanQuery } | { unheld: true };
 
 interface HeldSnapshot {
@@ -28,29 +33,52 @@ interface HeldSnapshot {
 
 /** Held snapshots by commit timestamp, oldest first (a Map keeps insertion order). */
 const held = new Map<bigint, HeldSnapshot>();
+/** The process's catalog and store, once a call has come (the interval below reads the deployment installed now from it). */
+let served: { catalog: FunctionCatalog; databasePath: string } | undefined;
 
 function release(ts: bigint): void {
-  held.get(ts)?.storage.close();
+  const snapshot = held.get(ts);
   held.delete(ts);
+  snapshot?.storage.close();
 }
 
-/** Lets go of the snapshots that are too old, and of those taken under another deployment than `deployment`. */
-function releaseStale(deployment: unknown): void {
+/**
+ * Lets go of the snapshots that are too old or were taken under another deployment than the one
+ * installed now, and of every snapshot while the WAL is over its bound: held read transactions keep
+ * the WAL from restarting, so holds that overlap without end would let it grow without end.
+ * Answers whether a snapshot may be held now.
+ */
+function releaseStale({ catalog, databasePath }: { catalog: FunctionCatalog; databasePath: string }): boolean {
   const now = Date.now();
-  for (const [ts, snapshot] of held) if (now - snapshot.heldAt >= HELD_FOR_MS || snapshot.deployment !== deployment) release(ts);
+  const walTooLarge = walBytes(databasePath) > WAL_LIMIT_BYTES;
+  for (const [ts, snapshot] of held) {
+    if (walTooLarge || now - snapshot.heldAt >= HELD_FOR_MS || snapshot.deployment !== catalog.analysis) release(ts);
+  }
+  return !walTooLarge;
 }
 
-function hold(databasePath: string, deployment: unknown): ConsistentReadReply {
-  const storage = Storage.openHeldSnapshot(databasePath);
-  const ts = storage.lastCommitTs();
-  const existing = held.get(ts);
-  if (existing !== undefined) {
-    storage.close(); // no commit since: the snapshot already held serves, its time restarted
-    held.delete(ts);
-    held.set(ts, { ...existing, heldAt: Date.now() });
-    return { ts };
+function walBytes(databasePath: string): number {
+  try {
+    return statSync(`${databasePath}-wal`).size;
+  } catch {
+    return 0;
   }
-  held.set(ts, { storage, heldAt: Date.now(), deployment });
+}
+
+/** Holds the snapshot of the latest commit (or keeps holding it, when no commit came since it was taken). */
+function hold({ storage: reader, catalog }: FunctionProcessContext): ConsistentReadReply {
+  const latest = reader.readSnapshot((ts) => ts);
+  const existing = held.get(latest);
+  if (existing !== undefined) {
+    held.delete(latest);
+    held.set(latest, { ...existing, heldAt: Date.now() });
+    return { ts: latest };
+  }
+  // A commit may come between the two reads: the snapshot held is then a newer one, as good.
+  const storage = Storage.openHeldSnapshot(reader.path);
+  const ts = storage.lastCommitTs();
+  if (held.has(ts)) release(ts);
+  held.set(ts, { storage, heldAt: Date.now(), deployment: catalog.analysis });
   for (const oldest of held.keys()) {
     if (held.size <= MAX_HELD) break;
     release(oldest);
@@ -58,15 +86,12 @@ function hold(databasePath: string, deployment: unknown): ConsistentReadReply {
   return { ts };
 }
 
-/** The deployment of the last call (the interval below has no context of its own). */
-let deployment: unknown;
-
 serveFunctions(
   (data) => Storage.openReader(data.databasePath),
   ([call]: ConsistentReadCall[], context): ConsistentReadReply => {
-    deployment = context.catalog.analysis;
-    releaseStale(deployment);
-    if ("hold" in call!) return hold(context.storage.path, deployment);
+    served = { catalog: context.catalog, databasePath: context.storage.path };
+    const mayHold = releaseStale(served);
+    if ("hold" in call!) return mayHold ? hold(context) : { unheld: true };
     const snapshot = held.get(call!.at);
     if (snapshot === undefined) return { unheld: true };
     const [executed] = executeQueries([call!.query], { ...context, storage: snapshot.storage });
@@ -74,5 +99,7 @@ serveFunctions(
   },
 );
 
-// Old snapshots go while no call comes too, so the WAL can restart.
-setInterval(() => releaseStale(deployment), 10_000).unref();
+// Snapshots go while no call comes too, so the WAL can restart.
+setInterval(() => {
+  if (served !== undefined) releaseStale(served);
+}, 10_000).unref();

@@ -15,6 +15,7 @@
  * const executed = await reads.queryAt(request, ts, environment); // undefined: not held (any more)
  */
 import type { ConsistentReadCall, ConsistentReadReply } from "./consistentReadWorker.js";
+import { OutOfMemoryError } from "./errors.js";
 import type { FunctionProcessData } from "./functionProcess.js";
 import { FunctionWorker, WorkerFailure } from "./functionWorker.js";
 import { failedExecution, receivedQuery, type ExecutedQuery } from "./queryExecution.js";
@@ -24,6 +25,12 @@ import type { Deployment, QueryRequest } from "./runner.js";
 export const HELD_FOR_MS = 4 * 60_000;
 /** At most this many snapshots are held: each is a connection, and the oldest keeps the WAL from restarting. */
 export const MAX_HELD = 32;
+/**
+ * While the WAL is larger than this, every snapshot is let go and none is held (`/api/query_ts`
+ * then answers the latest commit unheld): snapshots held one after the other without a gap would
+ * keep the WAL from restarting, and so from being truncated, for ever.
+ */
+export const WAL_LIMIT_BYTES = 256 * 1024 * 1024;
 const ENTRY = new URL("./consistentReadWorker.js", import.meta.url);
 
 export class ConsistentReads {
@@ -33,6 +40,7 @@ export class ConsistentReads {
   private queue: Promise<unknown> = Promise.resolve();
   /** Stops the worker once its last snapshot can no longer be read. */
   private stopTimer: NodeJS.Timeout | undefined;
+  private closed = false;
 
   constructor(private readonly data: FunctionProcessData) {}
 
@@ -44,27 +52,31 @@ export class ConsistentReads {
 
   /** Holds a snapshot of the latest commit and returns its timestamp; undefined before the first push or when the worker failed. */
   async hold(environment: Record<string, string>): Promise<bigint | undefined> {
-    if (this.deployment === undefined) return undefined;
+    if (this.deployment === undefined || this.closed) return undefined;
     clearTimeout(this.stopTimer);
     this.stopTimer = setTimeout(() => this.stop(), HELD_FOR_MS).unref();
+    // A worker that failed holds nothing: the caller reads unheld, as after the snapshot is let go.
     const reply = await this.run({ hold: true }, environment).catch(() => undefined);
     return reply !== undefined && "ts" in reply ? reply.ts : undefined;
   }
 
   /** Runs `request` on the snapshot of commit `ts`; undefined when that snapshot is not held. */
   async queryAt(request: QueryRequest, ts: bigint, environment: Record<string, string>): Promise<ExecutedQuery | undefined> {
-    if (this.worker === undefined) return undefined;
+    if (this.worker === undefined || this.closed) return undefined;
     let reply: ConsistentReadReply;
     try {
       reply = await this.run({ at: ts, query: request }, environment);
     } catch (failure) {
-      return failedExecution(failure instanceof WorkerFailure ? failure.error : failure);
+      // The query's own failure (its time or memory limit) is its error; the worker's is not, and its snapshots are gone.
+      const own = failure instanceof WorkerFailure && (failure.timedOutCall !== undefined || failure.error instanceof OutOfMemoryError);
+      return own ? failedExecution(failure.error) : undefined;
     }
     return "executed" in reply ? receivedQuery(reply.executed) : undefined;
   }
 
   /** Ends the worker; a call under way fails. */
   async close(): Promise<void> {
+    this.closed = true;
     clearTimeout(this.stopTimer);
     const worker = this.worker;
     this.worker = undefined;

@@ -127,7 +127,14 @@ export class FunctionWorker {
       };
       running.limitCheck = setTimeout(checkLimit, callLimitMs);
       child.hold(true);
-      child.send({ type: "run", id, calls, ...(environment === this.sentEnvironment ? {} : { environment }) });
+      try {
+        child.send({ type: "run", id, calls, ...(environment === this.sentEnvironment ? {} : { environment }) });
+      } catch (error) {
+        // Calls the serializer refuses (e.g. nested beyond its stack) never reach the process: only this batch fails.
+        this.settle(child);
+        reject(new WorkerFailure(error as Error));
+        return;
+      }
       this.sentEnvironment = environment;
     });
   }

@@ -2,12 +2,13 @@
  * `ctx.auth.signJwt` of `convex/server` (syscall `1.0/signJwt`, mutations only; in the package since
  * 1.48 at least): ES256 JWTs signed with the deployment's own key, which anyone can check against the
  * public key served at `<CONVEX_CLOUD_URL>/.well-known/jwks.json`. What it does follows the package's
- * documentation of
- * `MutationAuth.signJwt` (Convex's backend code for it is not public): the caller gives `claims`
- * (with `aud`) and `expiresInSeconds` (1 s to 1 hour); the deployment sets `iss` (its
- * `CONVEX_CLOUD_URL`, or `<CONVEX_CLOUD_URL>/components/<name>` in a component), `iat`, `exp` and a
- * random `jti` unless the caller gives a non-empty one; `iss`, `iat`, `exp`, `nbf` and names starting
- * with `convex` or `cvx` (any case) are refused. The refusals' texts are convex-local's own.
+ * documentation of `MutationAuth.signJwt` in its newest release, 1.51 (Convex's backend code for it
+ * is not public; 1.48's documentation had `claims` optional and said nothing of `aud` or `jti`): the
+ * caller gives `claims` (with `aud`) and `expiresInSeconds` (1 s to 1 hour); the deployment sets
+ * `iss` (its `CONVEX_CLOUD_URL`, or `<CONVEX_CLOUD_URL>/components/<name>` in a component), `iat`,
+ * `exp` and a random `jti` unless the caller gives a non-empty one; `iss`, `iat`, `exp`, `nbf` and
+ * names starting with `convex` or `cvx` (any case) are refused. The refusals' texts are
+ * convex-local's own.
  *
  * The key is made once per deployment and kept in the store, so tokens stay valid across restarts.
  * Signing is synchronous (node:crypto), as every syscall of a query or mutation is here.
@@ -91,6 +92,7 @@ function checkedOptions(options: unknown): { claims: Record<string, unknown>; ex
   if (typeof expiresInSeconds !== "number" || !Number.isFinite(expiresInSeconds) || expiresInSeconds < 1 || expiresInSeconds > MAX_EXPIRES_IN_SECONDS) {
     throw new SignJwtError(`expiresInSeconds must be a number from 1 to ${MAX_EXPIRES_IN_SECONDS} (1 hour), got ${JSON.stringify(expiresInSeconds) ?? String(expiresInSeconds)}`);
   }
+  if (claims === undefined) throw new SignJwtError('claims are required, with "aud" (convex 1.51 documents both as required)');
   if (!isObject(claims)) throw new SignJwtError("claims must be an object");
   for (const name of Object.keys(claims)) {
     if (RESERVED_CLAIMS.has(name)) throw new SignJwtError(`the claim "${name}" is set by Convex and may not be given`);

@@ -116,7 +116,11 @@ export class QueryRunner {
 
   /** Holds a snapshot of the latest commit for `queryAt` and returns its timestamp (the latest commit's when none can be held). */
   async holdSnapshot(): Promise<bigint> {
-    return (await this.options.consistentReads.hold(this.options.functionEnvironment())) ?? this.options.storage.lastCommitTs();
+    const ts = await this.options.consistentReads.hold(this.options.functionEnvironment());
+    if (ts === undefined) return this.options.storage.lastCommitTs();
+    // The worker may read a commit the backend has not heard of yet: a read at `ts` once the snapshot is let go must not find it "future".
+    await this.options.heard.through(ts);
+    return ts;
   }
 
   /**
@@ -127,6 +131,11 @@ export class QueryRunner {
    */
   async queryAt(request: QueryRequest, ts: bigint): Promise<QueryResult | "unreadable" | "future"> {
     const started = performance.now();
+    try {
+      checkArgsNesting(request.args); // nested too deeply, they would overflow the stack while being copied to a worker
+    } catch (error) {
+      return this.finishQuery(request.path, started, failedExecution(error), undefined);
+    }
     const held = await this.options.consistentReads.queryAt(request, ts, this.options.functionEnvironment());
     if (held !== undefined) return this.finishQuery(request.path, started, held, undefined);
     if (ts > this.options.storage.lastCommitTs()) return "future";

@@ -93,7 +93,8 @@ export class SyncExecutor {
 
   /** A token from `ctx.auth.signJwt` in the app (`namespace` "") or a component, issued by the deployment's URL. */
   private signJwt(options: unknown, namespace: string): string {
-    const cloudUrl = this.options.environment().CONVEX_CLOUD_URL ?? "";
+    const cloudUrl = this.options.environment().CONVEX_CLOUD_URL;
+    if (cloudUrl === undefined) throw new Error("ctx.auth.signJwt: the deployment's URL (CONVEX_CLOUD_URL) is not known, so no token can name its issuer");
     return this.options.jwtSigner().sign(options, namespace === "" ? cloudUrl : `${cloudUrl}/components/${componentPathOf(namespace)}`);
   }
 

@@ -244,6 +244,8 @@ export class Storage {
   readSnapshot<T>(read: (snapshotTs: bigint) => T): T {
     if (this.depth > 0) throw new Error("readSnapshot() cannot run inside a transaction");
     if (this.held) {
+      // SQLite ends a read transaction itself only on an error (I/O, out of memory): reading on would read the latest commit.
+      if (!this.db.inTransaction) throw new Error("The held snapshot was lost: its read transaction ended");
       this.depth = 1;
       try {
         return read(this.committedTs);
@@ -267,7 +269,7 @@ export class Storage {
   /** Closes the database. Throws if a transaction is still running. */
   close(): void {
     if (this.depth > 0) throw new Error("Cannot close storage inside a transaction");
-    if (this.held) this.stmt("COMMIT").run();
+    if (this.held && this.db.inTransaction) this.stmt("COMMIT").run();
     this.db.close();
   }
 
