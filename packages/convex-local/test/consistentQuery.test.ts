@@ -7,6 +7,8 @@
  * as Convex does for a timestamp out of its retention window (503 `InternalServerError`,
  * crates/errors/src/lib.rs `out_of_retention`); a future timestamp is Convex's system error (500).
  */
+import { statSync } from "node:fs";
+import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ConvexHttpClient } from "convex/browser";
 import { anyApi } from "convex/server";
@@ -109,6 +111,23 @@ describe("consistentQuery", () => {
     expect(JSON.stringify(await response.json())).toMatch(/Value is too nested \(nested \d+ levels deep > maximum nesting 64\)/);
     expect(await reader.consistentQuery(api.tables.countEvents, {})).toBe(counted);
   });
+
+  it("lets every snapshot go while the WAL is over 256 MiB, and holds them again once it has restarted", async () => {
+    const reader = new ConvexHttpClient(deployment.backend.url);
+    const counted = await reader.consistentQuery(api.tables.countEvents, {});
+    await writer.mutation(api.tables.addEvent, { tag: "after the reader's timestamp" });
+    // ~280 MB of commits into another table while the reader's snapshot keeps the WAL from restarting.
+    const text = "w".repeat(900_000);
+    for (let round = 0; round < 78; round++) await Promise.all(Array.from({ length: 4 }, () => writer.mutation(api.tables.addBlob, { text })));
+    expect(statSync(path.join(deployment.dataDir, "convex.sqlite3-wal")).size).toBeGreaterThan(256 * 1024 * 1024);
+    await expect(reader.consistentQuery(api.tables.countEvents, {})).rejects.toThrow(RETRY_LATER);
+    // Nothing holds the WAL now: the next commits checkpoint it and start it again, cut back to 64 MiB.
+    for (let i = 0; i < 3; i++) await writer.mutation(api.tables.addNote, {});
+    const next = new ConvexHttpClient(deployment.backend.url);
+    expect(await next.consistentQuery(api.tables.countEvents, {})).toBe(counted + 1);
+    await writer.mutation(api.tables.addEvent, { tag: "held again" });
+    expect(await next.consistentQuery(api.tables.countEvents, {})).toBe(counted + 1);
+  }, 120_000);
 
   it("answers a timestamp after the latest commit with Convex's system error", async () => {
     const { ts } = (await (await fetch(`${deployment.backend.url}/api/query_ts`, { method: "POST" })).json()) as { ts: string };

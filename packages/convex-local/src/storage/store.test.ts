@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -459,6 +459,20 @@ describe("held snapshots", () => {
       held.close();
     }
     expect(walCheckpoint()).toMatchObject({ busy: 0 });
+  });
+});
+
+describe("the WAL", () => {
+  it("grows while an old snapshot is held and is cut back to 64 MiB once it restarts after", () => {
+    const walBytes = () => statSync(`${path}-wal`).size;
+    const held = Storage.openHeldSnapshot(path);
+    const text = "x".repeat(100_000);
+    for (let batch = 0; batch < 8; batch++) store.transaction(() => Array.from({ length: 100 }, () => store.insertDocument("big", { text })));
+    expect(walBytes()).toBeGreaterThan(64 * 1024 * 1024);
+    held.close();
+    // The next commits checkpoint the whole WAL, then start it again from the beginning, cut back.
+    for (let i = 0; i < 3; i++) store.transaction(() => store.insertDocument("small", {}));
+    expect(walBytes()).toBeLessThanOrEqual(64 * 1024 * 1024);
   });
 });
 

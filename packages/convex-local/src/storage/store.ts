@@ -140,6 +140,12 @@ function isSystemField(name: string): boolean {
  * 64 MiB. It fills only as pages are read, so a small database costs nothing.
  */
 const WRITER_PAGE_CACHE_KIB = 64 * 1024;
+/**
+ * The WAL is cut back to this size when it restarts. It grows past it only while a reader holds an
+ * old snapshot (a long import batch, a held snapshot for `/api/query_ts`); without the limit the
+ * file would keep its largest size for good.
+ */
+const WAL_SIZE_LIMIT_BYTES = 64 * 1024 * 1024;
 
 /** The durable document store. Use one instance per process; writers in other processes wait on SQLite's lock (busy_timeout 5 s). */
 export class Storage {
@@ -186,6 +192,7 @@ export class Storage {
       db.pragma("foreign_keys = ON");
       db.pragma("busy_timeout = 5000");
       db.pragma(`cache_size = -${WRITER_PAGE_CACHE_KIB}`);
+      db.pragma(`journal_size_limit = ${WAL_SIZE_LIMIT_BYTES}`);
       migrate(db);
       return new Storage(db);
     } catch (e) {
