@@ -129,6 +129,25 @@ describe("consistentQuery", () => {
     expect(await next.consistentQuery(api.tables.countEvents, {})).toBe(counted + 1);
   }, 120_000);
 
+  it("holds 32 snapshots at most: a 33rd lets the oldest go", async () => {
+    const oldest = new ConvexHttpClient(deployment.backend.url);
+    const counted = await oldest.consistentQuery(api.tables.countEvents, {});
+    await writer.mutation(api.tables.addEvent, { tag: "after the oldest" });
+    const second = new ConvexHttpClient(deployment.backend.url);
+    expect(await second.consistentQuery(api.tables.countEvents, {})).toBe(counted + 1);
+    // 30 more timestamps, each after a commit: 32 held, the oldest still among them.
+    const query_ts = async () => {
+      await writer.mutation(api.tables.addNote, {});
+      await fetch(`${deployment.backend.url}/api/query_ts`, { method: "POST" });
+    };
+    for (let i = 0; i < 30; i++) await query_ts();
+    await writer.mutation(api.tables.addEvent, { tag: "after all of them" });
+    expect(await oldest.consistentQuery(api.tables.countEvents, {})).toBe(counted);
+    await query_ts(); // the 33rd
+    await expect(oldest.consistentQuery(api.tables.countEvents, {})).rejects.toThrow(RETRY_LATER);
+    expect(await second.consistentQuery(api.tables.countEvents, {})).toBe(counted + 1);
+  });
+
   it("answers a timestamp after the latest commit with Convex's system error", async () => {
     const { ts } = (await (await fetch(`${deployment.backend.url}/api/query_ts`, { method: "POST" })).json()) as { ts: string };
     const future = Buffer.alloc(8);
