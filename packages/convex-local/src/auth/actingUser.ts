@@ -15,7 +15,7 @@
  *   // { tokenIdentifier: "https://convex.test|u1", issuer: "https://convex.test", subject: "u1", name: "Zoë", team: "a" }
  */
 import type { JSONValue } from "convex/values";
-import { isJsonObject } from "./jwt.js";
+import { isJsonObject } from "../storage/index.js";
 
 /** An acting-as identity Convex would refuse to parse; the message is serde's or Convex's reason. */
 export class MalformedIdentityError extends Error {

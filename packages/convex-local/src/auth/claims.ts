@@ -7,7 +7,7 @@
  */
 import type { JSONValue } from "convex/values";
 import { oidcParseError } from "./authError.js";
-import { isJsonObject } from "./jwt.js";
+import { isJsonObject } from "../storage/index.js";
 
 // Claim tables (openidconnect's IdTokenClaims + StandardClaims, Convex's drops)
 

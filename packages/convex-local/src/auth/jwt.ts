@@ -3,6 +3,7 @@
  * a JSON-object header and payload; plus the claim readers the verifier shares.
  */
 import { base64url } from "jose";
+import { isJsonObject } from "../storage/index.js";
 import { AuthError } from "./authError.js";
 
 /** Tokens longer than this are refused before any parsing. */
@@ -60,6 +61,3 @@ export function isoSeconds(seconds: number): string {
   return Number.isNaN(d.getTime()) ? String(seconds) : d.toISOString();
 }
 
-export function isJsonObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
-}

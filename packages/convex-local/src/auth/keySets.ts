@@ -8,7 +8,7 @@
  */
 import type { JWK } from "jose";
 import { AuthError, errorText } from "./authError.js";
-import { isJsonObject } from "./jwt.js";
+import { isJsonObject } from "../storage/index.js";
 
 /** Largest discovery document / JWKS body we read. */
 const MAX_RESPONSE_BYTES = 1024 * 1024;

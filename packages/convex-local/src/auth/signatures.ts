@@ -5,7 +5,7 @@
  */
 import { compactVerify, importJWK, type JWK } from "jose";
 import { errorText, oidcParseError, type AuthError } from "./authError.js";
-import { isJsonObject } from "./jwt.js";
+import { isJsonObject } from "../storage/index.js";
 import type { KeySet, KeySetSource, KeySets } from "./keySets.js";
 
 export interface SignatureCheck {

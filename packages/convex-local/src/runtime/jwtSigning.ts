@@ -20,7 +20,8 @@
  * signer.jwks(); // { keys: [{ kty: "EC", crv: "P-256", x, y, kid, alg: "ES256", use: "sig" }] }
  */
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, sign, type JsonWebKey, type KeyObject } from "node:crypto";
-import type { Storage } from "../storage/index.js";
+import { isJsonObject, type Storage } from "../storage/index.js";
+import { truncateText } from "../text/valueText.js";
 
 /** Where the store keeps the deployment's signing key (PKCS#8 PEM). */
 const SIGNING_KEY_META = "deployment_jwt_signing_key";
@@ -82,21 +83,17 @@ function base64url(value: object): string {
   return Buffer.from(JSON.stringify(value)).toString("base64url");
 }
 
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
 function checkedOptions(options: unknown): { claims: Record<string, unknown>; expiresInSeconds: number } {
-  if (!isObject(options)) throw new SignJwtError("expected an object { claims, expiresInSeconds }");
+  if (!isJsonObject(options)) throw new SignJwtError("expected an object { claims, expiresInSeconds }");
   const { claims, expiresInSeconds } = options;
   if (typeof expiresInSeconds !== "number" || !Number.isFinite(expiresInSeconds) || expiresInSeconds < 1 || expiresInSeconds > MAX_EXPIRES_IN_SECONDS) {
-    throw new SignJwtError(`expiresInSeconds must be a number from 1 to ${MAX_EXPIRES_IN_SECONDS} (1 hour), got ${JSON.stringify(expiresInSeconds) ?? String(expiresInSeconds)}`);
+    throw new SignJwtError(`expiresInSeconds must be a number from 1 to ${MAX_EXPIRES_IN_SECONDS} (1 hour), got ${truncateText(JSON.stringify(expiresInSeconds) ?? String(expiresInSeconds))}`);
   }
   if (claims === undefined) throw new SignJwtError('claims are required, with "aud" (convex 1.51 documents both as required)');
-  if (!isObject(claims)) throw new SignJwtError("claims must be an object");
+  if (!isJsonObject(claims)) throw new SignJwtError("claims must be an object");
   for (const name of Object.keys(claims)) {
     if (RESERVED_CLAIMS.has(name)) throw new SignJwtError(`the claim "${name}" is set by Convex and may not be given`);
-    if (RESERVED_PREFIX.test(name)) throw new SignJwtError(`the claim "${name}" is reserved: names starting with "convex" or "cvx" may not be set`);
+    if (RESERVED_PREFIX.test(name)) throw new SignJwtError(`the claim "${truncateText(name)}" is reserved: names starting with "convex" or "cvx" may not be set`);
   }
   const { aud, jti } = claims;
   const validAudience = (typeof aud === "string" && aud !== "") || (Array.isArray(aud) && aud.length > 0 && aud.every((entry) => typeof entry === "string" && entry !== ""));

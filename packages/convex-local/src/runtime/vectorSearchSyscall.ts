@@ -13,7 +13,7 @@
  */
 import type { JSONValue, Value } from "convex/values";
 
-import type { Storage } from "../storage/index.js";
+import { isJsonObject, type Storage } from "../storage/index.js";
 import { jsonToValue } from "../storage/values.js";
 import { DEFAULT_VECTOR_LIMIT, MAX_VECTOR_RESULTS, type VectorQuery } from "../storage/vectorSearch.js";
 import { storedTableName } from "./components.js";
@@ -36,8 +36,8 @@ export async function vectorSearchSyscall(storage: Storage, argsJson: string, na
 
 /** The search the syscall's arguments describe, its filter grouped by field as Convex groups it. */
 export function parseVectorQuery(args: JSONValue, namespace: string): VectorQuery {
-  const query = (isObject(args) ? args.query : undefined) as JSONValue | undefined;
-  if (!isObject(query)) throw new Error("vectorSearch needs a `query` object");
+  const query = (isJsonObject(args) ? args.query : undefined) as JSONValue | undefined;
+  if (!isJsonObject(query)) throw new Error("vectorSearch needs a `query` object");
   const { indexName, limit, vector, expressions } = query;
   if (typeof indexName !== "string") throw new Error("vectorSearch needs an index name");
   const dot = indexName.indexOf(".");
@@ -74,14 +74,14 @@ export function parseVectorQuery(args: JSONValue, namespace: string): VectorQuer
 function filterOf(expression: JSONValue): Map<string, (Value | undefined)[]> {
   const byField = new Map<string, Map<string, Value | undefined>>();
   const visit = (node: JSONValue): void => {
-    if (isObject(node) && Object.keys(node).length === 1 && Array.isArray(node.$or)) {
+    if (isJsonObject(node) && Object.keys(node).length === 1 && Array.isArray(node.$or)) {
       for (const inner of node.$or) visit(inner);
       return;
     }
-    if (isObject(node) && Object.keys(node).length === 1 && node.$eq !== undefined) {
+    if (isJsonObject(node) && Object.keys(node).length === 1 && node.$eq !== undefined) {
       const operands = node.$eq;
       const [left, right] = Array.isArray(operands) && operands.length === 2 ? operands : [undefined, undefined];
-      if (!isObject(left) || typeof left.$field !== "string" || !isObject(right) || !("$literal" in right)) {
+      if (!isJsonObject(left) || typeof left.$field !== "string" || !isJsonObject(right) || !("$literal" in right)) {
         throw new Error("`q.eq` must take a field path as its first argument and a value as its second");
       }
       const value = literalValue(right.$literal);
@@ -98,13 +98,10 @@ function filterOf(expression: JSONValue): Map<string, (Value | undefined)[]> {
 
 /** A literal's Convex value; `{ $undefined: null }` is convex-js's encoding of undefined (a missing field). */
 function literalValue(json: JSONValue): Value | undefined {
-  if (isObject(json) && Object.keys(json).length === 1 && "$undefined" in json) return undefined;
+  if (isJsonObject(json) && Object.keys(json).length === 1 && "$undefined" in json) return undefined;
   return jsonToValue(json);
 }
 
-function isObject(value: unknown): value is { [key: string]: JSONValue } {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
 
 /**
  * A float32 score as Convex's JSON writes it: the shortest decimal that reads back as the same

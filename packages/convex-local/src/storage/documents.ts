@@ -9,6 +9,11 @@ import { jsonToValue, setField } from "./values.js";
 /** A document (or user value) in Convex's JSON encoding. */
 export type JsonObject = { [field: string]: JSONValue };
 
+/** Whether a parsed JSON value is an object (not null, not an array); its fields are not checked. */
+export function isJsonObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
 function compareFieldNames(a: string, b: string): number {
   return Buffer.compare(Buffer.from(a, "utf8"), Buffer.from(b, "utf8"));
 }

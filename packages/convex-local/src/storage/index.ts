@@ -12,7 +12,7 @@ export {
   type FieldBound,
   type KeyRange,
 } from "./keys.js";
-export { valueAtPath, type JsonObject } from "./documents.js";
+export { isJsonObject, valueAtPath, type JsonObject } from "./documents.js";
 export {
   Storage,
   BY_ID_INDEX,

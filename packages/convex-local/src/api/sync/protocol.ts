@@ -7,6 +7,7 @@
  * `ProtocolError` (answered with `FatalError`) instead of an exception deeper down.
  */
 import type { JSONValue } from "convex/values";
+import { isJsonObject } from "../../storage/documents.js";
 import { truncateText } from "../../text/valueText.js";
 import { MAX_JSON_BODY_VALUES } from "../http.js";
 import { scanJson } from "../jsonScan.js";
@@ -169,10 +170,6 @@ export class ProtocolError extends Error {
 
 type Fields = Record<string, unknown>;
 
-function isObject(v: unknown): v is Fields {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
-}
-
 /** The longest quote of a client's value in a ProtocolError: a frame may be MiBs, its FatalError not. */
 export const MAX_QUOTED_CLIENT_VALUE = 200;
 
@@ -242,7 +239,7 @@ export function parseClientMessage(frame: string | Buffer, maxValues = MAX_FRAME
   } catch (error) {
     throw new ProtocolError(`Received Invalid JSON on websocket: ${(error as Error).message}`);
   }
-  if (!isObject(raw)) throw new ProtocolError("Received Invalid JSON on websocket: expected an object");
+  if (!isJsonObject(raw)) throw new ProtocolError("Received Invalid JSON on websocket: expected an object");
   const m = raw;
   switch (m.type) {
     case "Connect": {
@@ -259,7 +256,7 @@ export function parseClientMessage(frame: string | Buffer, maxValues = MAX_FRAME
     case "ModifyQuerySet": {
       if (!Array.isArray(m.modifications)) throw new ProtocolError("ModifyQuerySet.modifications must be an array");
       const modifications = m.modifications.map((mod): AddQuery | RemoveQuery => {
-        if (!isObject(mod)) throw new ProtocolError("ModifyQuerySet modification must be an object");
+        if (!isJsonObject(mod)) throw new ProtocolError("ModifyQuerySet modification must be an object");
         if (mod.type === "Add") {
           const journal = mod.journal;
           if (journal !== undefined && journal !== null && typeof journal !== "string") {
@@ -320,6 +317,6 @@ export function parseClientMessage(frame: string | Buffer, maxValues = MAX_FRAME
 export function singleArgsObject(args: JSONValue[]): { ok: true; value: JSONValue } | { ok: false; error: string } {
   if (args.length !== 1) return { ok: false, error: `Expected one arguments object, got ${args.length} arguments` };
   const value = args[0];
-  if (!isObject(value)) return { ok: false, error: "The arguments to a Convex function must be an object" };
+  if (!isJsonObject(value)) return { ok: false, error: "The arguments to a Convex function must be an object" };
   return { ok: true, value };
 }

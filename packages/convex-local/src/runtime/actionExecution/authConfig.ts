@@ -12,6 +12,7 @@
  * // on the main thread, when that run failed:
  * throw authConfigFailure(outcome.error, modules);
  */
+import { isJsonObject } from "../../storage/documents.js";
 import { uncaughtMessage } from "../functionResults.js";
 import type { AuthProvider } from "../functions.js";
 import type { ThrownError } from "../isolate.js";
@@ -62,10 +63,10 @@ export function readAuthConfig(load: (modulePath: string) => Record<string, unkn
 
 /** Convex's `check_for_common_confusions`: mistakes its permissive parsing would let through. */
 function checkCommonConfusions(exported: unknown): void {
-  const providers = isObject(exported) ? exported.providers : undefined;
+  const providers = isJsonObject(exported) ? exported.providers : undefined;
   if (!Array.isArray(providers)) return;
   providers.forEach((provider: unknown, index) => {
-    if (!isObject(provider)) return;
+    if (!isJsonObject(provider)) return;
     const type = typeof provider.type === "string" ? provider.type : "unknown";
     if ("applicationId" in provider || "applicationid" in provider) {
       throw notMatchingSchema(`Provider at index ${index} must have applicationID property spelled lowercase 'application', capital I, capital D.`);
@@ -83,11 +84,11 @@ function checkCommonConfusions(exported: unknown): void {
 
 /** Convex's `SerializedAuthConfig` parsing (serde's texts) and its URL checks. */
 function providersOf(exported: unknown): AuthProvider[] {
-  if (!isObject(exported)) throw notMatchingSchema(`invalid type: ${jsonKind(exported)}, expected struct SerializedAuthConfig`);
+  if (!isJsonObject(exported)) throw notMatchingSchema(`invalid type: ${jsonKind(exported)}, expected struct SerializedAuthConfig`);
   if (!("providers" in exported)) throw notMatchingSchema("missing field `providers`");
   if (!Array.isArray(exported.providers)) throw notMatchingSchema(`invalid type: ${jsonKind(exported.providers)}, expected a sequence`);
   return exported.providers.map((provider: unknown): AuthProvider => {
-    if (isObject(provider) && provider.type === "customJwt") {
+    if (isJsonObject(provider) && provider.type === "customJwt") {
       const issuer = requiredString(provider, "issuer");
       const jwks = requiredString(provider, "jwks");
       const algorithm = requiredString(provider, "algorithm");
@@ -97,7 +98,7 @@ function providersOf(exported: unknown): AuthProvider[] {
       checkDomainUrl(issuer);
       return { type: "customJwt", applicationID, issuer, jwks, algorithm };
     }
-    if (!isObject(provider) || typeof provider.domain !== "string" || typeof provider.applicationID !== "string") {
+    if (!isJsonObject(provider) || typeof provider.domain !== "string" || typeof provider.applicationID !== "string") {
       throw notMatchingSchema("data did not match any variant of untagged enum SerializedAuthInfo");
     }
     checkDomainUrl(provider.domain);
@@ -127,10 +128,6 @@ function checkDomainUrl(domain: string): void {
   if (!hasScheme && url.hostname !== "localhost" && !/\.[a-z]{2,}$/i.test(url.hostname)) {
     throw invalid("Does not look like a URL (must have a scheme or end with a top-level domain)");
   }
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
 /** serde's name of a JSON value's kind in "invalid type" errors. */
