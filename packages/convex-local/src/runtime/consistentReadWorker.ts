@@ -77,7 +77,6 @@ function hold({ storage: reader, catalog }: FunctionProcessContext): ConsistentR
   // A commit may come between the two reads: the snapshot held is then a newer one, as good.
   const storage = Storage.openHeldSnapshot(reader.path);
   const ts = storage.lastCommitTs();
-  if (held.has(ts)) release(ts);
   held.set(ts, { storage, heldAt: Date.now(), deployment: catalog.analysis });
   for (const oldest of held.keys()) {
     if (held.size <= MAX_HELD) break;

@@ -92,10 +92,9 @@ export class QueryRunner {
           continue;
         }
         const started = performance.now();
-        try {
-          checkArgsNesting(request.args); // nested too deeply, they would overflow the stack while being copied to a worker
-        } catch (error) {
-          results[index] = this.finishQuery(request.path, started, failedExecution(error), undefined);
+        const refused = this.refusedArgs(request, started);
+        if (refused !== undefined) {
+          results[index] = refused;
           continue;
         }
         misses.push({ index, cacheKey, started });
@@ -131,11 +130,8 @@ export class QueryRunner {
    */
   async queryAt(request: QueryRequest, ts: bigint): Promise<QueryResult | "unreadable" | "future"> {
     const started = performance.now();
-    try {
-      checkArgsNesting(request.args); // nested too deeply, they would overflow the stack while being copied to a worker
-    } catch (error) {
-      return this.finishQuery(request.path, started, failedExecution(error), undefined);
-    }
+    const refused = this.refusedArgs(request, started);
+    if (refused !== undefined) return refused;
     const held = await this.options.consistentReads.queryAt(request, ts, this.options.functionEnvironment());
     if (held !== undefined) return this.finishQuery(request.path, started, held, undefined);
     if (ts > this.options.storage.lastCommitTs()) return "future";
@@ -181,6 +177,16 @@ export class QueryRunner {
     this.options.onLog?.(runLogEntry(path, "Query", performance.now(), result, true));
     // Commits invalidate the cache as they happen: a hit is current now.
     return { cacheKey, hit: { result, reads: cached.reads, journal: cached.journal, snapshotTs: this.options.storage.lastCommitTs() } };
+  }
+
+  /** The reported failure of a query whose arguments are nested too deeply: they would overflow the stack while being copied to a worker. */
+  private refusedArgs(request: QueryRequest, started: number): QueryResult | undefined {
+    try {
+      checkArgsNesting(request.args);
+      return undefined;
+    } catch (error) {
+      return this.finishQuery(request.path, started, failedExecution(error), undefined);
+    }
   }
 
   /** Reports a query run and caches a successful result (unless `cacheKey` is undefined). */

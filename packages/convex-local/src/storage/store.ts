@@ -227,9 +227,7 @@ export class Storage {
   static openHeldSnapshot(path: string): Storage {
     const storage = Storage.openReader(path);
     try {
-      storage.stmt("BEGIN").run();
-      storage.readClock(); // the first read pins the snapshot
-      storage.syncCatalog();
+      storage.beginSnapshot();
       storage.held = true;
       return storage;
     } catch (e) {
@@ -260,17 +258,21 @@ export class Storage {
         this.depth = 0;
       }
     }
-    this.stmt("BEGIN").run();
     this.depth = 1;
     try {
-      // The first read pins the snapshot.
-      this.readClock();
-      this.syncCatalog();
+      this.beginSnapshot();
       return read(this.committedTs);
     } finally {
       this.depth = 0;
       if (this.db.inTransaction) this.stmt("COMMIT").run();
     }
+  }
+
+  /** Begins a read transaction and reads the clock and catalog of its snapshot (the first read pins the snapshot). */
+  private beginSnapshot(): void {
+    this.stmt("BEGIN").run();
+    this.readClock();
+    this.syncCatalog();
   }
 
   /** Closes the database. Throws if a transaction is still running. */
